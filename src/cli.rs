@@ -1,0 +1,51 @@
+//! Command-line arguments. Only `main.rs` reads these; it turns them into library calls.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "anomstack",
+    version = crate::version::LONG_VERSION,
+    about = "Painless anomaly detection for your metrics: SQL and YAML in; scores, alerts and a dashboard out.",
+    long_about = "Painless anomaly detection for your metrics.\n\nDescribe metric batches as YAML and SQL under a metrics folder (ANOMSTACK_METRICS_DIR, default ./metrics). anomstack ingests them on a schedule, trains detectors, scores new points, alerts people and shows everything on a dashboard. Settings come from ANOMSTACK_* environment variables (and a .env file in the working directory); see .example.env."
+)]
+pub struct Cli {
+    /// Log as human-readable text or as JSON lines.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "ANOMSTACK_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: dashboard, admin panel, API, scheduler and workers (the default).
+    Serve(ServeArgs),
+    /// Check every batch config and print all problems at once; exits 1 if there are any.
+    Validate(ValidateArgs),
+    /// Read a password (prompted, or one line on stdin) and print an argon2id hash for
+    /// ANOMSTACK_ADMIN_PASSWORD_HASH.
+    HashPassword,
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Port to listen on [env: ANOMSTACK_PORT; default 8080].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Folder of metric batch YAML files [env: ANOMSTACK_METRICS_DIR; default ./metrics].
+    #[arg(long)]
+    pub metrics_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct ValidateArgs {
+    /// Folder of metric batch YAML files [env: ANOMSTACK_METRICS_DIR; default ./metrics].
+    #[arg(long)]
+    pub metrics_dir: Option<PathBuf>,
+}

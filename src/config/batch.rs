@@ -1,0 +1,480 @@
+//! The typed configuration of one metric batch: every key of `defaults.yaml` with the original
+//! Anomstack names, after all layers are merged. Values that have rules (cron strings, methods,
+//! resample rules, enums) are parsed here, so the rest of the program never sees raw strings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::cron_schedule::CronSchedule;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    pub metric_batch: String,
+    pub db: DbKind,
+    pub table_key: String,
+    pub disable_batch: bool,
+    pub ingest_sql: Option<String>,
+    pub ingest_fn: Option<String>,
+    pub ingest_cmd: Option<String>,
+    pub ingest_timeout_seconds: u64,
+    pub ingest_metric_rounding: u32,
+    pub score_metric_rounding: u32,
+    pub summary_metric_timestamp_max_days_ago: u32,
+    pub metric_tags: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    pub delete_after_n_days: u32,
+    pub chain_after_ingest: bool,
+    pub vars: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub gcp_project_id: Option<String>,
+
+    pub disable_dashboard: bool,
+    pub dashboard_stale_metric_max_days_ago: u32,
+
+    pub model_path: String,
+    pub model_configs: Vec<ModelConfig>,
+    pub model_combination_method: CombinationMethod,
+    pub train_max_n: u32,
+    pub train_min_n: u32,
+    pub train_metric_timestamp_max_days_ago: u32,
+    pub score_max_n: u32,
+    pub score_metric_timestamp_max_days_ago: u32,
+    pub preprocess_params: PreprocessParams,
+    pub train_exclude_metrics: Vec<String>,
+    pub score_exclude_metrics: Vec<String>,
+
+    pub alert_methods: Methods,
+    pub alert_always: bool,
+    pub alert_metric_timestamp_max_days_ago: u32,
+    pub alert_recent_n: u32,
+    pub alert_max_n: u32,
+    pub alert_smooth_n: u32,
+    pub alert_snooze_n: u32,
+    pub alert_threshold: f64,
+    pub alert_exclude_metrics: Vec<String>,
+
+    pub tholdalert_methods: Methods,
+    pub tholdalert_recent_n: u32,
+    pub tholdalert_snooze_n: u32,
+    pub tholdalert_thresholds: BTreeMap<String, ThresholdBounds>,
+    pub tholdalert_exclude_metrics: Vec<String>,
+
+    pub change_metric_timestamp_max_days_ago: u32,
+    pub change_max_n: u32,
+    pub change_smooth_n: u32,
+    pub change_snooze_n: u32,
+    pub change_threshold: f64,
+    pub change_detect_last_n: u32,
+    pub change_include_metrics: Vec<String>,
+    pub change_exclude_metrics: Vec<String>,
+
+    pub llmalert_model: String,
+    pub llmalert_recent_n: u32,
+    pub llmalert_smooth_n: u32,
+    pub llmalert_metric_rounding: i32,
+    pub llmalert_metric_timestamp_max_days_ago: u32,
+    pub llmalert_prompt_max_n: u32,
+    pub llmalert_include_plot: bool,
+    pub llmalert_anomaly_agent_detection_prompt: Option<String>,
+    pub llmalert_anomaly_agent_system_prompt: Option<String>,
+    pub llmalert_anomaly_agent_verification_prompt: Option<String>,
+
+    pub ingest_cron_schedule: CronSchedule,
+    pub ingest_default_schedule_status: ScheduleStatus,
+    pub train_cron_schedule: CronSchedule,
+    pub train_default_schedule_status: ScheduleStatus,
+    pub score_cron_schedule: CronSchedule,
+    pub score_default_schedule_status: ScheduleStatus,
+    pub alert_cron_schedule: CronSchedule,
+    pub alert_default_schedule_status: ScheduleStatus,
+    pub change_cron_schedule: CronSchedule,
+    pub change_default_schedule_status: ScheduleStatus,
+    pub llmalert_cron_schedule: CronSchedule,
+    pub llmalert_default_schedule_status: ScheduleStatus,
+    pub plot_cron_schedule: CronSchedule,
+    pub plot_default_schedule_status: ScheduleStatus,
+    pub delete_cron_schedule: CronSchedule,
+    pub delete_default_schedule_status: ScheduleStatus,
+    pub summary_cron_schedule: CronSchedule,
+
+    pub disable_ingest: bool,
+    pub disable_train: bool,
+    pub disable_score: bool,
+    pub disable_alert: bool,
+    pub disable_change: bool,
+    pub disable_llmalert: bool,
+    pub disable_plot: bool,
+    pub disable_summary: bool,
+    pub disable_delete: bool,
+    pub disable_tholdalert: bool,
+
+    pub train_sql: String,
+    pub score_sql: String,
+    pub alert_sql: String,
+    pub change_sql: String,
+    pub llmalert_sql: String,
+    pub plot_sql: String,
+    pub delete_sql: String,
+    pub summary_sql: String,
+    pub preprocess_fn: Option<String>,
+    pub prompt_fn: Option<String>,
+    pub dashboard_sql: Option<String>,
+}
+
+/// The per-batch jobs, each with its own cron, default status and disable flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchJob {
+    Ingest,
+    Train,
+    Score,
+    Alert,
+    Change,
+    Llmalert,
+    Plot,
+    Delete,
+}
+
+impl BatchJob {
+    pub const ALL: [BatchJob; 8] = [
+        BatchJob::Ingest,
+        BatchJob::Train,
+        BatchJob::Score,
+        BatchJob::Alert,
+        BatchJob::Change,
+        BatchJob::Llmalert,
+        BatchJob::Plot,
+        BatchJob::Delete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchJob::Ingest => "ingest",
+            BatchJob::Train => "train",
+            BatchJob::Score => "score",
+            BatchJob::Alert => "alert",
+            BatchJob::Change => "change",
+            BatchJob::Llmalert => "llmalert",
+            BatchJob::Plot => "plot",
+            BatchJob::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for BatchJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job's schedule as configured for one batch.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSchedule<'a> {
+    pub cron: &'a CronSchedule,
+    pub default_status: ScheduleStatus,
+    pub disabled: bool,
+}
+
+impl BatchSpec {
+    pub fn schedule(&self, job: BatchJob) -> JobSchedule<'_> {
+        let (cron, default_status, disabled) = match job {
+            BatchJob::Ingest => (
+                &self.ingest_cron_schedule,
+                self.ingest_default_schedule_status,
+                self.disable_ingest,
+            ),
+            BatchJob::Train => (
+                &self.train_cron_schedule,
+                self.train_default_schedule_status,
+                self.disable_train,
+            ),
+            BatchJob::Score => (
+                &self.score_cron_schedule,
+                self.score_default_schedule_status,
+                self.disable_score,
+            ),
+            BatchJob::Alert => (
+                &self.alert_cron_schedule,
+                self.alert_default_schedule_status,
+                self.disable_alert,
+            ),
+            BatchJob::Change => (
+                &self.change_cron_schedule,
+                self.change_default_schedule_status,
+                self.disable_change,
+            ),
+            BatchJob::Llmalert => (
+                &self.llmalert_cron_schedule,
+                self.llmalert_default_schedule_status,
+                self.disable_llmalert,
+            ),
+            BatchJob::Plot => (
+                &self.plot_cron_schedule,
+                self.plot_default_schedule_status,
+                self.disable_plot,
+            ),
+            BatchJob::Delete => (
+                &self.delete_cron_schedule,
+                self.delete_default_schedule_status,
+                self.disable_delete,
+            ),
+        };
+        JobSchedule {
+            cron,
+            default_status,
+            disabled,
+        }
+    }
+
+    /// The detection system prompt, honouring the original's legacy key name.
+    pub fn llm_detection_prompt(&self) -> Option<&str> {
+        self.llmalert_anomaly_agent_detection_prompt
+            .as_deref()
+            .or(self.llmalert_anomaly_agent_system_prompt.as_deref())
+    }
+}
+
+/// Where `ingest_sql` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbKind {
+    Sqlite,
+    Turso,
+    Duckdb,
+    Clickhouse,
+    Bigquery,
+    Snowflake,
+    Postgres,
+    Redshift,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub model_name: String,
+    #[serde(default)]
+    pub model_tag: Option<String>,
+    #[serde(default)]
+    pub model_params: BTreeMap<String, serde_json::Value>,
+}
+
+impl ModelConfig {
+    /// The tag that names this model's file; the lower-cased model name when none is given.
+    pub fn tag(&self) -> String {
+        self.model_tag
+            .clone()
+            .unwrap_or_else(|| self.model_name.to_ascii_lowercase())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CombinationMethod {
+    Mean,
+    Min,
+    Max,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessParams {
+    pub diff_n: u32,
+    pub smooth_n: u32,
+    pub lags_n: u32,
+    pub freq: Option<ResampleFreq>,
+    pub freq_agg: FreqAgg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FreqAgg {
+    Mean,
+    Sum,
+}
+
+/// A pandas-style resampling rule (`10min`, `1h`, `30s`, `1d`, `T`), kept as written and as
+/// a length in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResampleFreq {
+    text: String,
+    seconds: u64,
+}
+
+impl ResampleFreq {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let count: u64 = if digits.is_empty() {
+            1
+        } else {
+            digits
+                .parse()
+                .map_err(|_| format!("invalid resample rule `{text}`"))?
+        };
+        let unit_seconds = match unit {
+            "s" | "S" | "sec" => 1,
+            "min" | "T" | "m" => 60,
+            "h" | "H" => 3_600,
+            "d" | "D" => 86_400,
+            "w" | "W" => 604_800,
+            _ => {
+                return Err(format!(
+                    "invalid resample rule `{text}`: expected a number and a unit (s, min, h, d, w), like `10min`"
+                ));
+            }
+        };
+        if count == 0 {
+            return Err(format!("invalid resample rule `{text}`: the length must be above 0"));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            seconds: count * unit_seconds,
+        })
+    }
+
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for ResampleFreq {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResampleFreq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        ResampleFreq::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ScheduleStatus {
+    Running,
+    Stopped,
+}
+
+impl<'de> Deserialize<'de> for ScheduleStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "RUNNING" => Ok(ScheduleStatus::Running),
+            "STOPPED" => Ok(ScheduleStatus::Stopped),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown schedule status `{raw}`; expected RUNNING or STOPPED"
+            ))),
+        }
+    }
+}
+
+/// An alert channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertMethod {
+    Email,
+    Slack,
+    Webhook,
+}
+
+impl AlertMethod {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "email" => Ok(AlertMethod::Email),
+            "slack" => Ok(AlertMethod::Slack),
+            "webhook" => Ok(AlertMethod::Webhook),
+            other => Err(format!(
+                "unknown alert method `{other}`; expected email, slack or webhook"
+            )),
+        }
+    }
+}
+
+/// Alert channels, written as the original's comma-separated string (`email,slack`) or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(transparent)]
+pub struct Methods(pub Vec<AlertMethod>);
+
+impl Methods {
+    pub fn contains(&self, method: AlertMethod) -> bool {
+        self.0.contains(&method)
+    }
+}
+
+impl<'de> Deserialize<'de> for Methods {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            List(Vec<String>),
+        }
+        let items: Vec<String> = match Raw::deserialize(d)? {
+            Raw::Text(text) => text.split(',').map(str::to_owned).collect(),
+            Raw::List(list) => list,
+        };
+        let mut methods = Vec::new();
+        for item in items.iter().filter(|i| !i.trim().is_empty()) {
+            let m = AlertMethod::parse(item).map_err(serde::de::Error::custom)?;
+            if !methods.contains(&m) {
+                methods.push(m);
+            }
+        }
+        Ok(Methods(methods))
+    }
+}
+
+/// Threshold-alert bounds of one metric; either may be left out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdBounds {
+    #[serde(default)]
+    pub upper: Option<f64>,
+    #[serde(default)]
+    pub lower: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resample_rules_parse_pandas_spellings() {
+        assert_eq!(ResampleFreq::parse("10min").unwrap().seconds(), 600);
+        assert_eq!(ResampleFreq::parse("T").unwrap().seconds(), 60);
+        assert_eq!(ResampleFreq::parse("2H").unwrap().seconds(), 7200);
+        assert_eq!(ResampleFreq::parse("1d").unwrap().seconds(), 86_400);
+        assert!(ResampleFreq::parse("10 parsecs").is_err());
+        assert!(ResampleFreq::parse("0min").is_err());
+    }
+
+    #[test]
+    fn methods_parse_from_a_comma_string_or_a_list() {
+        let m: Methods = serde_json::from_str("\"email, slack\"").unwrap();
+        assert_eq!(m.0, [AlertMethod::Email, AlertMethod::Slack]);
+        let m: Methods = serde_json::from_str("[\"webhook\"]").unwrap();
+        assert_eq!(m.0, [AlertMethod::Webhook]);
+        let m: Methods = serde_json::from_str("\"\"").unwrap();
+        assert!(m.0.is_empty());
+        let err = serde_json::from_str::<Methods>("\"email,pager\"").unwrap_err();
+        assert!(err.to_string().contains("unknown alert method `pager`"), "{err}");
+    }
+
+    #[test]
+    fn schedule_status_is_case_insensitive_but_strict() {
+        let s: ScheduleStatus = serde_json::from_str("\"running\"").unwrap();
+        assert_eq!(s, ScheduleStatus::Running);
+        assert!(serde_json::from_str::<ScheduleStatus>("\"ON\"").is_err());
+    }
+}

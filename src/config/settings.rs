@@ -1,0 +1,184 @@
+//! Process-wide settings from `ANOMSTACK_*` environment variables: where the metrics folder and
+//! the app database are, and where to listen. Batch settings live in [`super::BatchSpec`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use super::env::{EnvVars, parse_bool};
+use super::error::{ConfigError, ConfigErrors, Origin};
+use super::secret::Secret;
+
+pub const DEFAULT_SQLITE_PATH: &str = "./tmpdata/anomstack.db";
+pub const DEFAULT_PORT: u16 = 8080;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ANOMSTACK_METRICS_DIR`: the folder of batch YAML files.
+    pub metrics_dir: PathBuf,
+    /// `ANOMSTACK_IGNORE_EXAMPLES`: skip `<metrics_dir>/examples/`.
+    pub ignore_examples: bool,
+    /// `ANOMSTACK_HOST` and `ANOMSTACK_PORT`.
+    pub listen: SocketAddr,
+    pub database: DatabaseLocation,
+}
+
+/// Where the app database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A local libsql/SQLite file (`ANOMSTACK_SQLITE_PATH`).
+    Local { path: PathBuf },
+    /// A Turso (or any Hrana v3) database over HTTP.
+    Remote { url: String, token: Secret },
+    /// A local file kept in sync with a Turso database (`ANOMSTACK_TURSO_REPLICA_PATH`).
+    Replica {
+        path: PathBuf,
+        url: String,
+        token: Secret,
+    },
+}
+
+impl Settings {
+    pub fn from_env(env: &EnvVars) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        let metrics_dir = PathBuf::from(env.get("ANOMSTACK_METRICS_DIR").unwrap_or("./metrics"));
+        let ignore_examples = read_bool(env, "ANOMSTACK_IGNORE_EXAMPLES", false, &mut errors);
+
+        let host = match env.get("ANOMSTACK_HOST") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+                errors.push(var_error(
+                    "ANOMSTACK_HOST",
+                    format!("expected an IP address such as 0.0.0.0 or 127.0.0.1, got {raw:?}"),
+                ));
+                IpAddr::from([0, 0, 0, 0])
+            }),
+        };
+        let port = match env.get("ANOMSTACK_PORT") {
+            None => DEFAULT_PORT,
+            Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+                errors.push(var_error(
+                    "ANOMSTACK_PORT",
+                    format!("expected a port number (0-65535), got {raw:?}"),
+                ));
+                DEFAULT_PORT
+            }),
+        };
+
+        let database = database_location(env);
+        if errors.is_empty() {
+            Ok(Settings {
+                metrics_dir,
+                ignore_examples,
+                listen: SocketAddr::new(host, port),
+                database,
+            })
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+fn database_location(env: &EnvVars) -> DatabaseLocation {
+    let token = Secret::new(env.get("ANOMSTACK_TURSO_AUTH_TOKEN").unwrap_or_default());
+    let sqlite_path = env.get("ANOMSTACK_SQLITE_PATH");
+    // The original took a Turso URL in ANOMSTACK_SQLITE_PATH; keep accepting it there.
+    let url = env
+        .get("ANOMSTACK_TURSO_DATABASE_URL")
+        .map(str::to_owned)
+        .or_else(|| sqlite_path.filter(|p| is_remote_url(p)).map(str::to_owned));
+    match (url, env.get("ANOMSTACK_TURSO_REPLICA_PATH")) {
+        (Some(url), Some(path)) => DatabaseLocation::Replica {
+            path: PathBuf::from(path),
+            url,
+            token,
+        },
+        (Some(url), None) => DatabaseLocation::Remote { url, token },
+        (None, _) => DatabaseLocation::Local {
+            path: PathBuf::from(
+                sqlite_path
+                    .filter(|p| !is_remote_url(p))
+                    .unwrap_or(DEFAULT_SQLITE_PATH),
+            ),
+        },
+    }
+}
+
+fn is_remote_url(path: &str) -> bool {
+    ["libsql://", "https://", "http://", "wss://", "ws://"]
+        .iter()
+        .any(|scheme| path.starts_with(scheme))
+        || path.trim_end_matches('/').ends_with(".turso.io")
+}
+
+fn read_bool(env: &EnvVars, name: &str, default: bool, errors: &mut Vec<ConfigError>) -> bool {
+    match env.get(name) {
+        None => default,
+        Some(raw) => parse_bool(raw).unwrap_or_else(|| {
+            errors.push(var_error(
+                name,
+                format!("expected true/false (or yes/no, 1/0), got {raw:?}"),
+            ));
+            default
+        }),
+    }
+}
+
+fn var_error(name: &str, reason: String) -> ConfigError {
+    ConfigError::new(Origin::EnvVar(name.to_owned()), None, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
+        Settings::from_env(&EnvVars::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_a_local_file_and_port_8080() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen.port(), 8080);
+        assert_eq!(s.metrics_dir, PathBuf::from("./metrics"));
+        assert_eq!(
+            s.database,
+            DatabaseLocation::Local {
+                path: PathBuf::from(DEFAULT_SQLITE_PATH)
+            }
+        );
+    }
+
+    #[test]
+    fn turso_url_selects_remote_and_a_replica_path_selects_a_replica() {
+        let s = settings(&[
+            ("ANOMSTACK_TURSO_DATABASE_URL", "libsql://db.turso.io"),
+            ("ANOMSTACK_TURSO_AUTH_TOKEN", "tok"),
+        ])
+        .unwrap();
+        assert!(matches!(s.database, DatabaseLocation::Remote { ref url, .. } if url == "libsql://db.turso.io"));
+        let s = settings(&[
+            ("ANOMSTACK_TURSO_DATABASE_URL", "libsql://db.turso.io"),
+            ("ANOMSTACK_TURSO_REPLICA_PATH", "/data/replica.db"),
+        ])
+        .unwrap();
+        assert!(matches!(s.database, DatabaseLocation::Replica { .. }));
+    }
+
+    #[test]
+    fn a_turso_url_in_the_sqlite_path_is_understood_as_remote() {
+        let s = settings(&[("ANOMSTACK_SQLITE_PATH", "libsql://x.turso.io")]).unwrap();
+        assert!(matches!(s.database, DatabaseLocation::Remote { .. }));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = settings(&[
+            ("ANOMSTACK_PORT", "eighty"),
+            ("ANOMSTACK_IGNORE_EXAMPLES", "perhaps"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("environment variable ANOMSTACK_PORT: expected a port number"), "{text}");
+        assert!(text.contains("environment variable ANOMSTACK_IGNORE_EXAMPLES"), "{text}");
+    }
+}

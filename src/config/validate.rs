@@ -1,0 +1,254 @@
+//! Rules a batch must satisfy beyond its types: ranges, consistency between keys, names that
+//! end up in SQL or URLs, and what this build can run. Each problem is `(key, reason)`; the
+//! loader adds the file or variable that set the key.
+
+use std::path::Path;
+
+use super::batch::{BatchSpec, DbKind};
+
+pub type Problem = (&'static str, String);
+
+/// Tables of the app's own; a batch may not store its metrics in them.
+const RESERVED_TABLES: &[&str] = &["anomstack_schema", "job_runs", "models"];
+
+pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
+    let mut out = Vec::new();
+
+    if !is_batch_name(&spec.metric_batch) {
+        out.push((
+            "metric_batch",
+            format!(
+                "`{}` is not a valid batch name: use letters, digits, `_`, `-` or `.`",
+                spec.metric_batch
+            ),
+        ));
+    }
+    if !is_identifier(&spec.table_key) {
+        out.push((
+            "table_key",
+            format!(
+                "`{}` is not a plain SQL table name (letters, digits and `_`, not starting with a digit)",
+                spec.table_key
+            ),
+        ));
+    } else if RESERVED_TABLES.contains(&spec.table_key.to_ascii_lowercase().as_str())
+        || spec.table_key.to_ascii_lowercase().starts_with("sqlite_")
+    {
+        out.push((
+            "table_key",
+            format!("`{}` is reserved for the app's own data", spec.table_key),
+        ));
+    }
+
+    if !DbKind::available().contains(&spec.db) {
+        let names: Vec<&str> = DbKind::available().iter().map(|d| d.as_str()).collect();
+        out.push((
+            "db",
+            format!(
+                "`{}` is not available in this build (available: {})",
+                spec.db.as_str(),
+                names.join(", ")
+            ),
+        ));
+    }
+
+    let sources = [
+        ("ingest_sql", spec.ingest_sql.is_some()),
+        ("ingest_fn", spec.ingest_fn.is_some()),
+        ("ingest_cmd", spec.ingest_cmd.is_some()),
+    ];
+    let set: Vec<&str> = sources.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+    match set.as_slice() {
+        [] if !spec.disable_ingest => out.push((
+            "ingest_sql",
+            "the batch has no ingest: set one of ingest_sql, ingest_fn or ingest_cmd (or disable_ingest: true to only push metrics through the API)".into(),
+        )),
+        [_, second, ..] => out.push((
+            second,
+            format!("set only one of {}", set.join(", ")),
+        )),
+        _ => {}
+    }
+    if let Some(cmd) = &spec.ingest_cmd {
+        if let Some(problem) = check_ingest_cmd(cmd, batch_dir) {
+            out.push(("ingest_cmd", problem));
+        }
+    }
+
+    if !(0.0..=1.0).contains(&spec.alert_threshold) {
+        out.push((
+            "alert_threshold",
+            format!(
+                "expected a number between 0 and 1, got {}",
+                spec.alert_threshold
+            ),
+        ));
+    }
+    if !(spec.change_threshold.is_finite() && spec.change_threshold > 0.0) {
+        out.push((
+            "change_threshold",
+            format!("expected a number above 0, got {}", spec.change_threshold),
+        ));
+    }
+    for (key, value) in [
+        ("train_max_n", spec.train_max_n),
+        ("score_max_n", spec.score_max_n),
+        ("alert_recent_n", spec.alert_recent_n),
+        ("alert_max_n", spec.alert_max_n),
+        ("change_max_n", spec.change_max_n),
+        ("change_detect_last_n", spec.change_detect_last_n),
+        ("tholdalert_recent_n", spec.tholdalert_recent_n),
+        ("llmalert_prompt_max_n", spec.llmalert_prompt_max_n),
+    ] {
+        if value == 0 {
+            out.push((key, "expected at least 1, got 0".into()));
+        }
+    }
+    if spec.train_min_n > spec.train_max_n {
+        out.push((
+            "train_min_n",
+            format!(
+                "{} is above train_max_n ({}), so no metric could ever train",
+                spec.train_min_n, spec.train_max_n
+            ),
+        ));
+    }
+    if spec.llmalert_metric_rounding < -1 {
+        out.push((
+            "llmalert_metric_rounding",
+            format!(
+                "expected -1 (no rounding) or more, got {}",
+                spec.llmalert_metric_rounding
+            ),
+        ));
+    }
+    for (metric, bounds) in &spec.tholdalert_thresholds {
+        let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+        if bounds.upper.is_none() && bounds.lower.is_none() {
+            out.push((
+                "tholdalert_thresholds",
+                format!("`{metric}`: set upper, lower or both"),
+            ));
+        } else if !finite(bounds.upper) || !finite(bounds.lower) {
+            out.push((
+                "tholdalert_thresholds",
+                format!("`{metric}`: bounds must be finite numbers"),
+            ));
+        } else if let (Some(upper), Some(lower)) = (bounds.upper, bounds.lower) {
+            if lower > upper {
+                out.push((
+                    "tholdalert_thresholds",
+                    format!("`{metric}`: lower ({lower}) is above upper ({upper})"),
+                ));
+            }
+        }
+    }
+
+    if spec.model_configs.is_empty() {
+        out.push((
+            "model_configs",
+            "expected at least one model (the default is PCA and KNN)".into(),
+        ));
+    }
+    let mut tags = std::collections::BTreeSet::new();
+    for (i, model) in spec.model_configs.iter().enumerate() {
+        if model.model_name.trim().is_empty() {
+            out.push(("model_configs", format!("entry {}: model_name is empty", i + 1)));
+        }
+        let tag = model.tag();
+        if !tags.insert(tag.clone()) {
+            out.push((
+                "model_configs",
+                format!(
+                    "entry {}: model_tag `{tag}` is used twice; each model needs its own tag",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    if !["local://", "db://", "s3://", "gs://", "az://"]
+        .iter()
+        .any(|scheme| spec.model_path.starts_with(scheme))
+    {
+        out.push((
+            "model_path",
+            format!(
+                "`{}` has no known scheme; use local://, db://, s3://, gs:// or az://",
+                spec.model_path
+            ),
+        ));
+    }
+    out
+}
+
+/// A command given as a relative path must exist next to the batch file; bare names are
+/// looked up on PATH when the job runs.
+fn check_ingest_cmd(cmd: &str, batch_dir: &Path) -> Option<String> {
+    let program = cmd.split_whitespace().next()?;
+    if !program.contains('/') {
+        return None;
+    }
+    let path = batch_dir.join(program);
+    if path.is_file() {
+        None
+    } else {
+        Some(format!(
+            "program `{program}` not found (looked for {})",
+            path.display()
+        ))
+    }
+}
+
+pub fn is_batch_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl DbKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Turso => "turso",
+            DbKind::Duckdb => "duckdb",
+            DbKind::Clickhouse => "clickhouse",
+            DbKind::Bigquery => "bigquery",
+            DbKind::Snowflake => "snowflake",
+            DbKind::Postgres => "postgres",
+            DbKind::Redshift => "redshift",
+        }
+    }
+
+    /// Engines this binary can run `ingest_sql` on.
+    pub fn available() -> &'static [DbKind] {
+        &[DbKind::Sqlite]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_plain_sql_names() {
+        assert!(is_identifier("metrics"));
+        assert!(is_identifier("_m2"));
+        assert!(!is_identifier("tmp.metrics"));
+        assert!(!is_identifier("2metrics"));
+        assert!(!is_identifier("m; drop table x"));
+    }
+
+    #[test]
+    fn batch_names_allow_dashes_and_dots() {
+        assert!(is_batch_name("my-batch.v2"));
+        assert!(!is_batch_name("my batch"));
+        assert!(!is_batch_name(""));
+    }
+}

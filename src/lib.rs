@@ -1,0 +1,23 @@
+//! anomstack: painless anomaly detection for business metrics.
+//!
+//! Users describe metric batches in YAML and SQL; the app ingests them on a schedule, trains
+//! detectors, scores new points, alerts people and shows it all on a dashboard.
+//!
+//! # Layout
+//! - [`config`]: settings from the environment and typed, validated batch configs.
+//! - [`store`]: the libsql app database (local file, Turso, embedded replica), migrations and
+//!   every SQL statement the app runs against it.
+//! - [`web`]: the axum server.
+//! - [`cli`]: command-line arguments (only `main.rs` reads them).
+//! - [`telemetry`]: tracing setup.
+//! - [`password`]: argon2 password hashing for admin credentials.
+
+pub mod cli;
+pub mod config;
+pub mod password;
+pub mod serve;
+pub mod store;
+pub mod timestamp;
+pub mod telemetry;
+pub mod version;
+pub mod web;

@@ -1,0 +1,55 @@
+//! Store errors. Each says what was being done; database locations are shown without
+//! credentials.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {location}: {source}")]
+    Open {
+        location: String,
+        source: libsql::Error,
+    },
+    #[error("{context}: {source}")]
+    Sql {
+        context: String,
+        source: libsql::Error,
+    },
+    #[error(
+        "the database schema is version {found}, newer than this anomstack supports ({supported}); upgrade anomstack or point it at another database"
+    )]
+    SchemaTooNew { found: u32, supported: u32 },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: u32,
+        name: &'static str,
+        source: libsql::Error,
+    },
+    #[error("`{0}` is not a valid table name")]
+    InvalidTable(String),
+    #[error("{context}: row {row}: {reason}")]
+    BadRow {
+        context: String,
+        row: usize,
+        reason: String,
+    },
+    #[error("embedded replicas need the `turso-replica` feature; this binary was built without it")]
+    ReplicaUnavailable,
+}
+
+/// Adds a sentence of context to a libsql error.
+pub(crate) trait SqlContext<T> {
+    fn context(self, what: impl Into<String>) -> Result<T, StoreError>;
+}
+
+impl<T> SqlContext<T> for Result<T, libsql::Error> {
+    fn context(self, what: impl Into<String>) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sql {
+            context: what.into(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,378 @@
+//! The long metrics table: typed rows, idempotent upserts, and the windowed reads jobs and
+//! pages need. One table per `table_key` (default `metrics`), all with the same shape.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDateTime;
+use libsql::{Connection, Value};
+
+use super::Store;
+use super::error::{SqlContext, StoreError};
+use super::migrations::MIGRATIONS;
+use crate::config::is_identifier;
+use crate::timestamp::{format_db, parse_lenient};
+
+/// What a row of the metrics table holds (the `metric_type` column; a public contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetricType {
+    Metric,
+    Score,
+    Alert,
+    Change,
+    LlmAlert,
+    TholdAlert,
+    ThumbsUp,
+    ThumbsDown,
+}
+
+impl MetricType {
+    pub const ALL: [MetricType; 8] = [
+        MetricType::Metric,
+        MetricType::Score,
+        MetricType::Alert,
+        MetricType::Change,
+        MetricType::LlmAlert,
+        MetricType::TholdAlert,
+        MetricType::ThumbsUp,
+        MetricType::ThumbsDown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Metric => "metric",
+            MetricType::Score => "score",
+            MetricType::Alert => "alert",
+            MetricType::Change => "change",
+            MetricType::LlmAlert => "llmalert",
+            MetricType::TholdAlert => "tholdalert",
+            MetricType::ThumbsUp => "thumbsup",
+            MetricType::ThumbsDown => "thumbsdown",
+        }
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MetricType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MetricType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown metric_type `{s}`"))
+    }
+}
+
+/// One row of the metrics table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    /// UTC, whole seconds.
+    pub timestamp: NaiveDateTime,
+    pub batch: String,
+    pub name: String,
+    pub metric_type: MetricType,
+    pub value: f64,
+    /// JSON text or empty.
+    pub metadata: String,
+}
+
+/// How many rows an upsert wrote (inserted or replaced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpsertReport {
+    pub written: usize,
+}
+
+/// The newest `max_n` rows of one type for every metric of a batch, optionally bounded in time.
+#[derive(Debug, Clone)]
+pub struct WindowQuery<'a> {
+    pub table: &'a str,
+    pub batch: &'a str,
+    pub metric_type: MetricType,
+    pub max_n: u32,
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+const COLUMNS: &str =
+    "metric_timestamp, metric_batch, metric_name, metric_type, metric_value, metadata";
+/// Rows per INSERT statement: 6 parameters each, well under SQLite's parameter limit.
+const ROWS_PER_STATEMENT: usize = 150;
+
+impl Store {
+    /// Creates a metrics table named `table` (same shape as `metrics`) unless it exists.
+    pub async fn ensure_metrics_table(&self, table: &str) -> Result<(), StoreError> {
+        check_table(table)?;
+        if self.known_table(table) {
+            return Ok(());
+        }
+        let conn = self.connect().await?;
+        conn.execute_batch(&metrics_table_ddl(table))
+            .await
+            .context(format!("cannot create metrics table `{table}`"))?;
+        if let Ok(mut tables) = self.inner.tables.lock() {
+            tables.insert(table.to_owned());
+        }
+        Ok(())
+    }
+
+    fn known_table(&self, table: &str) -> bool {
+        self.inner
+            .tables
+            .lock()
+            .map(|t| t.contains(table))
+            .unwrap_or(false)
+    }
+
+    /// Writes rows in one transaction. A row that already exists (same batch, metric, type and
+    /// timestamp) gets the new value and metadata, so writing the same rows twice keeps one copy.
+    pub async fn upsert_metrics(
+        &self,
+        table: &str,
+        rows: &[MetricRow],
+    ) -> Result<UpsertReport, StoreError> {
+        for (i, row) in rows.iter().enumerate() {
+            if !row.value.is_finite() {
+                return Err(StoreError::BadRow {
+                    context: format!("cannot store metrics in `{table}`"),
+                    row: i + 1,
+                    reason: format!(
+                        "value of `{}` at {} is not a finite number",
+                        row.name, row.timestamp
+                    ),
+                });
+            }
+        }
+        if rows.is_empty() {
+            return Ok(UpsertReport::default());
+        }
+        self.ensure_metrics_table(table).await?;
+        let conn = self.connect().await?;
+        let ctx = || format!("cannot store metrics in `{table}`");
+        let tx = conn.transaction().await.context(ctx())?;
+        let full_sql = upsert_sql(table, ROWS_PER_STATEMENT);
+        let mut full = None;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let params = chunk_params(chunk);
+            if chunk.len() == ROWS_PER_STATEMENT {
+                if full.is_none() {
+                    full = Some(tx.prepare(&full_sql).await.context(ctx())?);
+                }
+                if let Some(stmt) = full.as_mut() {
+                    stmt.execute(params).await.context(ctx())?;
+                    stmt.reset();
+                }
+            } else {
+                tx.execute(&upsert_sql(table, chunk.len()), params)
+                    .await
+                    .context(ctx())?;
+            }
+        }
+        drop(full);
+        tx.commit().await.context(ctx())?;
+        Ok(UpsertReport {
+            written: rows.len(),
+        })
+    }
+
+    /// The newest rows per metric; see [`WindowQuery`]. Ordered by metric, then time.
+    pub async fn metric_window(&self, q: &WindowQuery<'_>) -> Result<Vec<MetricRow>, StoreError> {
+        check_table(q.table)?;
+        self.ensure_metrics_table(q.table).await?;
+        let sql = format!(
+            "SELECT metric_timestamp, metric_name, metric_type, metric_value, metadata FROM (
+                SELECT metric_timestamp, metric_name, metric_type, metric_value, metadata,
+                       ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY metric_timestamp DESC) AS rn
+                FROM {table}
+                WHERE metric_batch = ?1 AND metric_type = ?2
+                  AND metric_timestamp >= ?3 AND metric_timestamp <= ?4
+            ) WHERE rn <= ?5
+            ORDER BY metric_name, metric_timestamp",
+            table = q.table
+        );
+        let since = q.since.map(format_db).unwrap_or_default();
+        let until = q
+            .until
+            .map(format_db)
+            .unwrap_or_else(|| "9999-12-31 23:59:59".into());
+        let conn = self.connect().await?;
+        read_long_rows(
+            &conn,
+            &sql,
+            libsql::params![
+                q.batch,
+                q.metric_type.as_str(),
+                since,
+                until,
+                i64::from(q.max_n)
+            ],
+            q.batch,
+            &format!("cannot read the {} window of batch `{}`", q.metric_type, q.batch),
+        )
+        .await
+    }
+
+    /// Runs a rendered read template (such as `train_sql`) that returns long rows:
+    /// `metric_timestamp, metric_name, metric_value` and optionally `metric_type`, `metadata`.
+    pub async fn query_long_rows(
+        &self,
+        batch: &str,
+        sql: &str,
+        context: &str,
+    ) -> Result<Vec<MetricRow>, StoreError> {
+        let conn = self.connect().await?;
+        read_long_rows(&conn, sql, (), batch, context).await
+    }
+
+    /// Compiles `sql` without running it (local databases only; a remote one accepts anything
+    /// until it runs). Used to check templates against the real schema.
+    pub async fn check_sql(&self, sql: &str) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        conn.prepare(sql).await.context("invalid SQL")?;
+        Ok(())
+    }
+}
+
+fn check_table(table: &str) -> Result<(), StoreError> {
+    if is_identifier(table) {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidTable(table.to_owned()))
+    }
+}
+
+/// The DDL of migration 1, for a table of another name.
+fn metrics_table_ddl(table: &str) -> String {
+    MIGRATIONS[0].sql.replace(
+        "CREATE TABLE IF NOT EXISTS metrics (",
+        &format!("CREATE TABLE IF NOT EXISTS {table} ("),
+    )
+}
+
+fn upsert_sql(table: &str, rows: usize) -> String {
+    let tuple = "(?, ?, ?, ?, ?, ?)";
+    let values = vec![tuple; rows].join(", ");
+    format!(
+        "INSERT INTO {table} ({COLUMNS}) VALUES {values}
+         ON CONFLICT (metric_batch, metric_type, metric_name, metric_timestamp)
+         DO UPDATE SET metric_value = excluded.metric_value, metadata = excluded.metadata"
+    )
+}
+
+fn chunk_params(chunk: &[MetricRow]) -> Vec<Value> {
+    let mut params = Vec::with_capacity(chunk.len() * 6);
+    for row in chunk {
+        params.push(Value::Text(format_db(row.timestamp)));
+        params.push(Value::Text(row.batch.clone()));
+        params.push(Value::Text(row.name.clone()));
+        params.push(Value::Text(row.metric_type.as_str().to_owned()));
+        params.push(Value::Real(row.value));
+        params.push(Value::Text(row.metadata.clone()));
+    }
+    params
+}
+
+async fn read_long_rows(
+    conn: &Connection,
+    sql: &str,
+    params: impl libsql::params::IntoParams,
+    batch: &str,
+    context: &str,
+) -> Result<Vec<MetricRow>, StoreError> {
+    let mut rows = conn.query(sql, params).await.context(context)?;
+    let column = |name: &str| {
+        (0..rows.column_count()).find(|&i| {
+            rows.column_name(i)
+                .is_some_and(|c| c.eq_ignore_ascii_case(name))
+        })
+    };
+    let bad = |row: usize, reason: String| StoreError::BadRow {
+        context: context.to_owned(),
+        row,
+        reason,
+    };
+    let (Some(ts_col), Some(name_col), Some(value_col)) = (
+        column("metric_timestamp"),
+        column("metric_name"),
+        column("metric_value"),
+    ) else {
+        return Err(bad(
+            0,
+            "the query must return metric_timestamp, metric_name and metric_value columns".into(),
+        ));
+    };
+    let type_col = column("metric_type");
+    let meta_col = column("metadata");
+
+    let mut out = Vec::new();
+    let mut n = 0;
+    while let Some(row) = rows.next().await.context(context)? {
+        n += 1;
+        let ts_text = text_of(row.get_value(ts_col).context(context)?);
+        let timestamp = ts_text
+            .as_deref()
+            .and_then(parse_lenient)
+            .ok_or_else(|| bad(n, format!("unreadable metric_timestamp {ts_text:?}")))?;
+        let name = text_of(row.get_value(name_col).context(context)?)
+            .ok_or_else(|| bad(n, "metric_name is empty".into()))?;
+        let value = match row.get_value(value_col).context(context)? {
+            Value::Real(v) => v,
+            Value::Integer(v) => v as f64,
+            other => return Err(bad(n, format!("metric_value is not a number: {other:?}"))),
+        };
+        let metric_type = match type_col {
+            Some(i) => {
+                let text = text_of(row.get_value(i).context(context)?).unwrap_or_default();
+                text.parse().map_err(|e: String| bad(n, e))?
+            }
+            None => MetricType::Metric,
+        };
+        let metadata = match meta_col {
+            Some(i) => text_of(row.get_value(i).context(context)?).unwrap_or_default(),
+            None => String::new(),
+        };
+        out.push(MetricRow {
+            timestamp,
+            batch: batch.to_owned(),
+            name,
+            metric_type,
+            value,
+            metadata,
+        });
+    }
+    Ok(out)
+}
+
+fn text_of(value: Value) -> Option<String> {
+    match value {
+        Value::Text(s) if !s.is_empty() => Some(s),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_tables_get_the_same_ddl() {
+        let ddl = metrics_table_ddl("metrics_github");
+        assert!(ddl.contains("CREATE TABLE IF NOT EXISTS metrics_github ("));
+        assert!(!ddl.contains("EXISTS metrics ("));
+    }
+
+    #[test]
+    fn metric_types_round_trip() {
+        for t in MetricType::ALL {
+            assert_eq!(t.as_str().parse::<MetricType>(), Ok(t));
+        }
+        assert!("bogus".parse::<MetricType>().is_err());
+    }
+}

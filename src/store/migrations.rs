@@ -1,0 +1,119 @@
+//! Versioned schema migrations, applied at startup. Each migration runs in its own
+//! `BEGIN IMMEDIATE` transaction together with the row that records it, so a crash leaves the
+//! database at a version boundary, and two processes starting at once apply each step once.
+
+use chrono::Utc;
+use libsql::{Connection, TransactionBehavior};
+
+use super::error::{SqlContext, StoreError};
+use crate::timestamp::format_db;
+
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "metrics",
+        sql: include_str!("migrations/0001_metrics.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "job_runs_and_models",
+        sql: include_str!("migrations/0002_job_runs_and_models.sql"),
+    },
+];
+
+/// The schema version this binary writes.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub from: u32,
+    pub to: u32,
+}
+
+const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS anomstack_schema (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    conn.execute(SCHEMA_TABLE, ())
+        .await
+        .context("cannot create the schema version table")?;
+    let mut rows = conn
+        .query("SELECT COALESCE(MAX(version), 0) FROM anomstack_schema", ())
+        .await
+        .context("cannot read the schema version")?;
+    let version = match rows.next().await.context("cannot read the schema version")? {
+        Some(row) => row.get::<i64>(0).context("cannot read the schema version")?,
+        None => 0,
+    };
+    Ok(u32::try_from(version).unwrap_or(u32::MAX))
+}
+
+/// Brings the schema up to `target` (normally [`latest_version`]); refuses a newer database.
+pub async fn migrate_to(conn: &Connection, target: u32) -> Result<MigrationReport, StoreError> {
+    let from = current_version(conn).await?;
+    let supported = latest_version();
+    if from > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: from,
+            supported,
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > from && m.version <= target) {
+        let fail = |source| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .await
+            .map_err(fail)?;
+        // Another process may have applied it while we waited for the lock.
+        let mut rows = tx
+            .query(
+                "SELECT 1 FROM anomstack_schema WHERE version = ?1",
+                [i64::from(m.version)],
+            )
+            .await
+            .map_err(fail)?;
+        let done = rows.next().await.map_err(fail)?.is_some();
+        drop(rows);
+        if !done {
+            tx.execute_batch(m.sql).await.map_err(fail)?;
+            tx.execute(
+                "INSERT INTO anomstack_schema (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                libsql::params![i64::from(m.version), m.name, format_db(Utc::now().naive_utc())],
+            )
+            .await
+            .map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)?;
+        tracing::info!(version = m.version, name = m.name, "applied database migration");
+    }
+    let to = current_version(conn).await?;
+    Ok(MigrationReport { from, to })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "{}", m.name);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The app database: one libsql database holding metrics, scores, alerts, feedback, run
+//! history and (later) the job queue. It is a local file by default, a Turso database over
+//! HTTP (Hrana v3), or a local embedded replica of one; the rest of the program cannot tell.
+//!
+//! Every SQL statement the app runs against it lives in this module.
+
+mod error;
+mod metrics;
+pub mod migrations;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libsql::{Builder, Connection, Database};
+
+pub use error::StoreError;
+pub use metrics::{MetricRow, MetricType, UpsertReport, WindowQuery};
+pub use migrations::{MigrationReport, latest_version};
+
+use crate::config::DatabaseLocation;
+use error::SqlContext;
+
+/// How long a local connection waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    local: bool,
+    location: String,
+    /// Metrics tables known to exist, so `table_key` tables are created once per process.
+    tables: Mutex<HashSet<String>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        let store = Self::open_unmigrated(location).await?;
+        let report = store.migrate().await?;
+        tracing::info!(
+            database = %store.inner.location,
+            from = report.from,
+            to = report.to,
+            "database ready"
+        );
+        Ok(store)
+    }
+
+    /// Opens without touching the schema; tests use it to build old databases.
+    pub async fn open_unmigrated(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        let display = describe_location(location);
+        let open_err = |source| StoreError::Open {
+            location: display.clone(),
+            source,
+        };
+        let (db, local) = match location {
+            DatabaseLocation::Local { path } => {
+                create_parent_dir(path)?;
+                (
+                    Builder::new_local(path).build().await.map_err(open_err)?,
+                    true,
+                )
+            }
+            DatabaseLocation::Remote { url, token } => (
+                Builder::new_remote(url.clone(), token.expose().to_owned())
+                    .build()
+                    .await
+                    .map_err(open_err)?,
+                false,
+            ),
+            DatabaseLocation::Replica { path, url, token } => {
+                create_parent_dir(path)?;
+                (open_replica(path, url, token.expose()).await.map_err(|e| match e {
+                    ReplicaError::Unavailable => StoreError::ReplicaUnavailable,
+                    ReplicaError::Libsql(source) => open_err(source),
+                })?, true)
+            }
+        };
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                local,
+                location: display,
+                tables: Mutex::new(HashSet::new()),
+            }),
+        };
+        if local {
+            let conn = store.connect().await?;
+            // WAL lets the dashboard read while a job writes.
+            let mut rows = conn
+                .query("PRAGMA journal_mode=WAL", ())
+                .await
+                .context("cannot switch the database to WAL mode")?;
+            while rows.next().await.context("cannot switch to WAL mode")?.is_some() {}
+        }
+        Ok(store)
+    }
+
+    /// A new connection. Local connections wait for a busy writer instead of failing at once.
+    pub async fn connect(&self) -> Result<Connection, StoreError> {
+        let conn = self.inner.db.connect().map_err(|source| StoreError::Open {
+            location: self.inner.location.clone(),
+            source,
+        })?;
+        if self.inner.local {
+            conn.busy_timeout(BUSY_TIMEOUT)
+                .context("cannot set the busy timeout")?;
+        }
+        Ok(conn)
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let conn = self.connect().await?;
+        migrations::migrate_to(&conn, latest_version()).await
+    }
+
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        migrations::current_version(&self.connect().await?).await
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        let mut rows = conn.query("SELECT 1", ()).await.context("ping failed")?;
+        rows.next().await.context("ping failed")?;
+        Ok(())
+    }
+
+    /// Where the database is, without credentials (for logs and pages).
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A location for logs: file path, or URL without query string or credentials.
+fn describe_location(location: &DatabaseLocation) -> String {
+    let strip = |url: &str| {
+        let url = url.split(['?', '#']).next().unwrap_or(url);
+        match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+            None => url.to_owned(),
+        }
+    };
+    match location {
+        DatabaseLocation::Local { path } => path.display().to_string(),
+        DatabaseLocation::Remote { url, .. } => strip(url),
+        DatabaseLocation::Replica { path, url, .. } => {
+            format!("{} (replica of {})", path.display(), strip(url))
+        }
+    }
+}
+
+enum ReplicaError {
+    #[cfg_attr(feature = "turso-replica", allow(dead_code))]
+    Unavailable,
+    #[cfg_attr(not(feature = "turso-replica"), allow(dead_code))]
+    Libsql(libsql::Error),
+}
+
+#[cfg(feature = "turso-replica")]
+async fn open_replica(path: &Path, url: &str, token: &str) -> Result<Database, ReplicaError> {
+    Builder::new_remote_replica(path, url.to_owned(), token.to_owned())
+        .sync_interval(Duration::from_secs(60))
+        .read_your_writes(true)
+        .build()
+        .await
+        .map_err(ReplicaError::Libsql)
+}
+
+#[cfg(not(feature = "turso-replica"))]
+async fn open_replica(_path: &Path, _url: &str, _token: &str) -> Result<Database, ReplicaError> {
+    Err(ReplicaError::Unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn locations_are_described_without_credentials() {
+        let remote = DatabaseLocation::Remote {
+            url: "libsql://user:pw@db.turso.io?authToken=abc".into(),
+            token: Secret::new("t"),
+        };
+        assert_eq!(describe_location(&remote), "libsql://db.turso.io");
+    }
+}

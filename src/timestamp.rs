@@ -1,0 +1,80 @@
+//! Timestamps at the edges. Inside, every time is UTC; in the app database it is text
+//! `YYYY-MM-DD HH:MM:SS`, which sorts and compares correctly as a string (the original's format,
+//! so users' own queries keep working). Parsing accepts the formats sources commonly produce.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
+
+pub use crate::config::TIMESTAMP_FORMAT;
+
+/// The database text form of a UTC time, truncated to the second.
+pub fn format_db(ts: NaiveDateTime) -> String {
+    ts.format(TIMESTAMP_FORMAT).to_string()
+}
+
+/// Reads a timestamp written by us, by the original Anomstack, or by a source query: with or
+/// without `T`, fractional seconds, a UTC offset (converted to UTC) or only a date. Fractions
+/// of a second are dropped, as the database keeps whole seconds.
+pub fn parse_lenient(raw: &str) -> Option<NaiveDateTime> {
+    let text = raw.trim();
+    if let Ok(ts) = DateTime::parse_from_rfc3339(text) {
+        return Some(truncate(ts.with_timezone(&Utc).naive_utc()));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%#z"] {
+        if let Ok(ts) = DateTime::parse_from_str(text, fmt) {
+            return Some(truncate(ts.with_timezone(&Utc).naive_utc()));
+        }
+    }
+    let text = text.trim_end_matches(" UTC").trim_end_matches('Z');
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(ts) = NaiveDateTime::parse_from_str(text, fmt) {
+            return Some(truncate(ts));
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+fn truncate(ts: NaiveDateTime) -> NaiveDateTime {
+    ts.with_nanosecond(0).unwrap_or(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, TIMESTAMP_FORMAT).unwrap()
+    }
+
+    #[test]
+    fn common_formats_parse_to_utc_seconds() {
+        let want = ts("2024-03-01 12:30:45");
+        for raw in [
+            "2024-03-01 12:30:45",
+            "2024-03-01T12:30:45",
+            "2024-03-01T12:30:45Z",
+            "2024-03-01 12:30:45.123456",
+            "2024-03-01 12:30:45.5+00:00",
+            "2024-03-01T13:30:45+01:00",
+            "2024-03-01 13:30:45+0100",
+            "2024-03-01 12:30:45 UTC",
+        ] {
+            assert_eq!(parse_lenient(raw), Some(want), "{raw}");
+        }
+        assert_eq!(parse_lenient("2024-03-01"), Some(ts("2024-03-01 00:00:00")));
+        assert_eq!(parse_lenient("yesterday"), None);
+        assert_eq!(parse_lenient("2024-13-01 00:00:00"), None);
+    }
+
+    #[test]
+    fn database_form_round_trips() {
+        let t = ts("2024-03-01 12:30:45");
+        assert_eq!(parse_lenient(&format_db(t)), Some(t));
+    }
+}

@@ -1,0 +1,54 @@
+//! `/health` for load balancers and Fly checks (fails when the database is unreachable), and
+//! `/version` so an operator can see which build is running.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::AppState;
+use crate::version;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/version", get(version_info))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({
+            "status": "ok",
+            "service": "anomstack",
+            "database": "ok",
+        }))
+        .into_response(),
+        Err(e) => {
+            // The detail goes to the log only: it may name hosts or files.
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "error",
+                    "service": "anomstack",
+                    "database": "unreachable",
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn version_info(State(state): State<AppState>) -> Response {
+    let schema = state.store.schema_version().await.ok();
+    Json(json!({
+        "version": version::VERSION,
+        "commit": version::COMMIT,
+        "build_time": version::BUILD_TIME,
+        "schema_version": schema,
+        "batches": state.config.batches.len(),
+    }))
+    .into_response()
+}
