@@ -15,7 +15,13 @@ use crate::telemetry::LogFormat;
 )]
 pub struct Cli {
     /// Log as human-readable text or as JSON lines.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "ANOMSTACK_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "ANOMSTACK_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
 
     #[command(subcommand)]

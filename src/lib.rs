@@ -17,7 +17,7 @@ pub mod config;
 pub mod password;
 pub mod serve;
 pub mod store;
-pub mod timestamp;
 pub mod telemetry;
+pub mod timestamp;
 pub mod version;
 pub mod web;

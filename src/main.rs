@@ -19,13 +19,16 @@ fn main() -> ExitCode {
     let dotenv = dotenvy::from_path(".env");
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    if let Err(e) = &dotenv {
-        if !e.not_found() {
-            tracing::warn!(error = %e, "cannot read .env");
-        }
+    if let Err(e) = &dotenv
+        && !e.not_found()
+    {
+        tracing::warn!(error = %e, "cannot read .env");
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -97,8 +100,13 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let addr = listener.local_addr().context("cannot read the listening address")?;
-    tracing::info!(version = anomstack::version::VERSION, "listening on http://{addr}");
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    tracing::info!(
+        version = anomstack::version::VERSION,
+        "listening on http://{addr}"
+    );
 
     let state = AppState {
         store,

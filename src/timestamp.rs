@@ -19,7 +19,11 @@ pub fn parse_lenient(raw: &str) -> Option<NaiveDateTime> {
     if let Ok(ts) = DateTime::parse_from_rfc3339(text) {
         return Some(truncate(ts.with_timezone(&Utc).naive_utc()));
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%#z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%#z",
+    ] {
         if let Ok(ts) = DateTime::parse_from_str(text, fmt) {
             return Some(truncate(ts.with_timezone(&Utc).naive_utc()));
         }

@@ -329,7 +329,9 @@ impl ResampleFreq {
             }
         };
         if count == 0 {
-            return Err(format!("invalid resample rule `{text}`: the length must be above 0"));
+            return Err(format!(
+                "invalid resample rule `{text}`: the length must be above 0"
+            ));
         }
         Ok(Self {
             text: text.to_owned(),
@@ -468,7 +470,10 @@ mod tests {
         let m: Methods = serde_json::from_str("\"\"").unwrap();
         assert!(m.0.is_empty());
         let err = serde_json::from_str::<Methods>("\"email,pager\"").unwrap_err();
-        assert!(err.to_string().contains("unknown alert method `pager`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown alert method `pager`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ impl CronSchedule {
             return Err("empty cron expression".into());
         }
         let cron = Cron::from_str(trimmed).map_err(|e| {
-            format!("invalid cron expression `{trimmed}`: {e} (expected 5 fields like `*/5 * * * *`)")
+            format!(
+                "invalid cron expression `{trimmed}`: {e} (expected 5 fields like `*/5 * * * *`)"
+            )
         })?;
         Ok(Self {
             expr: trimmed.to_owned(),
@@ -83,21 +85,33 @@ mod tests {
     #[test]
     fn five_field_expressions_are_accepted_as_written() {
         let c = CronSchedule::parse("*/5 * * * *").unwrap();
-        assert_eq!(c.next_after(at(2026, 1, 1, 10, 2)), Some(at(2026, 1, 1, 10, 5)));
-        assert_eq!(c.next_after(at(2026, 1, 1, 10, 5)), Some(at(2026, 1, 1, 10, 10)));
+        assert_eq!(
+            c.next_after(at(2026, 1, 1, 10, 2)),
+            Some(at(2026, 1, 1, 10, 5))
+        );
+        assert_eq!(
+            c.next_after(at(2026, 1, 1, 10, 5)),
+            Some(at(2026, 1, 1, 10, 10))
+        );
     }
 
     #[test]
     fn weekdays_follow_posix_where_one_is_monday() {
         // 2026-01-01 is a Thursday; the next Monday is the 5th.
         let c = CronSchedule::parse("0 9 * * 1").unwrap();
-        assert_eq!(c.next_after(at(2026, 1, 1, 0, 0)), Some(at(2026, 1, 5, 9, 0)));
+        assert_eq!(
+            c.next_after(at(2026, 1, 1, 0, 0)),
+            Some(at(2026, 1, 5, 9, 0))
+        );
     }
 
     #[test]
     fn aliases_work() {
         let c = CronSchedule::parse("@hourly").unwrap();
-        assert_eq!(c.next_after(at(2026, 1, 1, 10, 2)), Some(at(2026, 1, 1, 11, 0)));
+        assert_eq!(
+            c.next_after(at(2026, 1, 1, 10, 2)),
+            Some(at(2026, 1, 1, 11, 0))
+        );
     }
 
     #[test]

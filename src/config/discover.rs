@@ -11,8 +11,10 @@ use super::error::{ConfigError, Origin};
 use super::keys;
 use super::layers::Layer;
 
-/// A parsed batch (or defaults) file.
+/// A parsed batch (or defaults) file. Keys that were rejected are left out of `layer` and
+/// reported in `errors`, so the rest of the file is still checked.
 pub struct SourceFile {
+    pub errors: Vec<ConfigError>,
     pub layer: Layer,
     /// `metric_batch` as written, when present.
     pub batch_name: Option<String>,
@@ -179,15 +181,12 @@ pub fn parse_text(
         None => None,
     };
 
-    if errors.is_empty() {
-        Ok(SourceFile {
-            layer: Layer { origin, dict },
-            batch_name,
-            ignored_keys,
-        })
-    } else {
-        Err(errors)
-    }
+    Ok(SourceFile {
+        errors,
+        layer: Layer { origin, dict },
+        batch_name,
+        ignored_keys,
+    })
 }
 
 fn describe_yaml(value: &serde_yaml::Value) -> String {

@@ -44,5 +44,8 @@ pub static FILES: &[(&str, &str)] = &[
 pub const DEFAULTS_YAML: &str = "defaults/defaults.yaml";
 
 pub fn get(path: &str) -> Option<&'static str> {
-    FILES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
+    FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| *text)
 }

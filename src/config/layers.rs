@@ -76,7 +76,8 @@ pub fn coerce(raw: &str, kind: Kind) -> Result<Value, String> {
         },
         Kind::Text => Ok(Value::from(raw.to_owned())),
         Kind::OptText => {
-            if trimmed.is_empty() || matches!(trimmed.to_ascii_lowercase().as_str(), "null" | "none" | "~")
+            if trimmed.is_empty()
+                || matches!(trimmed.to_ascii_lowercase().as_str(), "null" | "none" | "~")
             {
                 Value::serialize(Option::<String>::None).map_err(|e| e.to_string())
             } else {
@@ -84,8 +85,8 @@ pub fn coerce(raw: &str, kind: Kind) -> Result<Value, String> {
             }
         }
         Kind::Yaml => {
-            let parsed: serde_yaml::Value = serde_yaml::from_str(raw)
-                .map_err(|e| format!("expected YAML or JSON: {e}"))?;
+            let parsed: serde_yaml::Value =
+                serde_yaml::from_str(raw).map_err(|e| format!("expected YAML or JSON: {e}"))?;
             Value::serialize(parsed).map_err(|e| e.to_string())
         }
     }
@@ -117,7 +118,11 @@ mod tests {
 
     #[test]
     fn nested_paths_become_nested_dicts() {
-        let layer = Layer::single(Origin::Builtin, "preprocess_params.diff_n", Value::from(0i64));
+        let layer = Layer::single(
+            Origin::Builtin,
+            "preprocess_params.diff_n",
+            Value::from(0i64),
+        );
         let inner = layer.dict["preprocess_params"].clone().into_dict().unwrap();
         assert_eq!(inner["diff_n"], Value::from(0i64));
     }

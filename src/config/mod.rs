@@ -94,13 +94,19 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
         .ok_or_else(|| vec![ConfigError::new(Origin::Builtin, None, "missing")])
         .and_then(|text| discover::parse_text(Origin::Builtin, text, false))
     {
-        Ok(file) => base_layers.push(file.layer),
+        Ok(file) => {
+            errors.extend(file.errors);
+            base_layers.push(file.layer);
+        }
         Err(e) => errors.extend(e),
     }
     let user_defaults = settings.metrics_dir.join(embedded::DEFAULTS_YAML);
     if user_defaults.exists() {
         match discover::read_file(&user_defaults, false) {
-            Ok(file) => base_layers.push(file.layer),
+            Ok(file) => {
+                errors.extend(file.errors);
+                base_layers.push(file.layer);
+            }
             Err(e) => errors.extend(e),
         }
     }
@@ -114,7 +120,8 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
     let mut sources: Vec<(PathBuf, SourceFile)> = Vec::new();
     for path in files {
         match discover::read_file(&path, true) {
-            Ok(file) => {
+            Ok(mut file) => {
+                errors.append(&mut file.errors);
                 let Some(name) = file.batch_name.clone() else {
                     continue;
                 };
@@ -170,7 +177,16 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
                 }
                 problems
             }
-            Err(e) => e.into_iter().map(|e| figment_error(&e)).collect(),
+            Err(e) => e
+                .into_iter()
+                .map(|e| {
+                    let mut err = figment_error(&e);
+                    if err.origin == Origin::Builtin {
+                        err.origin = Origin::File(path.clone());
+                    }
+                    err
+                })
+                .collect(),
         };
         if is_disabled {
             warnings.extend(
@@ -299,10 +315,11 @@ fn batch_overrides(
             continue;
         };
         match layers::coerce(raw, key.kind) {
-            Ok(value) => out
-                .entry((*name).clone())
-                .or_default()
-                .push((var.to_owned(), path, value)),
+            Ok(value) => {
+                out.entry((*name).clone())
+                    .or_default()
+                    .push((var.to_owned(), path, value))
+            }
             Err(reason) => errors.push(ConfigError::new(origin, Some(&path), reason)),
         }
     }
@@ -325,8 +342,14 @@ fn check_batch(
     templates: &Templates,
 ) -> Vec<ConfigError> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // A problem with a value the built-in defaults supply (such as no ingest query) is the
+    // batch file's to fix.
     let at = |key: &str, reason: String| {
-        ConfigError::new(origin_of(figment.find_metadata(key)), Some(key), reason)
+        let origin = match origin_of(figment.find_metadata(key)) {
+            Origin::Builtin => Origin::File(path.to_path_buf()),
+            other => other,
+        };
+        ConfigError::new(origin, Some(key), reason)
     };
     let mut out: Vec<ConfigError> = validate::check(spec, dir)
         .into_iter()

@@ -155,7 +155,9 @@ mod tests {
             ("ANOMSTACK_TURSO_AUTH_TOKEN", "tok"),
         ])
         .unwrap();
-        assert!(matches!(s.database, DatabaseLocation::Remote { ref url, .. } if url == "libsql://db.turso.io"));
+        assert!(
+            matches!(s.database, DatabaseLocation::Remote { ref url, .. } if url == "libsql://db.turso.io")
+        );
         let s = settings(&[
             ("ANOMSTACK_TURSO_DATABASE_URL", "libsql://db.turso.io"),
             ("ANOMSTACK_TURSO_REPLICA_PATH", "/data/replica.db"),
@@ -178,7 +180,13 @@ mod tests {
         ])
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("environment variable ANOMSTACK_PORT: expected a port number"), "{text}");
-        assert!(text.contains("environment variable ANOMSTACK_IGNORE_EXAMPLES"), "{text}");
+        assert!(
+            text.contains("environment variable ANOMSTACK_PORT: expected a port number"),
+            "{text}"
+        );
+        assert!(
+            text.contains("environment variable ANOMSTACK_IGNORE_EXAMPLES"),
+            "{text}"
+        );
     }
 }

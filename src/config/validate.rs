@@ -57,7 +57,11 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
         ("ingest_fn", spec.ingest_fn.is_some()),
         ("ingest_cmd", spec.ingest_cmd.is_some()),
     ];
-    let set: Vec<&str> = sources.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+    let set: Vec<&str> = sources
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(k, _)| *k)
+        .collect();
     match set.as_slice() {
         [] if !spec.disable_ingest => out.push((
             "ingest_sql",
@@ -69,10 +73,12 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
         )),
         _ => {}
     }
-    if let Some(cmd) = &spec.ingest_cmd {
-        if let Some(problem) = check_ingest_cmd(cmd, batch_dir) {
-            out.push(("ingest_cmd", problem));
-        }
+    if let Some(problem) = spec
+        .ingest_cmd
+        .as_deref()
+        .and_then(|cmd| check_ingest_cmd(cmd, batch_dir))
+    {
+        out.push(("ingest_cmd", problem));
     }
 
     if !(0.0..=1.0).contains(&spec.alert_threshold) {
@@ -134,13 +140,13 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
                 "tholdalert_thresholds",
                 format!("`{metric}`: bounds must be finite numbers"),
             ));
-        } else if let (Some(upper), Some(lower)) = (bounds.upper, bounds.lower) {
-            if lower > upper {
-                out.push((
-                    "tholdalert_thresholds",
-                    format!("`{metric}`: lower ({lower}) is above upper ({upper})"),
-                ));
-            }
+        } else if let (Some(upper), Some(lower)) = (bounds.upper, bounds.lower)
+            && lower > upper
+        {
+            out.push((
+                "tholdalert_thresholds",
+                format!("`{metric}`: lower ({lower}) is above upper ({upper})"),
+            ));
         }
     }
 
@@ -153,7 +159,10 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
     let mut tags = std::collections::BTreeSet::new();
     for (i, model) in spec.model_configs.iter().enumerate() {
         if model.model_name.trim().is_empty() {
-            out.push(("model_configs", format!("entry {}: model_name is empty", i + 1)));
+            out.push((
+                "model_configs",
+                format!("entry {}: model_name is empty", i + 1),
+            ));
         }
         let tag = model.tag();
         if !tags.insert(tag.clone()) {

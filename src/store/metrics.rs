@@ -212,7 +212,10 @@ impl Store {
                 i64::from(q.max_n)
             ],
             q.batch,
-            &format!("cannot read the {} window of batch `{}`", q.metric_type, q.batch),
+            &format!(
+                "cannot read the {} window of batch `{}`",
+                q.metric_type, q.batch
+            ),
         )
         .await
     }

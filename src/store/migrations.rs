@@ -53,8 +53,14 @@ pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
         .query("SELECT COALESCE(MAX(version), 0) FROM anomstack_schema", ())
         .await
         .context("cannot read the schema version")?;
-    let version = match rows.next().await.context("cannot read the schema version")? {
-        Some(row) => row.get::<i64>(0).context("cannot read the schema version")?,
+    let version = match rows
+        .next()
+        .await
+        .context("cannot read the schema version")?
+    {
+        Some(row) => row
+            .get::<i64>(0)
+            .context("cannot read the schema version")?,
         None => 0,
     };
     Ok(u32::try_from(version).unwrap_or(u32::MAX))
@@ -70,7 +76,10 @@ pub async fn migrate_to(conn: &Connection, target: u32) -> Result<MigrationRepor
             supported,
         });
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > from && m.version <= target) {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > from && m.version <= target)
+    {
         let fail = |source| StoreError::Migration {
             version: m.version,
             name: m.name,
@@ -94,13 +103,21 @@ pub async fn migrate_to(conn: &Connection, target: u32) -> Result<MigrationRepor
             tx.execute_batch(m.sql).await.map_err(fail)?;
             tx.execute(
                 "INSERT INTO anomstack_schema (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                libsql::params![i64::from(m.version), m.name, format_db(Utc::now().naive_utc())],
+                libsql::params![
+                    i64::from(m.version),
+                    m.name,
+                    format_db(Utc::now().naive_utc())
+                ],
             )
             .await
             .map_err(fail)?;
         }
         tx.commit().await.map_err(fail)?;
-        tracing::info!(version = m.version, name = m.name, "applied database migration");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied database migration"
+        );
     }
     let to = current_version(conn).await?;
     Ok(MigrationReport { from, to })

@@ -76,10 +76,15 @@ impl Store {
             ),
             DatabaseLocation::Replica { path, url, token } => {
                 create_parent_dir(path)?;
-                (open_replica(path, url, token.expose()).await.map_err(|e| match e {
-                    ReplicaError::Unavailable => StoreError::ReplicaUnavailable,
-                    ReplicaError::Libsql(source) => open_err(source),
-                })?, true)
+                (
+                    open_replica(path, url, token.expose())
+                        .await
+                        .map_err(|e| match e {
+                            ReplicaError::Unavailable => StoreError::ReplicaUnavailable,
+                            ReplicaError::Libsql(source) => open_err(source),
+                        })?,
+                    true,
+                )
             }
         };
         let store = Store {
@@ -97,7 +102,12 @@ impl Store {
                 .query("PRAGMA journal_mode=WAL", ())
                 .await
                 .context("cannot switch the database to WAL mode")?;
-            while rows.next().await.context("cannot switch to WAL mode")?.is_some() {}
+            while rows
+                .next()
+                .await
+                .context("cannot switch to WAL mode")?
+                .is_some()
+            {}
         }
         Ok(store)
     }

@@ -1,0 +1,200 @@
+//! The real binary, run in a temp directory with a clean environment.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::support::{MetricsDir, batch_yaml};
+
+fn anomstack(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_anomstack"));
+    cmd.current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("run anomstack");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn version_and_help_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(anomstack(dir.path()).arg("--version"));
+    assert!(out.status.success());
+    assert!(stdout.contains(env!("CARGO_PKG_VERSION")), "{stdout}");
+    let (out, stdout, _) = run(anomstack(dir.path()).arg("--help"));
+    assert!(out.status.success());
+    for sub in ["serve", "validate", "hash-password"] {
+        assert!(stdout.contains(sub), "{stdout}");
+    }
+}
+
+#[test]
+fn validate_reports_success_with_the_batch_names() {
+    let metrics = MetricsDir::new();
+    metrics.write("a.yaml", &batch_yaml("alpha"));
+    let (out, stdout, _) = run(anomstack(metrics.tmp.path()).arg("validate"));
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with("ok: 1 batch in ./metrics (alpha)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_prints_every_error_and_exits_non_zero() {
+    let metrics = MetricsDir::new();
+    metrics.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_treshold: 1\n",
+    );
+    metrics.write(
+        "b.yaml",
+        "metric_batch: b\ningest_sql: SELECT 1\nscore_cron_schedule: nope\n",
+    );
+    let (out, _, stderr) = run(anomstack(metrics.tmp.path())
+        .arg("validate")
+        .env("ANOMSTACK__A__TRAIN_MAX_N", "many"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("3 configuration errors:"), "{stderr}");
+    assert!(
+        stderr
+            .contains("a.yaml: key `alert_treshold`: unknown key; did you mean `alert_threshold`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("b.yaml: key `score_cron_schedule`: invalid cron expression `nope`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("environment variable ANOMSTACK__A__TRAIN_MAX_N: key `train_max_n`: expected a whole number"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_to_start_on_an_invalid_config() {
+    let metrics = MetricsDir::new();
+    metrics.write("a.yaml", "metric_batch: a\n");
+    let (out, _, stderr) = run(anomstack(metrics.tmp.path())
+        .arg("serve")
+        .env("ANOMSTACK_PORT", "0"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("refusing to start"), "{stderr}");
+    assert!(!stderr.contains("listening on"), "{stderr}");
+    assert!(
+        !metrics.tmp.path().join("tmpdata").exists(),
+        "no database is created"
+    );
+}
+
+#[test]
+fn a_bad_setting_is_one_line_naming_the_variable() {
+    let metrics = MetricsDir::new();
+    metrics.write("a.yaml", &batch_yaml("a"));
+    let (out, _, stderr) = run(anomstack(metrics.tmp.path())
+        .arg("serve")
+        .env("ANOMSTACK_PORT", "http"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("environment variable ANOMSTACK_PORT: expected a port number"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_answers_health_as_soon_as_it_says_it_listens_and_stops_on_sigterm() {
+    let metrics = MetricsDir::new();
+    metrics.write("a.yaml", &batch_yaml("alpha"));
+    let mut child = anomstack(metrics.tmp.path())
+        .env("ANOMSTACK_PORT", "0")
+        .env("ANOMSTACK_HOST", "127.0.0.1")
+        .env("ANOMSTACK_SQLITE_PATH", "./data/app.db")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut addr = None;
+    let mut seen = Vec::new();
+    while addr.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no 'listening on' line; saw {seen:#?}"));
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split_whitespace().next().map(str::to_owned);
+        }
+        assert!(
+            !line.contains('\u{1b}'),
+            "no colour codes when stderr is not a terminal: {line:?}"
+        );
+        seen.push(line);
+    }
+    let base = format!("http://{}", addr.unwrap());
+
+    // The first request, made right after the log line, must succeed: no retry loop.
+    let health = reqwest::get(format!("{base}/health"))
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    let version: serde_json::Value = reqwest::get(format!("{base}/version"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert!(metrics.tmp.path().join("data/app.db").exists());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[test]
+fn hash_password_reads_stdin_and_prints_a_verifiable_argon2id_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = anomstack(dir.path())
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let hash = stdout.trim();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(anomstack::password::verify_password("s3cret-horse", hash).unwrap());
+    assert!(!stdout.contains("s3cret-horse") && !stderr.contains("s3cret-horse"));
+}

@@ -1,0 +1,560 @@
+//! Loading batch configs: layer order, typed overrides, and every validation error naming its
+//! file and key.
+
+use anomstack::config::{AlertMethod, ScheduleStatus};
+
+use crate::support::{MetricsDir, batch_yaml};
+
+fn only_error(lines: &[String]) -> &str {
+    assert_eq!(lines.len(), 1, "expected one error, got {lines:#?}");
+    &lines[0]
+}
+
+#[test]
+fn later_layers_win_defaults_then_batch_then_globals_then_batch_env() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "defaults/defaults.yaml",
+        "alert_threshold: 0.7\nscore_max_n: 30\nmodel_path: local://./from_defaults\n",
+    );
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_threshold: 0.75\nmodel_path: local://./from_yaml\npreprocess_params:\n  diff_n: 0\n",
+    );
+    dir.write(
+        "b.yaml",
+        "metric_batch: b\ningest_sql: SELECT 1\ntable_key: own_table\n",
+    );
+    let config = dir.load_ok(&[
+        ("ANOMSTACK_TABLE_KEY", "env_table"),
+        ("ANOMSTACK_MODEL_PATH", "local://./from_env"),
+        ("ANOMSTACK_GCP_PROJECT_ID", "proj-1"),
+        ("ANOMSTACK__A__ALERT_THRESHOLD", "0.9"),
+    ]);
+    let a = &config.batch("a").unwrap().spec;
+    let b = &config.batch("b").unwrap().spec;
+    // batch env beats the batch YAML, which beats the user's defaults.yaml
+    assert_eq!(a.alert_threshold, 0.9);
+    assert_eq!(b.alert_threshold, 0.7);
+    // user defaults beat built-in defaults
+    assert_eq!(a.score_max_n, 30);
+    // ANOMSTACK_MODEL_PATH beats the YAML; ANOMSTACK_TABLE_KEY only fills what the batch left
+    assert_eq!(a.model_path, "local://./from_env");
+    assert_eq!(a.table_key, "env_table");
+    assert_eq!(b.table_key, "own_table");
+    assert_eq!(a.gcp_project_id.as_deref(), Some("proj-1"));
+    // nested maps merge key by key: only diff_n changed
+    assert_eq!(a.preprocess_params.diff_n, 0);
+    assert_eq!(a.preprocess_params.lags_n, 5);
+    assert_eq!(a.preprocess_params.smooth_n, 3);
+    // untouched keys keep the built-in defaults of the original
+    assert_eq!(a.train_max_n, 2500);
+    assert_eq!(a.model_configs.len(), 2);
+    assert_eq!(a.model_configs[0].model_name, "PCA");
+}
+
+#[test]
+fn a_gcp_project_in_yaml_is_not_replaced_by_the_global_variable() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ngcp_project_id: mine\n",
+    );
+    let config = dir.load_ok(&[("ANOMSTACK_GCP_PROJECT_ID", "global")]);
+    assert_eq!(
+        config.batch("a").unwrap().spec.gcp_project_id.as_deref(),
+        Some("mine")
+    );
+}
+
+#[test]
+fn boolean_overrides_are_typed_so_false_means_false() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ndisable_alert: true\ndisable_change: true\ndisable_score: true\nalert_always: false\n",
+    );
+    let config = dir.load_ok(&[
+        ("ANOMSTACK__A__DISABLE_ALERT", "False"),
+        ("ANOMSTACK__A__DISABLE_CHANGE", "no"),
+        ("ANOMSTACK__A__DISABLE_SCORE", "0"),
+        ("ANOMSTACK__A__ALERT_ALWAYS", "yes"),
+        ("ANOMSTACK__A__DISABLE_LLMALERT", "FALSE"),
+    ]);
+    let a = &config.batch("a").unwrap().spec;
+    assert!(!a.disable_alert, "DISABLE_ALERT=False must enable alerts");
+    assert!(!a.disable_change);
+    assert!(!a.disable_score);
+    assert!(a.alert_always);
+    assert!(!a.disable_llmalert);
+}
+
+#[test]
+fn numeric_text_list_and_map_overrides_are_typed() {
+    let dir = MetricsDir::new();
+    dir.write("my-batch.yaml", &batch_yaml("my-batch"));
+    let config = dir.load_ok(&[
+        ("ANOMSTACK__MY_BATCH__TRAIN_MAX_N", "500"),
+        ("ANOMSTACK__MY_BATCH__CHANGE_THRESHOLD", "4.5"),
+        ("ANOMSTACK__MY_BATCH__INGEST_CRON_SCHEDULE", "*/1 * * * *"),
+        (
+            "ANOMSTACK__MY_BATCH__INGEST_DEFAULT_SCHEDULE_STATUS",
+            "RUNNING",
+        ),
+        ("ANOMSTACK__MY_BATCH__ALERT_METHODS", "email"),
+        ("ANOMSTACK__MY_BATCH__TRAIN_EXCLUDE_METRICS", "[a, b]"),
+        ("ANOMSTACK__MY_BATCH__SCORE_EXCLUDE_METRICS", r#"["c"]"#),
+        (
+            "ANOMSTACK__MY_BATCH__THOLDALERT_THRESHOLDS",
+            r#"{"m1": {"upper": 10, "lower": -1}}"#,
+        ),
+        ("ANOMSTACK__MY_BATCH__PREPROCESS_PARAMS__LAGS_N", "2"),
+        ("ANOMSTACK__MY_BATCH__PREPROCESS_PARAMS__FREQ", "10min"),
+    ]);
+    let s = &config.batch("my-batch").unwrap().spec;
+    assert_eq!(s.train_max_n, 500);
+    assert_eq!(s.change_threshold, 4.5);
+    assert_eq!(s.ingest_cron_schedule.as_str(), "*/1 * * * *");
+    assert_eq!(s.ingest_default_schedule_status, ScheduleStatus::Running);
+    assert_eq!(s.alert_methods.0, [AlertMethod::Email]);
+    assert_eq!(s.train_exclude_metrics, ["a", "b"]);
+    assert_eq!(s.score_exclude_metrics, ["c"]);
+    let m1 = s.tholdalert_thresholds["m1"];
+    assert_eq!((m1.upper, m1.lower), (Some(10.0), Some(-1.0)));
+    assert_eq!(s.preprocess_params.lags_n, 2);
+    assert_eq!(s.preprocess_params.diff_n, 1);
+    assert_eq!(
+        s.preprocess_params.freq.as_ref().map(|f| f.seconds()),
+        Some(600)
+    );
+}
+
+#[test]
+fn disable_batch_can_be_set_by_environment_variable() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    dir.write(
+        "b.yaml",
+        "metric_batch: b\ningest_sql: SELECT 1\ndisable_batch: true\n",
+    );
+    let config = dir.load_ok(&[
+        ("ANOMSTACK__A__DISABLE_BATCH", "true"),
+        ("ANOMSTACK__B__DISABLE_BATCH", "false"),
+    ]);
+    let names: Vec<&str> = config.batches.iter().map(|b| b.name()).collect();
+    assert_eq!(names, ["b"]);
+    assert_eq!(config.disabled.len(), 1);
+    assert_eq!(config.disabled[0].0, "a");
+}
+
+#[test]
+fn an_override_that_does_not_parse_names_the_variable() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let lines = dir.load_err(&[("ANOMSTACK__A__ALERT_THRESHOLD", "high")]);
+    assert_eq!(
+        only_error(&lines),
+        "environment variable ANOMSTACK__A__ALERT_THRESHOLD: key `alert_threshold`: expected a number, got \"high\""
+    );
+    let lines = dir.load_err(&[("ANOMSTACK__A__DISABLE_ALERT", "perhaps")]);
+    assert!(
+        only_error(&lines).contains("ANOMSTACK__A__DISABLE_ALERT"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_override_of_an_unknown_key_is_an_error_with_a_suggestion() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let lines = dir.load_err(&[("ANOMSTACK__A__ALERT_TRESHOLD", "0.5")]);
+    assert_eq!(
+        only_error(&lines),
+        "environment variable ANOMSTACK__A__ALERT_TRESHOLD: key `alert_treshold`: unknown key; did you mean `alert_threshold`?"
+    );
+}
+
+#[test]
+fn an_override_with_a_range_problem_is_reported_against_the_variable() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let lines = dir.load_err(&[("ANOMSTACK__A__ALERT_THRESHOLD", "1.5")]);
+    assert_eq!(
+        only_error(&lines),
+        "environment variable ANOMSTACK__A__ALERT_THRESHOLD: key `alert_threshold`: expected a number between 0 and 1, got 1.5"
+    );
+}
+
+#[test]
+fn variables_for_unknown_batches_are_warnings() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let config = dir.load_ok(&[("ANOMSTACK__GONE__TRAIN_MAX_N", "5")]);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("ANOMSTACK__GONE__TRAIN_MAX_N matches no metric batch")),
+        "{:?}",
+        config.warnings
+    );
+}
+
+#[test]
+fn unknown_keys_name_the_file_and_suggest_the_closest() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_treshold: 0.9\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: key `alert_treshold`: unknown key; did you mean `alert_threshold`?",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn unknown_nested_keys_are_reported_with_their_path() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\npreprocess_params:\n  lag_n: 2\n",
+    );
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(line.starts_with(&path.display().to_string()), "{line}");
+    assert!(line.contains("key `preprocess_params"), "{line}");
+    assert!(
+        line.contains("unknown key `lag_n`; did you mean `lags_n`?"),
+        "{line}"
+    );
+}
+
+#[test]
+fn wrong_types_name_file_key_and_value() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ntrain_max_n: lots\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: key `train_max_n`: expected a whole number (0 or more), got string \"lots\"",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn invalid_cron_expressions_are_rejected() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ningest_cron_schedule: \"every five minutes\"\n",
+    );
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(
+        line.starts_with(&format!(
+            "{}: key `ingest_cron_schedule`: invalid cron expression `every five minutes`",
+            path.display()
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn duplicate_batch_names_across_files_are_an_error() {
+    let dir = MetricsDir::new();
+    let first = dir.write("one/a.yaml", &batch_yaml("sales"));
+    let second = dir.write("two/b.yaml", &batch_yaml("sales"));
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: key `metric_batch`: batch `sales` is already defined in {}; batch names must be unique",
+            second.display(),
+            first.display()
+        )
+    );
+}
+
+#[test]
+fn missing_include_files_are_reported_on_the_key_that_includes_them() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a/a.yaml",
+        "metric_batch: a\ningest_sql: >\n  {% include \"./a/missing.sql\" %}\n",
+    );
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(
+        line.starts_with(&format!(
+            "{}: key `ingest_sql`: template error:",
+            path.display()
+        )),
+        "{line}"
+    );
+    assert!(line.contains("./a/missing.sql"), "{line}");
+}
+
+#[test]
+fn includes_resolve_relative_to_the_metrics_directory() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a/query.sql",
+        "SELECT {{ vars.n }} AS metric_value -- {{ metric_batch }}",
+    );
+    dir.write(
+        "a/a.yaml",
+        "metric_batch: a\nvars: {n: 7}\ningest_sql: >\n  {% include \"./a/query.sql\" %}\n",
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("a").unwrap();
+    let sql = config
+        .templates
+        .render(
+            batch.spec.ingest_sql.as_deref().unwrap(),
+            &batch.spec,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(sql.trim(), "SELECT 7 AS metric_value -- a");
+}
+
+#[test]
+fn a_batch_without_any_ingest_is_an_error() {
+    let dir = MetricsDir::new();
+    let path = dir.write("a.yaml", "metric_batch: a\n");
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(
+        line.starts_with(&format!(
+            "{}: key `ingest_sql`: the batch has no ingest",
+            path.display()
+        )),
+        "{line}"
+    );
+    // ...unless ingest is disabled (metrics arrive through the API)
+    dir.write("a.yaml", "metric_batch: a\ndisable_ingest: true\n");
+    dir.load_ok(&[]);
+}
+
+#[test]
+fn thresholds_out_of_range_are_rejected() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_threshold: 1.5\nchange_threshold: -1\ntholdalert_thresholds:\n  m: {upper: 1, lower: 5}\n",
+    );
+    let lines = dir.load_err(&[]);
+    let p = path.display().to_string();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines.contains(&format!(
+            "{p}: key `alert_threshold`: expected a number between 0 and 1, got 1.5"
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&format!(
+            "{p}: key `change_threshold`: expected a number above 0, got -1"
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&format!(
+            "{p}: key `tholdalert_thresholds`: `m`: lower (5) is above upper (1)"
+        )),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn every_error_of_every_file_is_reported_at_once() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_treshold: 0.9\n",
+    );
+    dir.write(
+        "b.yaml",
+        "metric_batch: b\ningest_sql: SELECT 1\ntrain_max_n: lots\n",
+    );
+    dir.write("c.yaml", "metric_batch: [oops\n");
+    let lines = dir.load_err(&[]);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+}
+
+#[test]
+fn malformed_yaml_is_one_clear_line() {
+    let dir = MetricsDir::new();
+    let path = dir.write("a.yaml", "metric_batch: a\ningest_sql: [SELECT 1\n");
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(
+        line.starts_with(&format!("{}: invalid YAML:", path.display())),
+        "{line}"
+    );
+    assert!(line.contains("line"), "{line}");
+    assert!(!line.contains('\n'));
+}
+
+#[test]
+fn an_unreadable_file_is_one_clear_line() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let link = dir.path().join("broken.yaml");
+    std::os::unix::fs::symlink(dir.path().join("does-not-exist.yaml"), &link).unwrap();
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(
+        line.starts_with(&format!("{}: cannot read file:", link.display())),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_non_utf8_file_is_one_clear_line() {
+    let dir = MetricsDir::new();
+    let path = dir.write_bytes("a.yaml", b"metric_batch: caf\xe9\ningest_sql: SELECT 1\n");
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: not valid UTF-8 (invalid byte at offset 17); save the file as UTF-8",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn an_unknown_db_value_is_one_clear_line() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ndb: mysql\n",
+    );
+    let lines = dir.load_err(&[]);
+    let line = only_error(&lines);
+    assert!(
+        line.starts_with(&format!(
+            "{}: key `db`: unknown value `mysql`; expected one of sqlite,",
+            path.display()
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_missing_metrics_directory_says_how_to_set_it() {
+    let dir = MetricsDir::new();
+    let env = anomstack::config::EnvVars::default();
+    let mut settings = dir.settings(&env);
+    settings.metrics_dir = dir.tmp.path().join("nope");
+    let err = anomstack::config::load(&settings, &env)
+        .err()
+        .expect("error");
+    assert!(
+        err.to_string().contains("set ANOMSTACK_METRICS_DIR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_disabled_batch_with_problems_only_warns() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ndisable_batch: true\nalert_threshold: 3\n",
+    );
+    dir.write("b.yaml", &batch_yaml("b"));
+    let config = dir.load_ok(&[]);
+    assert_eq!(config.batches.len(), 1);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("alert_threshold") && w.contains("disabled"))
+    );
+}
+
+#[test]
+fn ignore_examples_skips_the_examples_folder() {
+    let dir = MetricsDir::new();
+    dir.write("examples/x/x.yaml", &batch_yaml("x"));
+    dir.write("mine/y.yaml", &batch_yaml("y"));
+    assert_eq!(dir.load_ok(&[]).batches.len(), 2);
+    let config = dir.load_ok(&[("ANOMSTACK_IGNORE_EXAMPLES", "yes")]);
+    let names: Vec<&str> = config.batches.iter().map(|b| b.name()).collect();
+    assert_eq!(names, ["y"]);
+}
+
+#[test]
+fn legacy_python_hooks_load_with_a_warning() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\npreprocess_fn: \"def preprocess(df): return df\"\n",
+    );
+    let config = dir.load_ok(&[]);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("`preprocess_fn`"))
+    );
+}
+
+#[test]
+fn a_custom_program_must_exist_next_to_the_batch_file() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a/a.yaml",
+        "metric_batch: a\ningest_cmd: ./fetch.sh --fast\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert!(
+        only_error(&lines).starts_with(&format!(
+            "{}: key `ingest_cmd`: program `./fetch.sh` not found",
+            path.display()
+        )),
+        "{lines:?}"
+    );
+    dir.write("a/fetch.sh", "#!/bin/sh\n");
+    dir.load_ok(&[]);
+}
+
+#[test]
+fn only_one_ingest_source_may_be_set() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ningest_fn: \"def ingest(): pass\"\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert!(
+        only_error(&lines).contains("set only one of ingest_sql, ingest_fn"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn table_keys_must_be_plain_identifiers() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ntable_key: tmp.metrics\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert!(
+        only_error(&lines).contains("key `table_key`: `tmp.metrics` is not a plain SQL table name"),
+        "{lines:?}"
+    );
+}

@@ -1,0 +1,13 @@
+//! Integration tests: one binary, one module per area. They use real libsql files in temp
+//! directories, a real Hrana v3 server on 127.0.0.1 for the remote mode, and the real binary
+//! for the CLI.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod config_load;
+mod examples;
+mod store_local;
+mod store_remote;
+mod web;

@@ -1,0 +1,281 @@
+//! The app database as a local libsql file: migrations, upserts and windowed reads.
+
+use anomstack::config::DatabaseLocation;
+use anomstack::store::{self, MetricRow, MetricType, Store, StoreError, WindowQuery};
+use chrono::NaiveDateTime;
+
+pub fn ts(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+}
+
+pub fn row(name: &str, t: &str, kind: MetricType, value: f64) -> MetricRow {
+    MetricRow {
+        timestamp: ts(t),
+        batch: "b".into(),
+        name: name.into(),
+        metric_type: kind,
+        value,
+        metadata: String::new(),
+    }
+}
+
+fn local(dir: &tempfile::TempDir) -> DatabaseLocation {
+    DatabaseLocation::Local {
+        path: dir.path().join("nested/dir/app.db"),
+    }
+}
+
+pub async fn count(store: &Store, sql: &str) -> i64 {
+    let conn = store.connect().await.unwrap();
+    let mut rows = conn.query(sql, ()).await.unwrap();
+    rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn an_empty_database_is_created_with_its_folders_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    assert!(dir.path().join("nested/dir/app.db").exists());
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store::latest_version()
+    );
+    for table in ["metrics", "job_runs", "models", "anomstack_schema"] {
+        let n = count(
+            &store,
+            &format!(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+            ),
+        )
+        .await;
+        assert_eq!(n, 1, "table {table}");
+    }
+    let conn = store.connect().await.unwrap();
+    let mut rows = conn.query("PRAGMA journal_mode", ()).await.unwrap();
+    let mode: String = rows.next().await.unwrap().unwrap().get(0).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn reopening_an_up_to_date_database_keeps_its_data_and_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    store
+        .upsert_metrics(
+            "metrics",
+            &[row("m", "2024-01-01 00:00:00", MetricType::Metric, 1.0)],
+        )
+        .await
+        .unwrap();
+    drop(store);
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let report = store.migrate().await.unwrap();
+    assert_eq!(report.from, report.to);
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 1);
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM anomstack_schema").await,
+        i64::from(store::latest_version())
+    );
+}
+
+#[tokio::test]
+async fn a_database_written_by_an_older_schema_migrates_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Store::open_unmigrated(&local(&dir)).await.unwrap();
+    let conn = old.connect().await.unwrap();
+    store::migrations::migrate_to(&conn, 1).await.unwrap();
+    conn.execute(
+        "INSERT INTO metrics VALUES ('2024-01-01 00:00:00', 'b', 'm', 'metric', 3.5, '')",
+        (),
+    )
+    .await
+    .unwrap();
+    assert_eq!(old.schema_version().await.unwrap(), 1);
+    drop(conn);
+    drop(old);
+
+    let store = Store::open(&local(&dir)).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store::latest_version()
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM job_runs").await, 0);
+}
+
+#[tokio::test]
+async fn a_database_newer_than_the_binary_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let conn = store.connect().await.unwrap();
+    conn.execute(
+        "INSERT INTO anomstack_schema VALUES (999, 'from the future', '2030-01-01 00:00:00')",
+        (),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    drop(store);
+    let err = Store::open(&local(&dir)).await.err().expect("refused");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 999, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("newer than this anomstack supports"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn two_processes_opening_one_new_database_apply_each_migration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = local(&dir);
+    let (a, b) = tokio::join!(Store::open(&loc), Store::open(&loc));
+    let store = a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM anomstack_schema").await,
+        i64::from(store::latest_version())
+    );
+}
+
+#[tokio::test]
+async fn writing_the_same_rows_twice_leaves_one_copy_with_the_latest_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let mut rows: Vec<MetricRow> = (0..400)
+        .map(|i| {
+            row(
+                &format!("m{}", i % 4),
+                &format!("2024-01-01 00:{:02}:{:02}", i / 60 % 60, i % 60),
+                MetricType::Metric,
+                f64::from(i),
+            )
+        })
+        .collect();
+    rows.push(row("m0", "2024-01-01 00:00:00", MetricType::Score, 0.5));
+    let first = store.upsert_metrics("metrics", &rows).await.unwrap();
+    assert_eq!(first.written, 401);
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 401);
+
+    let mut changed = rows[0].clone();
+    changed.value = 99.0;
+    changed.metadata = r#"{"note":"it's quoted"}"#.into();
+    store.upsert_metrics("metrics", &[changed]).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 401);
+    let conn = store.connect().await.unwrap();
+    let mut r = conn
+        .query(
+            "SELECT metric_value, metadata FROM metrics WHERE metric_name = 'm0' AND metric_type = 'metric' AND metric_timestamp = '2024-01-01 00:00:00'",
+            (),
+        )
+        .await
+        .unwrap();
+    let got = r.next().await.unwrap().unwrap();
+    assert_eq!(got.get::<f64>(0).unwrap(), 99.0);
+    assert_eq!(got.get::<String>(1).unwrap(), r#"{"note":"it's quoted"}"#);
+}
+
+#[tokio::test]
+async fn a_failed_write_stores_nothing_of_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let mut rows: Vec<MetricRow> = (0..10)
+        .map(|i| {
+            row(
+                "m",
+                &format!("2024-01-01 00:00:{i:02}"),
+                MetricType::Metric,
+                1.0,
+            )
+        })
+        .collect();
+    rows[7].value = f64::NAN;
+    let err = store.upsert_metrics("metrics", &rows).await.unwrap_err();
+    assert!(err.to_string().contains("row 8"), "{err}");
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 0);
+}
+
+#[tokio::test]
+async fn the_window_holds_the_newest_points_of_every_metric_of_one_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let mut rows = Vec::new();
+    for name in ["a", "b"] {
+        for minute in 0..10 {
+            let t = format!("2024-01-01 00:{minute:02}:00");
+            rows.push(row(name, &t, MetricType::Metric, f64::from(minute)));
+            rows.push(row(name, &t, MetricType::Score, 0.1));
+        }
+    }
+    let mut other_batch = row("a", "2024-01-01 00:30:00", MetricType::Metric, 5.0);
+    other_batch.batch = "other".into();
+    rows.push(other_batch);
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+
+    let window = store
+        .metric_window(&WindowQuery {
+            table: "metrics",
+            batch: "b",
+            metric_type: MetricType::Metric,
+            max_n: 3,
+            since: None,
+            until: None,
+        })
+        .await
+        .unwrap();
+    let got: Vec<(String, String, f64)> = window
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                r.timestamp.format("%M").to_string(),
+                r.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a".into(), "07".into(), 7.0),
+            ("a".into(), "08".into(), 8.0),
+            ("a".into(), "09".into(), 9.0),
+            ("b".into(), "07".into(), 7.0),
+            ("b".into(), "08".into(), 8.0),
+            ("b".into(), "09".into(), 9.0),
+        ]
+    );
+    assert!(window.iter().all(|r| r.metric_type == MetricType::Metric));
+
+    let bounded = store
+        .metric_window(&WindowQuery {
+            table: "metrics",
+            batch: "b",
+            metric_type: MetricType::Score,
+            max_n: 100,
+            since: Some(ts("2024-01-01 00:02:00")),
+            until: Some(ts("2024-01-01 00:04:00")),
+        })
+        .await
+        .unwrap();
+    assert_eq!(bounded.len(), 6);
+}
+
+#[tokio::test]
+async fn batches_may_keep_their_rows_in_their_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let rows = [row("m", "2024-01-01 00:00:00", MetricType::Metric, 1.0)];
+    store.upsert_metrics("metrics_github", &rows).await.unwrap();
+    store.upsert_metrics("metrics_github", &rows).await.unwrap();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM metrics_github").await,
+        1
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 0);
+    let err = store.upsert_metrics("bad name", &rows).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTable(_)));
+}
