@@ -1,0 +1,40 @@
+# anomstack: the two commands a new machine needs are `make run` and `make test`.
+SHELL := /usr/bin/env bash
+CARGO ?= cargo
+export CARGO_TARGET_DIR ?= target
+
+.PHONY: run dev build test test-deps fmt lint validate clean help
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## build (release) and serve the dashboard on :8080 with the example metrics
+	$(CARGO) run --release -- serve
+
+dev: ## the same with a debug build (faster to compile)
+	$(CARGO) run -- serve
+
+build: ## release binary at $(CARGO_TARGET_DIR)/release/anomstack
+	$(CARGO) build --release
+
+# Tests build every feature, so optional code (connectors, replicas) is compiled and tested too.
+test: test-deps ## formatting, lints and every test
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	$(CARGO) nextest run --all-features --no-fail-fast
+
+test-deps: ## install what the tests need (idempotent)
+	./scripts/install_test_deps.sh
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+lint: ## clippy, warnings as errors
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
+
+validate: ## check the metric batch configs
+	$(CARGO) run -- validate
+
+clean: ## remove build output and local data
+	$(CARGO) clean
+	rm -rf tmpdata models
