@@ -15,15 +15,8 @@ use anomstack::web::AppState;
 use anomstack::{password, serve, telemetry};
 
 fn main() -> ExitCode {
-    // A .env file in the working directory fills variables that are not already set.
-    let dotenv = dotenvy::from_path(".env");
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    if let Err(e) = &dotenv
-        && !e.not_found()
-    {
-        tracing::warn!(error = %e, "cannot read .env");
-    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -53,7 +46,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn settings(metrics_dir: Option<std::path::PathBuf>) -> Result<(Settings, EnvVars), ConfigErrors> {
-    let env = EnvVars::from_process()?;
+    // A .env file in the working directory fills variables that are not already set.
+    let env = EnvVars::from_process_and_file(std::path::Path::new(".env"))?;
     let mut settings = Settings::from_env(&env)?;
     if let Some(dir) = metrics_dir {
         settings.metrics_dir = dir;

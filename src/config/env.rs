@@ -2,8 +2,10 @@
 //! `std::env`, so tests pass their own variables without touching (racy) process state.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use super::error::{ConfigError, Origin};
+use super::dotenv;
+use super::error::{ConfigError, ConfigErrors, Origin};
 
 #[derive(Debug, Clone, Default)]
 pub struct EnvVars(BTreeMap<String, String>);
@@ -32,6 +34,44 @@ impl EnvVars {
             }
         }
         Ok(Self(map))
+    }
+
+    /// The process environment, plus variables from a `.env` file that the environment does
+    /// not already set. A missing file is fine; a malformed line is an error naming it.
+    pub fn from_process_and_file(path: &Path) -> Result<Self, ConfigErrors> {
+        let mut env = Self::from_process()?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(env),
+            Err(e) => {
+                return Err(ConfigError::new(
+                    Origin::File(path.to_path_buf()),
+                    None,
+                    format!("cannot read file: {e}"),
+                )
+                .into());
+            }
+        };
+        match dotenv::parse(&text) {
+            Ok(pairs) => {
+                for (key, value) in pairs {
+                    env.0.entry(key).or_insert(value);
+                }
+                Ok(env)
+            }
+            Err(lines) => Err(ConfigErrors(
+                lines
+                    .into_iter()
+                    .map(|(n, reason)| {
+                        ConfigError::new(
+                            Origin::File(path.to_path_buf()),
+                            None,
+                            format!("line {n}: {reason}"),
+                        )
+                    })
+                    .collect(),
+            )),
+        }
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(

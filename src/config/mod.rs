@@ -17,6 +17,7 @@
 mod batch;
 mod cron_schedule;
 mod discover;
+mod dotenv;
 mod embedded;
 mod env;
 mod error;
@@ -132,6 +133,20 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
                         format!(
                             "batch `{name}` is already defined in {}; batch names must be unique",
                             first.display()
+                        ),
+                    ));
+                    continue;
+                }
+                if let Some((other, _)) = seen
+                    .iter()
+                    .find(|(other, _)| env_prefix(other) == env_prefix(&name))
+                {
+                    errors.push(ConfigError::new(
+                        Origin::File(path.clone()),
+                        Some("metric_batch"),
+                        format!(
+                            "batches `{other}` and `{name}` would share the environment prefix {}; rename one",
+                            env_prefix(&name)
                         ),
                     ));
                     continue;
@@ -345,10 +360,11 @@ fn check_batch(
     // A problem with a value the built-in defaults supply (such as no ingest query) is the
     // batch file's to fix.
     let at = |key: &str, reason: String| {
-        let origin = match origin_of(figment.find_metadata(key)) {
-            Origin::Builtin => Origin::File(path.to_path_buf()),
-            other => other,
-        };
+        let origin = std::iter::once(key)
+            .chain(validate::related_keys(key).iter().copied())
+            .map(|k| origin_of(figment.find_metadata(k)))
+            .find(|o| *o != Origin::Builtin)
+            .unwrap_or_else(|| Origin::File(path.to_path_buf()));
         ConfigError::new(origin, Some(key), reason)
     };
     let mut out: Vec<ConfigError> = validate::check(spec, dir)

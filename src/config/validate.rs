@@ -8,6 +8,15 @@ use super::batch::{BatchSpec, DbKind};
 
 pub type Problem = (&'static str, String);
 
+/// Keys whose rule involves another key; a problem is reported on whichever of them the user
+/// set, so `ANOMSTACK__X__TRAIN_MAX_N=10` is blamed for "train_min_n is above train_max_n".
+pub fn related_keys(key: &str) -> &'static [&'static str] {
+    match key {
+        "train_min_n" => &["train_max_n"],
+        _ => &[],
+    }
+}
+
 /// Tables of the app's own; a batch may not store its metrics in them.
 const RESERVED_TABLES: &[&str] = &["anomstack_schema", "job_runs", "models"];
 

@@ -9,5 +9,10 @@ fn the_lockfile_holds_exactly_one_libsql() {
         .split("[[package]]")
         .filter(|p| p.contains("name = \"libsql-ffi\""))
         .collect();
-    assert_eq!(versions.len(), 1, "libsql-ffi appears {} times", versions.len());
+    assert_eq!(
+        versions.len(),
+        1,
+        "libsql-ffi appears {} times",
+        versions.len()
+    );
 }

@@ -198,3 +198,36 @@ fn hash_password_reads_stdin_and_prints_a_verifiable_argon2id_hash() {
     assert!(anomstack::password::verify_password("s3cret-horse", hash).unwrap());
     assert!(!stdout.contains("s3cret-horse") && !stderr.contains("s3cret-horse"));
 }
+
+#[test]
+fn a_dotenv_file_fills_variables_and_the_environment_wins() {
+    let metrics = MetricsDir::new();
+    metrics.write("a.yaml", &batch_yaml("a"));
+    std::fs::write(
+        metrics.tmp.path().join(".env"),
+        "# settings\nANOMSTACK__A__INGEST_CRON_SCHEDULE=*/1 * * * *\nexport ANOMSTACK__A__VARS={\"geos\": [\"eu\"]}\nANOMSTACK__A__TRAIN_MAX_N=many\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(anomstack(metrics.tmp.path()).arg("validate"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("1 configuration error:"), "{stderr}");
+    assert!(stderr.contains("ANOMSTACK__A__TRAIN_MAX_N"), "{stderr}");
+
+    let (out, stdout, stderr) = run(anomstack(metrics.tmp.path())
+        .arg("validate")
+        .env("ANOMSTACK__A__TRAIN_MAX_N", "100"));
+    assert!(out.status.success(), "{stdout}{stderr}");
+}
+
+#[test]
+fn a_malformed_dotenv_line_is_reported_with_its_number() {
+    let metrics = MetricsDir::new();
+    metrics.write("a.yaml", &batch_yaml("a"));
+    std::fs::write(metrics.tmp.path().join(".env"), "A=1\njust words\n").unwrap();
+    let (out, _, stderr) = run(anomstack(metrics.tmp.path()).arg("validate"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(".env: line 2: expected KEY=VALUE"),
+        "{stderr}"
+    );
+}

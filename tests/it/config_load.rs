@@ -558,3 +558,29 @@ fn table_keys_must_be_plain_identifiers() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn batch_names_that_collide_as_environment_prefixes_are_rejected() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("my-batch"));
+    let second = dir.write("b.yaml", &batch_yaml("my_batch"));
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: key `metric_batch`: batches `my-batch` and `my_batch` would share the environment prefix ANOMSTACK__MY_BATCH__; rename one",
+            second.display()
+        )
+    );
+}
+
+#[test]
+fn a_rule_between_two_keys_blames_the_one_that_was_set() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let lines = dir.load_err(&[("ANOMSTACK__A__TRAIN_MAX_N", "10")]);
+    assert_eq!(
+        only_error(&lines),
+        "environment variable ANOMSTACK__A__TRAIN_MAX_N: key `train_min_n`: 14 is above train_max_n (10), so no metric could ever train"
+    );
+}
