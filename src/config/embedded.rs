@@ -8,6 +8,10 @@ pub static FILES: &[(&str, &str)] = &[
         include_str!("../../metrics/defaults/defaults.yaml"),
     ),
     (
+        "defaults/sql/window.sql",
+        include_str!("../../metrics/defaults/sql/window.sql"),
+    ),
+    (
         "defaults/sql/train.sql",
         include_str!("../../metrics/defaults/sql/train.sql"),
     ),

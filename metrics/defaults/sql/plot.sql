@@ -1,21 +1,7 @@
+{%- from "./defaults/sql/window.sql" import newest, rows_at -%}
 -- Plot window: per metric, the newest {{ alert_max_n }} values of the last
 -- {{ alert_metric_timestamp_max_days_ago }} days with every score and alert row at those times.
 WITH recent AS (
-  SELECT metric_timestamp, metric_name
-  FROM (
-    SELECT metric_timestamp, metric_name,
-           ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY metric_timestamp DESC) AS recency_rank
-    FROM {{ table_key }}
-    WHERE metric_batch = {{ metric_batch | sql_quote }}
-      AND metric_type = 'metric'
-      AND metric_timestamp >= datetime({{ run_ts | sql_quote }}, '-{{ alert_metric_timestamp_max_days_ago }} days')
-      AND metric_timestamp <= {{ run_ts | sql_quote }}
-  )
-  WHERE recency_rank <= {{ alert_max_n }}
+{{ newest('metric', alert_max_n, alert_metric_timestamp_max_days_ago) }}
 )
-SELECT m.metric_timestamp, m.metric_name, m.metric_type, m.metric_value, m.metadata
-FROM {{ table_key }} AS m
-JOIN recent AS r ON r.metric_name = m.metric_name AND r.metric_timestamp = m.metric_timestamp
-WHERE m.metric_batch = {{ metric_batch | sql_quote }}
-  AND m.metric_type IN ('metric', 'score', 'alert', 'change', 'llmalert', 'tholdalert')
-ORDER BY m.metric_name, m.metric_timestamp
+{{ rows_at('recent', ['metric', 'score', 'alert', 'change', 'llmalert', 'tholdalert']) }}
