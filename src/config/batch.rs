@@ -333,9 +333,12 @@ impl ResampleFreq {
                 "invalid resample rule `{text}`: the length must be above 0"
             ));
         }
+        let seconds = count
+            .checked_mul(unit_seconds)
+            .ok_or_else(|| format!("invalid resample rule `{text}`: too long"))?;
         Ok(Self {
             text: text.to_owned(),
-            seconds: count * unit_seconds,
+            seconds,
         })
     }
 
@@ -459,6 +462,7 @@ mod tests {
         assert_eq!(ResampleFreq::parse("1d").unwrap().seconds(), 86_400);
         assert!(ResampleFreq::parse("10 parsecs").is_err());
         assert!(ResampleFreq::parse("0min").is_err());
+        assert!(ResampleFreq::parse("18446744073709551615min").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! checks encoding, YAML syntax, the top-level shape and `metric_batch`, and reports unknown
 //! keys with the closest known one.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use figment::value::{Dict, Value};
@@ -39,7 +40,8 @@ pub fn batch_files(root: &Path, ignore_examples: bool) -> Result<Vec<PathBuf>, C
         ));
     }
     let mut files = Vec::new();
-    walk(root, root, ignore_examples, &mut files)?;
+    let mut visited = HashSet::new();
+    walk(root, root, ignore_examples, &mut visited, &mut files)?;
     files.sort();
     Ok(files)
 }
@@ -48,8 +50,13 @@ fn walk(
     root: &Path,
     dir: &Path,
     ignore_examples: bool,
+    visited: &mut HashSet<PathBuf>,
     out: &mut Vec<PathBuf>,
 ) -> Result<(), ConfigError> {
+    // A symlink back to a parent folder must not send us round in circles.
+    if !visited.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return Ok(());
+    }
     let entries = std::fs::read_dir(dir).map_err(|e| {
         ConfigError::new(
             Origin::File(dir.to_path_buf()),
@@ -77,7 +84,7 @@ fn walk(
         let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
         // Follow symlinks; one that points nowhere is reported when read, like any unreadable file.
         match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => walk(root, &path, ignore_examples, out)?,
+            Ok(meta) if meta.is_dir() => walk(root, &path, ignore_examples, visited, out)?,
             Ok(_) | Err(_) if is_yaml => out.push(path),
             _ => {}
         }

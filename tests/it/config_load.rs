@@ -584,3 +584,12 @@ fn a_rule_between_two_keys_blames_the_one_that_was_set() {
         "environment variable ANOMSTACK__A__TRAIN_MAX_N: key `train_min_n`: 14 is above train_max_n (10), so no metric could ever train"
     );
 }
+
+#[test]
+fn a_symlink_loop_in_the_metrics_folder_does_not_hang() {
+    let dir = MetricsDir::new();
+    dir.write("a/a.yaml", &batch_yaml("a"));
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("a/loop")).unwrap();
+    let config = dir.load_ok(&[]);
+    assert_eq!(config.batches.len(), 1);
+}
