@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod password;
 pub mod serve;
 pub mod store;

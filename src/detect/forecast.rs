@@ -1,0 +1,198 @@
+//! A seasonal forecast band: MSTL (seasonal-trend decomposition, augurs) with an AutoETS trend
+//! predicts each point from the training series, and the raw score is how far a value falls
+//! outside the prediction interval, in half-widths of that interval (0 inside it). The season
+//! length is configured or detected with a periodogram.
+//!
+//! Unlike the feature detectors this one models the level of the series in time, so it reads
+//! the (resampled) values and timestamps of the rows. Fitted augurs models cannot be
+//! serialized, so the model keeps the training series and refits when it scores; fitting is
+//! cheap next to the I/O around it.
+
+use augurs::ets::AutoETS;
+use augurs::mstl::MSTLModel;
+use augurs::seasons::PeriodogramDetector;
+use augurs::{Fit, Predict};
+use serde::{Deserialize, Serialize};
+
+use super::stats::median;
+use super::{DetectError, Detector, Features};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeasonalBandParams {
+    /// Points per season (288 for daily seasonality of 5-minute data); detected when unset.
+    pub season_length: Option<usize>,
+    /// Coverage of the prediction interval.
+    pub level: f64,
+    /// Longest season the detector looks for.
+    pub max_season_length: usize,
+}
+
+impl Default for SeasonalBandParams {
+    fn default() -> Self {
+        Self {
+            season_length: None,
+            level: 0.99,
+            max_season_length: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeasonalBandModel {
+    #[serde(with = "super::codec::floats")]
+    pub values: Vec<f64>,
+    pub timestamps: Vec<i64>,
+    /// Season length in points; 0 when the series has none.
+    pub period: usize,
+    /// Typical seconds between points.
+    pub step: i64,
+    pub level: f64,
+}
+
+/// Longest horizon forecast when scoring points after the training window.
+const MAX_HORIZON: usize = 10_000;
+
+impl Detector for SeasonalBandParams {
+    type Model = SeasonalBandModel;
+
+    fn fit(&self, train: &Features) -> Result<(SeasonalBandModel, Vec<f64>), DetectError> {
+        let n = train.values.len();
+        if n < 8 {
+            return Err(DetectError::NotEnoughRows { needed: 8, got: n });
+        }
+        if !(self.level > 0.0 && self.level < 1.0) {
+            return Err(DetectError::Params(format!(
+                "level must be between 0 and 1, got {}",
+                self.level
+            )));
+        }
+        let period = match self.season_length {
+            Some(p) => p,
+            None => detect_period(&train.values, self.max_season_length),
+        };
+        let gaps: Vec<f64> = train
+            .timestamps
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as f64)
+            .collect();
+        let model = SeasonalBandModel {
+            values: train.values.clone(),
+            timestamps: train.timestamps.clone(),
+            period: if period >= 2 && n >= 2 * period { period } else { 0 },
+            step: (median(&gaps).round() as i64).max(1),
+            level: self.level,
+        };
+        let fitted = model.refit()?;
+        let in_sample = fitted
+            .predict_in_sample(model.level)
+            .map_err(|e| DetectError::Model(e.to_string()))?;
+        let scores = train
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| band_score(y, &in_sample, i))
+            .collect();
+        Ok((model, scores))
+    }
+
+    fn score(model: &SeasonalBandModel, rows: &Features) -> Vec<f64> {
+        model.score_rows(rows).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "seasonal band could not score; scores are missing");
+            vec![f64::NAN; rows.values.len()]
+        })
+    }
+}
+
+impl SeasonalBandModel {
+    fn refit(&self) -> Result<augurs::mstl::FittedMSTLModel, DetectError> {
+        let periods = if self.period > 0 {
+            vec![self.period]
+        } else {
+            vec![]
+        };
+        MSTLModel::new(periods, AutoETS::non_seasonal().into_trend_model())
+            .fit(&self.values)
+            .map_err(|e| DetectError::Model(e.to_string()))
+    }
+
+    fn score_rows(&self, rows: &Features) -> Result<Vec<f64>, DetectError> {
+        let fitted = self.refit()?;
+        let in_sample = fitted
+            .predict_in_sample(self.level)
+            .map_err(|e| DetectError::Model(e.to_string()))?;
+        let last = *self.timestamps.last().unwrap_or(&0);
+        let horizon_of = |t: i64| -> usize {
+            (((t - last) as f64 / self.step as f64).round() as usize).clamp(1, MAX_HORIZON)
+        };
+        let horizon = rows
+            .timestamps
+            .iter()
+            .filter(|&&t| t > last)
+            .map(|&t| horizon_of(t))
+            .max()
+            .unwrap_or(0);
+        let ahead = if horizon > 0 {
+            Some(
+                fitted
+                    .predict(horizon, self.level)
+                    .map_err(|e| DetectError::Model(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        Ok(rows
+            .timestamps
+            .iter()
+            .zip(&rows.values)
+            .map(|(&t, &y)| {
+                let (forecast, i) = if t > last {
+                    match &ahead {
+                        Some(f) => (f, horizon_of(t) - 1),
+                        None => return f64::NAN,
+                    }
+                } else {
+                    match self.timestamps.binary_search(&t) {
+                        Ok(i) => (&in_sample, i),
+                        Err(_) => return f64::NAN,
+                    }
+                };
+                band_score(y, forecast, i)
+            })
+            .collect())
+    }
+}
+
+fn detect_period(values: &[f64], max_period: usize) -> usize {
+    let n = values.len();
+    if n < 16 {
+        return 0;
+    }
+    let max = max_period.min(n / 2).max(5) as u32;
+    PeriodogramDetector::builder()
+        .min_period(4)
+        .max_period(max)
+        .build()
+        .periodogram(values)
+        .peaks(0.9)
+        .max_by(|a, b| a.power.total_cmp(&b.power))
+        .map_or(0, |p| p.period as usize)
+}
+
+/// Distance outside the interval at `i`, in half-widths of the interval.
+fn band_score(y: f64, forecast: &augurs::Forecast, i: usize) -> f64 {
+    let Some(iv) = &forecast.intervals else {
+        return f64::NAN;
+    };
+    let (Some(&lo), Some(&hi)) = (iv.lower.get(i), iv.upper.get(i)) else {
+        return f64::NAN;
+    };
+    let half = ((hi - lo) / 2.0).max(f64::EPSILON * hi.abs().max(1.0));
+    if y > hi {
+        (y - hi) / half
+    } else if y < lo {
+        (lo - y) / half
+    } else {
+        0.0
+    }
+}

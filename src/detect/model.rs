@@ -1,0 +1,175 @@
+//! The portable model format: a versioned JSON document holding the detector kind and
+//! parameters, its fitted state (float arrays as exact base64), the range of its training
+//! scores, the preprocessing that produced its features, and when and on what it was trained.
+//! Nothing depends on Rust's memory layout or version, so any build (or another language)
+//! that knows the format can read it.
+
+use serde::{Deserialize, Serialize};
+
+use super::copod::CopodModel;
+use super::ecod::EcodModel;
+use super::forecast::SeasonalBandModel;
+use super::hbos::HbosModel;
+use super::iforest::IForestModel;
+use super::knn::KnnModel;
+use super::mad::MadModel;
+use super::pca::PcaModel;
+use super::zscore::ZScoreModel;
+use super::{DetectError, Detector, DetectorSpec, Features, Preprocess, ScoreRange};
+
+/// Bumped whenever a change to the format would make older readers misread a model.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+const FORMAT_NAME: &str = "anomstack-model";
+
+/// The fitted state of each detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "state")]
+pub enum FittedDetector {
+    #[serde(rename = "PCA")]
+    Pca(PcaModel),
+    #[serde(rename = "KNN")]
+    Knn(KnnModel),
+    #[serde(rename = "ECOD")]
+    Ecod(EcodModel),
+    #[serde(rename = "COPOD")]
+    Copod(CopodModel),
+    #[serde(rename = "HBOS")]
+    Hbos(HbosModel),
+    #[serde(rename = "IForest")]
+    IForest(IForestModel),
+    #[serde(rename = "MAD")]
+    Mad(MadModel),
+    #[serde(rename = "ZScore")]
+    ZScore(ZScoreModel),
+    #[serde(rename = "SeasonalBand")]
+    SeasonalBand(SeasonalBandModel),
+}
+
+/// What the model was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Feature rows used.
+    pub rows: usize,
+    /// Unix seconds of the first and last training row.
+    pub first_timestamp: Option<i64>,
+    pub last_timestamp: Option<i64>,
+    /// Unix seconds of training.
+    pub trained_at: i64,
+}
+
+/// A fitted detector with everything needed to score and calibrate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedModel {
+    pub format: String,
+    pub version: u32,
+    pub spec: DetectorSpec,
+    pub fitted: FittedDetector,
+    pub score_range: ScoreRange,
+    pub preprocess: Preprocess,
+    pub training: TrainingInfo,
+}
+
+impl TrainedModel {
+    /// Fits `spec` on `features`.
+    pub fn train(
+        spec: &DetectorSpec,
+        preprocess: Preprocess,
+        features: &Features,
+        trained_at: i64,
+    ) -> Result<Self, DetectError> {
+        let (fitted, train_scores) = match spec {
+            DetectorSpec::Pca(p) => fit_with(p, features, FittedDetector::Pca)?,
+            DetectorSpec::Knn(p) => fit_with(p, features, FittedDetector::Knn)?,
+            DetectorSpec::Ecod(p) => fit_with(p, features, FittedDetector::Ecod)?,
+            DetectorSpec::Copod(p) => fit_with(p, features, FittedDetector::Copod)?,
+            DetectorSpec::Hbos(p) => fit_with(p, features, FittedDetector::Hbos)?,
+            DetectorSpec::IForest(p) => fit_with(p, features, FittedDetector::IForest)?,
+            DetectorSpec::Mad(p) => fit_with(p, features, FittedDetector::Mad)?,
+            DetectorSpec::ZScore(p) => fit_with(p, features, FittedDetector::ZScore)?,
+            DetectorSpec::SeasonalBand(p) => fit_with(p, features, FittedDetector::SeasonalBand)?,
+        };
+        Ok(Self {
+            format: FORMAT_NAME.to_owned(),
+            version: MODEL_FORMAT_VERSION,
+            spec: spec.clone(),
+            fitted,
+            score_range: ScoreRange::of(&train_scores),
+            preprocess,
+            training: TrainingInfo {
+                rows: features.x.rows(),
+                first_timestamp: features.timestamps.first().copied(),
+                last_timestamp: features.timestamps.last().copied(),
+                trained_at,
+            },
+        })
+    }
+
+    /// Raw outlier scores of `rows`.
+    pub fn raw_scores(&self, rows: &Features) -> Vec<f64> {
+        if rows.x.is_empty() {
+            return Vec::new();
+        }
+        match &self.fitted {
+            FittedDetector::Pca(m) => super::PcaParams::score(m, rows),
+            FittedDetector::Knn(m) => super::KnnParams::score(m, rows),
+            FittedDetector::Ecod(m) => super::EcodParams::score(m, rows),
+            FittedDetector::Copod(m) => super::CopodParams::score(m, rows),
+            FittedDetector::Hbos(m) => super::HbosParams::score(m, rows),
+            FittedDetector::IForest(m) => super::IForestParams::score(m, rows),
+            FittedDetector::Mad(m) => super::MadParams::score(m, rows),
+            FittedDetector::ZScore(m) => super::ZScoreParams::score(m, rows),
+            FittedDetector::SeasonalBand(m) => super::SeasonalBandParams::score(m, rows),
+        }
+    }
+
+    /// Outlier probabilities of `rows` in [0, 1] (NaN where the detector has no answer).
+    pub fn probabilities(&self, rows: &Features) -> Vec<f64> {
+        self.raw_scores(rows)
+            .into_iter()
+            .map(|s| self.score_range.probability(s))
+            .collect()
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data to JSON cannot fail: every float that JSON cannot hold is
+        // encoded as text by the codec.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a model, refusing other formats and versions with a clear error.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, DetectError> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let envelope: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| DetectError::BadModel(e.to_string()))?;
+        if envelope.format.as_deref() != Some(FORMAT_NAME) {
+            return Err(DetectError::BadModel(format!(
+                "expected format \"{FORMAT_NAME}\", found {:?}",
+                envelope.format
+            )));
+        }
+        match envelope.version {
+            Some(MODEL_FORMAT_VERSION) => {}
+            Some(found) => {
+                return Err(DetectError::UnsupportedModelVersion {
+                    found,
+                    supported: MODEL_FORMAT_VERSION,
+                });
+            }
+            None => return Err(DetectError::BadModel("no version".into())),
+        }
+        serde_json::from_slice(bytes).map_err(|e| DetectError::BadModel(e.to_string()))
+    }
+}
+
+fn fit_with<D: Detector>(
+    detector: &D,
+    features: &Features,
+    wrap: impl FnOnce(D::Model) -> FittedDetector,
+) -> Result<(FittedDetector, Vec<f64>), DetectError> {
+    let (model, scores) = detector.fit(features)?;
+    Ok((wrap(model), scores))
+}

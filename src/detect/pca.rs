@@ -1,0 +1,190 @@
+//! PCA outlier detector, as PyOD's `PCA` (defaults: standardise, keep every component, weight
+//! by explained-variance ratio). The score of a row is the sum over components of its
+//! Euclidean distance to the (unit, sign-fixed) component vector taken as a point, divided by
+//! the component's share of the variance, so low-variance directions weigh most.
+
+use serde::{Deserialize, Serialize};
+
+use super::eigen::symmetric_eigen;
+use super::{DetectError, Detector, Features, Matrix};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PcaParams {
+    /// Components kept (the largest); all when unset.
+    pub n_components: Option<usize>,
+    /// Of those, how many of the smallest are used for scoring; all when unset.
+    pub n_selected_components: Option<usize>,
+    /// Divide each distance by the component's explained-variance ratio.
+    pub weighted: bool,
+    /// Standardise features with the training mean and standard deviation first.
+    pub standardization: bool,
+}
+
+impl Default for PcaParams {
+    fn default() -> Self {
+        Self {
+            n_components: None,
+            n_selected_components: None,
+            weighted: true,
+            standardization: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PcaModel {
+    #[serde(with = "super::codec::floats")]
+    pub mean: Vec<f64>,
+    #[serde(with = "super::codec::floats")]
+    pub scale: Vec<f64>,
+    /// Selected components, one unit vector each.
+    #[serde(with = "super::codec::float_rows")]
+    pub components: Vec<Vec<f64>>,
+    /// Divisor of each selected component's distance.
+    #[serde(with = "super::codec::floats")]
+    pub weights: Vec<f64>,
+}
+
+impl Detector for PcaParams {
+    type Model = PcaModel;
+
+    fn fit(&self, train: &Features) -> Result<(PcaModel, Vec<f64>), DetectError> {
+        let x = &train.x;
+        let (n, p) = (x.rows(), x.cols());
+        if n < 2 {
+            return Err(DetectError::NotEnoughRows { needed: 2, got: n });
+        }
+        let (mean, scale) = if self.standardization {
+            standard_scaler(x)
+        } else {
+            (vec![0.0; p], vec![1.0; p])
+        };
+        let z = standardise(x, &mean, &scale);
+
+        // Covariance of the standardised rows, as scikit-learn's "covariance_eigh" solver.
+        let mut m = vec![0.0; p];
+        for row in z.iter_rows() {
+            for (acc, v) in m.iter_mut().zip(row) {
+                *acc += v;
+            }
+        }
+        for v in &mut m {
+            *v /= n as f64;
+        }
+        let mut c = vec![0.0; p * p];
+        for row in z.iter_rows() {
+            for i in 0..p {
+                for j in 0..p {
+                    c[i * p + j] += row[i] * row[j];
+                }
+            }
+        }
+        for i in 0..p {
+            for j in 0..p {
+                c[i * p + j] = (c[i * p + j] - n as f64 * m[i] * m[j]) / (n - 1) as f64;
+            }
+        }
+
+        let eig = symmetric_eigen(&c, p);
+        let mut order: Vec<usize> = (0..p).collect();
+        order.sort_by(|&a, &b| eig.values[b].total_cmp(&eig.values[a]));
+        let values: Vec<f64> = order.iter().map(|&i| eig.values[i].max(0.0)).collect();
+        let vectors: Vec<Vec<f64>> = order
+            .iter()
+            .map(|&i| sign_fixed(&eig.vectors[i]))
+            .collect();
+        let total: f64 = values.iter().sum();
+        let ratios: Vec<f64> = values.iter().map(|v| v / total).collect();
+
+        let kept = self.n_components.unwrap_or(p.min(n)).min(p);
+        if kept == 0 {
+            return Err(DetectError::Params("n_components must be at least 1".into()));
+        }
+        let selected = self.n_selected_components.unwrap_or(kept);
+        if selected == 0 || selected > kept {
+            return Err(DetectError::Params(format!(
+                "n_selected_components must be between 1 and n_components ({kept}), got {selected}"
+            )));
+        }
+        let range = kept - selected..kept;
+        let model = PcaModel {
+            mean,
+            scale,
+            components: vectors[range.clone()].to_vec(),
+            weights: if self.weighted {
+                ratios[range].to_vec()
+            } else {
+                vec![1.0; selected]
+            },
+        };
+        let scores = model.score_matrix(&z);
+        Ok((model, scores))
+    }
+
+    fn score(model: &PcaModel, rows: &Features) -> Vec<f64> {
+        model.score_matrix(&standardise(&rows.x, &model.mean, &model.scale))
+    }
+}
+
+impl PcaModel {
+    fn score_matrix(&self, z: &Matrix) -> Vec<f64> {
+        z.iter_rows()
+            .map(|row| {
+                self.components
+                    .iter()
+                    .zip(&self.weights)
+                    .map(|(v, w)| {
+                        let d2: f64 = row.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum();
+                        d2.sqrt() / w
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+/// Mean and standard deviation per column as scikit-learn's StandardScaler computes them
+/// (population variance with a correction term; constant columns get a scale of 1).
+fn standard_scaler(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
+    let n = x.rows() as f64;
+    (0..x.cols())
+        .map(|j| {
+            let col = x.column(j);
+            let mean = col.iter().sum::<f64>() / n;
+            let correction: f64 = col.iter().map(|v| v - mean).sum();
+            let sq: f64 = col.iter().map(|v| (v - mean) * (v - mean)).sum();
+            let var = (sq - correction * correction / n) / n;
+            let constant = var <= n * f64::EPSILON * var + (n * mean * f64::EPSILON).powi(2);
+            (mean, if constant { 1.0 } else { var.sqrt() })
+        })
+        .unzip()
+}
+
+fn standardise(x: &Matrix, mean: &[f64], scale: &[f64]) -> Matrix {
+    let data = x
+        .iter_rows()
+        .flat_map(|row| {
+            row.iter()
+                .zip(mean.iter().zip(scale))
+                .map(|(v, (m, s))| (v - m) / s)
+        })
+        .collect();
+    // Same shape as the input, so this cannot fail.
+    Matrix::new(x.rows(), x.cols(), data).unwrap_or_else(|_| Matrix::empty(x.cols()))
+}
+
+/// scikit-learn's `svd_flip` for components: the largest-magnitude entry is made positive.
+fn sign_fixed(v: &[f64]) -> Vec<f64> {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if x.abs() > v[best].abs() {
+            best = i;
+        }
+    }
+    if v.get(best).is_some_and(|x| *x < 0.0) {
+        v.iter().map(|x| -x).collect()
+    } else {
+        v.to_vec()
+    }
+}

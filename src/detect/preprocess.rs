@@ -1,0 +1,259 @@
+//! Feature engineering, as the original Anomstack's default `preprocess`:
+//! optional resampling → difference over `diff_n` periods → trailing mean of `smooth_n` →
+//! `lags_n` lagged copies → drop rows with any gap. Every parameter 0 turns its step off.
+//!
+//! With the defaults (1, 3, 5) the row for time t is `[s_t, s_{t-1}, …, s_{t-5}]` where `s` is
+//! the 3-point trailing mean of first differences, and the first 8 points yield no row.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DetectError, Matrix};
+
+/// How to aggregate points that fall in one resampling bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    Mean,
+    Sum,
+}
+
+/// Preprocessing settings: `preprocess_params` of a batch, in plain numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Preprocess {
+    pub diff_n: usize,
+    pub smooth_n: usize,
+    pub lags_n: usize,
+    /// Resampling bucket in seconds, if any.
+    pub resample_seconds: Option<i64>,
+    pub aggregation: Aggregation,
+}
+
+impl Default for Preprocess {
+    fn default() -> Self {
+        Self {
+            diff_n: 1,
+            smooth_n: 3,
+            lags_n: 5,
+            resample_seconds: None,
+            aggregation: Aggregation::Mean,
+        }
+    }
+}
+
+/// The output of preprocessing: one feature row per usable timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// Columns: the transformed value, then `lag_1` … `lag_n`.
+    pub x: Matrix,
+    /// Unix seconds of each row.
+    pub timestamps: Vec<i64>,
+    /// The (resampled) value before differencing, for each row; detectors that model the level
+    /// of a series (forecast bands) use it.
+    pub values: Vec<f64>,
+}
+
+impl Preprocess {
+    /// Number of leading points that yield no row (without resampling gaps).
+    pub fn warmup(&self) -> usize {
+        self.diff_n + self.smooth_n.saturating_sub(1) + self.lags_n
+    }
+
+    pub fn columns(&self) -> usize {
+        self.lags_n + 1
+    }
+
+    /// Builds features from `(unix seconds, value)` points in any order. Non-finite values
+    /// count as gaps.
+    pub fn apply(&self, points: &[(i64, f64)]) -> Result<Features, DetectError> {
+        let mut sorted = points.to_vec();
+        sorted.sort_by_key(|(t, _)| *t);
+        let (ts, raw): (Vec<i64>, Vec<f64>) = match self.resample_seconds {
+            Some(step) if step > 0 => resample(&sorted, step, self.aggregation),
+            Some(step) => {
+                return Err(DetectError::Params(format!(
+                    "resampling step must be positive, got {step}"
+                )));
+            }
+            None => sorted
+                .into_iter()
+                .map(|(t, v)| (t, if v.is_finite() { v } else { f64::NAN }))
+                .unzip(),
+        };
+
+        let diffed = if self.diff_n > 0 {
+            (0..raw.len())
+                .map(|i| {
+                    if i >= self.diff_n {
+                        raw[i] - raw[i - self.diff_n]
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect()
+        } else {
+            raw.clone()
+        };
+        let smoothed = if self.smooth_n > 0 {
+            trailing_mean(&diffed, self.smooth_n)
+        } else {
+            diffed
+        };
+
+        let cols = self.columns();
+        let mut data = Vec::new();
+        let mut row_ts = Vec::new();
+        let mut row_values = Vec::new();
+        'rows: for t in self.lags_n..smoothed.len() {
+            let start = data.len();
+            for lag in 0..cols {
+                let v = smoothed[t - lag];
+                if v.is_nan() {
+                    data.truncate(start);
+                    continue 'rows;
+                }
+                data.push(v);
+            }
+            row_ts.push(ts[t]);
+            row_values.push(raw[t]);
+        }
+        Ok(Features {
+            x: Matrix::new(row_ts.len(), cols, data)?,
+            timestamps: row_ts,
+            values: row_values,
+        })
+    }
+}
+
+/// Trailing mean over `window` values; NaN until the window is full or when it holds a gap.
+fn trailing_mean(values: &[f64], window: usize) -> Vec<f64> {
+    (0..values.len())
+        .map(|i| {
+            if i + 1 < window {
+                return f64::NAN;
+            }
+            let slice = &values[i + 1 - window..=i];
+            slice.iter().sum::<f64>() / window as f64
+        })
+        .collect()
+}
+
+/// Buckets of `step` seconds aligned to midnight UTC of the first day (pandas' default
+/// origin), every bucket from the first to the last; empty buckets are gaps.
+fn resample(points: &[(i64, f64)], step: i64, agg: Aggregation) -> (Vec<i64>, Vec<f64>) {
+    let Some(&(first, _)) = points.first() else {
+        return (Vec::new(), Vec::new());
+    };
+    let origin = first.div_euclid(86_400) * 86_400;
+    let bucket_of = |t: i64| origin + (t - origin).div_euclid(step) * step;
+    let last = points.last().map_or(first, |p| p.0);
+    let n = ((bucket_of(last) - bucket_of(first)) / step + 1) as usize;
+    let mut sums = vec![0.0; n];
+    let mut counts = vec![0usize; n];
+    let base = bucket_of(first);
+    for &(t, v) in points {
+        if !v.is_finite() {
+            continue;
+        }
+        let i = ((bucket_of(t) - base) / step) as usize;
+        sums[i] += v;
+        counts[i] += 1;
+    }
+    let ts = (0..n).map(|i| base + i as i64 * step).collect();
+    let values = sums
+        .iter()
+        .zip(&counts)
+        .map(|(&s, &c)| match (c, agg) {
+            (0, _) => f64::NAN,
+            (_, Aggregation::Sum) => s,
+            (c, Aggregation::Mean) => s / c as f64,
+        })
+        .collect();
+    (ts, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(values: &[f64]) -> Vec<(i64, f64)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * 300, v))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_drop_eight_warmup_points() {
+        let values: Vec<f64> = (0..20).map(|i| (i * i) as f64).collect();
+        let f = Preprocess::default().apply(&series(&values)).unwrap();
+        assert_eq!(f.x.rows(), 12);
+        assert_eq!(f.x.cols(), 6);
+        assert_eq!(f.timestamps[0], 8 * 300);
+        // d_t = 2t - 1; s_t = mean(d_t, d_{t-1}, d_{t-2}) = 2t - 3
+        assert_eq!(f.x.row(0), &[13.0, 11.0, 9.0, 7.0, 5.0, 3.0]);
+        assert_eq!(f.values[0], 64.0);
+    }
+
+    #[test]
+    fn every_step_can_be_switched_off() {
+        let p = Preprocess {
+            diff_n: 0,
+            smooth_n: 0,
+            lags_n: 0,
+            ..Preprocess::default()
+        };
+        let f = p.apply(&series(&[3.0, 1.0, 2.0])).unwrap();
+        assert_eq!(f.x.data(), &[3.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn diff_n_is_a_difference_over_that_many_periods() {
+        let p = Preprocess {
+            diff_n: 2,
+            smooth_n: 0,
+            lags_n: 0,
+            ..Preprocess::default()
+        };
+        let f = p.apply(&series(&[1.0, 5.0, 4.0, 10.0])).unwrap();
+        assert_eq!(f.x.data(), &[3.0, 5.0]);
+    }
+
+    #[test]
+    fn points_are_sorted_and_gaps_drop_their_rows() {
+        let mut pts = series(&[1.0, 2.0, f64::NAN, 4.0, 5.0, 6.0]);
+        pts.reverse();
+        let p = Preprocess {
+            diff_n: 1,
+            smooth_n: 0,
+            lags_n: 0,
+            ..Preprocess::default()
+        };
+        let f = p.apply(&pts).unwrap();
+        assert_eq!(f.x.data(), &[1.0, 1.0, 1.0]);
+        assert_eq!(f.timestamps, vec![300, 1200, 1500]);
+    }
+
+    #[test]
+    fn resampling_buckets_from_midnight_with_mean_or_sum() {
+        // 10-minute buckets; points at 00:01, 00:05, 00:12, 00:31 (00:20 bucket empty).
+        let pts = vec![(60, 1.0), (300, 3.0), (720, 5.0), (1860, 7.0)];
+        let p = Preprocess {
+            diff_n: 0,
+            smooth_n: 0,
+            lags_n: 0,
+            resample_seconds: Some(600),
+            aggregation: Aggregation::Mean,
+        };
+        let f = p.apply(&pts).unwrap();
+        assert_eq!(f.timestamps, vec![0, 600, 1800]);
+        assert_eq!(f.x.data(), &[2.0, 5.0, 7.0]);
+        let f = Preprocess {
+            aggregation: Aggregation::Sum,
+            ..p
+        }
+        .apply(&pts)
+        .unwrap();
+        assert_eq!(f.x.data(), &[4.0, 5.0, 7.0]);
+    }
+}
