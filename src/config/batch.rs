@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cron_schedule::CronSchedule;
+use crate::detect::{Aggregation, Combination, DetectorSpec, Preprocess};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -225,6 +226,38 @@ impl BatchSpec {
             cron,
             default_status,
             disabled,
+        }
+    }
+
+    /// Preprocessing settings for the detectors.
+    pub fn preprocess(&self) -> Preprocess {
+        let p = &self.preprocess_params;
+        Preprocess {
+            diff_n: p.diff_n as usize,
+            smooth_n: p.smooth_n as usize,
+            lags_n: p.lags_n as usize,
+            resample_seconds: p.freq.as_ref().map(|f| f.seconds() as i64),
+            aggregation: match p.freq_agg {
+                FreqAgg::Mean => Aggregation::Mean,
+                FreqAgg::Sum => Aggregation::Sum,
+            },
+        }
+    }
+
+    /// The detectors of `model_configs` with their tags. Validation has already checked that
+    /// every entry parses, so an error here means the config was not validated.
+    pub fn detectors(&self) -> Result<Vec<(String, DetectorSpec)>, String> {
+        self.model_configs
+            .iter()
+            .map(|m| Ok((m.tag(), DetectorSpec::from_config(&m.model_name, &m.model_params)?)))
+            .collect()
+    }
+
+    pub fn combination(&self) -> Combination {
+        match self.model_combination_method {
+            CombinationMethod::Mean => Combination::Mean,
+            CombinationMethod::Min => Combination::Min,
+            CombinationMethod::Max => Combination::Max,
         }
     }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::batch::{BatchSpec, DbKind};
+use crate::detect::DetectorSpec;
 
 pub type Problem = (&'static str, String);
 
@@ -167,10 +168,10 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
     }
     let mut tags = std::collections::BTreeSet::new();
     for (i, model) in spec.model_configs.iter().enumerate() {
-        if model.model_name.trim().is_empty() {
+        if let Err(reason) = DetectorSpec::from_config(&model.model_name, &model.model_params) {
             out.push((
                 "model_configs",
-                format!("entry {}: model_name is empty", i + 1),
+                format!("entry {} ({}): {reason}", i + 1, model.model_name),
             ));
         }
         let tag = model.tag();

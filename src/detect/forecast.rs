@@ -168,15 +168,57 @@ fn detect_period(values: &[f64], max_period: usize) -> usize {
     if n < 16 {
         return 0;
     }
-    let max = max_period.min(n / 2).max(5) as u32;
+    // Remove the level and a linear trend first: their power sits at the longest periods and
+    // would hide the season.
+    let centred = detrend(values);
+    let max = max_period.min(n / 3).max(5) as u32;
     PeriodogramDetector::builder()
         .min_period(4)
         .max_period(max)
         .build()
-        .periodogram(values)
+        .periodogram(&centred)
         .peaks(0.9)
         .max_by(|a, b| a.power.total_cmp(&b.power))
-        .map_or(0, |p| p.period as usize)
+        .map_or(0, |p| refine_period(&centred, p.period as usize))
+}
+
+/// The periodogram's frequency grid is coarse (48 can come out as 46); the lag near it with the
+/// highest autocorrelation is the season.
+fn refine_period(centred: &[f64], rough: usize) -> usize {
+    let n = centred.len();
+    let lo = (rough * 4 / 5).max(2);
+    let hi = (rough * 6 / 5 + 1).min(n / 2);
+    (lo..=hi)
+        .map(|lag| {
+            let r: f64 = centred[lag..]
+                .iter()
+                .zip(centred)
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+                / (n - lag) as f64;
+            (lag, r)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(rough, |(lag, _)| lag)
+}
+
+/// The residuals of a least-squares line through the values.
+fn detrend(values: &[f64]) -> Vec<f64> {
+    let n = values.len() as f64;
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = values.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, y) in values.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        sxy += dx * (y - mean_y);
+        sxx += dx * dx;
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, y)| y - mean_y - slope * (i as f64 - mean_x))
+        .collect()
 }
 
 /// Distance outside the interval at `i`, in half-widths of the interval.

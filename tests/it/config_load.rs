@@ -593,3 +593,27 @@ fn a_symlink_loop_in_the_metrics_folder_does_not_hang() {
     let config = dir.load_ok(&[]);
     assert_eq!(config.batches.len(), 1);
 }
+
+#[test]
+fn model_configs_entries_are_checked_and_named() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nmodel_configs:\n  - model_name: PCA\n    model_tag: p\n  - model_name: KNN\n    model_tag: k\n    model_params: {n_neighbours: 3}\n  - model_name: LOF\n    model_tag: l\n",
+    );
+    let lines = dir.load_err(&[]);
+    let p = path.display().to_string();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines.contains(&format!("{p}: key `model_configs`: entry 2 (KNN): unknown parameter `n_neighbours`; did you mean `n_neighbors`?")), "{lines:#?}");
+    assert!(lines[1].contains("entry 3 (LOF): unknown model_name `LOF`"), "{lines:#?}");
+}
+
+#[test]
+fn the_original_default_models_need_no_configuration() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let config = dir.load_ok(&[]);
+    let detectors = config.batch("a").unwrap().spec.detectors().unwrap();
+    let names: Vec<(&str, &str)> = detectors.iter().map(|(t, d)| (t.as_str(), d.name())).collect();
+    assert_eq!(names, [("pca_default", "PCA"), ("knn_default", "KNN")]);
+}

@@ -8,6 +8,7 @@ mod support;
 mod build;
 mod cli;
 mod config_load;
+mod detect_models;
 mod detect_parity;
 mod examples;
 mod store_local;
