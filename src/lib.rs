@@ -12,9 +12,11 @@
 //! - [`telemetry`]: tracing setup.
 //! - [`password`]: argon2 password hashing for admin credentials.
 
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod jobs;
 pub mod password;
 pub mod serve;
 pub mod store;

@@ -249,7 +249,12 @@ impl BatchSpec {
     pub fn detectors(&self) -> Result<Vec<(String, DetectorSpec)>, String> {
         self.model_configs
             .iter()
-            .map(|m| Ok((m.tag(), DetectorSpec::from_config(&m.model_name, &m.model_params)?)))
+            .map(|m| {
+                Ok((
+                    m.tag(),
+                    DetectorSpec::from_config(&m.model_name, &m.model_params)?,
+                ))
+            })
             .collect()
     }
 

@@ -227,6 +227,35 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
     }
 }
 
+/// Loads one batch file on top of the built-in defaults, without the environment: for tools
+/// such as `anomstack backtest --config` that take a batch's settings from a file alone.
+/// Includes resolve relative to the file's folder.
+pub fn load_file(path: &Path) -> Result<Batch, ConfigErrors> {
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let templates = Templates::new(&dir);
+    let base = embedded::get(embedded::DEFAULTS_YAML)
+        .ok_or_else(|| vec![ConfigError::new(Origin::Builtin, None, "missing")])
+        .and_then(|text| discover::parse_text(Origin::Builtin, text, false))
+        .map_err(ConfigErrors)?;
+    let file = discover::read_file(path, true).map_err(ConfigErrors)?;
+    if !file.errors.is_empty() {
+        return Err(ConfigErrors(file.errors));
+    }
+    let figment = batch_figment(&[base.layer], file.layer, &EnvVars::default(), &[]);
+    let spec: BatchSpec = figment
+        .extract()
+        .map_err(|e| ConfigErrors(e.into_iter().map(|e| figment_error(&e)).collect()))?;
+    let problems = check_batch(&spec, &figment, path, &templates);
+    if problems.is_empty() {
+        Ok(Batch {
+            spec,
+            file: path.to_path_buf(),
+        })
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
 fn merge_errors(mut a: Vec<ConfigError>, b: Vec<ConfigError>) -> Vec<ConfigError> {
     a.extend(b);
     a

@@ -94,7 +94,9 @@ pub mod float {
                 "NaN" => Ok(f64::NAN),
                 "inf" => Ok(f64::INFINITY),
                 "-inf" => Ok(f64::NEG_INFINITY),
-                other => Err(D::Error::custom(format!("expected a number, got {other:?}"))),
+                other => Err(D::Error::custom(format!(
+                    "expected a number, got {other:?}"
+                ))),
             },
         }
     }

@@ -67,7 +67,9 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> Eigen {
     }
     Eigen {
         values: (0..n).map(|i| m[at(i, i)]).collect(),
-        vectors: (0..n).map(|j| (0..n).map(|r| v[at(r, j)]).collect()).collect(),
+        vectors: (0..n)
+            .map(|j| (0..n).map(|r| v[at(r, j)]).collect())
+            .collect(),
     }
 }
 

@@ -9,13 +9,13 @@
 //! cheap next to the I/O around it.
 
 use augurs::ets::AutoETS;
-use augurs::mstl::MSTLModel;
+use augurs::mstl::{FittedMSTLModel, MSTLModel};
 use augurs::seasons::PeriodogramDetector;
-use augurs::{Fit, Predict};
+use augurs::{Fit, Forecast, Predict};
 use serde::{Deserialize, Serialize};
 
 use super::stats::median;
-use super::{DetectError, Detector, Features};
+use super::{DetectError, Detector, Features, RowScorer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -79,7 +79,11 @@ impl Detector for SeasonalBandParams {
         let model = SeasonalBandModel {
             values: train.values.clone(),
             timestamps: train.timestamps.clone(),
-            period: if period >= 2 && n >= 2 * period { period } else { 0 },
+            period: if period >= 2 && n >= 2 * period {
+                period
+            } else {
+                0
+            },
             step: (median(&gaps).round() as i64).max(1),
             level: self.level,
         };
@@ -97,33 +101,57 @@ impl Detector for SeasonalBandParams {
     }
 
     fn score(model: &SeasonalBandModel, rows: &Features) -> Vec<f64> {
-        model.score_rows(rows).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "seasonal band could not score; scores are missing");
-            vec![f64::NAN; rows.values.len()]
-        })
+        model.scorer().score(rows)
     }
 }
 
-impl SeasonalBandModel {
-    fn refit(&self) -> Result<augurs::mstl::FittedMSTLModel, DetectError> {
-        let periods = if self.period > 0 {
-            vec![self.period]
-        } else {
-            vec![]
-        };
-        MSTLModel::new(periods, AutoETS::non_seasonal().into_trend_model())
-            .fit(&self.values)
-            .map_err(|e| DetectError::Model(e.to_string()))
-    }
+/// Scores with the MSTL model fitted once and forecasts kept for later calls.
+pub struct SeasonalScorer<'a> {
+    model: &'a SeasonalBandModel,
+    fitted: Option<(FittedMSTLModel, Forecast)>,
+    ahead: Option<Forecast>,
+    failed: bool,
+}
 
-    fn score_rows(&self, rows: &Features) -> Result<Vec<f64>, DetectError> {
-        let fitted = self.refit()?;
-        let in_sample = fitted
-            .predict_in_sample(self.level)
-            .map_err(|e| DetectError::Model(e.to_string()))?;
-        let last = *self.timestamps.last().unwrap_or(&0);
+impl SeasonalBandModel {
+    pub fn scorer(&self) -> SeasonalScorer<'_> {
+        SeasonalScorer {
+            model: self,
+            fitted: None,
+            ahead: None,
+            failed: false,
+        }
+    }
+}
+
+impl RowScorer for SeasonalScorer<'_> {
+    fn score(&mut self, rows: &Features) -> Vec<f64> {
+        match self.try_score(rows) {
+            Ok(scores) => scores,
+            Err(e) => {
+                if !self.failed {
+                    tracing::warn!(error = %e, "seasonal band could not score; scores are missing");
+                    self.failed = true;
+                }
+                vec![f64::NAN; rows.values.len()]
+            }
+        }
+    }
+}
+
+impl SeasonalScorer<'_> {
+    fn try_score(&mut self, rows: &Features) -> Result<Vec<f64>, DetectError> {
+        let model = self.model;
+        if self.fitted.is_none() {
+            let fitted = model.refit()?;
+            let in_sample = fitted
+                .predict_in_sample(model.level)
+                .map_err(|e| DetectError::Model(e.to_string()))?;
+            self.fitted = Some((fitted, in_sample));
+        }
+        let last = *model.timestamps.last().unwrap_or(&0);
         let horizon_of = |t: i64| -> usize {
-            (((t - last) as f64 / self.step as f64).round() as usize).clamp(1, MAX_HORIZON)
+            (((t - last) as f64 / model.step as f64).round() as usize).clamp(1, MAX_HORIZON)
         };
         let horizon = rows
             .timestamps
@@ -132,34 +160,52 @@ impl SeasonalBandModel {
             .map(|&t| horizon_of(t))
             .max()
             .unwrap_or(0);
-        let ahead = if horizon > 0 {
-            Some(
+        let have = self.ahead.as_ref().map_or(0, |f| f.point.len());
+        if horizon > have
+            && let Some((fitted, _)) = &self.fitted
+        {
+            // Forecast further than asked, so a stream of later calls refits rarely.
+            let h = (horizon * 2).clamp(horizon, MAX_HORIZON);
+            self.ahead = Some(
                 fitted
-                    .predict(horizon, self.level)
+                    .predict(h, model.level)
                     .map_err(|e| DetectError::Model(e.to_string()))?,
-            )
-        } else {
-            None
+            );
+        }
+        let Some((_, in_sample)) = &self.fitted else {
+            return Ok(vec![f64::NAN; rows.values.len()]);
         };
         Ok(rows
             .timestamps
             .iter()
             .zip(&rows.values)
             .map(|(&t, &y)| {
-                let (forecast, i) = if t > last {
-                    match &ahead {
-                        Some(f) => (f, horizon_of(t) - 1),
-                        None => return f64::NAN,
+                if t > last {
+                    match &self.ahead {
+                        Some(f) => band_score(y, f, horizon_of(t) - 1),
+                        None => f64::NAN,
                     }
                 } else {
-                    match self.timestamps.binary_search(&t) {
-                        Ok(i) => (&in_sample, i),
-                        Err(_) => return f64::NAN,
+                    match model.timestamps.binary_search(&t) {
+                        Ok(i) => band_score(y, in_sample, i),
+                        Err(_) => f64::NAN,
                     }
-                };
-                band_score(y, forecast, i)
+                }
             })
             .collect())
+    }
+}
+
+impl SeasonalBandModel {
+    fn refit(&self) -> Result<FittedMSTLModel, DetectError> {
+        let periods = if self.period > 0 {
+            vec![self.period]
+        } else {
+            vec![]
+        };
+        MSTLModel::new(periods, AutoETS::non_seasonal().into_trend_model())
+            .fit(&self.values)
+            .map_err(|e| DetectError::Model(e.to_string()))
     }
 }
 
@@ -222,7 +268,7 @@ fn detrend(values: &[f64]) -> Vec<f64> {
 }
 
 /// Distance outside the interval at `i`, in half-widths of the interval.
-fn band_score(y: f64, forecast: &augurs::Forecast, i: usize) -> f64 {
+fn band_score(y: f64, forecast: &Forecast, i: usize) -> f64 {
     let Some(iv) = &forecast.intervals else {
         return f64::NAN;
     };

@@ -53,18 +53,25 @@ impl Detector for HbosParams {
         let mut densities = Vec::new();
         for j in 0..train.x.cols() {
             let col = train.x.column(j);
-            let (mut lo, mut hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
+            let (mut lo, mut hi) = col
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
             if lo == hi {
                 lo -= 0.5;
                 hi += 0.5;
             }
-            let e: Vec<f64> = (0..=bins).map(|i| linspace_at(lo, hi, bins + 1, i)).collect();
+            let e: Vec<f64> = (0..=bins)
+                .map(|i| linspace_at(lo, hi, bins + 1, i))
+                .collect();
             let mut counts = vec![0usize; bins];
             for v in &col {
                 // e_b <= v < e_{b+1}; the maximum goes in the last bin.
-                let b = e.partition_point(|edge| edge <= v).saturating_sub(1).min(bins - 1);
+                let b = e
+                    .partition_point(|edge| edge <= v)
+                    .saturating_sub(1)
+                    .min(bins - 1);
                 counts[b] += 1;
             }
             let d = counts
@@ -111,7 +118,11 @@ impl HbosModel {
                         // Number of edges strictly below v: bins are closed on the right here.
                         let b = e.partition_point(|edge| *edge < v);
                         if b == 0 {
-                            if e[0] - v <= (e[1] - e[0]) * tol { l[0] } else { lowest }
+                            if e[0] - v <= (e[1] - e[0]) * tol {
+                                l[0]
+                            } else {
+                                lowest
+                            }
                         } else if b > bins {
                             if v - e[bins] <= (e[bins] - e[bins - 1]) * tol {
                                 l[bins - 1]

@@ -73,7 +73,9 @@ impl Detector for IForestParams {
             return Err(DetectError::NotEnoughRows { needed: 2, got: n });
         }
         if self.n_estimators == 0 {
-            return Err(DetectError::Params("n_estimators must be at least 1".into()));
+            return Err(DetectError::Params(
+                "n_estimators must be at least 1".into(),
+            ));
         }
         if !(self.max_features > 0.0 && self.max_features <= 1.0) {
             return Err(DetectError::Params(format!(
@@ -229,10 +231,12 @@ fn choose_split(
     let mut candidates = features.to_vec();
     while !candidates.is_empty() {
         let f = candidates.swap_remove(rng.below(candidates.len()));
-        let (lo, hi) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
-            let v = x.row(i)[f];
-            (lo.min(v), hi.max(v))
-        });
+        let (lo, hi) = rows
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
+                let v = x.row(i)[f];
+                (lo.min(v), hi.max(v))
+            });
         if hi > lo {
             let mut t = lo + rng.next_f64() * (hi - lo);
             if t >= hi {

@@ -15,6 +15,12 @@ const LEAF_SIZE: usize = 16;
 
 pub struct KdTree<'a> {
     points: &'a Matrix,
+    index: KdIndex,
+}
+
+/// The tree structure without the points, so a scorer can keep it next to the matrix it
+/// indexes.
+pub struct KdIndex {
     order: Vec<usize>,
     nodes: Vec<Node>,
 }
@@ -33,9 +39,18 @@ enum Node {
 }
 
 /// A distance ordered for the max-heap of current best candidates.
-#[derive(PartialEq, PartialOrd)]
 struct Dist(f64);
+impl PartialEq for Dist {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
 impl Eq for Dist {}
+impl PartialOrd for Dist {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for Dist {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
@@ -44,17 +59,101 @@ impl Ord for Dist {
 
 impl<'a> KdTree<'a> {
     pub fn new(points: &'a Matrix) -> Self {
-        let mut tree = KdTree {
+        Self {
+            points,
+            index: KdIndex::build(points),
+        }
+    }
+
+    /// The `k` smallest distances from `query` to the tree's points, ascending.
+    pub fn nearest_distances(&self, query: &[f64], k: usize) -> Vec<f64> {
+        self.index.nearest_distances(self.points, query, k)
+    }
+}
+
+struct Builder<'a> {
+    points: &'a Matrix,
+    order: Vec<usize>,
+    nodes: Vec<Node>,
+}
+
+impl KdIndex {
+    pub fn build(points: &Matrix) -> Self {
+        let mut b = Builder {
             points,
             order: (0..points.rows()).collect(),
             nodes: Vec::new(),
         };
         if points.rows() > 0 {
-            tree.build(0, points.rows());
+            b.build(0, points.rows());
         }
-        tree
+        KdIndex {
+            order: b.order,
+            nodes: b.nodes,
+        }
     }
 
+    /// The `k` smallest distances from `query` to `points` (the matrix the index was built
+    /// from), ascending.
+    pub fn nearest_distances(&self, points: &Matrix, query: &[f64], k: usize) -> Vec<f64> {
+        if k == 0 || self.nodes.is_empty() {
+            return Vec::new();
+        }
+        let mut heap: BinaryHeap<Dist> = BinaryHeap::with_capacity(k + 1);
+        self.search(points, 0, query, k, &mut heap);
+        let mut d: Vec<f64> = heap.into_iter().map(|d| d.0.sqrt()).collect();
+        d.sort_by(f64::total_cmp);
+        d
+    }
+
+    fn search(
+        &self,
+        points: &Matrix,
+        node: usize,
+        q: &[f64],
+        k: usize,
+        heap: &mut BinaryHeap<Dist>,
+    ) {
+        match self.nodes[node] {
+            Node::Leaf { start, end } => {
+                for &i in &self.order[start..end] {
+                    let d2: f64 = points
+                        .row(i)
+                        .iter()
+                        .zip(q)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
+                    if heap.len() < k {
+                        heap.push(Dist(d2));
+                    } else if heap.peek().is_some_and(|w| d2 < w.0) {
+                        heap.pop();
+                        heap.push(Dist(d2));
+                    }
+                }
+            }
+            Node::Split {
+                dim,
+                value,
+                left,
+                right,
+            } => {
+                let delta = q[dim] - value;
+                let (near, far) = if delta < 0.0 {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                self.search(points, near, q, k, heap);
+                let worst = heap.peek().map(|w| w.0);
+                if heap.len() < k || worst.is_some_and(|w| delta * delta <= w) {
+                    self.search(points, far, q, k, heap);
+                }
+            }
+        }
+    }
+}
+
+impl Builder<'_> {
     fn build(&mut self, start: usize, end: usize) -> usize {
         let id = self.nodes.len();
         if end - start <= LEAF_SIZE || self.points.cols() == 0 {
@@ -102,58 +201,6 @@ impl<'a> KdTree<'a> {
         }
         id
     }
-
-    /// The `k` smallest distances from `query` to the tree's points, ascending.
-    pub fn nearest_distances(&self, query: &[f64], k: usize) -> Vec<f64> {
-        if k == 0 || self.nodes.is_empty() {
-            return Vec::new();
-        }
-        let mut heap: BinaryHeap<Dist> = BinaryHeap::with_capacity(k + 1);
-        self.search(0, query, k, &mut heap);
-        let mut d: Vec<f64> = heap.into_iter().map(|d| d.0.sqrt()).collect();
-        d.sort_by(f64::total_cmp);
-        d
-    }
-
-    fn search(&self, node: usize, q: &[f64], k: usize, heap: &mut BinaryHeap<Dist>) {
-        match self.nodes[node] {
-            Node::Leaf { start, end } => {
-                for &i in &self.order[start..end] {
-                    let d2: f64 = self
-                        .points
-                        .row(i)
-                        .iter()
-                        .zip(q)
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum();
-                    if heap.len() < k {
-                        heap.push(Dist(d2));
-                    } else if heap.peek().is_some_and(|w| d2 < w.0) {
-                        heap.pop();
-                        heap.push(Dist(d2));
-                    }
-                }
-            }
-            Node::Split {
-                dim,
-                value,
-                left,
-                right,
-            } => {
-                let delta = q[dim] - value;
-                let (near, far) = if delta < 0.0 {
-                    (left, right)
-                } else {
-                    (right, left)
-                };
-                self.search(near, q, k, heap);
-                let worst = heap.peek().map(|w| w.0);
-                if heap.len() < k || worst.is_some_and(|w| delta * delta <= w) {
-                    self.search(far, q, k, heap);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -163,7 +210,13 @@ mod tests {
     fn brute(points: &Matrix, q: &[f64], k: usize) -> Vec<f64> {
         let mut d: Vec<f64> = points
             .iter_rows()
-            .map(|r| r.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt())
+            .map(|r| {
+                r.iter()
+                    .zip(q)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+            })
             .collect();
         d.sort_by(f64::total_cmp);
         d.truncate(k);
@@ -176,7 +229,9 @@ mod tests {
         let mut rows = Vec::new();
         let mut s: u64 = 7;
         for i in 0..500 {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let a = (s >> 33) as f64 / 2f64.powi(31);
             let b = ((s >> 13) & 0xffff) as f64 / 65536.0;
             rows.push(vec![a, b, (i % 7) as f64]);
@@ -189,6 +244,9 @@ mod tests {
         for q in rows.iter().step_by(13) {
             assert_eq!(tree.nearest_distances(q, 6), brute(&m, q, 6));
         }
-        assert_eq!(tree.nearest_distances(&[10.0, 10.0, 10.0], 3), brute(&m, &[10.0, 10.0, 10.0], 3));
+        assert_eq!(
+            tree.nearest_distances(&[10.0, 10.0, 10.0], 3),
+            brute(&m, &[10.0, 10.0, 10.0], 3)
+        );
     }
 }

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kdtree::KdTree;
+use super::kdtree::{KdIndex, KdTree};
 use super::stats::median;
-use super::{DetectError, Detector, Features, Matrix};
+use super::{DetectError, Detector, Features, Matrix, RowScorer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,12 +74,35 @@ impl Detector for KnnParams {
     }
 
     fn score(model: &KnnModel, rows: &Features) -> Vec<f64> {
-        let tree = KdTree::new(&model.train);
+        model.scorer().score(rows)
+    }
+}
+
+/// Scores with the neighbour index built once.
+pub struct KnnScorer<'a> {
+    model: &'a KnnModel,
+    index: KdIndex,
+}
+
+impl KnnModel {
+    pub fn scorer(&self) -> KnnScorer<'_> {
+        KnnScorer {
+            model: self,
+            index: KdIndex::build(&self.train),
+        }
+    }
+}
+
+impl RowScorer for KnnScorer<'_> {
+    fn score(&mut self, rows: &Features) -> Vec<f64> {
+        let params = &self.model.params;
         rows.x
             .iter_rows()
             .map(|row| {
-                let d = tree.nearest_distances(row, model.params.n_neighbors);
-                model.params.method.combine(&d)
+                let d = self
+                    .index
+                    .nearest_distances(&self.model.train, row, params.n_neighbors);
+                params.method.combine(&d)
             })
             .collect()
     }

@@ -74,6 +74,9 @@ impl Detector for MadParams {
     }
 
     fn score(model: &MadModel, rows: &Features) -> Vec<f64> {
-        rows.x.iter_rows().map(|r| model.score_value(r[0])).collect()
+        rows.x
+            .iter_rows()
+            .map(|r| model.score_value(r[0]))
+            .collect()
     }
 }

@@ -79,6 +79,12 @@ pub trait Detector {
     fn score(model: &Self::Model, rows: &Features) -> Vec<f64>;
 }
 
+/// Scores rows with whatever a model prepares once (a neighbour index, a fitted forecast),
+/// for callers that score many batches with one model.
+pub trait RowScorer {
+    fn score(&mut self, rows: &Features) -> Vec<f64>;
+}
+
 /// How a metric's per-model probabilities become its score (`model_combination_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Combination {

@@ -15,7 +15,7 @@ use super::knn::KnnModel;
 use super::mad::MadModel;
 use super::pca::PcaModel;
 use super::zscore::ZScoreModel;
-use super::{DetectError, Detector, DetectorSpec, Features, Preprocess, ScoreRange};
+use super::{DetectError, Detector, DetectorSpec, Features, Preprocess, RowScorer, ScoreRange};
 
 /// Bumped whenever a change to the format would make older readers misread a model.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
@@ -106,6 +106,19 @@ impl TrainedModel {
 
     /// Raw outlier scores of `rows`.
     pub fn raw_scores(&self, rows: &Features) -> Vec<f64> {
+        self.scorer().score(rows)
+    }
+
+    /// A scorer that keeps what this model prepares, for scoring many batches.
+    pub fn scorer(&self) -> Box<dyn RowScorer + '_> {
+        match &self.fitted {
+            FittedDetector::Knn(m) => Box::new(m.scorer()),
+            FittedDetector::SeasonalBand(m) => Box::new(m.scorer()),
+            _ => Box::new(Stateless(self)),
+        }
+    }
+
+    fn stateless_scores(&self, rows: &Features) -> Vec<f64> {
         if rows.x.is_empty() {
             return Vec::new();
         }
@@ -162,6 +175,14 @@ impl TrainedModel {
             None => return Err(DetectError::BadModel("no version".into())),
         }
         serde_json::from_slice(bytes).map_err(|e| DetectError::BadModel(e.to_string()))
+    }
+}
+
+struct Stateless<'a>(&'a TrainedModel);
+
+impl RowScorer for Stateless<'_> {
+    fn score(&mut self, rows: &Features) -> Vec<f64> {
+        self.0.stateless_scores(rows)
     }
 }
 

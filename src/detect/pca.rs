@@ -90,16 +90,15 @@ impl Detector for PcaParams {
         let mut order: Vec<usize> = (0..p).collect();
         order.sort_by(|&a, &b| eig.values[b].total_cmp(&eig.values[a]));
         let values: Vec<f64> = order.iter().map(|&i| eig.values[i].max(0.0)).collect();
-        let vectors: Vec<Vec<f64>> = order
-            .iter()
-            .map(|&i| sign_fixed(&eig.vectors[i]))
-            .collect();
+        let vectors: Vec<Vec<f64>> = order.iter().map(|&i| sign_fixed(&eig.vectors[i])).collect();
         let total: f64 = values.iter().sum();
         let ratios: Vec<f64> = values.iter().map(|v| v / total).collect();
 
         let kept = self.n_components.unwrap_or(p.min(n)).min(p);
         if kept == 0 {
-            return Err(DetectError::Params("n_components must be at least 1".into()));
+            return Err(DetectError::Params(
+                "n_components must be at least 1".into(),
+            ));
         }
         let selected = self.n_selected_components.unwrap_or(kept);
         if selected == 0 || selected > kept {

@@ -58,11 +58,14 @@ pub const DETECTOR_NAMES: &[&str] = &[
 /// PyOD parameters that change nothing here.
 const NO_EFFECT: &[&str] = &["contamination", "n_jobs", "verbose", "copy"];
 
+/// A parameter name, the check of its value, and the accepted value in words.
+type FixedParam = (&'static str, fn(&Value) -> bool, &'static str);
+
 struct Rules {
     used: &'static [&'static str],
     no_effect: &'static [&'static str],
     /// Parameters accepted only with the value PyOD defaults to (the only behaviour built).
-    fixed: &'static [(&'static str, fn(&Value) -> bool, &'static str)],
+    fixed: &'static [FixedParam],
 }
 
 impl DetectorSpec {
@@ -187,7 +190,10 @@ fn parse<T: for<'de> Deserialize<'de>>(
     serde_json::from_value(Value::Object(used)).map_err(|e| format!("invalid parameter: {e}"))
 }
 
-fn used_params(params: &BTreeMap<String, Value>, rules: &Rules) -> Result<Map<String, Value>, String> {
+fn used_params(
+    params: &BTreeMap<String, Value>,
+    rules: &Rules,
+) -> Result<Map<String, Value>, String> {
     let mut used = Map::new();
     for (key, value) in params {
         let k = key.as_str();
@@ -237,17 +243,23 @@ fn parse_iforest(params: &BTreeMap<String, Value>) -> Result<IForestParams, Stri
     if let Some(v) = used.remove("max_samples") {
         out.max_samples = match &v {
             Value::String(s) if s == "auto" => None,
-            Value::Number(n) if n.is_u64() => Some(MaxSamples::Count(n.as_u64().unwrap_or(1) as usize)),
+            Value::Number(n) if n.is_u64() => {
+                Some(MaxSamples::Count(n.as_u64().unwrap_or(1) as usize))
+            }
             Value::Number(n) => Some(MaxSamples::Fraction(n.as_f64().unwrap_or(f64::NAN))),
-            other => return Err(format!("max_samples must be \"auto\", a count or a fraction, got {other}")),
+            other => {
+                return Err(format!(
+                    "max_samples must be \"auto\", a count or a fraction, got {other}"
+                ));
+            }
         };
     }
-    if let Some(v) = used.remove("random_state") {
-        if !v.is_null() {
-            out.random_state = v
-                .as_u64()
-                .ok_or_else(|| format!("random_state must be a non-negative integer or null, got {v}"))?;
-        }
+    if let Some(v) = used.remove("random_state")
+        && !v.is_null()
+    {
+        out.random_state = v.as_u64().ok_or_else(|| {
+            format!("random_state must be a non-negative integer or null, got {v}")
+        })?;
     }
     if let Some(v) = used.remove("max_features") {
         out.max_features = v
@@ -259,7 +271,8 @@ fn parse_iforest(params: &BTreeMap<String, Value>) -> Result<IForestParams, Stri
         out.n_estimators = v
             .as_u64()
             .filter(|n| *n > 0)
-            .ok_or_else(|| format!("n_estimators must be a positive integer, got {v}"))? as usize;
+            .ok_or_else(|| format!("n_estimators must be a positive integer, got {v}"))?
+            as usize;
     }
     if let Some(v) = used.remove("bootstrap") {
         out.bootstrap = v
@@ -305,24 +318,35 @@ mod tests {
             &params(json!({"n_estimators": 50, "max_samples": "auto", "random_state": null})),
         )
         .unwrap();
-        let DetectorSpec::IForest(f) = f else { panic!() };
-        assert_eq!((f.n_estimators, f.max_samples, f.random_state), (50, None, 42));
+        let DetectorSpec::IForest(f) = f else {
+            panic!()
+        };
+        assert_eq!(
+            (f.n_estimators, f.max_samples, f.random_state),
+            (50, None, 42)
+        );
     }
 
     #[test]
     fn unknown_names_and_parameters_say_what_is_accepted() {
         let err = DetectorSpec::from_config("LOF", &BTreeMap::new()).unwrap_err();
-        assert!(err.contains("unknown model_name `LOF`; available: PCA, KNN"), "{err}");
+        assert!(
+            err.contains("unknown model_name `LOF`; available: PCA, KNN"),
+            "{err}"
+        );
         let err =
             DetectorSpec::from_config("KNN", &params(json!({"n_neighbours": 3}))).unwrap_err();
-        assert_eq!(err, "unknown parameter `n_neighbours`; did you mean `n_neighbors`?");
+        assert_eq!(
+            err,
+            "unknown parameter `n_neighbours`; did you mean `n_neighbors`?"
+        );
         let err = DetectorSpec::from_config("KNN", &params(json!({"p": 1}))).unwrap_err();
         assert!(err.contains("`p` is only supported as 2"), "{err}");
-        let err = DetectorSpec::from_config("KNN", &params(json!({"n_neighbors": "five"})))
-            .unwrap_err();
+        let err =
+            DetectorSpec::from_config("KNN", &params(json!({"n_neighbors": "five"}))).unwrap_err();
         assert!(err.starts_with("invalid parameter"), "{err}");
-        let err = DetectorSpec::from_config("PCA", &params(json!({"contamination": 2})))
-            .unwrap_err();
+        let err =
+            DetectorSpec::from_config("PCA", &params(json!({"contamination": 2}))).unwrap_err();
         assert!(err.contains("contamination"), "{err}");
     }
 }

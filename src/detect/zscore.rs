@@ -47,6 +47,9 @@ impl Detector for ZScoreParams {
     }
 
     fn score(model: &ZScoreModel, rows: &Features) -> Vec<f64> {
-        rows.x.iter_rows().map(|r| model.score_value(r[0])).collect()
+        rows.x
+            .iter_rows()
+            .map(|r| model.score_value(r[0]))
+            .collect()
     }
 }

@@ -605,7 +605,10 @@ fn model_configs_entries_are_checked_and_named() {
     let p = path.display().to_string();
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(lines.contains(&format!("{p}: key `model_configs`: entry 2 (KNN): unknown parameter `n_neighbours`; did you mean `n_neighbors`?")), "{lines:#?}");
-    assert!(lines[1].contains("entry 3 (LOF): unknown model_name `LOF`"), "{lines:#?}");
+    assert!(
+        lines[1].contains("entry 3 (LOF): unknown model_name `LOF`"),
+        "{lines:#?}"
+    );
 }
 
 #[test]
@@ -614,6 +617,9 @@ fn the_original_default_models_need_no_configuration() {
     dir.write("a.yaml", &batch_yaml("a"));
     let config = dir.load_ok(&[]);
     let detectors = config.batch("a").unwrap().spec.detectors().unwrap();
-    let names: Vec<(&str, &str)> = detectors.iter().map(|(t, d)| (t.as_str(), d.name())).collect();
+    let names: Vec<(&str, &str)> = detectors
+        .iter()
+        .map(|(t, d)| (t.as_str(), d.name()))
+        .collect();
     assert_eq!(names, [("pca_default", "PCA"), ("knn_default", "KNN")]);
 }

@@ -11,7 +11,9 @@ pub fn seasonal_series(n: usize, spike_at: Option<usize>) -> Vec<(i64, f64)> {
     let mut s: u64 = 99;
     (0..n)
         .map(|i| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let noise = ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0;
             let season = 10.0 * (2.0 * std::f64::consts::PI * i as f64 / 48.0).sin();
             let spike = if Some(i) == spike_at { 40.0 } else { 0.0 };
@@ -21,10 +23,20 @@ pub fn seasonal_series(n: usize, spike_at: Option<usize>) -> Vec<(i64, f64)> {
 }
 
 fn all_specs() -> Vec<DetectorSpec> {
-    ["PCA", "KNN", "ECOD", "COPOD", "HBOS", "IForest", "MAD", "ZScore", "SeasonalBand"]
-        .iter()
-        .map(|n| DetectorSpec::from_config(n, &BTreeMap::new()).unwrap())
-        .collect()
+    [
+        "PCA",
+        "KNN",
+        "ECOD",
+        "COPOD",
+        "HBOS",
+        "IForest",
+        "MAD",
+        "ZScore",
+        "SeasonalBand",
+    ]
+    .iter()
+    .map(|n| DetectorSpec::from_config(n, &BTreeMap::new()).unwrap())
+    .collect()
 }
 
 fn split(features: &Features, at: usize) -> (Features, Features) {
@@ -55,7 +67,10 @@ fn every_detector_round_trips_through_the_model_format() {
         }
         assert_eq!(back.training.rows, 350);
         assert_eq!(back.training.trained_at, 1_700_000_000);
-        assert_eq!(back.training.last_timestamp, train.timestamps.last().copied());
+        assert_eq!(
+            back.training.last_timestamp,
+            train.timestamps.last().copied()
+        );
     }
 }
 
@@ -67,7 +82,13 @@ fn a_model_of_an_unknown_version_is_a_clear_error() {
     let mut doc: serde_json::Value = serde_json::from_slice(&model.to_json()).unwrap();
     doc["version"] = serde_json::json!(99);
     let err = TrainedModel::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
-    assert_eq!(err, DetectError::UnsupportedModelVersion { found: 99, supported: 1 });
+    assert_eq!(
+        err,
+        DetectError::UnsupportedModelVersion {
+            found: 99,
+            supported: 1
+        }
+    );
     assert!(err.to_string().contains("retrain"), "{err}");
     let err = TrainedModel::from_json(b"\x80\x04pickle").unwrap_err();
     assert!(matches!(err, DetectError::BadModel(_)));
@@ -100,12 +121,23 @@ fn the_seasonal_band_flags_a_spike_but_not_the_season() {
     let anomstack::detect::FittedDetector::SeasonalBand(state) = &model.fitted else {
         panic!()
     };
-    assert_eq!(state.period, 48, "the daily season of 30-minute data is found");
+    assert_eq!(
+        state.period, 48,
+        "the daily season of 30-minute data is found"
+    );
     let scores = model.raw_scores(&test);
     let spike = scores[20];
-    let rest = scores.iter().enumerate().filter(|(i, _)| *i != 20).map(|(_, s)| *s).fold(0.0, f64::max);
+    let rest = scores
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 20)
+        .map(|(_, s)| *s)
+        .fold(0.0, f64::max);
     assert!(spike > 3.0, "spike scored {spike}");
-    assert!(rest < spike / 3.0, "calm points scored up to {rest}, spike {spike}");
+    assert!(
+        rest < spike / 3.0,
+        "calm points scored up to {rest}, spike {spike}"
+    );
 }
 
 #[test]

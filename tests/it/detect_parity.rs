@@ -95,16 +95,32 @@ fn check<D: Detector>(detector: &D, name: &str, rel: f64) {
     for f in fixtures() {
         let want = &f.models[name];
         let (model, train_scores) = detector.fit(&features(&f.features.train)).unwrap();
-        assert_close(&f.case, &format!("{name} train_raw"), &train_scores, &want.train_raw, rel);
+        assert_close(
+            &f.case,
+            &format!("{name} train_raw"),
+            &train_scores,
+            &want.train_raw,
+            rel,
+        );
         let test = D::score(&model, &features(&f.features.test));
-        assert_close(&f.case, &format!("{name} test_raw"), &test, &want.test_raw, rel);
+        assert_close(
+            &f.case,
+            &format!("{name} test_raw"),
+            &test,
+            &want.test_raw,
+            rel,
+        );
         let range = ScoreRange::of(&train_scores);
         let proba: Vec<f64> = test.iter().map(|s| range.probability(*s)).collect();
         // Probabilities: 1e-9 absolute.
         for (i, (g, w)) in proba.iter().zip(&want.test_proba).enumerate() {
             match w {
                 None => assert!(g.is_nan(), "{} {name} proba[{i}]", f.case),
-                Some(w) => assert!((g - w).abs() <= 1e-9, "{} {name} proba[{i}]: {g} vs {w}", f.case),
+                Some(w) => assert!(
+                    (g - w).abs() <= 1e-9,
+                    "{} {name} proba[{i}]: {g} vs {w}",
+                    f.case
+                ),
             }
         }
     }
@@ -141,7 +157,12 @@ fn mad_matches_pyod_exactly_including_the_largest_double() {
         let m = MadModel::fit_values(&f.mad.fit_values, 3.5).unwrap();
         assert_eq!(m.median, f.mad.median, "{}", f.case);
         assert_eq!(m.mad, f.mad.median_abs_dev, "{}", f.case);
-        let raw: Vec<f64> = f.mad.score_values.iter().map(|&v| m.score_value(v)).collect();
+        let raw: Vec<f64> = f
+            .mad
+            .score_values
+            .iter()
+            .map(|&v| m.score_value(v))
+            .collect();
         assert_eq!(raw, f.mad.raw, "{}", f.case);
     }
 }
@@ -188,13 +209,25 @@ fn iforest_ranks_rows_like_pyod() {
         let all_equal = want_test.iter().all(|v| *v == want_test[0]);
         if all_equal {
             // A constant series: PyOD scores every row the same; so must we.
-            assert!(test.iter().all(|v| (v - test[0]).abs() < 1e-12), "{}", f.case);
+            assert!(
+                test.iter().all(|v| (v - test[0]).abs() < 1e-12),
+                "{}",
+                f.case
+            );
             continue;
         }
         let rho_test = spearman(&test, &want_test);
         let rho_train = spearman(&train_scores, &want_train);
-        assert!(rho_test >= 0.9, "{} IForest test Spearman {rho_test}", f.case);
-        assert!(rho_train >= 0.9, "{} IForest train Spearman {rho_train}", f.case);
+        assert!(
+            rho_test >= 0.9,
+            "{} IForest test Spearman {rho_test}",
+            f.case
+        );
+        assert!(
+            rho_train >= 0.9,
+            "{} IForest train Spearman {rho_train}",
+            f.case
+        );
     }
 }
 
@@ -207,7 +240,10 @@ fn preprocessing_reproduces_the_fixture_features() {
             .iter()
             .zip(&f.series.value)
             .map(|(t, v)| {
-                let ts = anomstack::timestamp::parse_lenient(t).unwrap().and_utc().timestamp();
+                let ts = anomstack::timestamp::parse_lenient(t)
+                    .unwrap()
+                    .and_utc()
+                    .timestamp();
                 (ts, *v)
             })
             .collect();
@@ -215,10 +251,17 @@ fn preprocessing_reproduces_the_fixture_features() {
         let want: Vec<&Vec<f64>> = f.features.train.iter().chain(&f.features.test).collect();
         assert_eq!(got.x.rows(), want.len(), "{}", f.case);
         assert_eq!(got.timestamps[0], points[f.features.first_series_index].0);
-        let scale = want.iter().flat_map(|r| r.iter()).fold(0.0f64, |m, v| m.max(v.abs()));
+        let scale = want
+            .iter()
+            .flat_map(|r| r.iter())
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         for (i, row) in want.iter().enumerate() {
             for (g, w) in got.x.row(i).iter().zip(row.iter()) {
-                assert!((g - w).abs() <= 1e-12 * scale.max(1e-300), "{} row {i}: {g} vs {w}", f.case);
+                assert!(
+                    (g - w).abs() <= 1e-12 * scale.max(1e-300),
+                    "{} row {i}: {g} vs {w}",
+                    f.case
+                );
             }
         }
     }

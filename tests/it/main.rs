@@ -11,6 +11,7 @@ mod config_load;
 mod detect_models;
 mod detect_parity;
 mod examples;
+mod nab_scorer;
 mod store_local;
 mod store_remote;
 mod web;

@@ -1,0 +1,22 @@
+//! `anomstack backtest`: replays labelled or unlabelled series through a batch's detection
+//! settings and scores the result with the NAB rules.
+
+pub mod io;
+pub mod nab;
+mod replay;
+
+use std::path::PathBuf;
+
+pub use replay::{ReplayRow, ReplaySettings, replay};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error("{}: {reason}", path.display())]
+    Io { path: PathBuf, reason: String },
+    #[error("{}: line {line}: {reason}", path.display())]
+    BadRow {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
