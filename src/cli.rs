@@ -37,6 +37,33 @@ pub enum Command {
     /// Read a password (prompted, or one line on stdin) and print an argon2id hash for
     /// ANOMSTACK_ADMIN_PASSWORD_HASH.
     HashPassword,
+    /// Replay CSV series through a batch's detection settings, causally, and write per-row
+    /// scores and alerts; with --nab, score them on the Numenta Anomaly Benchmark.
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// A `timestamp,value` CSV file, or a folder of them (searched recursively). Defaults to
+    /// `<nab>/data` with --nab.
+    pub input: Option<PathBuf>,
+    /// Folder for the output CSVs (`timestamp,value,anomaly_score,alert`), mirroring the input.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// A batch YAML whose detection settings to use (models, preprocessing, training window,
+    /// alert rule); the shipped defaults without it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Retrain the models every this many rows.
+    #[arg(long, default_value_t = 100)]
+    pub retrain_every: usize,
+    /// A NAB-layout folder (`data/<category>/*.csv`, `labels/combined_windows.json`): replay
+    /// its data and print the NAB scores of the three profiles.
+    #[arg(long)]
+    pub nab: Option<PathBuf>,
+    /// Files replayed at once [default: the number of CPUs].
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Default, clap::Args)]

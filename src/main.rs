@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 
-use anomstack::cli::{Cli, Command, ServeArgs, ValidateArgs};
+use anomstack::cli::{BacktestArgs, Cli, Command, ServeArgs, ValidateArgs};
 use anomstack::config::{self, ConfigErrors, EnvVars, Settings};
 use anomstack::store::Store;
 use anomstack::web::AppState;
@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve_command(args).await,
         Command::Validate(args) => Ok(validate_command(args)),
         Command::HashPassword => hash_password_command(),
+        Command::Backtest(args) => backtest_command(args),
     }
 }
 
@@ -166,5 +167,80 @@ fn hash_password_command() -> anyhow::Result<ExitCode> {
     };
     let hash = password::hash_password(&password)?;
     println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backtest_command(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    use anomstack::backtest::{self, BacktestRequest, ReplaySettings};
+
+    let spec = match &args.config {
+        Some(path) => match config::load_file(path) {
+            Ok(batch) => batch.spec,
+            Err(e) => {
+                print_errors(&e);
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => config::builtin_defaults_batch("backtest")
+            .map_err(|e| anyhow::anyhow!("the built-in defaults do not load: {e}"))?,
+    };
+    let settings = ReplaySettings::from_batch(&spec, args.retrain_every)
+        .map_err(|e| anyhow::anyhow!("model_configs: {e}"))?;
+    let (input, labels) = match (&args.input, &args.nab) {
+        (Some(input), nab) => (
+            input.clone(),
+            nab.as_ref().map(|d| d.join("labels/combined_windows.json")),
+        ),
+        (None, Some(nab)) => (
+            nab.join("data"),
+            Some(nab.join("labels/combined_windows.json")),
+        ),
+        (None, None) => anyhow::bail!("give an input CSV or folder, or --nab DIR"),
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let request = BacktestRequest {
+        input,
+        output: args.output.clone(),
+        settings,
+        labels,
+        threads,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let total = if request.input.is_file() {
+        1
+    } else {
+        backtest::io::csv_files(&request.input)?.len()
+    };
+    bar.set_length(total as u64);
+    let report = backtest::run(&request, &|done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    println!(
+        "replayed {} files, {} rows, {} alerts; scores in {}",
+        report.files,
+        report.rows,
+        report.alerts,
+        args.output.display()
+    );
+    if let Some(profiles) = &report.nab {
+        println!("NAB scores (alerts as sent; raw score at its best threshold):");
+        for p in profiles {
+            println!(
+                "  {:<20} alerts {:>7.2} ({} of {} windows, {} false-positive rows)   anomaly_score {:>7.2} (threshold {:.4})",
+                p.profile.name,
+                p.alerts.normalized,
+                p.alerts.windows_detected,
+                p.alerts.windows_detected + p.alerts.windows_missed,
+                p.alerts.fp_rows,
+                p.optimized.normalized,
+                p.optimized.threshold
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

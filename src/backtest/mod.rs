@@ -4,10 +4,12 @@
 pub mod io;
 pub mod nab;
 mod replay;
+mod run;
 
 use std::path::PathBuf;
 
 pub use replay::{ReplayRow, ReplaySettings, replay};
+pub use run::{BacktestReport, BacktestRequest, ProfileReport, run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {

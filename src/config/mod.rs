@@ -227,6 +227,22 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
     }
 }
 
+/// The built-in defaults as a batch named `name` (no ingest needed).
+pub fn builtin_defaults_batch(name: &str) -> Result<BatchSpec, ConfigErrors> {
+    let base = embedded::get(embedded::DEFAULTS_YAML)
+        .ok_or_else(|| vec![ConfigError::new(Origin::Builtin, None, "missing")])
+        .and_then(|text| discover::parse_text(Origin::Builtin, text, false))
+        .map_err(ConfigErrors)?;
+    let named = Layer::single(
+        Origin::Builtin,
+        "metric_batch",
+        figment::value::Value::from(name.to_owned()),
+    );
+    batch_figment(&[base.layer], named, &EnvVars::default(), &[])
+        .extract()
+        .map_err(|e| ConfigErrors(e.into_iter().map(|e| figment_error(&e)).collect()))
+}
+
 /// Loads one batch file on top of the built-in defaults, without the environment: for tools
 /// such as `anomstack backtest --config` that take a batch's settings from a file alone.
 /// Includes resolve relative to the file's folder.
