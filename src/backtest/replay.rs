@@ -3,18 +3,16 @@
 //! each row is scored on its own, and the alert rule runs on the scores so far, exactly as
 //! the train, score and alert jobs would have seen them.
 
-use crate::config::BatchSpec;
-use crate::detect::{
-    Combination, DetectorSpec, Features, Preprocess, RowScorer, TrainedModel, combine,
-};
+use crate::config::{BatchSpec, ModelPlan};
+use crate::detect::{Combination, Features, RowScorer, ScoreMethod, TrainedModel, combine};
 use crate::jobs::rules::{AlertRule, alert_decisions};
 
 /// What a replay needs from a batch config.
 #[derive(Debug, Clone)]
 pub struct ReplaySettings {
-    pub preprocess: Preprocess,
-    pub detectors: Vec<(String, DetectorSpec)>,
+    pub models: Vec<ModelPlan>,
     pub combination: Combination,
+    pub score_method: ScoreMethod,
     pub rule: AlertRule,
     pub train_max_n: usize,
     pub train_min_n: usize,
@@ -26,9 +24,9 @@ pub struct ReplaySettings {
 impl ReplaySettings {
     pub fn from_batch(spec: &BatchSpec, retrain_every: usize) -> Result<Self, String> {
         Ok(Self {
-            preprocess: spec.preprocess(),
-            detectors: spec.detectors()?,
+            models: spec.models()?,
             combination: spec.combination(),
+            score_method: spec.model_score_method,
             rule: AlertRule {
                 smooth_n: spec.alert_smooth_n as usize,
                 threshold: spec.alert_threshold,
@@ -55,13 +53,6 @@ pub struct ReplayRow {
 /// Replays `points` (unix seconds, value) given in file order. Timestamps that repeat or go
 /// backwards are nudged one second past their predecessor, so rows keep their file order.
 pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
-    let mut out = vec![
-        ReplayRow {
-            score: 0.0,
-            alert: false,
-        };
-        points.len()
-    ];
     let mut monotonic = Vec::with_capacity(points.len());
     let mut last = i64::MIN;
     for &(t, v) in points {
@@ -69,96 +60,97 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         monotonic.push((t, v));
         last = t;
     }
-    let Ok(features) = s.preprocess.apply(&monotonic) else {
-        return out;
-    };
-    let times: Vec<i64> = monotonic.iter().map(|p| p.0).collect();
-    let point_of: Vec<Option<usize>> = features
-        .timestamps
+    // Each model's probabilities per point, then combined point by point.
+    let per_model: Vec<Vec<f64>> = s
+        .models
         .iter()
-        .map(|t| times.binary_search(t).ok())
+        .map(|plan| model_probabilities(&monotonic, plan, s))
         .collect();
-
-    let rows = features.x.rows();
-    let mut scores: Vec<f64> = Vec::with_capacity(rows);
-    let mut alerts: Vec<bool> = Vec::with_capacity(rows);
+    let mut scores = Vec::with_capacity(points.len());
+    let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
+    let mut out = Vec::with_capacity(points.len());
     let tail = s.rule.smooth_n.max(1) + s.rule.snooze_n + 1;
-    let mut k = 0;
-    while k < rows {
-        let end = (k + s.retrain_every).min(rows);
-        let models = train_models(&features, &point_of, k, s);
-        let mut scorers: Vec<Box<dyn RowScorer + '_>> = models.iter().map(|m| m.scorer()).collect();
-        for r in k..end {
-            let row = features_row(&features, r);
-            let probabilities: Vec<f64> = models
-                .iter()
-                .zip(scorers.iter_mut())
-                .map(|(m, scorer)| {
-                    let raw = scorer.score(&row);
-                    raw.first()
-                        .map_or(f64::NAN, |v| m.score_range.probability(*v))
-                })
-                .collect();
-            let score = if probabilities.is_empty() {
-                f64::NAN
-            } else {
-                combine(s.combination, &probabilities)
-            };
-            scores.push(score);
-            alerts.push(false);
-            let from = scores.len().saturating_sub(tail);
-            let decided = alert_decisions(&s.rule, &scores[from..], &alerts[from..]);
-            if decided
-                .last()
-                .is_some_and(|&i| from + i == scores.len() - 1)
-                && let Some(a) = alerts.last_mut()
-            {
-                *a = true;
-            }
-            if let Some(p) = point_of[r] {
-                out[p] = ReplayRow {
-                    score: if score.is_nan() { 0.0 } else { score },
-                    alert: alerts[r],
-                };
-            }
+    for p in 0..points.len() {
+        let probabilities: Vec<f64> = per_model.iter().map(|m| m[p]).collect();
+        let score = combine(s.combination, &probabilities);
+        if score.is_nan() {
+            out.push(ReplayRow {
+                score: 0.0,
+                alert: false,
+            });
+            continue;
         }
-        k = end;
+        // Like the score job, points without a score are not part of the alert series.
+        scores.push(score);
+        alerts.push(false);
+        let from = scores.len().saturating_sub(tail);
+        let decided = alert_decisions(&s.rule, &scores[from..], &alerts[from..]);
+        let alert = decided
+            .last()
+            .is_some_and(|&i| from + i == scores.len() - 1);
+        if let Some(a) = alerts.last_mut() {
+            *a = alert;
+        }
+        out.push(ReplayRow { score, alert });
     }
     out
 }
 
-/// Models fitted on the feature rows before `k`, within the training window; none while there
-/// is not enough history (as the train job skips young metrics).
-fn train_models(
-    features: &Features,
-    point_of: &[Option<usize>],
-    k: usize,
-    s: &ReplaySettings,
-) -> Vec<TrainedModel> {
-    let Some(&now) = features.timestamps.get(k) else {
-        return Vec::new();
+/// One model's walk forward: trained every `retrain_every` points on the feature rows before
+/// the current point, scoring each row on its own. NaN where it has no score.
+fn model_probabilities(points: &[(i64, f64)], plan: &ModelPlan, s: &ReplaySettings) -> Vec<f64> {
+    let mut out = vec![f64::NAN; points.len()];
+    let Ok(features) = plan.preprocess.apply(points) else {
+        return out;
     };
-    let points_before = point_of.get(k).copied().flatten().unwrap_or(0);
-    if points_before < s.train_min_n.max(1) || k == 0 {
-        return Vec::new();
+    let times: Vec<i64> = points.iter().map(|p| p.0).collect();
+    let point_of: Vec<usize> = features
+        .timestamps
+        .iter()
+        .map(|t| times.binary_search(t).unwrap_or(0))
+        .collect();
+    let rows = features.x.rows();
+    let mut r = 0;
+    while r < rows {
+        // The segment of rows scored by one model: up to the next retraining point.
+        let segment_end_point = (point_of[r] / s.retrain_every + 1) * s.retrain_every;
+        let end = (r..rows)
+            .find(|&i| point_of[i] >= segment_end_point)
+            .unwrap_or(rows);
+        if let Some(model) = train_model(&features, &point_of, r, plan, s) {
+            let mut scorer: Box<dyn RowScorer + '_> = model.scorer();
+            for i in r..end {
+                let raw = scorer.score(&features_row(&features, i));
+                out[point_of[i]] = raw.first().map_or(f64::NAN, |v| model.probability(*v));
+            }
+        }
+        r = end;
+    }
+    out
+}
+
+/// A model fitted on the feature rows before row `k`, within the training window; none while
+/// there is not enough history (as the train job skips young metrics).
+fn train_model(
+    features: &Features,
+    point_of: &[usize],
+    k: usize,
+    plan: &ModelPlan,
+    s: &ReplaySettings,
+) -> Option<TrainedModel> {
+    let now = *features.timestamps.get(k)?;
+    if point_of[k] < s.train_min_n.max(1) || k == 0 {
+        return None;
     }
     let start = k.saturating_sub(s.train_max_n);
-    let start = (start..k)
-        .find(|&i| now - features.timestamps[i] <= s.train_max_age)
-        .unwrap_or(k);
-    if start >= k {
-        return Vec::new();
-    }
+    let start = (start..k).find(|&i| now - features.timestamps[i] <= s.train_max_age)?;
     let idx: Vec<usize> = (start..k).collect();
     let train = Features {
         x: features.x.select_rows(&idx),
         timestamps: features.timestamps[start..k].to_vec(),
         values: features.values[start..k].to_vec(),
     };
-    s.detectors
-        .iter()
-        .filter_map(|(_, spec)| TrainedModel::train(spec, s.preprocess, &train, now).ok())
-        .collect()
+    TrainedModel::train(&plan.detector, plan.preprocess, s.score_method, &train, now).ok()
 }
 
 fn features_row(features: &Features, r: usize) -> Features {
@@ -172,16 +164,21 @@ fn features_row(features: &Features, r: usize) -> Features {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{KnnParams, PcaParams};
+    use crate::detect::{DetectorSpec, KnnParams, PcaParams, Preprocess};
 
     fn settings() -> ReplaySettings {
-        ReplaySettings {
+        let plan = |tag: &str, detector| ModelPlan {
+            tag: tag.into(),
+            detector,
             preprocess: Preprocess::default(),
-            detectors: vec![
-                ("pca".into(), DetectorSpec::Pca(PcaParams::default())),
-                ("knn".into(), DetectorSpec::Knn(KnnParams::default())),
+        };
+        ReplaySettings {
+            models: vec![
+                plan("pca", DetectorSpec::Pca(PcaParams::default())),
+                plan("knn", DetectorSpec::Knn(KnnParams::default())),
             ],
             combination: Combination::Mean,
+            score_method: ScoreMethod::Linear,
             rule: AlertRule {
                 smooth_n: 1,
                 threshold: 0.9,

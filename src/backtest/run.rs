@@ -33,6 +33,9 @@ pub struct BacktestReport {
     pub nab: Option<Vec<ProfileReport>>,
 }
 
+/// A replayed file: its rows and its windows as row ranges.
+type FileOutcome = (Vec<super::ReplayRow>, Vec<(usize, usize)>);
+
 /// Runs the backtest; `on_file_done` is called after each file (for a progress bar).
 pub fn run(
     req: &BacktestRequest,
@@ -58,9 +61,8 @@ pub fn run(
 
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<
-        Vec<Option<Result<(Vec<super::ReplayRow>, Vec<(usize, usize)>), BacktestError>>>,
-    > = Mutex::new((0..files.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<FileOutcome, BacktestError>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..req.threads.max(1) {
             scope.spawn(|| {

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cron_schedule::CronSchedule;
-use crate::detect::{Aggregation, Combination, DetectorSpec, Preprocess};
+use crate::detect::{Aggregation, Combination, DetectorSpec, Preprocess, ScoreMethod};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,7 @@ pub struct BatchSpec {
     pub model_path: String,
     pub model_configs: Vec<ModelConfig>,
     pub model_combination_method: CombinationMethod,
+    pub model_score_method: ScoreMethod,
     pub train_max_n: u32,
     pub train_min_n: u32,
     pub train_metric_timestamp_max_days_ago: u32,
@@ -241,19 +242,31 @@ impl BatchSpec {
                 FreqAgg::Mean => Aggregation::Mean,
                 FreqAgg::Sum => Aggregation::Sum,
             },
+            center: p.center,
         }
     }
 
-    /// The detectors of `model_configs` with their tags. Validation has already checked that
-    /// every entry parses, so an error here means the config was not validated.
-    pub fn detectors(&self) -> Result<Vec<(String, DetectorSpec)>, String> {
+    /// The models of `model_configs`, each with its tag, detector and preprocessing.
+    /// Validation has already checked that every entry parses, so an error here means the
+    /// config was not validated.
+    pub fn models(&self) -> Result<Vec<ModelPlan>, String> {
+        let base = self.preprocess();
         self.model_configs
             .iter()
             .map(|m| {
-                Ok((
-                    m.tag(),
-                    DetectorSpec::from_config(&m.model_name, &m.model_params)?,
-                ))
+                let mut preprocess = base;
+                if let Some(o) = &m.preprocess_params {
+                    let to_usize = |v: Option<u32>, d: usize| v.map_or(d, |v| v as usize);
+                    preprocess.diff_n = to_usize(o.diff_n, base.diff_n);
+                    preprocess.smooth_n = to_usize(o.smooth_n, base.smooth_n);
+                    preprocess.lags_n = to_usize(o.lags_n, base.lags_n);
+                    preprocess.center = o.center.unwrap_or(base.center);
+                }
+                Ok(ModelPlan {
+                    tag: m.tag(),
+                    detector: DetectorSpec::from_config(&m.model_name, &m.model_params)?,
+                    preprocess,
+                })
             })
             .collect()
     }
@@ -296,6 +309,28 @@ pub struct ModelConfig {
     pub model_tag: Option<String>,
     #[serde(default)]
     pub model_params: BTreeMap<String, serde_json::Value>,
+    /// This model's own feature settings, over the batch's `preprocess_params`. (anomstack-rs)
+    #[serde(default)]
+    pub preprocess_params: Option<PreprocessOverride>,
+}
+
+/// Feature settings one model may set for itself. Resampling stays a batch setting: it
+/// defines the series every model sees.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessOverride {
+    pub diff_n: Option<u32>,
+    pub smooth_n: Option<u32>,
+    pub lags_n: Option<u32>,
+    pub center: Option<bool>,
+}
+
+/// One model of a batch, ready to train: its tag, detector and preprocessing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPlan {
+    pub tag: String,
+    pub detector: DetectorSpec,
+    pub preprocess: Preprocess,
 }
 
 impl ModelConfig {
@@ -323,6 +358,7 @@ pub struct PreprocessParams {
     pub lags_n: u32,
     pub freq: Option<ResampleFreq>,
     pub freq_agg: FreqAgg,
+    pub center: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -53,6 +53,7 @@ pub static KEYS: &[Key] = &[
     key("model_path", Text),
     key("model_configs", Yaml),
     key("model_combination_method", Text),
+    key("model_score_method", Text),
     key("train_max_n", Int),
     key("train_min_n", Int),
     key("train_metric_timestamp_max_days_ago", Int),
@@ -137,6 +138,7 @@ pub static KEYS: &[Key] = &[
     key("preprocess_params.lags_n", Int),
     key("preprocess_params.freq", OptText),
     key("preprocess_params.freq_agg", Text),
+    key("preprocess_params.center", Bool),
 ];
 
 /// Keys of the original that have no effect here; setting one draws a warning, not an error.
@@ -190,6 +192,9 @@ mod tests {
     #[test]
     fn nested_keys_are_listed_by_parent() {
         let nested: Vec<_> = nested_of("preprocess_params").collect();
-        assert_eq!(nested, ["diff_n", "smooth_n", "lags_n", "freq", "freq_agg"]);
+        assert_eq!(
+            nested,
+            ["diff_n", "smooth_n", "lags_n", "freq", "freq_agg", "center"]
+        );
     }
 }

@@ -36,7 +36,8 @@ use figment::Figment;
 
 pub use batch::{
     AlertMethod, BatchJob, BatchSpec, CombinationMethod, DbKind, FreqAgg, JobSchedule, Methods,
-    ModelConfig, PreprocessParams, ResampleFreq, ScheduleStatus, ThresholdBounds,
+    ModelConfig, ModelPlan, PreprocessOverride, PreprocessParams, ResampleFreq, ScheduleStatus,
+    ThresholdBounds,
 };
 pub use cron_schedule::CronSchedule;
 pub use env::{EnvVars, parse_bool};

@@ -13,13 +13,8 @@ use super::Matrix;
 
 const LEAF_SIZE: usize = 16;
 
-pub struct KdTree<'a> {
-    points: &'a Matrix,
-    index: KdIndex,
-}
-
-/// The tree structure without the points, so a scorer can keep it next to the matrix it
-/// indexes.
+/// The tree over the rows of a matrix; queries take the same matrix, so a scorer can keep the
+/// index next to the data it indexes.
 pub struct KdIndex {
     order: Vec<usize>,
     nodes: Vec<Node>,
@@ -57,20 +52,6 @@ impl Ord for Dist {
     }
 }
 
-impl<'a> KdTree<'a> {
-    pub fn new(points: &'a Matrix) -> Self {
-        Self {
-            points,
-            index: KdIndex::build(points),
-        }
-    }
-
-    /// The `k` smallest distances from `query` to the tree's points, ascending.
-    pub fn nearest_distances(&self, query: &[f64], k: usize) -> Vec<f64> {
-        self.index.nearest_distances(self.points, query, k)
-    }
-}
-
 struct Builder<'a> {
     points: &'a Matrix,
     order: Vec<usize>,
@@ -96,11 +77,22 @@ impl KdIndex {
     /// The `k` smallest distances from `query` to `points` (the matrix the index was built
     /// from), ascending.
     pub fn nearest_distances(&self, points: &Matrix, query: &[f64], k: usize) -> Vec<f64> {
+        self.nearest_distances_except(points, query, k, &|_| false)
+    }
+
+    /// Like [`Self::nearest_distances`], leaving out the points for which `skip(index)` holds.
+    pub fn nearest_distances_except(
+        &self,
+        points: &Matrix,
+        query: &[f64],
+        k: usize,
+        skip: &dyn Fn(usize) -> bool,
+    ) -> Vec<f64> {
         if k == 0 || self.nodes.is_empty() {
             return Vec::new();
         }
         let mut heap: BinaryHeap<Dist> = BinaryHeap::with_capacity(k + 1);
-        self.search(points, 0, query, k, &mut heap);
+        self.search(points, 0, query, k, skip, &mut heap);
         let mut d: Vec<f64> = heap.into_iter().map(|d| d.0.sqrt()).collect();
         d.sort_by(f64::total_cmp);
         d
@@ -112,11 +104,15 @@ impl KdIndex {
         node: usize,
         q: &[f64],
         k: usize,
+        skip: &dyn Fn(usize) -> bool,
         heap: &mut BinaryHeap<Dist>,
     ) {
         match self.nodes[node] {
             Node::Leaf { start, end } => {
                 for &i in &self.order[start..end] {
+                    if skip(i) {
+                        continue;
+                    }
                     let d2: f64 = points
                         .row(i)
                         .iter()
@@ -143,10 +139,10 @@ impl KdIndex {
                 } else {
                     (right, left)
                 };
-                self.search(points, near, q, k, heap);
+                self.search(points, near, q, k, skip, heap);
                 let worst = heap.peek().map(|w| w.0);
                 if heap.len() < k || worst.is_some_and(|w| delta * delta <= w) {
-                    self.search(points, far, q, k, heap);
+                    self.search(points, far, q, k, skip, heap);
                 }
             }
         }
@@ -240,13 +236,17 @@ mod tests {
             }
         }
         let m = Matrix::from_rows(&rows).unwrap();
-        let tree = KdTree::new(&m);
+        let tree = KdIndex::build(&m);
         for q in rows.iter().step_by(13) {
-            assert_eq!(tree.nearest_distances(q, 6), brute(&m, q, 6));
+            assert_eq!(tree.nearest_distances(&m, q, 6), brute(&m, q, 6));
         }
+        let far = [10.0, 10.0, 10.0];
+        assert_eq!(tree.nearest_distances(&m, &far, 3), brute(&m, &far, 3));
+        // Skipping points gives the brute-force answer over the rest.
+        let rest = Matrix::from_rows(&rows[100..]).unwrap();
         assert_eq!(
-            tree.nearest_distances(&[10.0, 10.0, 10.0], 3),
-            brute(&m, &[10.0, 10.0, 10.0], 3)
+            tree.nearest_distances_except(&m, &rows[5], 4, &|i| i < 100),
+            brute(&rest, &rows[5], 4)
         );
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kdtree::{KdIndex, KdTree};
+use super::kdtree::KdIndex;
 use super::stats::median;
 use super::{DetectError, Detector, Features, Matrix, RowScorer};
 
@@ -21,6 +21,12 @@ pub enum KnnMethod {
 pub struct KnnParams {
     pub n_neighbors: usize,
     pub method: KnnMethod,
+    /// When scoring a training row, also leave out the training rows within this many rows of
+    /// it in time (a Theiler window). The training scores then measure how far a row is from
+    /// other times, which is what a new row is compared with: a steady trend, whose rows are
+    /// only close to their immediate neighbours, no longer makes every new row look unusual.
+    /// 0 leaves out only the row itself, as PyOD does.
+    pub exclude_within: usize,
 }
 
 impl Default for KnnParams {
@@ -28,6 +34,7 @@ impl Default for KnnParams {
         Self {
             n_neighbors: 5,
             method: KnnMethod::Largest,
+            exclude_within: 0,
         }
     }
 }
@@ -54,14 +61,19 @@ impl Detector for KnnParams {
                 got: n,
             });
         }
-        let tree = KdTree::new(&train.x);
+        // A young metric gets a narrower window, so it still has k rows left to compare with.
+        let w = self.exclude_within.min((n - k - 1) / 2);
+        let index = KdIndex::build(&train.x);
         let scores = train
             .x
             .iter_rows()
-            .map(|row| {
-                // The row finds itself at distance 0; drop one zero.
-                let d = tree.nearest_distances(row, k + 1);
-                self.method.combine(&d[1..])
+            .enumerate()
+            .map(|(i, row)| {
+                // Leaving out the row itself (and only it, for w = 0) drops exactly one zero
+                // distance, as PyOD's leave-one-out does even when the row has duplicates.
+                let skip = |j: usize| j.abs_diff(i) <= w;
+                let d = index.nearest_distances_except(&train.x, row, k, &skip);
+                self.method.combine(&d)
             })
             .collect();
         Ok((

@@ -31,7 +31,7 @@ mod zscore;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use calibrate::ScoreRange;
+pub use calibrate::{Calibration, ScoreMethod, ScoreRange};
 pub use copod::CopodParams;
 pub use ecod::EcodParams;
 pub use forecast::SeasonalBandParams;

@@ -15,7 +15,10 @@ use super::knn::KnnModel;
 use super::mad::MadModel;
 use super::pca::PcaModel;
 use super::zscore::ZScoreModel;
-use super::{DetectError, Detector, DetectorSpec, Features, Preprocess, RowScorer, ScoreRange};
+use super::{
+    Calibration, DetectError, Detector, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod,
+    ScoreRange,
+};
 
 /// Bumped whenever a change to the format would make older readers misread a model.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
@@ -65,6 +68,7 @@ pub struct TrainedModel {
     pub spec: DetectorSpec,
     pub fitted: FittedDetector,
     pub score_range: ScoreRange,
+    pub calibration: Calibration,
     pub preprocess: Preprocess,
     pub training: TrainingInfo,
 }
@@ -74,6 +78,7 @@ impl TrainedModel {
     pub fn train(
         spec: &DetectorSpec,
         preprocess: Preprocess,
+        method: ScoreMethod,
         features: &Features,
         trained_at: i64,
     ) -> Result<Self, DetectError> {
@@ -94,6 +99,7 @@ impl TrainedModel {
             spec: spec.clone(),
             fitted,
             score_range: ScoreRange::of(&train_scores),
+            calibration: Calibration::fit(method, &train_scores),
             preprocess,
             training: TrainingInfo {
                 rows: features.x.rows(),
@@ -139,8 +145,13 @@ impl TrainedModel {
     pub fn probabilities(&self, rows: &Features) -> Vec<f64> {
         self.raw_scores(rows)
             .into_iter()
-            .map(|s| self.score_range.probability(s))
+            .map(|s| self.probability(s))
             .collect()
+    }
+
+    /// The probability of one raw score.
+    pub fn probability(&self, raw: f64) -> f64 {
+        self.calibration.probability(&self.score_range, raw)
     }
 
     pub fn to_json(&self) -> Vec<u8> {

@@ -26,6 +26,10 @@ pub struct Preprocess {
     /// Resampling bucket in seconds, if any.
     pub resample_seconds: Option<i64>,
     pub aggregation: Aggregation,
+    /// Subtract each row's mean from it, so a row describes the shape of the recent window
+    /// rather than its level (level shifts and trends stop looking new once they are past).
+    #[serde(default)]
+    pub center: bool,
 }
 
 impl Default for Preprocess {
@@ -36,6 +40,7 @@ impl Default for Preprocess {
             lags_n: 5,
             resample_seconds: None,
             aggregation: Aggregation::Mean,
+            center: false,
         }
     }
 }
@@ -112,6 +117,13 @@ impl Preprocess {
                     continue 'rows;
                 }
                 data.push(v);
+            }
+            if self.center {
+                let row = &mut data[start..];
+                let mean = row.iter().sum::<f64>() / row.len() as f64;
+                for v in row {
+                    *v -= mean;
+                }
             }
             row_ts.push(ts[t]);
             row_values.push(raw[t]);
@@ -244,6 +256,7 @@ mod tests {
             lags_n: 0,
             resample_seconds: Some(600),
             aggregation: Aggregation::Mean,
+            center: false,
         };
         let f = p.apply(&pts).unwrap();
         assert_eq!(f.timestamps, vec![0, 600, 1800]);

@@ -19,7 +19,7 @@ fn later_layers_win_defaults_then_batch_then_globals_then_batch_env() {
     );
     dir.write(
         "a.yaml",
-        "metric_batch: a\ningest_sql: SELECT 1\nalert_threshold: 0.75\nmodel_path: local://./from_yaml\npreprocess_params:\n  diff_n: 0\n",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_threshold: 0.75\nmodel_path: local://./from_yaml\npreprocess_params:\n  diff_n: 2\n",
     );
     dir.write(
         "b.yaml",
@@ -44,13 +44,13 @@ fn later_layers_win_defaults_then_batch_then_globals_then_batch_env() {
     assert_eq!(b.table_key, "own_table");
     assert_eq!(a.gcp_project_id.as_deref(), Some("proj-1"));
     // nested maps merge key by key: only diff_n changed
-    assert_eq!(a.preprocess_params.diff_n, 0);
-    assert_eq!(a.preprocess_params.lags_n, 5);
-    assert_eq!(a.preprocess_params.smooth_n, 3);
-    // untouched keys keep the built-in defaults of the original
+    assert_eq!(a.preprocess_params.diff_n, 2);
+    assert_eq!(a.preprocess_params.lags_n, 10);
+    assert_eq!(a.preprocess_params.smooth_n, 0);
+    // untouched keys keep the built-in defaults
     assert_eq!(a.train_max_n, 2500);
-    assert_eq!(a.model_configs.len(), 2);
-    assert_eq!(a.model_configs[0].model_name, "PCA");
+    assert_eq!(a.model_configs.len(), 1);
+    assert_eq!(a.model_configs[0].model_name, "KNN");
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn numeric_text_list_and_map_overrides_are_typed() {
     let m1 = s.tholdalert_thresholds["m1"];
     assert_eq!((m1.upper, m1.lower), (Some(10.0), Some(-1.0)));
     assert_eq!(s.preprocess_params.lags_n, 2);
-    assert_eq!(s.preprocess_params.diff_n, 1);
+    assert_eq!(s.preprocess_params.diff_n, 0);
     assert_eq!(
         s.preprocess_params.freq.as_ref().map(|f| f.seconds()),
         Some(600)
@@ -612,14 +612,45 @@ fn model_configs_entries_are_checked_and_named() {
 }
 
 #[test]
-fn the_original_default_models_need_no_configuration() {
+fn the_original_model_configs_work_unchanged() {
     let dir = MetricsDir::new();
-    dir.write("a.yaml", &batch_yaml("a"));
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nmodel_configs:\n  - model_name: PCA\n    model_tag: pca_default\n    model_params:\n      contamination: 0.01\n  - model_name: KNN\n    model_tag: knn_default\n    model_params:\n      contamination: 0.01\n",
+    );
     let config = dir.load_ok(&[]);
-    let detectors = config.batch("a").unwrap().spec.detectors().unwrap();
-    let names: Vec<(&str, &str)> = detectors
+    let models = config.batch("a").unwrap().spec.models().unwrap();
+    let names: Vec<(&str, &str)> = models
         .iter()
-        .map(|(t, d)| (t.as_str(), d.name()))
+        .map(|m| (m.tag.as_str(), m.detector.name()))
         .collect();
     assert_eq!(names, [("pca_default", "PCA"), ("knn_default", "KNN")]);
+}
+
+#[test]
+fn a_model_may_override_the_batch_preprocessing() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\npreprocess_params: {diff_n: 1, lags_n: 5}\nmodel_configs:\n  - model_name: KNN\n    model_tag: level\n    preprocess_params: {diff_n: 0, lags_n: 10}\n  - model_name: PCA\n    model_tag: change\n",
+    );
+    let config = dir.load_ok(&[]);
+    let models = config.batch("a").unwrap().spec.models().unwrap();
+    assert_eq!(
+        (models[0].preprocess.diff_n, models[0].preprocess.lags_n),
+        (0, 10)
+    );
+    assert_eq!(
+        (models[1].preprocess.diff_n, models[1].preprocess.lags_n),
+        (1, 5)
+    );
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nmodel_configs:\n  - model_name: KNN\n    preprocess_params: {freq: 10min}\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert!(
+        only_error(&lines).contains("unknown key `freq`"),
+        "{lines:?}"
+    );
 }

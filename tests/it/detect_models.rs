@@ -2,7 +2,8 @@
 //! afterwards; unknown versions and foreign documents are refused with clear errors.
 
 use anomstack::detect::{
-    DetectError, DetectorSpec, Features, Matrix, Preprocess, SeasonalBandParams, TrainedModel,
+    DetectError, DetectorSpec, Features, Matrix, Preprocess, ScoreMethod, SeasonalBandParams,
+    TrainedModel,
 };
 use std::collections::BTreeMap;
 
@@ -54,7 +55,8 @@ fn every_detector_round_trips_through_the_model_format() {
     let features = pre.apply(&seasonal_series(400, Some(390))).unwrap();
     let (train, test) = split(&features, 350);
     for spec in all_specs() {
-        let model = TrainedModel::train(&spec, pre, &train, 1_700_000_000).unwrap();
+        let model =
+            TrainedModel::train(&spec, pre, ScoreMethod::Linear, &train, 1_700_000_000).unwrap();
         let bytes = model.to_json();
         let back = TrainedModel::from_json(&bytes).unwrap();
         assert_eq!(back, model, "{}", spec.name());
@@ -78,7 +80,7 @@ fn every_detector_round_trips_through_the_model_format() {
 fn a_model_of_an_unknown_version_is_a_clear_error() {
     let pre = Preprocess::default();
     let features = pre.apply(&seasonal_series(100, None)).unwrap();
-    let model = TrainedModel::train(&all_specs()[0], pre, &features, 0).unwrap();
+    let model = TrainedModel::train(&all_specs()[0], pre, ScoreMethod::Rank, &features, 0).unwrap();
     let mut doc: serde_json::Value = serde_json::from_slice(&model.to_json()).unwrap();
     doc["version"] = serde_json::json!(99);
     let err = TrainedModel::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
@@ -101,7 +103,7 @@ fn too_little_history_is_a_distinct_outcome() {
     let pre = Preprocess::default();
     let features = pre.apply(&seasonal_series(12, None)).unwrap();
     let spec = DetectorSpec::from_config("KNN", &BTreeMap::new()).unwrap();
-    let err = TrainedModel::train(&spec, pre, &features, 0).unwrap_err();
+    let err = TrainedModel::train(&spec, pre, ScoreMethod::Linear, &features, 0).unwrap_err();
     assert_eq!(err, DetectError::NotEnoughRows { needed: 6, got: 4 });
 }
 
@@ -117,7 +119,7 @@ fn the_seasonal_band_flags_a_spike_but_not_the_season() {
     let features = pre.apply(&values).unwrap();
     let (train, test) = split(&features, 24 * 48);
     let spec = DetectorSpec::SeasonalBand(SeasonalBandParams::default());
-    let model = TrainedModel::train(&spec, pre, &train, 0).unwrap();
+    let model = TrainedModel::train(&spec, pre, ScoreMethod::Linear, &train, 0).unwrap();
     let anomstack::detect::FittedDetector::SeasonalBand(state) = &model.fitted else {
         panic!()
     };
