@@ -37,6 +37,9 @@ pub enum Command {
     /// Read a password (prompted, or one line on stdin) and print an argon2id hash for
     /// ANOMSTACK_ADMIN_PASSWORD_HASH.
     HashPassword,
+    /// Measure detection speed and memory on synthetic metrics.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Replay CSV series through a batch's detection settings, causally, and write per-row
     /// scores and alerts; with --nab, score them on the Numenta Anomaly Benchmark.
     Backtest(BacktestArgs),
@@ -81,4 +84,28 @@ pub struct ValidateArgs {
     /// Folder of metric batch YAML files [env: ANOMSTACK_METRICS_DIR; default ./metrics].
     #[arg(long)]
     pub metrics_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Train and score N metrics of P points each on one thread, with the original
+    /// Anomstack's models (PCA + KNN) and with the shipped defaults; print CPU seconds,
+    /// metrics per second and peak memory.
+    Detect(BenchDetectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchDetectArgs {
+    /// Number of metrics.
+    #[arg(long, default_value_t = 1000)]
+    pub metrics: usize,
+    /// Points per metric.
+    #[arg(long, default_value_t = 1000)]
+    pub points: usize,
+    /// Seed of the synthetic series.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Which configuration: original, shipped, or both.
+    #[arg(long, default_value = "both")]
+    pub config: String,
 }

@@ -13,6 +13,7 @@
 //! - [`password`]: argon2 password hashing for admin credentials.
 
 pub mod backtest;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod detect;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 
-use anomstack::cli::{BacktestArgs, Cli, Command, ServeArgs, ValidateArgs};
+use anomstack::cli::{
+    BacktestArgs, BenchCommand, BenchDetectArgs, Cli, Command, ServeArgs, ValidateArgs,
+};
 use anomstack::config::{self, ConfigErrors, EnvVars, Settings};
 use anomstack::store::Store;
 use anomstack::web::AppState;
@@ -43,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => Ok(validate_command(args)),
         Command::HashPassword => hash_password_command(),
         Command::Backtest(args) => backtest_command(args),
+        Command::Bench(BenchCommand::Detect(args)) => bench_detect_command(args),
     }
 }
 
@@ -243,4 +246,59 @@ fn backtest_command(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The original Anomstack's detection defaults, for comparisons.
+const ORIGINAL_DEFAULTS: &str = include_str!("../bench/original_defaults.yaml");
+
+fn bench_detect_command(args: BenchDetectArgs) -> anyhow::Result<ExitCode> {
+    use anomstack::bench::{self, BenchConfig};
+
+    let mut configs = Vec::new();
+    if matches!(args.config.as_str(), "original" | "both") {
+        let dir = tempfile_dir()?;
+        let path = dir.join("original_defaults.yaml");
+        std::fs::write(&path, ORIGINAL_DEFAULTS)?;
+        let spec = config::load_file(&path)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .spec;
+        let _ = std::fs::remove_dir_all(&dir);
+        configs.push(
+            BenchConfig::from_batch("original (PCA + KNN)", &spec).map_err(anyhow::Error::msg)?,
+        );
+    }
+    if matches!(args.config.as_str(), "shipped" | "both") {
+        let spec = config::builtin_defaults_batch("bench").map_err(|e| anyhow::anyhow!("{e}"))?;
+        configs
+            .push(BenchConfig::from_batch("shipped defaults", &spec).map_err(anyhow::Error::msg)?);
+    }
+    if configs.is_empty() {
+        anyhow::bail!("--config takes original, shipped or both");
+    }
+    println!(
+        "detect: {} metrics x {} points, one thread (train on the newest train_max_n points, score the newest score_max_n)",
+        args.metrics, args.points
+    );
+    for config in &configs {
+        let r = bench::run(config, args.metrics, args.points, args.seed);
+        println!(
+            "  {:<22} train {:>7.3} s  score {:>7.3} s  total CPU {:>7.3} s  {:>9.0} metrics/s  peak RSS {}  models {:.1} MiB  alerts {}",
+            r.label,
+            r.train_cpu_s,
+            r.score_cpu_s,
+            r.cpu_s(),
+            r.metrics_per_second(),
+            r.peak_rss_mib
+                .map_or("n/a".to_owned(), |m| format!("{m:.1} MiB")),
+            r.model_bytes as f64 / 1_048_576.0,
+            r.alerts
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("anomstack-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

@@ -5,18 +5,19 @@
 //! Distances are `sqrt(Σ (a_k − b_k)²)` from coordinate differences, summed in column order,
 //! as scikit-learn's trees compute them; the search compares squared distances and prunes a
 //! branch only when it cannot hold a strictly closer point, so the k smallest distances are
-//! exactly those of a brute-force search.
-
-use std::collections::BinaryHeap;
+//! exactly those of a brute-force search. The points are copied in leaf order, so a leaf is
+//! scanned from contiguous memory.
 
 use super::Matrix;
 
-const LEAF_SIZE: usize = 16;
+const LEAF_SIZE: usize = 12;
 
-/// The tree over the rows of a matrix; queries take the same matrix, so a scorer can keep the
-/// index next to the data it indexes.
 pub struct KdIndex {
-    order: Vec<usize>,
+    dims: usize,
+    /// Point coordinates in tree order.
+    points: Vec<f64>,
+    /// Original row of each point in tree order.
+    rows: Vec<usize>,
     nodes: Vec<Node>,
 }
 
@@ -33,98 +34,69 @@ enum Node {
     },
 }
 
-/// A distance ordered for the max-heap of current best candidates.
-struct Dist(f64);
-impl PartialEq for Dist {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Dist {}
-impl PartialOrd for Dist {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Dist {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-struct Builder<'a> {
-    points: &'a Matrix,
-    order: Vec<usize>,
-    nodes: Vec<Node>,
-}
-
 impl KdIndex {
-    pub fn build(points: &Matrix) -> Self {
-        let mut b = Builder {
-            points,
-            order: (0..points.rows()).collect(),
-            nodes: Vec::new(),
-        };
-        if points.rows() > 0 {
-            b.build(0, points.rows());
+    pub fn build(m: &Matrix) -> Self {
+        let mut order: Vec<usize> = (0..m.rows()).collect();
+        let mut nodes = Vec::new();
+        if m.rows() > 0 {
+            build_node(m, &mut order, 0, m.rows(), &mut nodes);
+        }
+        let mut points = Vec::with_capacity(m.data().len());
+        for &i in &order {
+            points.extend_from_slice(m.row(i));
         }
         KdIndex {
-            order: b.order,
-            nodes: b.nodes,
+            dims: m.cols(),
+            points,
+            rows: order,
+            nodes,
         }
     }
 
-    /// The `k` smallest distances from `query` to `points` (the matrix the index was built
-    /// from), ascending.
-    pub fn nearest_distances(&self, points: &Matrix, query: &[f64], k: usize) -> Vec<f64> {
-        self.nearest_distances_except(points, query, k, &|_| false)
+    /// The `k` smallest distances from `query` to the indexed points, ascending.
+    pub fn nearest_distances(&self, query: &[f64], k: usize) -> Vec<f64> {
+        self.nearest_distances_except(query, k, |_| false)
     }
 
-    /// Like [`Self::nearest_distances`], leaving out the points for which `skip(index)` holds.
-    pub fn nearest_distances_except(
+    /// Like [`Self::nearest_distances`], leaving out the rows for which `skip(row)` holds.
+    pub fn nearest_distances_except<F: Fn(usize) -> bool>(
         &self,
-        points: &Matrix,
         query: &[f64],
         k: usize,
-        skip: &dyn Fn(usize) -> bool,
+        skip: F,
     ) -> Vec<f64> {
         if k == 0 || self.nodes.is_empty() {
             return Vec::new();
         }
-        let mut heap: BinaryHeap<Dist> = BinaryHeap::with_capacity(k + 1);
-        self.search(points, 0, query, k, skip, &mut heap);
-        let mut d: Vec<f64> = heap.into_iter().map(|d| d.0.sqrt()).collect();
-        d.sort_by(f64::total_cmp);
-        d
+        let mut best = Best::new(k);
+        // Per-dimension distance from the query to the current cell, and its squared sum: a
+        // lower bound on the distance to any point in the cell (Arya and Mount).
+        let mut offsets = vec![0.0; self.dims];
+        self.search(0, query, &skip, &mut best, &mut offsets, 0.0);
+        best.d2.iter().map(|d| d.sqrt()).collect()
     }
 
-    fn search(
+    fn search<F: Fn(usize) -> bool>(
         &self,
-        points: &Matrix,
         node: usize,
         q: &[f64],
-        k: usize,
-        skip: &dyn Fn(usize) -> bool,
-        heap: &mut BinaryHeap<Dist>,
+        skip: &F,
+        best: &mut Best,
+        offsets: &mut [f64],
+        cell_d2: f64,
     ) {
         match self.nodes[node] {
             Node::Leaf { start, end } => {
-                for &i in &self.order[start..end] {
-                    if skip(i) {
+                for pos in start..end {
+                    if skip(self.rows[pos]) {
                         continue;
                     }
-                    let d2: f64 = points
-                        .row(i)
-                        .iter()
-                        .zip(q)
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum();
-                    if heap.len() < k {
-                        heap.push(Dist(d2));
-                    } else if heap.peek().is_some_and(|w| d2 < w.0) {
-                        heap.pop();
-                        heap.push(Dist(d2));
+                    let p = &self.points[pos * self.dims..(pos + 1) * self.dims];
+                    let mut d2 = 0.0;
+                    for (a, b) in p.iter().zip(q) {
+                        d2 += (a - b) * (a - b);
                     }
+                    best.offer(d2);
                 }
             }
             Node::Split {
@@ -139,64 +111,104 @@ impl KdIndex {
                 } else {
                     (right, left)
                 };
-                self.search(points, near, q, k, skip, heap);
-                let worst = heap.peek().map(|w| w.0);
-                if heap.len() < k || worst.is_some_and(|w| delta * delta <= w) {
-                    self.search(points, far, q, k, skip, heap);
+                self.search(near, q, skip, best, offsets, cell_d2);
+                let old = offsets[dim];
+                let far_d2 = cell_d2 - old * old + delta * delta;
+                if far_d2 <= best.worst() {
+                    offsets[dim] = delta;
+                    self.search(far, q, skip, best, offsets, far_d2);
+                    offsets[dim] = old;
                 }
             }
         }
     }
 }
 
-impl Builder<'_> {
-    fn build(&mut self, start: usize, end: usize) -> usize {
-        let id = self.nodes.len();
-        if end - start <= LEAF_SIZE || self.points.cols() == 0 {
-            self.nodes.push(Node::Leaf { start, end });
-            return id;
+/// The k smallest squared distances so far, ascending; `worst` is infinite until k are known.
+struct Best {
+    k: usize,
+    d2: Vec<f64>,
+}
+
+impl Best {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            d2: Vec::with_capacity(k + 1),
         }
-        // Split the widest dimension at its median.
-        let (dim, spread) = (0..self.points.cols())
-            .map(|d| {
-                let (lo, hi) = self.order[start..end].iter().fold(
-                    (f64::INFINITY, f64::NEG_INFINITY),
-                    |(lo, hi), &i| {
-                        let v = self.points.row(i)[d];
-                        (lo.min(v), hi.max(v))
-                    },
-                );
-                (d, hi - lo)
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((0, 0.0));
-        if spread <= 0.0 || spread.is_nan() {
-            self.nodes.push(Node::Leaf { start, end });
-            return id;
-        }
-        let mid = start + (end - start) / 2;
-        let points = self.points;
-        self.order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
-            points.row(a)[dim].total_cmp(&points.row(b)[dim])
-        });
-        let value = points.row(self.order[mid])[dim];
-        self.nodes.push(Node::Split {
-            dim,
-            value,
-            left: 0,
-            right: 0,
-        });
-        let left = self.build(start, mid);
-        let right = self.build(mid, end);
-        if let Node::Split {
-            left: l, right: r, ..
-        } = &mut self.nodes[id]
-        {
-            *l = left;
-            *r = right;
-        }
-        id
     }
+
+    #[inline]
+    fn worst(&self) -> f64 {
+        if self.d2.len() < self.k {
+            f64::INFINITY
+        } else {
+            self.d2[self.k - 1]
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, d2: f64) {
+        if d2 >= self.worst() && self.d2.len() >= self.k {
+            return;
+        }
+        let at = self.d2.partition_point(|x| *x <= d2);
+        self.d2.insert(at, d2);
+        self.d2.truncate(self.k);
+    }
+}
+
+fn build_node(
+    m: &Matrix,
+    order: &mut [usize],
+    start: usize,
+    end: usize,
+    nodes: &mut Vec<Node>,
+) -> usize {
+    let id = nodes.len();
+    if end - start <= LEAF_SIZE || m.cols() == 0 {
+        nodes.push(Node::Leaf { start, end });
+        return id;
+    }
+    // Split the widest dimension at its median.
+    let (dim, spread) = (0..m.cols())
+        .map(|d| {
+            let (lo, hi) = order[start..end].iter().fold(
+                (f64::INFINITY, f64::NEG_INFINITY),
+                |(lo, hi), &i| {
+                    let v = m.row(i)[d];
+                    (lo.min(v), hi.max(v))
+                },
+            );
+            (d, hi - lo)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, 0.0));
+    if spread <= 0.0 || spread.is_nan() {
+        nodes.push(Node::Leaf { start, end });
+        return id;
+    }
+    let mid = start + (end - start) / 2;
+    order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
+        m.row(a)[dim].total_cmp(&m.row(b)[dim])
+    });
+    let value = m.row(order[mid])[dim];
+    nodes.push(Node::Split {
+        dim,
+        value,
+        left: 0,
+        right: 0,
+    });
+    let left = build_node(m, order, start, mid, nodes);
+    let right = build_node(m, order, mid, end, nodes);
+    if let Node::Split {
+        left: l, right: r, ..
+    } = &mut nodes[id]
+    {
+        *l = left;
+        *r = right;
+    }
+    id
 }
 
 #[cfg(test)]
@@ -238,14 +250,14 @@ mod tests {
         let m = Matrix::from_rows(&rows).unwrap();
         let tree = KdIndex::build(&m);
         for q in rows.iter().step_by(13) {
-            assert_eq!(tree.nearest_distances(&m, q, 6), brute(&m, q, 6));
+            assert_eq!(tree.nearest_distances(q, 6), brute(&m, q, 6));
         }
         let far = [10.0, 10.0, 10.0];
-        assert_eq!(tree.nearest_distances(&m, &far, 3), brute(&m, &far, 3));
+        assert_eq!(tree.nearest_distances(&far, 3), brute(&m, &far, 3));
         // Skipping points gives the brute-force answer over the rest.
         let rest = Matrix::from_rows(&rows[100..]).unwrap();
         assert_eq!(
-            tree.nearest_distances_except(&m, &rows[5], 4, &|i| i < 100),
+            tree.nearest_distances_except(&rows[5], 4, |i| i < 100),
             brute(&rest, &rows[5], 4)
         );
     }

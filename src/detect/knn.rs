@@ -71,8 +71,7 @@ impl Detector for KnnParams {
             .map(|(i, row)| {
                 // Leaving out the row itself (and only it, for w = 0) drops exactly one zero
                 // distance, as PyOD's leave-one-out does even when the row has duplicates.
-                let skip = |j: usize| j.abs_diff(i) <= w;
-                let d = index.nearest_distances_except(&train.x, row, k, &skip);
+                let d = index.nearest_distances_except(row, k, |j| j.abs_diff(i) <= w);
                 self.method.combine(&d)
             })
             .collect();
@@ -111,9 +110,7 @@ impl RowScorer for KnnScorer<'_> {
         rows.x
             .iter_rows()
             .map(|row| {
-                let d = self
-                    .index
-                    .nearest_distances(&self.model.train, row, params.n_neighbors);
+                let d = self.index.nearest_distances(row, params.n_neighbors);
                 params.method.combine(&d)
             })
             .collect()

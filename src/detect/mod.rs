@@ -22,7 +22,7 @@ mod matrix;
 mod model;
 mod pca;
 mod preprocess;
-mod rng;
+pub mod rng;
 mod spec;
 mod stats;
 mod tails;

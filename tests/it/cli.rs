@@ -231,3 +231,94 @@ fn a_malformed_dotenv_line_is_reported_with_its_number() {
         "{stderr}"
     );
 }
+
+#[test]
+fn backtest_writes_one_row_per_input_row_mirroring_the_layout_and_scores_nab() {
+    let nab = crate::nab_scorer::nab_dir();
+    let dir = tempfile::tempdir().unwrap();
+    // A two-file NAB-layout folder.
+    let keys = [
+        "realAdExchange/exchange-3_cpm_results.csv",
+        "realAdExchange/exchange-4_cpm_results.csv",
+    ];
+    let labels: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(nab.join("labels/combined_windows.json")).unwrap())
+            .unwrap();
+    let mut subset = serde_json::Map::new();
+    for key in keys {
+        let target = dir.path().join("nab/data").join(key);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(nab.join("data").join(key), &target).unwrap();
+        subset.insert(key.to_owned(), labels[key].clone());
+    }
+    std::fs::create_dir_all(dir.path().join("nab/labels")).unwrap();
+    std::fs::write(
+        dir.path().join("nab/labels/combined_windows.json"),
+        serde_json::to_vec(&subset).unwrap(),
+    )
+    .unwrap();
+
+    let (out, stdout, stderr) = run(anomstack(dir.path()).args([
+        "backtest",
+        "--nab",
+        "nab",
+        "--output",
+        "scores",
+        "--retrain-every",
+        "200",
+    ]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("replayed 2 files"), "{stdout}");
+    for profile in ["standard", "reward_low_FP_rate", "reward_low_FN_rate"] {
+        assert!(stdout.contains(profile), "{stdout}");
+    }
+    for key in keys {
+        let input = std::fs::read_to_string(nab.join("data").join(key)).unwrap();
+        let output = std::fs::read_to_string(dir.path().join("scores").join(key)).unwrap();
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines[0], "timestamp,value,anomaly_score,alert");
+        assert_eq!(lines.len(), input.lines().count(), "one row per input row");
+        for (i, line) in lines.iter().skip(1).enumerate() {
+            let cells: Vec<&str> = line.split(',').collect();
+            let score: f64 = cells[2].parse().unwrap();
+            assert!((0.0..=1.0).contains(&score), "row {i}: {line}");
+            assert!(cells[3] == "0" || cells[3] == "1");
+        }
+        assert_eq!(
+            lines[1].split(',').next(),
+            input.lines().nth(1).unwrap().split(',').next(),
+            "timestamps are echoed"
+        );
+    }
+
+    // A single file without labels goes to <output>/<file name>.
+    let (out, stdout, stderr) = run(anomstack(dir.path()).args([
+        "backtest",
+        "nab/data/realAdExchange/exchange-3_cpm_results.csv",
+        "--output",
+        "single",
+    ]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        dir.path()
+            .join("single/exchange-3_cpm_results.csv")
+            .exists()
+    );
+    assert!(!stdout.contains("NAB scores"));
+}
+
+#[test]
+fn backtest_reports_a_bad_row_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.csv"),
+        "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,abc\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(anomstack(dir.path()).args(["backtest", "s.csv", "--output", "o"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("s.csv: line 3: value \"abc\" is not a number"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,32 @@
+//! Detection quality of the shipped defaults on the NAB subset, judged by the alerts they
+//! send. A guard against regressions; the figures themselves live in BENCHMARKS.md.
+
+use anomstack::backtest::{BacktestRequest, ReplaySettings, run};
+use anomstack::config;
+
+use crate::nab_scorer::nab_dir;
+
+#[test]
+fn the_shipped_defaults_alert_well_on_nab() {
+    let spec = config::builtin_defaults_batch("nab").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let request = BacktestRequest {
+        input: nab_dir().join("data"),
+        output: out.path().to_path_buf(),
+        settings: ReplaySettings::from_batch(&spec, 100).unwrap(),
+        labels: Some(nab_dir().join("labels/combined_windows.json")),
+        threads: 2,
+    };
+    let report = run(&request, &|_| {}).unwrap();
+    assert_eq!(report.rows, 123_523);
+    let profiles = report.nab.unwrap();
+    let standard = profiles
+        .iter()
+        .find(|p| p.profile.name == "standard")
+        .unwrap();
+    assert!(
+        standard.alerts.normalized >= 45.0,
+        "standard profile score of the alerts: {:.2}",
+        standard.alerts.normalized
+    );
+}
