@@ -10,7 +10,7 @@
 
 use super::Matrix;
 
-const LEAF_SIZE: usize = 12;
+const LEAF_SIZE: usize = 24;
 
 pub struct KdIndex {
     dims: usize,
@@ -117,6 +117,170 @@ impl KdIndex {
                 if far_d2 <= best.worst() {
                     offsets[dim] = delta;
                     self.search(far, q, skip, best, offsets, far_d2);
+                    offsets[dim] = old;
+                }
+            }
+        }
+    }
+}
+
+impl KdIndex {
+    /// The k-th smallest distance from `query` to the rows that `skip` keeps, if it is at
+    /// least `floor`; `None` as soon as the search proves it is smaller. Finding the largest
+    /// k-NN distance of a set this way skips most of the work for the points that are not.
+    pub fn kth_distance_at_least<F: Fn(usize) -> bool>(
+        &self,
+        query: &[f64],
+        k: usize,
+        skip: F,
+        floor: f64,
+    ) -> Option<f64> {
+        if k == 0 || self.nodes.is_empty() {
+            return None;
+        }
+        let mut best = Best::new(k);
+        let mut offsets = vec![0.0; self.dims];
+        let floor2 = floor * floor;
+        let mut stopped = false;
+        self.search_until(
+            0,
+            query,
+            &skip,
+            &mut best,
+            &mut offsets,
+            0.0,
+            &mut |b: &Best| b.d2.len() == b.k && b.worst() < floor2,
+            &mut stopped,
+        );
+        if stopped || best.d2.len() < k {
+            return None;
+        }
+        Some(best.worst().sqrt())
+    }
+
+    /// Whether at least `k` rows that `skip` keeps lie strictly closer than `radius`.
+    pub fn has_k_within<F: Fn(usize) -> bool>(
+        &self,
+        query: &[f64],
+        k: usize,
+        skip: F,
+        radius: f64,
+    ) -> bool {
+        let r2 = radius * radius;
+        let mut count = 0;
+        let mut offsets = vec![0.0; self.dims];
+        self.count_within(0, query, &skip, r2, k, &mut count, &mut offsets, 0.0);
+        count >= k
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn count_within<F: Fn(usize) -> bool>(
+        &self,
+        node: usize,
+        q: &[f64],
+        skip: &F,
+        r2: f64,
+        k: usize,
+        count: &mut usize,
+        offsets: &mut [f64],
+        cell_d2: f64,
+    ) {
+        if *count >= k {
+            return;
+        }
+        match self.nodes[node] {
+            Node::Leaf { start, end } => {
+                for pos in start..end {
+                    if skip(self.rows[pos]) {
+                        continue;
+                    }
+                    let p = &self.points[pos * self.dims..(pos + 1) * self.dims];
+                    let mut d2 = 0.0;
+                    for (a, b) in p.iter().zip(q) {
+                        d2 += (a - b) * (a - b);
+                    }
+                    if d2 < r2 {
+                        *count += 1;
+                        if *count >= k {
+                            return;
+                        }
+                    }
+                }
+            }
+            Node::Split {
+                dim,
+                value,
+                left,
+                right,
+            } => {
+                let delta = q[dim] - value;
+                let (near, far) = if delta < 0.0 {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                self.count_within(near, q, skip, r2, k, count, offsets, cell_d2);
+                let old = offsets[dim];
+                let far_d2 = cell_d2 - old * old + delta * delta;
+                if far_d2 < r2 {
+                    offsets[dim] = delta;
+                    self.count_within(far, q, skip, r2, k, count, offsets, far_d2);
+                    offsets[dim] = old;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search_until<F: Fn(usize) -> bool>(
+        &self,
+        node: usize,
+        q: &[f64],
+        skip: &F,
+        best: &mut Best,
+        offsets: &mut [f64],
+        cell_d2: f64,
+        stop: &mut dyn FnMut(&Best) -> bool,
+        stopped: &mut bool,
+    ) {
+        if *stopped {
+            return;
+        }
+        match self.nodes[node] {
+            Node::Leaf { start, end } => {
+                for pos in start..end {
+                    if skip(self.rows[pos]) {
+                        continue;
+                    }
+                    let p = &self.points[pos * self.dims..(pos + 1) * self.dims];
+                    let mut d2 = 0.0;
+                    for (a, b) in p.iter().zip(q) {
+                        d2 += (a - b) * (a - b);
+                    }
+                    best.offer(d2);
+                }
+                if stop(best) {
+                    *stopped = true;
+                }
+            }
+            Node::Split {
+                dim,
+                value,
+                left,
+                right,
+            } => {
+                let delta = q[dim] - value;
+                let (near, far) = if delta < 0.0 {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                self.search_until(near, q, skip, best, offsets, cell_d2, stop, stopped);
+                let old = offsets[dim];
+                let far_d2 = cell_d2 - old * old + delta * delta;
+                if !*stopped && far_d2 <= best.worst() {
+                    offsets[dim] = delta;
+                    self.search_until(far, q, skip, best, offsets, far_d2, stop, stopped);
                     offsets[dim] = old;
                 }
             }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::kdtree::KdIndex;
 use super::stats::median;
-use super::{DetectError, Detector, Features, Matrix, RowScorer};
+use super::{
+    DetectError, Detector, Features, Matrix, RowScorer, ScoreMethod, ScoreRange, TrainingScores,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,19 +52,7 @@ impl Detector for KnnParams {
     type Model = KnnModel;
 
     fn fit(&self, train: &Features) -> Result<(KnnModel, Vec<f64>), DetectError> {
-        let k = self.n_neighbors;
-        if k == 0 {
-            return Err(DetectError::Params("n_neighbors must be at least 1".into()));
-        }
-        let n = train.x.rows();
-        if n <= k {
-            return Err(DetectError::NotEnoughRows {
-                needed: k + 1,
-                got: n,
-            });
-        }
-        // A young metric gets a narrower window, so it still has k rows left to compare with.
-        let w = self.exclude_within.min((n - k - 1) / 2);
+        let (k, w) = self.checked_window(train.x.rows())?;
         let index = KdIndex::build(&train.x);
         let scores = train
             .x
@@ -87,19 +77,87 @@ impl Detector for KnnParams {
     fn score(model: &KnnModel, rows: &Features) -> Vec<f64> {
         model.scorer().score(rows)
     }
+
+    /// For the linear method only the smallest and largest training scores matter. With the
+    /// default `largest` distance both are found exactly while skipping most of the work: a
+    /// row is searched only until it is shown not to beat the current maximum, and a row with
+    /// k neighbours closer than the current minimum is the only kind that can lower it.
+    fn fit_for(
+        &self,
+        train: &Features,
+        method: ScoreMethod,
+    ) -> Result<(KnnModel, TrainingScores), DetectError> {
+        if method != ScoreMethod::Linear || self.method != KnnMethod::Largest {
+            let (model, scores) = self.fit(train)?;
+            return Ok((model, TrainingScores::All(scores)));
+        }
+        let (k, w) = self.checked_window(train.x.rows())?;
+        let index = KdIndex::build(&train.x);
+        let n = train.x.rows();
+        let mut max = 0.0f64;
+        let mut min = f64::INFINITY;
+        // Exact scores of a spread-out sample first, so both bounds start tight.
+        for i in (0..n).step_by((n / 32).max(1)) {
+            let d = index.nearest_distances_except(train.x.row(i), k, |j| j.abs_diff(i) <= w);
+            if let Some(&d) = d.last() {
+                max = max.max(d);
+                min = min.min(d);
+            }
+        }
+        for (i, row) in train.x.iter_rows().enumerate() {
+            let skip = |j: usize| j.abs_diff(i) <= w;
+            if let Some(d) = index.kth_distance_at_least(row, k, skip, max) {
+                max = max.max(d);
+            }
+            if (min.is_infinite() || index.has_k_within(row, k, skip, min))
+                && let Some(&d) = index.nearest_distances_except(row, k, skip).last()
+            {
+                min = min.min(d);
+            }
+        }
+        Ok((
+            KnnModel {
+                params: self.clone(),
+                train: train.x.clone(),
+            },
+            TrainingScores::Range(ScoreRange { min, max }),
+        ))
+    }
 }
 
-/// Scores with the neighbour index built once.
+impl KnnParams {
+    /// k, and the exclusion window: narrowed for a young metric, so that k rows remain to
+    /// compare each row with.
+    fn checked_window(&self, n: usize) -> Result<(usize, usize), DetectError> {
+        let k = self.n_neighbors;
+        if k == 0 {
+            return Err(DetectError::Params("n_neighbors must be at least 1".into()));
+        }
+        if n <= k {
+            return Err(DetectError::NotEnoughRows {
+                needed: k + 1,
+                got: n,
+            });
+        }
+        Ok((k, self.exclude_within.min((n - k - 1) / 2)))
+    }
+}
+
+/// Scores with the neighbour index built once, when enough rows are scored to pay for it;
+/// a handful of rows (a score job's window) are compared with every training row directly.
 pub struct KnnScorer<'a> {
     model: &'a KnnModel,
-    index: KdIndex,
+    index: Option<KdIndex>,
 }
+
+/// Below this many rows per call, building a tree costs more than the brute-force search.
+const BRUTE_FORCE_ROWS: usize = 64;
 
 impl KnnModel {
     pub fn scorer(&self) -> KnnScorer<'_> {
         KnnScorer {
             model: self,
-            index: KdIndex::build(&self.train),
+            index: None,
         }
     }
 }
@@ -107,14 +165,49 @@ impl KnnModel {
 impl RowScorer for KnnScorer<'_> {
     fn score(&mut self, rows: &Features) -> Vec<f64> {
         let params = &self.model.params;
+        let k = params.n_neighbors;
+        if self.index.is_none() && rows.x.rows() < BRUTE_FORCE_ROWS {
+            return rows
+                .x
+                .iter_rows()
+                .map(|row| {
+                    params
+                        .method
+                        .combine(&brute_force(&self.model.train, row, k))
+                })
+                .collect();
+        }
+        let index = self
+            .index
+            .get_or_insert_with(|| KdIndex::build(&self.model.train));
         rows.x
             .iter_rows()
-            .map(|row| {
-                let d = self.index.nearest_distances(row, params.n_neighbors);
-                params.method.combine(&d)
-            })
+            .map(|row| params.method.combine(&index.nearest_distances(row, k)))
             .collect()
     }
+}
+
+/// The k smallest distances from `q` to the rows of `train`, ascending, computed as the tree
+/// computes them.
+fn brute_force(train: &Matrix, q: &[f64], k: usize) -> Vec<f64> {
+    let mut d2: Vec<f64> = train
+        .iter_rows()
+        .map(|r| {
+            let mut s = 0.0;
+            for (a, b) in r.iter().zip(q) {
+                s += (a - b) * (a - b);
+            }
+            s
+        })
+        .collect();
+    let k = k.min(d2.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    d2.select_nth_unstable_by(k - 1, f64::total_cmp);
+    let mut best = d2[..k].to_vec();
+    best.sort_by(f64::total_cmp);
+    best.into_iter().map(f64::sqrt).collect()
 }
 
 impl KnnMethod {

@@ -44,6 +44,7 @@ pub use model::{FittedDetector, MODEL_FORMAT_VERSION, TrainedModel, TrainingInfo
 pub use pca::PcaParams;
 pub use preprocess::{Aggregation, Features, Preprocess};
 pub use spec::{DETECTOR_NAMES, DetectorSpec};
+
 pub use stats::{median, percentile};
 pub use zscore::ZScoreParams;
 
@@ -77,6 +78,26 @@ pub trait Detector {
 
     /// Raw scores of `rows`, scored together (ECOD and COPOD use the batch as reference).
     fn score(model: &Self::Model, rows: &Features) -> Vec<f64>;
+
+    /// Fits and returns what calibration by `method` needs of the training scores. A detector
+    /// that can find the range of its training scores without computing each one overrides
+    /// this for the linear method.
+    fn fit_for(
+        &self,
+        train: &Features,
+        method: ScoreMethod,
+    ) -> Result<(Self::Model, TrainingScores), DetectError> {
+        let _ = method;
+        let (model, scores) = self.fit(train)?;
+        Ok((model, TrainingScores::All(scores)))
+    }
+}
+
+/// The training scores a calibration needs: all of them, or only their range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainingScores {
+    All(Vec<f64>),
+    Range(ScoreRange),
 }
 
 /// Scores rows with whatever a model prepares once (a neighbour index, a fitted forecast),

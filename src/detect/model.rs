@@ -17,7 +17,7 @@ use super::pca::PcaModel;
 use super::zscore::ZScoreModel;
 use super::{
     Calibration, DetectError, Detector, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod,
-    ScoreRange,
+    ScoreRange, TrainingScores,
 };
 
 /// Bumped whenever a change to the format would make older readers misread a model.
@@ -83,23 +83,31 @@ impl TrainedModel {
         trained_at: i64,
     ) -> Result<Self, DetectError> {
         let (fitted, train_scores) = match spec {
-            DetectorSpec::Pca(p) => fit_with(p, features, FittedDetector::Pca)?,
-            DetectorSpec::Knn(p) => fit_with(p, features, FittedDetector::Knn)?,
-            DetectorSpec::Ecod(p) => fit_with(p, features, FittedDetector::Ecod)?,
-            DetectorSpec::Copod(p) => fit_with(p, features, FittedDetector::Copod)?,
-            DetectorSpec::Hbos(p) => fit_with(p, features, FittedDetector::Hbos)?,
-            DetectorSpec::IForest(p) => fit_with(p, features, FittedDetector::IForest)?,
-            DetectorSpec::Mad(p) => fit_with(p, features, FittedDetector::Mad)?,
-            DetectorSpec::ZScore(p) => fit_with(p, features, FittedDetector::ZScore)?,
-            DetectorSpec::SeasonalBand(p) => fit_with(p, features, FittedDetector::SeasonalBand)?,
+            DetectorSpec::Pca(p) => fit_with(p, features, method, FittedDetector::Pca)?,
+            DetectorSpec::Knn(p) => fit_with(p, features, method, FittedDetector::Knn)?,
+            DetectorSpec::Ecod(p) => fit_with(p, features, method, FittedDetector::Ecod)?,
+            DetectorSpec::Copod(p) => fit_with(p, features, method, FittedDetector::Copod)?,
+            DetectorSpec::Hbos(p) => fit_with(p, features, method, FittedDetector::Hbos)?,
+            DetectorSpec::IForest(p) => fit_with(p, features, method, FittedDetector::IForest)?,
+            DetectorSpec::Mad(p) => fit_with(p, features, method, FittedDetector::Mad)?,
+            DetectorSpec::ZScore(p) => fit_with(p, features, method, FittedDetector::ZScore)?,
+            DetectorSpec::SeasonalBand(p) => {
+                fit_with(p, features, method, FittedDetector::SeasonalBand)?
+            }
+        };
+        let (score_range, calibration) = match train_scores {
+            TrainingScores::All(scores) => {
+                (ScoreRange::of(&scores), Calibration::fit(method, &scores))
+            }
+            TrainingScores::Range(range) => (range, Calibration::Linear),
         };
         Ok(Self {
             format: FORMAT_NAME.to_owned(),
             version: MODEL_FORMAT_VERSION,
             spec: spec.clone(),
             fitted,
-            score_range: ScoreRange::of(&train_scores),
-            calibration: Calibration::fit(method, &train_scores),
+            score_range,
+            calibration,
             preprocess,
             training: TrainingInfo {
                 rows: features.x.rows(),
@@ -200,8 +208,9 @@ impl RowScorer for Stateless<'_> {
 fn fit_with<D: Detector>(
     detector: &D,
     features: &Features,
+    method: ScoreMethod,
     wrap: impl FnOnce(D::Model) -> FittedDetector,
-) -> Result<(FittedDetector, Vec<f64>), DetectError> {
-    let (model, scores) = detector.fit(features)?;
+) -> Result<(FittedDetector, TrainingScores), DetectError> {
+    let (model, scores) = detector.fit_for(features, method)?;
     Ok((wrap(model), scores))
 }

@@ -266,3 +266,34 @@ fn preprocessing_reproduces_the_fixture_features() {
         }
     }
 }
+
+#[test]
+fn knn_finds_the_exact_training_range_without_every_score() {
+    use anomstack::detect::{KnnMethod, ScoreMethod, TrainingScores};
+    for f in fixtures() {
+        for exclude_within in [0, 20] {
+            let params = KnnParams {
+                exclude_within,
+                ..KnnParams::default()
+            };
+            let train = features(&f.features.train);
+            let (_, all) = params.fit(&train).unwrap();
+            let (_, range) = params.fit_for(&train, ScoreMethod::Linear).unwrap();
+            assert_eq!(
+                range,
+                TrainingScores::Range(ScoreRange::of(&all)),
+                "{}",
+                f.case
+            );
+        }
+        // Methods that need every score still get them.
+        let mean = KnnParams {
+            method: KnnMethod::Mean,
+            ..KnnParams::default()
+        };
+        let (_, scores) = mean
+            .fit_for(&features(&f.features.train), ScoreMethod::Linear)
+            .unwrap();
+        assert!(matches!(scores, TrainingScores::All(_)));
+    }
+}
