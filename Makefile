@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= target
 
-.PHONY: run dev build test test-deps fmt lint validate clean help
+.PHONY: run dev build test test-deps fmt lint validate bench clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ fmt: ## format the code
 
 lint: ## clippy, warnings as errors
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
+
+bench: build ## detection speed, NAB quality and criterion micro-benchmarks (see BENCHMARKS.md)
+	$(CARGO_TARGET_DIR)/release/anomstack bench detect --metrics 1000 --points 1000
+	$(CARGO_TARGET_DIR)/release/anomstack backtest --nab tests/fixtures/nab --output $${TMPDIR:-/tmp}/anomstack-nab
+	$(CARGO) bench --bench detect
 
 validate: ## check the metric batch configs
 	$(CARGO) run -- validate
