@@ -1,12 +1,12 @@
 //! An exact k-nearest-neighbour search over a few thousand low-dimensional points. KNN's
 //! training scores need every training row's neighbours, which brute force makes quadratic;
-//! a k-d tree keeps a 1000-row metric at a few thousand distance evaluations.
+//! with 6 correlated features a k-d tree evaluates about 300 of 1000 rows per query.
 //!
 //! Distances are `sqrt(Σ (a_k − b_k)²)` from coordinate differences, summed in column order,
 //! as scikit-learn's trees compute them; the search compares squared distances and prunes a
 //! branch only when it cannot hold a strictly closer point, so the k smallest distances are
-//! exactly those of a brute-force search. The points are copied in leaf order, so a leaf is
-//! scanned from contiguous memory.
+//! exactly those of a brute-force search. Coordinates are stored in leaf order, column by
+//! column, so a leaf's distances come from contiguous memory in a vectorisable loop.
 
 use super::Matrix;
 
@@ -14,8 +14,9 @@ const LEAF_SIZE: usize = 24;
 
 pub struct KdIndex {
     dims: usize,
-    /// Point coordinates in tree order.
-    points: Vec<f64>,
+    /// Coordinates in tree order, column by column (`cols[d * n + pos]`), so a leaf's values
+    /// of one dimension are contiguous and its distances vectorise.
+    cols: Vec<f64>,
     /// Original row of each point in tree order.
     rows: Vec<usize>,
     nodes: Vec<Node>,
@@ -41,15 +42,49 @@ impl KdIndex {
         if m.rows() > 0 {
             build_node(m, &mut order, 0, m.rows(), &mut nodes);
         }
-        let mut points = Vec::with_capacity(m.data().len());
-        for &i in &order {
-            points.extend_from_slice(m.row(i));
+        let mut cols = Vec::with_capacity(m.data().len());
+        for d in 0..m.cols() {
+            cols.extend(order.iter().map(|&i| m.row(i)[d]));
         }
         KdIndex {
             dims: m.cols(),
-            points,
+            cols,
             rows: order,
             nodes,
+        }
+    }
+
+    /// Squared distances from `q` to the points at tree positions `start..end`, summed over
+    /// the dimensions in column order; `visit(pos, d2)` returns false to stop early.
+    #[inline]
+    fn leaf_distances(
+        &self,
+        start: usize,
+        end: usize,
+        q: &[f64],
+        mut visit: impl FnMut(usize, f64) -> bool,
+    ) {
+        const CHUNK: usize = 32;
+        let n = self.rows.len();
+        let mut buf = [0.0f64; CHUNK];
+        let mut s = start;
+        while s < end {
+            let e = (s + CHUNK).min(end);
+            let acc = &mut buf[..e - s];
+            acc.fill(0.0);
+            for (d, &qd) in q.iter().enumerate().take(self.dims) {
+                let col = &self.cols[d * n + s..d * n + e];
+                for (a, &c) in acc.iter_mut().zip(col) {
+                    let diff = c - qd;
+                    *a += diff * diff;
+                }
+            }
+            for (j, &d2) in acc.iter().enumerate() {
+                if !visit(s + j, d2) {
+                    return;
+                }
+            }
+            s = e;
         }
     }
 
@@ -87,17 +122,12 @@ impl KdIndex {
     ) {
         match self.nodes[node] {
             Node::Leaf { start, end } => {
-                for pos in start..end {
-                    if skip(self.rows[pos]) {
-                        continue;
+                self.leaf_distances(start, end, q, |pos, d2| {
+                    if d2 < best.worst() && !skip(self.rows[pos]) {
+                        best.offer(d2);
                     }
-                    let p = &self.points[pos * self.dims..(pos + 1) * self.dims];
-                    let mut d2 = 0.0;
-                    for (a, b) in p.iter().zip(q) {
-                        d2 += (a - b) * (a - b);
-                    }
-                    best.offer(d2);
-                }
+                    true
+                });
             }
             Node::Split {
                 dim,
@@ -190,22 +220,12 @@ impl KdIndex {
         }
         match self.nodes[node] {
             Node::Leaf { start, end } => {
-                for pos in start..end {
-                    if skip(self.rows[pos]) {
-                        continue;
-                    }
-                    let p = &self.points[pos * self.dims..(pos + 1) * self.dims];
-                    let mut d2 = 0.0;
-                    for (a, b) in p.iter().zip(q) {
-                        d2 += (a - b) * (a - b);
-                    }
-                    if d2 < r2 {
+                self.leaf_distances(start, end, q, |pos, d2| {
+                    if d2 < r2 && !skip(self.rows[pos]) {
                         *count += 1;
-                        if *count >= k {
-                            return;
-                        }
                     }
-                }
+                    *count < k
+                });
             }
             Node::Split {
                 dim,
@@ -248,17 +268,12 @@ impl KdIndex {
         }
         match self.nodes[node] {
             Node::Leaf { start, end } => {
-                for pos in start..end {
-                    if skip(self.rows[pos]) {
-                        continue;
+                self.leaf_distances(start, end, q, |pos, d2| {
+                    if d2 < best.worst() && !skip(self.rows[pos]) {
+                        best.offer(d2);
                     }
-                    let p = &self.points[pos * self.dims..(pos + 1) * self.dims];
-                    let mut d2 = 0.0;
-                    for (a, b) in p.iter().zip(q) {
-                        d2 += (a - b) * (a - b);
-                    }
-                    best.offer(d2);
-                }
+                    true
+                });
                 if stop(best) {
                     *stopped = true;
                 }
