@@ -94,24 +94,44 @@ impl Detector for KnnParams {
         let (k, w) = self.checked_window(train.x.rows())?;
         let index = KdIndex::build(&train.x);
         let n = train.x.rows();
+        // Each row's leaf bounds its k-th distance from above and below; only rows whose
+        // bounds could beat the running maximum or minimum are searched, best candidates first.
+        let bounds = index.leaf_bounds(k, |i, j| j.abs_diff(i) <= w);
+        let mut by_upper: Vec<usize> = (0..n).collect();
+        by_upper.sort_by(|&a, &b| bounds[b].upper2.total_cmp(&bounds[a].upper2));
         let mut max = 0.0f64;
-        let mut min = f64::INFINITY;
-        // Exact scores of a spread-out sample first, so both bounds start tight.
-        for i in (0..n).step_by((n / 32).max(1)) {
-            let d = index.nearest_distances_except(train.x.row(i), k, |j| j.abs_diff(i) <= w);
-            if let Some(&d) = d.last() {
+        for &i in &by_upper {
+            let b = bounds[i];
+            if b.upper2.sqrt() <= max {
+                break;
+            }
+            let d = if b.exact() {
+                Some(b.upper2.sqrt())
+            } else {
+                index.kth_distance_at_least(train.x.row(i), k, |j| j.abs_diff(i) <= w, max)
+            };
+            if let Some(d) = d {
                 max = max.max(d);
-                min = min.min(d);
             }
         }
-        for (i, row) in train.x.iter_rows().enumerate() {
-            let skip = |j: usize| j.abs_diff(i) <= w;
-            if let Some(d) = index.kth_distance_at_least(row, k, skip, max) {
-                max = max.max(d);
+        let mut by_lower: Vec<usize> = (0..n).collect();
+        by_lower.sort_by(|&a, &b| bounds[a].lower2.total_cmp(&bounds[b].lower2));
+        let mut min = f64::INFINITY;
+        for &i in &by_lower {
+            let b = bounds[i];
+            if b.lower2.sqrt() >= min {
+                break;
             }
-            if (min.is_infinite() || index.has_k_within(row, k, skip, min))
-                && let Some(&d) = index.nearest_distances_except(row, k, skip).last()
-            {
+            let row = train.x.row(i);
+            let skip = |j: usize| j.abs_diff(i) <= w;
+            let d = if b.exact() {
+                Some(b.upper2.sqrt())
+            } else if min.is_infinite() || index.has_k_within(row, k, skip, min) {
+                index.nearest_distances_except(row, k, skip).last().copied()
+            } else {
+                None
+            };
+            if let Some(d) = d {
                 min = min.min(d);
             }
         }
