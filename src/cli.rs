@@ -37,6 +37,13 @@ pub enum Command {
     /// Read a password (prompted, or one line on stdin) and print an argon2id hash for
     /// ANOMSTACK_ADMIN_PASSWORD_HASH.
     HashPassword,
+    /// Run one job of one batch now, in the foreground, and print its report: ingest, train,
+    /// score, alert, change, delete, summary, or `pipeline` (ingest, train, score, alert,
+    /// change).
+    Run(RunArgs),
+    /// Run ingest at past logical times (the template variable `run_ts`), then train and
+    /// score, to give a new batch history.
+    Backfill(BackfillArgs),
     /// Measure detection speed and memory on synthetic metrics.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -108,4 +115,33 @@ pub struct BenchDetectArgs {
     /// Which configuration: original, shipped, or both.
     #[arg(long, default_value = "both")]
     pub config: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// ingest, train, score, alert, change, llmalert, plot, delete, summary or pipeline.
+    pub job: String,
+    /// The batch (`metric_batch`); not needed for summary.
+    pub batch: Option<String>,
+    /// Folder of metric batch YAML files [env: ANOMSTACK_METRICS_DIR; default ./metrics].
+    #[arg(long)]
+    pub metrics_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// The batch (`metric_batch`).
+    pub batch: String,
+    /// First logical time, `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339.
+    #[arg(long)]
+    pub from: String,
+    /// Last logical time [default: now].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Step between runs, such as 5m, 1h, 1d.
+    #[arg(long, default_value = "5m")]
+    pub every: String,
+    /// Folder of metric batch YAML files [env: ANOMSTACK_METRICS_DIR; default ./metrics].
+    #[arg(long)]
+    pub metrics_dir: Option<PathBuf>,
 }

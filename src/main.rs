@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use anomstack::cli::{
-    BacktestArgs, BenchCommand, BenchDetectArgs, Cli, Command, ServeArgs, ValidateArgs,
+    BackfillArgs, BacktestArgs, BenchCommand, BenchDetectArgs, Cli, Command, RunArgs, ServeArgs,
+    ValidateArgs,
 };
 use anomstack::config::{self, ConfigErrors, EnvVars, Settings};
 use anomstack::store::Store;
@@ -46,6 +47,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::HashPassword => hash_password_command(),
         Command::Backtest(args) => backtest_command(args),
         Command::Bench(BenchCommand::Detect(args)) => bench_detect_command(args),
+        Command::Run(args) => run_command(args).await,
+        Command::Backfill(args) => backfill_command(args).await,
     }
 }
 
@@ -301,4 +304,166 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("anomstack-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Loads settings, config and the store for a one-off command.
+async fn open_for_jobs(
+    metrics_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<Option<(config::Config, Store)>> {
+    let (settings, env) = match settings(metrics_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            print_errors(&e);
+            return Ok(None);
+        }
+    };
+    let config = match config::load(&settings, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            print_errors(&e);
+            return Ok(None);
+        }
+    };
+    let store = Store::open(&settings.database)
+        .await
+        .context("cannot open the app database")?;
+    Ok(Some((config, store)))
+}
+
+fn find_batch<'a>(config: &'a config::Config, name: &str) -> anyhow::Result<&'a config::Batch> {
+    config.batch(name).ok_or_else(|| {
+        let names: Vec<&str> = config.batches.iter().map(|b| b.name()).collect();
+        anyhow::anyhow!("no enabled batch `{name}` (batches: {})", names.join(", "))
+    })
+}
+
+fn print_report(job: &str, report: &anomstack::jobs::JobReport) {
+    println!(
+        "{job}: read {} row(s), wrote {}",
+        report.rows_read, report.rows_written
+    );
+    for line in &report.log {
+        println!("  {line}");
+    }
+    for s in &report.skipped {
+        println!("  skipped {s}");
+    }
+    for n in &report.notices {
+        println!(
+            "  {}\n    {}",
+            n.title,
+            n.description.replace('\n', "\n    ")
+        );
+    }
+}
+
+async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
+    use anomstack::config::BatchJob;
+    use anomstack::jobs::{self, JobCtx, Trigger};
+
+    let Some((config, store)) = open_for_jobs(args.metrics_dir).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let ctx = JobCtx {
+        store,
+        templates: config.templates.clone(),
+        run_ts: chrono::Utc::now(),
+    };
+    if args.job == "summary" {
+        let report = jobs::run_summary(&ctx, &config.batches).await?;
+        print_report("summary", &report);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(name) = &args.batch else {
+        anyhow::bail!("`anomstack run {}` needs a batch name", args.job);
+    };
+    let batch = find_batch(&config, name)?;
+    let results = if args.job == "pipeline" {
+        jobs::run_pipeline(&ctx, batch, Trigger::Cli).await
+    } else {
+        let job = BatchJob::ALL
+            .into_iter()
+            .find(|j| j.as_str() == args.job)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown job `{}`: ingest, train, score, alert, change, llmalert, plot, delete, summary or pipeline",
+                    args.job
+                )
+            })?;
+        vec![(
+            job,
+            jobs::run_recorded(&ctx, batch, job, Trigger::Cli).await,
+        )]
+    };
+    let mut code = ExitCode::SUCCESS;
+    for (job, result) in results {
+        match result {
+            Ok(report) => print_report(job.as_str(), &report),
+            Err(e) => {
+                eprintln!("{job}: failed: {e}");
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    Ok(code)
+}
+
+async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    use anomstack::jobs::{self, JobCtx};
+    use anomstack::timestamp::{parse_duration, parse_lenient};
+
+    let parse = |s: &str| {
+        parse_lenient(s).map(|t| t.and_utc()).ok_or_else(|| {
+            anyhow::anyhow!("`{s}` is not a time: use YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339")
+        })
+    };
+    let from = parse(&args.from)?;
+    let to = match &args.to {
+        Some(t) => parse(t)?,
+        None => chrono::Utc::now(),
+    };
+    let every = parse_duration(&args.every).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--every `{}`: use a duration such as 5m, 1h or 1d",
+            args.every
+        )
+    })?;
+    if to < from {
+        anyhow::bail!("--to is before --from");
+    }
+    let mut times = Vec::new();
+    let mut at = from;
+    while at <= to {
+        times.push(at);
+        at += every;
+    }
+    if times.len() > 100_000 {
+        anyhow::bail!("{} runs is too many; use a larger --every", times.len());
+    }
+    let Some((config, store)) = open_for_jobs(args.metrics_dir).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let batch = find_batch(&config, &args.batch)?;
+    let ctx = JobCtx {
+        store,
+        templates: config.templates.clone(),
+        run_ts: to,
+    };
+    let bar = indicatif::ProgressBar::new(times.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} ingest runs  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = jobs::backfill(&ctx, batch, &times, &|done| bar.set_position(done as u64)).await;
+    bar.finish_and_clear();
+    match report {
+        Ok(report) => {
+            print_report("backfill", &report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("backfill failed: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

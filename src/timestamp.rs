@@ -44,6 +44,23 @@ pub fn parse_lenient(raw: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
+/// A duration such as `30s`, `5m`, `2h`, `1d` or `1w`.
+pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let seconds = match unit.trim() {
+        "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    Some(chrono::Duration::seconds(n.checked_mul(seconds)?))
+}
+
 fn truncate(ts: NaiveDateTime) -> NaiveDateTime {
     ts.with_nanosecond(0).unwrap_or(ts)
 }
@@ -74,6 +91,15 @@ mod tests {
         assert_eq!(parse_lenient("2024-03-01"), Some(ts("2024-03-01 00:00:00")));
         assert_eq!(parse_lenient("yesterday"), None);
         assert_eq!(parse_lenient("2024-13-01 00:00:00"), None);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("5m"), Some(chrono::Duration::minutes(5)));
+        assert_eq!(parse_duration("1d"), Some(chrono::Duration::days(1)));
+        assert_eq!(parse_duration("0m"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("m"), None);
     }
 
     #[test]

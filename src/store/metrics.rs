@@ -151,6 +151,22 @@ impl Store {
         if rows.is_empty() {
             return Ok(UpsertReport::default());
         }
+        // SQLite refuses an upsert that touches one key twice in a statement; the last copy of
+        // a key wins, as it would across statements.
+        let mut last: std::collections::HashMap<(&str, &str, MetricType, NaiveDateTime), usize> =
+            std::collections::HashMap::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            last.insert((&r.batch, &r.name, r.metric_type, r.timestamp), i);
+        }
+        let deduped: Vec<MetricRow>;
+        let rows: &[MetricRow] = if last.len() == rows.len() {
+            rows
+        } else {
+            let mut keep: Vec<usize> = last.into_values().collect();
+            keep.sort_unstable();
+            deduped = keep.into_iter().map(|i| rows[i].clone()).collect();
+            &deduped
+        };
         self.ensure_metrics_table(table).await?;
         let conn = self.connect().await?;
         let ctx = || format!("cannot store metrics in `{table}`");

@@ -7,6 +7,9 @@
 mod error;
 mod metrics;
 pub mod migrations;
+mod models;
+mod query;
+mod runs;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,8 +19,11 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use error::StoreError;
+pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};
+pub use query::QueryResult;
+pub use runs::{JobRun, RunOutcome, RunStatus};
 
 use crate::config::DatabaseLocation;
 use error::SqlContext;

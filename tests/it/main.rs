@@ -13,6 +13,7 @@ mod detect_parity;
 mod detect_quality;
 mod examples;
 pub mod nab_scorer;
+mod pipeline;
 mod store_local;
 mod store_remote;
 mod web;

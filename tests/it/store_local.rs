@@ -279,3 +279,21 @@ async fn batches_may_keep_their_rows_in_their_own_table() {
     let err = store.upsert_metrics("bad name", &rows).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidTable(_)));
 }
+
+#[tokio::test]
+async fn a_key_repeated_within_one_write_keeps_its_last_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&local(&dir)).await.unwrap();
+    let rows = [
+        row("m", "2024-01-01 00:00:00", MetricType::Metric, 1.0),
+        row("m", "2024-01-01 00:00:00", MetricType::Metric, 2.0),
+    ];
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    let conn = store.connect().await.unwrap();
+    let mut r = conn
+        .query("SELECT metric_value FROM metrics", ())
+        .await
+        .unwrap();
+    assert_eq!(r.next().await.unwrap().unwrap().get::<f64>(0).unwrap(), 2.0);
+    assert!(r.next().await.unwrap().is_none());
+}

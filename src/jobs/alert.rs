@@ -1,0 +1,82 @@
+//! Alert: per metric, the newest scored points (`alert_sql`) go through the alert rule
+//! (trailing smoothing, threshold, recent points only, snooze by periods and by timestamp);
+//! each decision becomes an `alert` row and a notice.
+
+use super::rules::{AlertRule, alert_decisions, smoothed_scores};
+use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, title_time};
+use crate::config::Batch;
+use crate::store::{MetricRow, MetricType};
+
+pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    let mut report = JobReport::default();
+    let sql = render(ctx, batch, "alert_sql", &spec.alert_sql)?;
+    let rows = ctx
+        .store
+        .query_long_rows(batch.name(), &sql, "alert_sql failed")
+        .await?;
+    report.rows_read = rows.len() as u64;
+    let rule = AlertRule {
+        smooth_n: spec.alert_smooth_n as usize,
+        threshold: spec.alert_threshold,
+        recent_n: spec.alert_recent_n as usize,
+        snooze_n: spec.alert_snooze_n as usize,
+        always: spec.alert_always,
+    };
+    let mut new_alerts = Vec::new();
+    for (metric, rows) in by_metric(rows) {
+        let scores: Vec<&MetricRow> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Score)
+            .collect();
+        let values: Vec<f64> = scores.iter().map(|r| r.value).collect();
+        let alerted: Vec<bool> = scores
+            .iter()
+            .map(|s| {
+                rows.iter()
+                    .any(|r| r.metric_type == MetricType::Alert && r.timestamp == s.timestamp)
+            })
+            .collect();
+        let decided = alert_decisions(&rule, &values, &alerted);
+        if decided.is_empty() {
+            continue;
+        }
+        let smoothed = smoothed_scores(&values, rule.smooth_n);
+        for i in decided {
+            let at = scores[i].timestamp;
+            let value = rows
+                .iter()
+                .find(|r| r.metric_type == MetricType::Metric && r.timestamp == at)
+                .map(|r| r.value);
+            new_alerts.push(MetricRow {
+                timestamp: at,
+                batch: batch.name().to_owned(),
+                name: metric.clone(),
+                metric_type: MetricType::Alert,
+                value: 1.0,
+                metadata: String::new(),
+            });
+            report.notices.push(Notice {
+                kind: "anomaly",
+                metric: metric.clone(),
+                title: format!("🔥 [{metric}] looks anomalous ({}) 🔥", title_time(at)),
+                description: format!(
+                    "value {} with smoothed anomaly score {:.3} (threshold {})",
+                    value.map_or("?".to_owned(), |v| v.to_string()),
+                    smoothed[i],
+                    rule.threshold
+                ),
+            });
+        }
+    }
+    let written = ctx
+        .store
+        .upsert_metrics(&spec.table_key, &new_alerts)
+        .await?;
+    report.rows_written = written.written as u64;
+    for n in &report.notices {
+        tracing::warn!(batch = batch.name(), "{}: {}", n.title, n.description);
+    }
+    report.note(format!("{} alert(s)", written.written));
+    Ok(report)
+}

@@ -1,0 +1,69 @@
+//! Change: per metric, the newest `change_detect_last_n` values are compared with the older
+//! window (`change_sql`) by MAD modified z-score; above `change_threshold` they become
+//! `change` rows, unless the metric changed within its newest `change_snooze_n` points.
+
+use serde_json::json;
+
+use super::rules::change_decisions;
+use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, title_time};
+use crate::config::Batch;
+use crate::store::{MetricRow, MetricType};
+
+pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    let mut report = JobReport::default();
+    let sql = render(ctx, batch, "change_sql", &spec.change_sql)?;
+    let rows = ctx
+        .store
+        .query_long_rows(batch.name(), &sql, "change_sql failed")
+        .await?;
+    report.rows_read = rows.len() as u64;
+    let mut new_rows = Vec::new();
+    for (metric, rows) in by_metric(rows) {
+        let points: Vec<&MetricRow> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Metric)
+            .collect();
+        let values: Vec<f64> = points.iter().map(|r| r.value).collect();
+        let flagged: Vec<bool> = points
+            .iter()
+            .map(|p| {
+                rows.iter()
+                    .any(|r| r.metric_type == MetricType::Change && r.timestamp == p.timestamp)
+            })
+            .collect();
+        for (i, z) in change_decisions(
+            &values,
+            &flagged,
+            spec.change_detect_last_n as usize,
+            spec.change_snooze_n as usize,
+            spec.change_threshold,
+        ) {
+            let at = points[i].timestamp;
+            new_rows.push(MetricRow {
+                timestamp: at,
+                batch: batch.name().to_owned(),
+                name: metric.clone(),
+                metric_type: MetricType::Change,
+                value: 1.0,
+                metadata: json!({"change_score": z}).to_string(),
+            });
+            report.notices.push(Notice {
+                kind: "change",
+                metric: metric.clone(),
+                title: format!("Δ [{metric}] looks changed ({}) Δ", title_time(at)),
+                description: format!(
+                    "value {} has a modified z-score of {z:.2} against the window before it (threshold {})",
+                    points[i].value, spec.change_threshold
+                ),
+            });
+        }
+    }
+    let written = ctx.store.upsert_metrics(&spec.table_key, &new_rows).await?;
+    report.rows_written = written.written as u64;
+    for n in &report.notices {
+        tracing::warn!(batch = batch.name(), "{}: {}", n.title, n.description);
+    }
+    report.note(format!("{} change(s)", written.written));
+    Ok(report)
+}

@@ -1,0 +1,298 @@
+//! Ingest: fetch the batch's rows, normalise them (numbers, UTC timestamps, rounding; bad
+//! rows rejected and counted, never stored), store them in one transaction, then check
+//! threshold alerts against the stored history.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use super::rules::{snoozed_decisions, threshold_breach};
+use super::{JobCtx, JobError, JobReport, Notice, title_time};
+use crate::config::{Batch, ThresholdBounds};
+use crate::sources::{self, RawRow, RawValue};
+use crate::store::{MetricRow, MetricType, WindowQuery};
+use crate::timestamp::parse_lenient;
+
+/// A row left out, with where it was and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// 1-based position in the source's output.
+    pub row: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NormalizedIngest {
+    pub rows: Vec<MetricRow>,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Turns raw rows into metric rows of `batch`: values must be finite numbers (rounded to
+/// `rounding` places), timestamps readable (stored in UTC, whole seconds), names non-empty.
+/// Metrics with threshold bounds carry them in `metadata`, as in the original.
+pub fn normalize(
+    batch: &str,
+    raw: Vec<RawRow>,
+    rounding: u32,
+    thresholds: &BTreeMap<String, ThresholdBounds>,
+) -> NormalizedIngest {
+    let mut out = NormalizedIngest::default();
+    for (i, r) in raw.into_iter().enumerate() {
+        let reject = |reason: String| Rejection { row: i + 1, reason };
+        let Some(name) = r
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+        else {
+            out.rejected.push(reject("metric_name is empty".into()));
+            continue;
+        };
+        let Some(timestamp) = r.timestamp.as_deref().and_then(parse_lenient) else {
+            out.rejected.push(reject(format!(
+                "`{name}`: unreadable metric_timestamp {:?}",
+                r.timestamp.unwrap_or_default()
+            )));
+            continue;
+        };
+        let value = match r.value {
+            RawValue::Number(v) => Some(v),
+            RawValue::Text(t) => t.trim().parse::<f64>().ok(),
+            RawValue::Missing => None,
+        };
+        let Some(value) = value.filter(|v| v.is_finite()) else {
+            out.rejected.push(reject(format!(
+                "`{name}` at {timestamp}: metric_value is not a finite number"
+            )));
+            continue;
+        };
+        let metadata = thresholds
+            .get(&name)
+            .map(|b| json!({"thresholds": {"upper": b.upper, "lower": b.lower}}).to_string())
+            .unwrap_or_default();
+        out.rows.push(MetricRow {
+            timestamp,
+            batch: batch.to_owned(),
+            name,
+            metric_type: MetricType::Metric,
+            value: super::round_to(value, rounding),
+            metadata,
+        });
+    }
+    out
+}
+
+pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    let mut report = JobReport::default();
+    let fetched = sources::fetch(batch, &ctx.store, &ctx.templates, ctx.run_ts).await?;
+    report
+        .log
+        .extend(fetched.log.iter().map(|l| format!("stderr: {l}")));
+    report.rows_read = fetched.rows.len() as u64;
+    let normalized = normalize(
+        batch.name(),
+        fetched.rows,
+        spec.ingest_metric_rounding,
+        &spec.tholdalert_thresholds,
+    );
+    if !normalized.rejected.is_empty() {
+        let first: Vec<String> = normalized
+            .rejected
+            .iter()
+            .take(5)
+            .map(|r| format!("row {}: {}", r.row, r.reason))
+            .collect();
+        report.note(format!(
+            "rejected {} of {} rows (first: {})",
+            normalized.rejected.len(),
+            report.rows_read,
+            first.join("; ")
+        ));
+    }
+    if normalized.rows.is_empty() {
+        return Err(JobError::Config {
+            batch: batch.name().to_owned(),
+            message: format!(
+                "ingest returned no usable rows ({} read, {} rejected)",
+                report.rows_read,
+                normalized.rejected.len()
+            ),
+        });
+    }
+    let written = ctx
+        .store
+        .upsert_metrics(&spec.table_key, &normalized.rows)
+        .await?;
+    report.rows_written = written.written as u64;
+    report.note(format!("stored {} metric rows", written.written));
+
+    if !spec.disable_tholdalert && !spec.tholdalert_thresholds.is_empty() {
+        threshold_alerts(ctx, batch, &normalized.rows, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Threshold alerts for the metrics just ingested: the newest `tholdalert_recent_n` stored
+/// points of each, snoozed by `tholdalert` rows among the `tholdalert_snooze_n` points before.
+async fn threshold_alerts(
+    ctx: &JobCtx,
+    batch: &Batch,
+    ingested: &[MetricRow],
+    report: &mut JobReport,
+) -> Result<(), JobError> {
+    let spec = &batch.spec;
+    let window = spec
+        .tholdalert_recent_n
+        .saturating_add(spec.tholdalert_snooze_n);
+    let query = |metric_type| WindowQuery {
+        table: &spec.table_key,
+        batch: batch.name(),
+        metric_type,
+        max_n: window.max(1),
+        since: None,
+        until: Some(ctx.run_ts.naive_utc().max(latest(ingested))),
+    };
+    let values = ctx.store.metric_window(&query(MetricType::Metric)).await?;
+    let alerts = ctx
+        .store
+        .metric_window(&query(MetricType::TholdAlert))
+        .await?;
+    let mut new_rows = Vec::new();
+    for (metric, bounds) in &spec.tholdalert_thresholds {
+        if spec.tholdalert_exclude_metrics.contains(metric)
+            || !ingested.iter().any(|r| &r.name == metric)
+        {
+            continue;
+        }
+        let series: Vec<&MetricRow> = values.iter().filter(|r| &r.name == metric).collect();
+        let alerted: Vec<bool> = series
+            .iter()
+            .map(|r| {
+                alerts
+                    .iter()
+                    .any(|a| a.name == *metric && a.timestamp == r.timestamp)
+            })
+            .collect();
+        let breaches: Vec<_> = series
+            .iter()
+            .map(|r| threshold_breach(r.value, bounds.upper, bounds.lower))
+            .collect();
+        let fires: Vec<bool> = breaches.iter().map(Option::is_some).collect();
+        for i in snoozed_decisions(
+            &fires,
+            &alerted,
+            spec.tholdalert_recent_n as usize,
+            spec.tholdalert_snooze_n as usize,
+        ) {
+            let (row, Some(breach)) = (series[i], breaches[i]) else {
+                continue;
+            };
+            let metadata = json!({
+                "thresholds": {"upper": bounds.upper, "lower": bounds.lower},
+                "breached_threshold_type": breach.kind(),
+                "breached_threshold_value": breach.bound(),
+                "metric_value_at_breach": row.value,
+            });
+            new_rows.push(MetricRow {
+                timestamp: row.timestamp,
+                batch: batch.name().to_owned(),
+                name: metric.clone(),
+                metric_type: MetricType::TholdAlert,
+                value: 1.0,
+                metadata: metadata.to_string(),
+            });
+            report.notices.push(Notice {
+                kind: "threshold",
+                metric: metric.clone(),
+                title: format!(
+                    "⚠️ [{metric}] threshold {} bound breached ({}) ⚠️",
+                    breach.kind(),
+                    title_time(row.timestamp)
+                ),
+                description: format!(
+                    "value {} is {} the {} bound {}",
+                    row.value,
+                    if breach.kind() == "upper" {
+                        "above"
+                    } else {
+                        "below"
+                    },
+                    breach.kind(),
+                    breach.bound()
+                ),
+            });
+        }
+    }
+    if !new_rows.is_empty() {
+        ctx.store.upsert_metrics(&spec.table_key, &new_rows).await?;
+        report.rows_written += new_rows.len() as u64;
+        report.note(format!("{} threshold alert(s)", new_rows.len()));
+    }
+    Ok(())
+}
+
+fn latest(rows: &[MetricRow]) -> NaiveDateTime {
+    rows.iter().map(|r| r.timestamp).max().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(ts: Option<&str>, name: Option<&str>, value: RawValue) -> RawRow {
+        RawRow {
+            timestamp: ts.map(str::to_owned),
+            name: name.map(str::to_owned),
+            value,
+        }
+    }
+
+    #[test]
+    fn bad_rows_are_rejected_with_their_position_and_good_ones_rounded() {
+        let mut bounds = BTreeMap::new();
+        bounds.insert(
+            "a".to_owned(),
+            ThresholdBounds {
+                upper: Some(10.0),
+                lower: None,
+            },
+        );
+        let n = normalize(
+            "b",
+            vec![
+                raw(
+                    Some("2024-01-01T00:00:00Z"),
+                    Some("a"),
+                    RawValue::Number(1.234567),
+                ),
+                raw(
+                    Some("2024-01-01 00:00:00"),
+                    Some("c"),
+                    RawValue::Text("2.5".into()),
+                ),
+                raw(Some("nope"), Some("a"), RawValue::Number(1.0)),
+                raw(Some("2024-01-01 00:00:00"), None, RawValue::Number(1.0)),
+                raw(
+                    Some("2024-01-01 00:00:00"),
+                    Some("a"),
+                    RawValue::Number(f64::NAN),
+                ),
+                raw(
+                    Some("2024-01-01 00:00:00"),
+                    Some("a"),
+                    RawValue::Text("n/a".into()),
+                ),
+                raw(Some("2024-01-01 00:00:00"), Some("a"), RawValue::Missing),
+            ],
+            4,
+            &bounds,
+        );
+        assert_eq!(n.rows.len(), 2);
+        assert_eq!(n.rows[0].value, 1.2346);
+        assert!(n.rows[0].metadata.contains("\"upper\":10.0"));
+        assert_eq!(n.rows[1].metadata, "");
+        let rows: Vec<usize> = n.rejected.iter().map(|r| r.row).collect();
+        assert_eq!(rows, vec![3, 4, 5, 6, 7]);
+    }
+}

@@ -1,0 +1,112 @@
+//! Score: per metric, the newest `score_max_n` points (`score_sql`) that have no score yet get
+//! one: each model's probability, combined and rounded. A metric without a model (new, or not
+//! trainable yet) is skipped and reported; it never fails the batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDateTime;
+
+use super::{JobCtx, JobError, JobReport, by_metric, model_store, render, round_to};
+use crate::config::Batch;
+use crate::detect::{TrainedModel, combine};
+use crate::store::{MetricRow, MetricType};
+
+pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    let mut report = JobReport::default();
+    let plans = spec.models().map_err(|message| JobError::Config {
+        batch: batch.name().to_owned(),
+        message,
+    })?;
+    let sql = render(ctx, batch, "score_sql", &spec.score_sql)?;
+    let rows = ctx
+        .store
+        .query_long_rows(batch.name(), &sql, "score_sql failed")
+        .await?;
+    report.rows_read = rows.len() as u64;
+    let store = model_store(ctx, batch)?;
+
+    let mut new_scores = Vec::new();
+    for (metric, rows) in by_metric(rows) {
+        let scored: BTreeSet<NaiveDateTime> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Score)
+            .map(|r| r.timestamp)
+            .collect();
+        let points: Vec<(i64, f64)> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Metric)
+            .map(|r| (r.timestamp.and_utc().timestamp(), r.value))
+            .collect();
+        let unscored = points
+            .iter()
+            .filter(|(t, _)| !scored.contains(&to_naive(*t)))
+            .count();
+        if unscored == 0 {
+            continue;
+        }
+        let mut models = Vec::new();
+        for plan in &plans {
+            match store.load(batch.name(), &metric, &plan.tag).await? {
+                None => {}
+                Some(bytes) => match TrainedModel::from_json(&bytes) {
+                    Ok(m) => models.push(m),
+                    Err(e) => report.skip(&metric, format!("model {}: {e}", plan.tag)),
+                },
+            }
+        }
+        if models.is_empty() {
+            report.skip(&metric, "no model yet (train first)");
+            continue;
+        }
+        // Each model scores with the preprocessing it was trained with.
+        let mut per_ts: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        for model in &models {
+            let Ok(features) = model.preprocess.apply(&points) else {
+                continue;
+            };
+            for (t, p) in features
+                .timestamps
+                .iter()
+                .zip(model.probabilities(&features))
+            {
+                per_ts.entry(*t).or_default().push(p);
+            }
+        }
+        for (t, probabilities) in per_ts {
+            let ts = to_naive(t);
+            if scored.contains(&ts) {
+                continue;
+            }
+            let score = combine(spec.combination(), &probabilities);
+            if score.is_nan() {
+                continue;
+            }
+            new_scores.push(MetricRow {
+                timestamp: ts,
+                batch: batch.name().to_owned(),
+                name: metric.clone(),
+                metric_type: MetricType::Score,
+                value: round_to(score, spec.score_metric_rounding),
+                metadata: String::new(),
+            });
+        }
+    }
+    let written = ctx
+        .store
+        .upsert_metrics(&spec.table_key, &new_scores)
+        .await?;
+    report.rows_written = written.written as u64;
+    report.note(format!(
+        "wrote {} score(s); {} metric(s) skipped",
+        written.written,
+        report.skipped.len()
+    ));
+    Ok(report)
+}
+
+fn to_naive(t: i64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.naive_utc())
+        .unwrap_or_default()
+}

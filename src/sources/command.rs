@@ -1,0 +1,166 @@
+//! `ingest_cmd`: any program, run from the batch's folder with `ANOMSTACK_RUN_TS` and
+//! `ANOMSTACK_BATCH` set, printing CSV (with a header) or JSON lines with `metric_timestamp`,
+//! `metric_name` and `metric_value` on stdout. Its stderr goes to the run's log.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use chrono::{DateTime, Utc};
+use tokio::process::Command;
+
+use super::{Fetched, RawRow, RawValue, SourceError};
+use crate::config::TIMESTAMP_FORMAT;
+
+pub async fn fetch(
+    batch: &str,
+    cmd: &str,
+    dir: &Path,
+    run_ts: DateTime<Utc>,
+) -> Result<Fetched, SourceError> {
+    let mut parts = cmd.split_whitespace();
+    let Some(program) = parts.next() else {
+        return Err(SourceError::failed(batch, "ingest_cmd is empty"));
+    };
+    let program_path = if program.contains('/') {
+        dir.join(program)
+    } else {
+        program.into()
+    };
+    let output = Command::new(&program_path)
+        .args(parts)
+        .current_dir(dir)
+        .env(
+            "ANOMSTACK_RUN_TS",
+            run_ts.format(TIMESTAMP_FORMAT).to_string(),
+        )
+        .env("ANOMSTACK_BATCH", batch)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| SourceError::failed(batch, format!("cannot run `{program}`: {e}")))?;
+    run_output(batch, program, output)
+}
+
+/// Turns a finished program's output into rows, or an error quoting its stderr.
+pub(super) fn run_output(
+    batch: &str,
+    program: &str,
+    output: std::process::Output,
+) -> Result<Fetched, SourceError> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log: Vec<String> = stderr
+        .lines()
+        .rev()
+        .take(50)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(str::to_owned)
+        .collect();
+    if !output.status.success() {
+        let tail = log.last().cloned().unwrap_or_default();
+        return Err(SourceError::failed(
+            batch,
+            format!("`{program}` exited with {}: {tail}", output.status),
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rows = parse_program_output(&stdout).map_err(|e| SourceError::failed(batch, e))?;
+    Ok(Fetched { rows, log })
+}
+
+/// CSV with a header, or JSON lines (objects), detected from the first non-empty line.
+pub fn parse_program_output(text: &str) -> Result<Vec<RawRow>, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
+    let Some(first) = lines.peek().copied() else {
+        return Ok(Vec::new());
+    };
+    if first.trim_start().starts_with('{') {
+        lines
+            .enumerate()
+            .map(|(i, line)| {
+                let v: serde_json::Value = serde_json::from_str(line)
+                    .map_err(|e| format!("output line {}: not JSON: {e}", i + 1))?;
+                let text = |k: &str| match v.get(k) {
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                Ok(RawRow {
+                    timestamp: text("metric_timestamp"),
+                    name: text("metric_name"),
+                    value: match v.get("metric_value") {
+                        Some(serde_json::Value::Number(n)) => {
+                            n.as_f64().map_or(RawValue::Missing, RawValue::Number)
+                        }
+                        Some(serde_json::Value::String(s)) => RawValue::Text(s.clone()),
+                        _ => RawValue::Missing,
+                    },
+                })
+            })
+            .collect()
+    } else {
+        let header: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
+            .collect();
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("the CSV header has no `{name}` column"))
+        };
+        let (ts, name, value) = (
+            col("metric_timestamp")?,
+            col("metric_name")?,
+            col("metric_value")?,
+        );
+        Ok(lines
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .split(',')
+                    .map(|c| c.trim().trim_matches('"'))
+                    .collect();
+                let get = |i: usize| {
+                    cells
+                        .get(i)
+                        .filter(|c| !c.is_empty())
+                        .map(|c| (*c).to_owned())
+                };
+                RawRow {
+                    timestamp: get(ts),
+                    name: get(name),
+                    value: get(value).map_or(RawValue::Missing, RawValue::Text),
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_and_json_lines_are_read() {
+        let rows = parse_program_output(
+            "metric_timestamp,metric_name,metric_value\n2024-01-01 00:00:00,a,1.5\n2024-01-01 00:00:00,b,\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].value, RawValue::Text("1.5".into()));
+        assert_eq!(rows[1].value, RawValue::Missing);
+        let rows = parse_program_output(
+            "{\"metric_timestamp\": \"2024-01-01T00:00:00Z\", \"metric_name\": \"a\", \"metric_value\": 2}\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].value, RawValue::Number(2.0));
+        assert!(parse_program_output("a,b\n1,2\n").is_err());
+        assert!(parse_program_output("").unwrap().is_empty());
+    }
+}

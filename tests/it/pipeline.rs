@@ -1,0 +1,285 @@
+//! The jobs end to end on a real database file: ingest (with threshold alerts), train,
+//! score, alert, change, delete, run history, and the CLI's `run` and `backfill`.
+
+use anomstack::config::{BatchJob, DatabaseLocation};
+use anomstack::jobs::{self, JobCtx, Trigger};
+use anomstack::store::{MetricType, RunStatus, Store};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::store_local::count;
+use crate::support::MetricsDir;
+
+/// A batch whose ingest reads the points of the five minutes up to the run time from a
+/// `src` table the test fills, so the test controls every value.
+const BATCH: &str = r#"metric_batch: t
+ingest_sql: >
+  SELECT ts AS metric_timestamp, name AS metric_name, value AS metric_value FROM src
+  WHERE ts <= {{ run_ts | sql_quote }} AND ts > datetime({{ run_ts | sql_quote }}, '-5 minutes')
+alert_smooth_n: 1
+disable_tholdalert: false
+tholdalert_thresholds:
+  m: {upper: 100}
+"#;
+
+fn t(i: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap() + Duration::minutes(5 * i)
+}
+
+fn noise(i: i64) -> f64 {
+    let mut s = (i as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    s ^= s >> 33;
+    10.0 + (s % 1000) as f64 / 1000.0
+}
+
+async fn put(store: &Store, i: i64, name: &str, value: f64) {
+    store
+        .execute(
+            &format!(
+                "INSERT INTO src VALUES ('{}', '{name}', {value})",
+                t(i).format("%Y-%m-%d %H:%M:%S")
+            ),
+            "test insert",
+        )
+        .await
+        .unwrap();
+}
+
+async fn rows_of(store: &Store, kind: MetricType, name: &str) -> Vec<(String, f64, String)> {
+    let result = store
+        .query(
+            &format!(
+                "SELECT metric_timestamp, metric_value, metadata FROM metrics WHERE metric_type = '{}' AND metric_name = '{name}' ORDER BY metric_timestamp",
+                kind.as_str()
+            ),
+            "test read",
+        )
+        .await
+        .unwrap();
+    result
+        .rows
+        .iter()
+        .map(|r| {
+            let text = |v: &anomstack::store::Value| match v {
+                anomstack::store::Value::Text(s) => s.clone(),
+                _ => String::new(),
+            };
+            let value = match r[1] {
+                anomstack::store::Value::Real(v) => v,
+                anomstack::store::Value::Integer(v) => v as f64,
+                _ => f64::NAN,
+            };
+            (text(&r[0]), value, text(&r[2]))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches() {
+    let dir = MetricsDir::new();
+    let models = dir.tmp.path().join("models");
+    dir.write(
+        "t.yaml",
+        &format!("{BATCH}model_path: local://{}\n", models.display()),
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("t").unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    store
+        .execute("CREATE TABLE src (ts TEXT, name TEXT, value REAL)", "test")
+        .await
+        .unwrap();
+    for i in 0..400 {
+        put(&store, i, "m", noise(i)).await;
+        put(&store, i, "shift", noise(i + 7)).await;
+    }
+    let ctx = |i: i64| JobCtx {
+        store: store.clone(),
+        templates: config.templates.clone(),
+        run_ts: t(i),
+    };
+    let times: Vec<_> = (0..400).map(t).collect();
+    jobs::backfill(&ctx(399), batch, &times, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_type = 'metric'"
+        )
+        .await,
+        800
+    );
+    assert!(
+        models.join("t/m_knn_default.json").exists(),
+        "models are stored"
+    );
+    assert!(
+        rows_of(&store, MetricType::TholdAlert, "m")
+            .await
+            .is_empty()
+    );
+
+    // A spike on m (also above its threshold) and a level shift on `shift`.
+    put(&store, 400, "m", 150.0).await;
+    put(&store, 400, "shift", 50.0).await;
+    for job in [
+        BatchJob::Ingest,
+        BatchJob::Score,
+        BatchJob::Alert,
+        BatchJob::Change,
+    ] {
+        jobs::run_recorded(&ctx(400), batch, job, Trigger::Schedule)
+            .await
+            .unwrap();
+    }
+    let at = t(400).format("%Y-%m-%d %H:%M:%S").to_string();
+    let alerts = rows_of(&store, MetricType::Alert, "m").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!((alerts[0].0.as_str(), alerts[0].1), (at.as_str(), 1.0));
+    let thold = rows_of(&store, MetricType::TholdAlert, "m").await;
+    assert_eq!(thold.len(), 1);
+    let meta: serde_json::Value = serde_json::from_str(&thold[0].2).unwrap();
+    assert_eq!(meta["breached_threshold_type"], "upper");
+    assert_eq!(meta["breached_threshold_value"], 100.0);
+    assert_eq!(meta["metric_value_at_breach"], 150.0);
+    let changes = rows_of(&store, MetricType::Change, "shift").await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].0, at);
+
+    // The next two runs do not alert again (snooze), nor change again.
+    for i in 401..403 {
+        put(&store, i, "m", noise(i)).await;
+        put(&store, i, "shift", 50.0 + noise(i) - 10.0).await;
+        for job in [
+            BatchJob::Ingest,
+            BatchJob::Score,
+            BatchJob::Alert,
+            BatchJob::Change,
+        ] {
+            jobs::run_recorded(&ctx(i), batch, job, Trigger::Schedule)
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(rows_of(&store, MetricType::Alert, "m").await.len(), 1);
+    assert_eq!(rows_of(&store, MetricType::Change, "shift").await.len(), 1);
+
+    // Scoring again writes nothing new: one score per timestamp, all in [0, 1].
+    for _ in 0..3 {
+        jobs::run_recorded(&ctx(402), batch, BatchJob::Score, Trigger::Cli)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM (SELECT metric_name, metric_timestamp FROM metrics WHERE metric_type = 'score' GROUP BY 1, 2 HAVING count(*) > 1)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM metrics WHERE metric_type = 'score' AND (metric_value < 0 OR metric_value > 1)").await,
+        0
+    );
+    assert!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_type = 'score'"
+        )
+        .await
+            >= 30
+    );
+
+    // Every run is recorded.
+    let runs = store.recent_runs(Some("t"), 100).await.unwrap();
+    assert!(
+        runs.iter().all(|r| r.status == RunStatus::Succeeded),
+        "{runs:?}"
+    );
+    assert!(
+        runs.iter()
+            .any(|r| r.job == "alert" && r.trigger == "schedule")
+    );
+
+    // Retention removes rows older than delete_after_n_days (here all of them, a year on).
+    let later = JobCtx {
+        run_ts: t(0) + Duration::days(400),
+        ..ctx(0)
+    };
+    let report = jobs::run_recorded(&later, batch, BatchJob::Delete, Trigger::Cli)
+        .await
+        .unwrap();
+    assert!(report.rows_written > 800);
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 0);
+}
+
+#[tokio::test]
+async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_recorded() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "t.yaml",
+        &format!(
+            "{BATCH}model_path: local://{}\n",
+            dir.tmp.path().join("models").display()
+        ),
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("t").unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let ctx = JobCtx {
+        store: store.clone(),
+        templates: config.templates.clone(),
+        run_ts: t(10),
+    };
+    // No src table: ingest fails and says why.
+    let err = jobs::run_recorded(&ctx, batch, BatchJob::Ingest, Trigger::Cli)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such table: src"), "{err}");
+    let runs = store.recent_runs(Some("t"), 1).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Failed);
+    assert!(runs[0].error.as_deref().unwrap_or_default().contains("src"));
+
+    store
+        .execute("CREATE TABLE src (ts TEXT, name TEXT, value REAL)", "t")
+        .await
+        .unwrap();
+    for i in 0..10 {
+        put(&store, i, "m", noise(i)).await;
+        let c = JobCtx {
+            run_ts: t(i),
+            ..ctx.clone()
+        };
+        jobs::run_recorded(&c, batch, BatchJob::Ingest, Trigger::Cli)
+            .await
+            .unwrap();
+    }
+    let report = jobs::run_recorded(&ctx, batch, BatchJob::Score, Trigger::Cli)
+        .await
+        .unwrap();
+    assert_eq!(report.rows_written, 0);
+    assert!(
+        report.skipped.iter().any(|s| s.contains("no model yet")),
+        "{:?}",
+        report.skipped
+    );
+    let report = jobs::run_recorded(&ctx, batch, BatchJob::Train, Trigger::Cli)
+        .await
+        .unwrap();
+    assert!(
+        report.skipped.iter().any(|s| s.contains("train_min_n")),
+        "{:?}",
+        report.skipped
+    );
+}
