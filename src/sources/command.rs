@@ -21,8 +21,11 @@ pub async fn fetch(
     let Some(program) = parts.next() else {
         return Err(SourceError::failed(batch, "ingest_cmd is empty"));
     };
+    // The program runs from the batch's folder, so a relative path must not be resolved
+    // twice: make it absolute first.
     let program_path = if program.contains('/') {
-        dir.join(program)
+        std::path::absolute(dir.join(program))
+            .map_err(|e| SourceError::failed(batch, format!("cannot resolve `{program}`: {e}")))?
     } else {
         program.into()
     };

@@ -322,3 +322,59 @@ fn backtest_reports_a_bad_row_with_its_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn run_and_backfill_work_on_the_shipped_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    copy(
+        &crate::support::repo_metrics_dir(),
+        &dir.path().join("metrics"),
+    );
+    let (out, stdout, stderr) = run(anomstack(dir.path()).args([
+        "backfill",
+        "sales",
+        "--from",
+        "2026-11-24 00:00:00",
+        "--to",
+        "2026-11-24 06:00:00",
+        "--every",
+        "10m",
+    ]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("backfilled 37 ingest run(s)"), "{stdout}");
+    assert!(stdout.contains("trained 3 model(s)"), "{stdout}");
+
+    let (out, stdout, stderr) = run(anomstack(dir.path()).args(["run", "pipeline", "sales"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for job in ["ingest:", "train:", "score:", "alert:", "change:"] {
+        assert!(stdout.contains(job), "{stdout}");
+    }
+
+    // A custom program as the source.
+    let (out, stdout, stderr) = run(anomstack(dir.path()).args(["run", "ingest", "cmd_ingest"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stored 2 metric rows") || stdout.contains("stored 1 metric rows"),
+        "{stdout}"
+    );
+
+    let (out, stdout, _) = run(anomstack(dir.path()).args(["run", "summary"]));
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("Anomstack Summary") && stdout.contains("sales_pipeline_deals_sold"),
+        "{stdout}"
+    );
+
+    let (out, _, stderr) = run(anomstack(dir.path()).args(["run", "ingest", "nope"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("no enabled batch `nope`"), "{stderr}");
+}
