@@ -20,6 +20,7 @@ pub mod detect;
 pub mod jobs;
 pub mod model_store;
 pub mod password;
+pub mod queue;
 pub mod serve;
 pub mod sources;
 pub mod store;

@@ -109,13 +109,43 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "listening on http://{addr}"
     );
 
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-    };
-    serve::run(listener, state, serve::shutdown_signal())
+    let config = Arc::new(config);
+    let (fire, shutdown) = serve::Shutdown::new();
+    let mut background = Vec::new();
+    if settings.scheduler {
+        background.push(tokio::spawn(anomstack::queue::scheduler::run(
+            store.clone(),
+            config.clone(),
+            shutdown.clone().wait(),
+        )));
+    }
+    if settings.workers {
+        let env = Arc::new(anomstack::queue::worker::WorkerEnv {
+            store: store.clone(),
+            config: config.clone(),
+            worker_id: anomstack::queue::worker::new_worker_id(),
+            kill_after: settings.kill_run_after,
+            stale_after: settings.worker_stale,
+        });
+        background.push(tokio::spawn(anomstack::queue::worker::run(
+            env,
+            settings.worker_concurrency,
+            settings.shutdown_grace,
+            shutdown.clone().wait(),
+        )));
+    }
+    let state = AppState { store, config };
+    let web_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        serve::shutdown_signal().await;
+        let _ = fire.send(true);
+    });
+    serve::run(listener, state, web_shutdown.wait())
         .await
         .context("the server stopped with an error")?;
+    for task in background {
+        let _ = task.await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

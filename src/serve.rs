@@ -18,6 +18,27 @@ pub async fn run(
         .await
 }
 
+/// A shutdown signal many tasks can wait for.
+#[derive(Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    /// The signal and the function that fires it.
+    pub fn new() -> (tokio::sync::watch::Sender<bool>, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    /// Resolves once the signal has fired.
+    pub async fn wait(mut self) {
+        while !*self.0.borrow() {
+            if self.0.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what `fly deploy` and Docker send).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -20,6 +20,20 @@ pub struct Settings {
     /// `ANOMSTACK_HOST` and `ANOMSTACK_PORT`.
     pub listen: SocketAddr,
     pub database: DatabaseLocation,
+    /// `ANOMSTACK_KILL_RUN_AFTER_MINUTES`: a job running longer is cancelled (default 15).
+    pub kill_run_after: std::time::Duration,
+    /// `ANOMSTACK_WORKER_CONCURRENCY`: jobs one process runs at once (default 2).
+    pub worker_concurrency: usize,
+    /// `ANOMSTACK_SHUTDOWN_GRACE_SECONDS`: on SIGTERM, how long running jobs may finish
+    /// before they are requeued (default 20; keep it below Fly's kill timeout).
+    pub shutdown_grace: std::time::Duration,
+    /// `ANOMSTACK_SCHEDULER`: whether this process enqueues scheduled jobs (default true).
+    pub scheduler: bool,
+    /// `ANOMSTACK_WORKERS`: whether this process runs queued jobs (default true).
+    pub workers: bool,
+    /// `ANOMSTACK_WORKER_STALE_SECONDS`: a worker silent this long is presumed dead and its
+    /// jobs are requeued (default 30).
+    pub worker_stale: std::time::Duration,
 }
 
 /// Where the app database lives.
@@ -65,12 +79,24 @@ impl Settings {
         };
 
         let database = database_location(env);
+        let kill_minutes = read_number(env, "ANOMSTACK_KILL_RUN_AFTER_MINUTES", 15, &mut errors);
+        let concurrency = read_number(env, "ANOMSTACK_WORKER_CONCURRENCY", 2, &mut errors);
+        let grace = read_number(env, "ANOMSTACK_SHUTDOWN_GRACE_SECONDS", 20, &mut errors);
+        let scheduler = read_bool(env, "ANOMSTACK_SCHEDULER", true, &mut errors);
+        let workers = read_bool(env, "ANOMSTACK_WORKERS", true, &mut errors);
+        let stale = read_number(env, "ANOMSTACK_WORKER_STALE_SECONDS", 30, &mut errors);
         if errors.is_empty() {
             Ok(Settings {
                 metrics_dir,
                 ignore_examples,
                 listen: SocketAddr::new(host, port),
                 database,
+                kill_run_after: std::time::Duration::from_secs(kill_minutes.max(1) * 60),
+                worker_concurrency: concurrency.max(1) as usize,
+                shutdown_grace: std::time::Duration::from_secs(grace),
+                scheduler,
+                workers,
+                worker_stale: std::time::Duration::from_secs(stale.max(1)),
             })
         } else {
             Err(ConfigErrors(errors))
@@ -117,6 +143,19 @@ fn read_bool(env: &EnvVars, name: &str, default: bool, errors: &mut Vec<ConfigEr
             errors.push(var_error(
                 name,
                 format!("expected true/false (or yes/no, 1/0), got {raw:?}"),
+            ));
+            default
+        }),
+    }
+}
+
+fn read_number(env: &EnvVars, name: &str, default: u64, errors: &mut Vec<ConfigError>) -> u64 {
+    match env.get(name) {
+        None => default,
+        Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+            errors.push(var_error(
+                name,
+                format!("expected a whole number, got {raw:?}"),
             ));
             default
         }),

@@ -194,12 +194,84 @@ pub async fn run_recorded(
     job: BatchJob,
     trigger: Trigger,
 ) -> Result<JobReport, JobError> {
+    match run_limited(ctx, batch, job, trigger, None).await {
+        Ok(report) => Ok(report),
+        Err(RunError::Failed(e)) => Err(e),
+        Err(RunError::TimedOut(limit)) => Err(JobError::Worker(format!(
+            "timed out after {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// Why a recorded run did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Failed(#[from] JobError),
+    #[error("cancelled after running longer than {} minutes", .0.as_secs() / 60)]
+    TimedOut(std::time::Duration),
+}
+
+/// [`run_recorded`] with an optional time limit: past it the job is cancelled and its run is
+/// recorded as timed out.
+pub async fn run_limited(
+    ctx: &JobCtx,
+    batch: &Batch,
+    job: BatchJob,
+    trigger: Trigger,
+    limit: Option<std::time::Duration>,
+) -> Result<JobReport, RunError> {
+    record(
+        ctx,
+        batch.name(),
+        job.as_str(),
+        trigger,
+        limit,
+        run_job(ctx, batch, job),
+    )
+    .await
+}
+
+/// The summary job, recorded like the others (batch `*`).
+pub async fn run_summary_limited(
+    ctx: &JobCtx,
+    batches: &[Batch],
+    trigger: Trigger,
+    limit: Option<std::time::Duration>,
+) -> Result<JobReport, RunError> {
+    record(
+        ctx,
+        "*",
+        "summary",
+        trigger,
+        limit,
+        run_summary(ctx, batches),
+    )
+    .await
+}
+
+async fn record(
+    ctx: &JobCtx,
+    batch: &str,
+    job: &str,
+    trigger: Trigger,
+    limit: Option<std::time::Duration>,
+    work: impl std::future::Future<Output = Result<JobReport, JobError>>,
+) -> Result<JobReport, RunError> {
     let id = ctx
         .store
-        .start_run(batch.name(), job.as_str(), trigger.as_str())
-        .await?;
-    let span = tracing::info_span!("job", batch = batch.name(), job = job.as_str(), run = id);
-    let result = run_job(ctx, batch, job).instrument(span).await;
+        .start_run(batch, job, trigger.as_str())
+        .await
+        .map_err(JobError::from)?;
+    let span = tracing::info_span!("job", batch, job, run = id);
+    let result = match limit {
+        Some(limit) => match tokio::time::timeout(limit, work.instrument(span)).await {
+            Ok(r) => r.map_err(RunError::Failed),
+            Err(_) => Err(RunError::TimedOut(limit)),
+        },
+        None => work.instrument(span).await.map_err(RunError::Failed),
+    };
     let (status, outcome) = match &result {
         Ok(report) => (
             RunStatus::Succeeded,
@@ -211,7 +283,11 @@ pub async fn run_recorded(
             },
         ),
         Err(e) => (
-            RunStatus::Failed,
+            if matches!(e, RunError::TimedOut(_)) {
+                RunStatus::TimedOut
+            } else {
+                RunStatus::Failed
+            },
             RunOutcome {
                 error: Some(e.to_string()),
                 ..RunOutcome::default()
@@ -219,9 +295,12 @@ pub async fn run_recorded(
         ),
     };
     if let Err(e) = &result {
-        tracing::warn!(batch = batch.name(), job = job.as_str(), error = %e, "job failed");
+        tracing::warn!(batch, job, error = %e, "job did not succeed");
     }
-    ctx.store.finish_run(id, status, &outcome).await?;
+    ctx.store
+        .finish_run(id, status, &outcome)
+        .await
+        .map_err(JobError::from)?;
     result
 }
 

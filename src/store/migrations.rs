@@ -25,6 +25,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "job_runs_and_models",
         sql: include_str!("migrations/0002_job_runs_and_models.sql"),
     },
+    Migration {
+        version: 3,
+        name: "job_queue",
+        sql: include_str!("migrations/0003_job_queue.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -9,6 +9,7 @@ mod metrics;
 pub mod migrations;
 mod models;
 mod query;
+mod queue;
 mod runs;
 
 use std::collections::HashSet;
@@ -23,6 +24,7 @@ pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};
 pub use query::QueryResult;
+pub use queue::{QueueDepth, QueueItem};
 pub use runs::{JobRun, RunOutcome, RunStatus};
 
 use crate::config::DatabaseLocation;

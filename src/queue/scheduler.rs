@@ -1,0 +1,118 @@
+//! Enqueues each batch's jobs at their cron times: every job whose default status is RUNNING
+//! and that is not disabled, plus the daily summary (with the first batch's
+//! `summary_cron_schedule`) while any batch keeps it on. A tick is queued with its logical
+//! time; ticks of several schedulers sharing a database are queued once.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{ALL_BATCHES, enqueue};
+use crate::config::{BatchJob, Config, CronSchedule, ScheduleStatus};
+use crate::jobs::Trigger;
+use crate::store::Store;
+
+/// One scheduled job.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub batch: String,
+    pub job: String,
+    pub cron: CronSchedule,
+}
+
+/// What the config schedules.
+pub fn entries(config: &Config) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for batch in &config.batches {
+        for job in BatchJob::ALL {
+            let s = batch.spec.schedule(job);
+            if s.default_status == ScheduleStatus::Running && !s.disabled {
+                out.push(Entry {
+                    batch: batch.name().to_owned(),
+                    job: job.as_str().to_owned(),
+                    cron: s.cron.clone(),
+                });
+            }
+        }
+    }
+    if let Some(first) = config.batches.iter().find(|b| !b.spec.disable_summary) {
+        out.push(Entry {
+            batch: ALL_BATCHES.to_owned(),
+            job: "summary".to_owned(),
+            cron: first.spec.summary_cron_schedule.clone(),
+        });
+    }
+    out
+}
+
+/// The ticks due in (`from`, `to`], each entry's latest only (a late scheduler does not replay
+/// every missed tick).
+pub fn due(
+    entries: &[Entry],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(usize, DateTime<Utc>)> {
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let mut last = None;
+            let mut t = from;
+            while let Some(next) = e.cron.next_after(t) {
+                if next > to {
+                    break;
+                }
+                last = Some(next);
+                t = next;
+            }
+            last.map(|at| (i, at))
+        })
+        .collect()
+}
+
+/// Runs until `shutdown` resolves, checking every second for due ticks.
+pub async fn run(store: Store, config: std::sync::Arc<Config>, shutdown: impl Future<Output = ()>) {
+    let entries = entries(&config);
+    tracing::info!(jobs = entries.len(), "scheduler started");
+    let mut last = Utc::now();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let now = Utc::now();
+        for (i, at) in due(&entries, last, now) {
+            let e = &entries[i];
+            match enqueue(&store, &e.batch, &e.job, Trigger::Schedule, at).await {
+                Ok(Some(id)) => tracing::debug!(batch = e.batch, job = e.job, id, "queued"),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(batch = e.batch, job = e.job, error = %err, "cannot queue a scheduled job")
+                }
+            }
+        }
+        last = now;
+    }
+    tracing::info!("scheduler stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn only_the_latest_missed_tick_is_due() {
+        let e = vec![Entry {
+            batch: "b".into(),
+            job: "ingest".into(),
+            cron: CronSchedule::parse("*/5 * * * *").unwrap(),
+        }];
+        let t = |m| Utc.with_ymd_and_hms(2026, 1, 1, 0, m, 0).single().unwrap();
+        assert_eq!(due(&e, t(0), t(4)), vec![]);
+        assert_eq!(due(&e, t(4), t(5)), vec![(0, t(5))]);
+        assert_eq!(due(&e, t(0), t(17)), vec![(0, t(15))]);
+    }
+}

@@ -1,0 +1,283 @@
+//! The worker: an apalis worker whose backend claims jobs from `job_queue`, runs each with
+//! the time limit (`ANOMSTACK_KILL_RUN_AFTER_MINUTES`), records it in `job_runs`, retries
+//! failures with backoff, chains score → alert → change after an ingest when the batch asks,
+//! heartbeats, and requeues jobs whose worker died. On shutdown it stops taking jobs, gives
+//! running ones `shutdown_grace` to finish, and puts the rest back in the queue.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{BoxDynError, Data, Task, WorkerBuilder, WorkerBuilderExt, WorkerError};
+use apalis_core::backend::custom::BackendBuilder;
+use apalis_core::worker::context::WorkerContext;
+use chrono::Utc;
+use futures::{FutureExt, StreamExt, sink, stream};
+
+use super::{enqueue, retry_delay};
+use crate::config::{BatchJob, Config};
+use crate::jobs::{self, JobCtx, RunError, Trigger};
+use crate::store::{QueueItem, Store};
+
+/// What every job run by this worker shares.
+pub struct WorkerEnv {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub worker_id: String,
+    pub kill_after: Duration,
+    /// A worker not seen for this long is presumed dead and its jobs are requeued.
+    pub stale_after: Duration,
+}
+
+/// Pause between claims while the queue is empty.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// A worker id unique to this process.
+pub fn new_worker_id() -> String {
+    let host = std::env::var("FLY_MACHINE_ID")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "worker".to_owned());
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    format!("{host}-{}-{nanos:08x}", std::process::id())
+}
+
+/// Runs until `shutdown` resolves, then drains as described in the module docs.
+pub async fn run(
+    env: Arc<WorkerEnv>,
+    concurrency: usize,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let id = env.worker_id.clone();
+    if let Err(e) = env.store.heartbeat(&id).await {
+        tracing::warn!(error = %e, "cannot register the worker");
+    }
+    recover(&env).await;
+    let beat_env = env.clone();
+    let heartbeat = tokio::spawn(async move {
+        let every = (beat_env.stale_after / 4).max(Duration::from_millis(200));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = beat_env.store.heartbeat(&beat_env.worker_id).await {
+                tracing::warn!(error = %e, "worker heartbeat failed");
+            }
+            recover(&beat_env).await;
+        }
+    });
+
+    let backend = BackendBuilder::new()
+        .database(env.clone())
+        .fetcher(|env: &mut Arc<WorkerEnv>, _: &(), _: &WorkerContext| claims(env.clone()))
+        .sink(|env: &mut Arc<WorkerEnv>, _: &()| no_sink(env.clone()))
+        .build();
+    let backend = match backend {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the queue backend; no jobs will run");
+            heartbeat.abort();
+            return;
+        }
+    };
+    let worker = WorkerBuilder::new(id.as_str())
+        .backend(backend)
+        .data(env.clone())
+        .concurrency(concurrency.max(1))
+        .build(handle);
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stopping = async move {
+        let _ = stop_rx.await;
+        Ok::<(), WorkerError>(())
+    };
+    let mut running: std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>> =
+        Box::pin(worker.run_until(stopping));
+    tokio::pin!(shutdown);
+    tokio::select! {
+        r = &mut running => {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "the worker stopped");
+            }
+        }
+        () = &mut shutdown => {
+            tracing::info!(grace_s = grace.as_secs(), "worker stopping: finishing running jobs");
+            let _ = stop_tx.send(());
+            if tokio::time::timeout(grace, &mut running).await.is_err() {
+                tracing::warn!("jobs still running after the grace period; requeuing them");
+            }
+        }
+    }
+    drop(running);
+    heartbeat.abort();
+    match env.store.release_worker_jobs(&id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "requeued unfinished jobs"),
+        Err(e) => tracing::warn!(error = %e, "cannot requeue unfinished jobs"),
+    }
+    if let Err(e) = env.store.remove_worker(&id).await {
+        tracing::warn!(error = %e, "cannot unregister the worker");
+    }
+    tracing::info!("worker stopped");
+}
+
+type Claimed = Result<Option<Task<QueueItem>>, BoxDynError>;
+
+/// The stream of claimed jobs.
+fn claims(env: Arc<WorkerEnv>) -> futures::stream::BoxStream<'static, Claimed> {
+    stream::unfold(env, claim_next).boxed()
+}
+
+/// Waits for the next job. It never reports "empty": to apalis an empty item ends the stream
+/// and stops the worker, so an idle queue is waited on here instead.
+fn claim_next(
+    env: Arc<WorkerEnv>,
+) -> futures::future::BoxFuture<'static, Option<(Claimed, Arc<WorkerEnv>)>> {
+    async move {
+        loop {
+            match env.store.claim_job(&env.worker_id).await {
+                Ok(Some(item)) => return Some((Ok(Some(Task::new(item))), env)),
+                Ok(None) => tokio::time::sleep(IDLE_POLL).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take a job from the queue");
+                    tokio::time::sleep(IDLE_POLL * 4).await;
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+type NoSink =
+    std::pin::Pin<Box<dyn futures::Sink<Task<QueueItem>, Error = BoxDynError> + Send + 'static>>;
+
+/// Jobs are queued through `queue::enqueue`, not through the worker's backend.
+fn no_sink(env: Arc<WorkerEnv>) -> NoSink {
+    Box::pin(sink::unfold(env, no_push))
+}
+
+fn no_push(
+    env: Arc<WorkerEnv>,
+    _item: Task<QueueItem>,
+) -> futures::future::BoxFuture<'static, Result<Arc<WorkerEnv>, BoxDynError>> {
+    async move { Ok(env) }.boxed()
+}
+
+async fn recover(env: &WorkerEnv) {
+    let stale = Utc::now() - chrono::Duration::from_std(env.stale_after).unwrap_or_default();
+    match env.store.recover_orphans(stale).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(jobs = n, "requeued jobs of a worker that stopped"),
+        Err(e) => tracing::warn!(error = %e, "cannot recover orphaned jobs"),
+    }
+}
+
+async fn handle(item: QueueItem, env: Data<Arc<WorkerEnv>>) -> Result<(), BoxDynError> {
+    let env: Arc<WorkerEnv> = (*env).clone();
+    execute(env, item).await;
+    Ok(())
+}
+
+/// Runs one claimed job and settles it in the queue. Never fails: the outcome is recorded.
+/// Boxed so the worker's service future is a plain `Send` type.
+pub fn execute(env: Arc<WorkerEnv>, item: QueueItem) -> futures::future::BoxFuture<'static, ()> {
+    async move { execute_inner(&env, item).await }.boxed()
+}
+
+async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
+    let trigger = match item.trigger.as_str() {
+        "admin" => Trigger::Admin,
+        "api" => Trigger::Api,
+        "cli" => Trigger::Cli,
+        "chain" => Trigger::Chain,
+        _ => Trigger::Schedule,
+    };
+    let ctx = JobCtx {
+        store: env.store.clone(),
+        templates: env.config.templates.clone(),
+        run_ts: item.run_ts.and_utc(),
+    };
+    let limit = Some(env.kill_after);
+    let (result, next) = if item.job == "summary" {
+        (
+            jobs::run_summary_limited(&ctx, &env.config.batches, trigger, limit).await,
+            None,
+        )
+    } else {
+        let Some(batch) = env.config.batch(&item.batch) else {
+            settle(
+                env,
+                &item,
+                Err(format!(
+                    "batch `{}` is not configured (or disabled)",
+                    item.batch
+                )),
+                false,
+            )
+            .await;
+            return;
+        };
+        let Some(job) = BatchJob::ALL.into_iter().find(|j| j.as_str() == item.job) else {
+            settle(
+                env,
+                &item,
+                Err(format!("unknown job `{}`", item.job)),
+                false,
+            )
+            .await;
+            return;
+        };
+        let next = if batch.spec.chain_after_ingest {
+            match (job, trigger) {
+                (BatchJob::Ingest, _) => Some(BatchJob::Score),
+                (BatchJob::Score, Trigger::Chain) => Some(BatchJob::Alert),
+                (BatchJob::Alert, Trigger::Chain) => Some(BatchJob::Change),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        (
+            jobs::run_limited(&ctx, batch, job, trigger, limit).await,
+            next,
+        )
+    };
+    match result {
+        Ok(_) => {
+            settle(env, &item, Ok(()), false).await;
+            if let Some(next) = next
+                && let Err(e) = enqueue(
+                    &env.store,
+                    &item.batch,
+                    next.as_str(),
+                    Trigger::Chain,
+                    ctx.run_ts,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "cannot queue the chained job");
+            }
+        }
+        Err(e @ RunError::TimedOut(_)) => settle(env, &item, Err(e.to_string()), false).await,
+        Err(e) => settle(env, &item, Err(e.to_string()), true).await,
+    }
+}
+
+async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, retryable: bool) {
+    let result = match &outcome {
+        Ok(()) => env.store.finish_job(item.id, None).await,
+        Err(e) if retryable && item.attempts < item.max_attempts => {
+            let delay = retry_delay(item.attempts);
+            tracing::info!(
+                batch = item.batch,
+                job = item.job,
+                attempt = item.attempts,
+                retry_in_s = delay.num_seconds(),
+                "job failed; will retry"
+            );
+            env.store.retry_job(item.id, e, delay).await
+        }
+        Err(e) => env.store.finish_job(item.id, Some(e)).await,
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot settle a queued job");
+    }
+}

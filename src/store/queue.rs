@@ -1,0 +1,241 @@
+//! The SQL of the job queue: enqueue (coalescing), claim with `UPDATE … RETURNING`, finish,
+//! retry with a delay, requeue, worker heartbeats and orphan recovery. The queue logic that
+//! decides *when* lives in `crate::queue`.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::Store;
+use super::error::{SqlContext, StoreError};
+use crate::timestamp::{format_db, parse_lenient};
+
+/// A job taken from the queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueItem {
+    pub id: i64,
+    pub batch: String,
+    pub job: String,
+    pub trigger: String,
+    pub run_ts: NaiveDateTime,
+    /// Including this one.
+    pub attempts: u32,
+    pub max_attempts: u32,
+}
+
+/// Counts by status, for pages and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub pending: u64,
+    pub running: u64,
+    pub failed: u64,
+}
+
+fn now() -> String {
+    format_db(Utc::now().naive_utc())
+}
+
+impl Store {
+    /// Queues a job unless the same (batch, job) is already waiting, or the same scheduled
+    /// tick is already queued. Returns the new id, or `None` when coalesced.
+    pub async fn enqueue(
+        &self,
+        batch: &str,
+        job: &str,
+        trigger: &str,
+        run_ts: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<Option<i64>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = format!("cannot queue {job} of `{batch}`");
+        let mut rows = conn
+            .query(
+                "INSERT OR IGNORE INTO job_queue (batch, job, trigger, run_ts, max_attempts, run_after, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6
+                 WHERE NOT EXISTS (SELECT 1 FROM job_queue WHERE batch = ?1 AND job = ?2 AND status = 'pending')
+                 RETURNING id",
+                libsql::params![
+                    batch,
+                    job,
+                    trigger,
+                    format_db(run_ts.naive_utc()),
+                    i64::from(max_attempts),
+                    now()
+                ],
+            )
+            .await
+            .context(ctx.clone())?;
+        match rows.next().await.context(ctx.clone())? {
+            Some(row) => Ok(Some(row.get::<i64>(0).context(ctx)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the oldest runnable job whose (batch, job) is not already running, for `worker`.
+    pub async fn claim_job(&self, worker: &str) -> Result<Option<QueueItem>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot take a job from the queue";
+        let now = now();
+        let result = conn
+            .query(
+                "UPDATE job_queue SET status = 'running', lock_by = ?1, lock_at = ?2, attempts = attempts + 1
+                 WHERE id = (
+                     SELECT q.id FROM job_queue q
+                     WHERE q.status = 'pending' AND q.run_after <= ?2
+                       AND NOT EXISTS (SELECT 1 FROM job_queue r
+                                       WHERE r.status = 'running' AND r.batch = q.batch AND r.job = q.job)
+                     ORDER BY q.id LIMIT 1)
+                 RETURNING id, batch, job, trigger, run_ts, attempts, max_attempts",
+                libsql::params![worker, now],
+            )
+            .await;
+        let mut rows = match result {
+            Ok(rows) => rows,
+            // Another process took the same (batch, job) between our read and write.
+            Err(e) if e.to_string().contains("UNIQUE constraint failed") => return Ok(None),
+            Err(e) => return Err(e).context(ctx),
+        };
+        let Some(row) = rows.next().await.context(ctx)? else {
+            return Ok(None);
+        };
+        let run_ts: String = row.get(4).context(ctx)?;
+        Ok(Some(QueueItem {
+            id: row.get(0).context(ctx)?,
+            batch: row.get(1).context(ctx)?,
+            job: row.get(2).context(ctx)?,
+            trigger: row.get(3).context(ctx)?,
+            run_ts: parse_lenient(&run_ts).unwrap_or_default(),
+            attempts: row.get::<i64>(5).context(ctx)?.max(0) as u32,
+            max_attempts: row.get::<i64>(6).context(ctx)?.max(0) as u32,
+        }))
+    }
+
+    /// Marks a job done, or failed for good with `error`.
+    pub async fn finish_job(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        conn.execute(
+            "UPDATE job_queue SET status = ?2, finished_at = ?3, last_error = ?4, lock_by = NULL WHERE id = ?1",
+            libsql::params![
+                id,
+                if error.is_some() { "failed" } else { "done" },
+                now(),
+                error
+            ],
+        )
+        .await
+        .context("cannot finish a queued job")?;
+        Ok(())
+    }
+
+    /// Puts a failed job back, to be retried after `delay`.
+    pub async fn retry_job(
+        &self,
+        id: i64,
+        error: &str,
+        delay: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        let after = format_db((Utc::now() + delay).naive_utc());
+        conn.execute(
+            "UPDATE job_queue SET status = 'pending', run_after = ?2, last_error = ?3, lock_by = NULL, lock_at = NULL WHERE id = ?1",
+            libsql::params![id, after, error],
+        )
+        .await
+        .context("cannot requeue a job")?;
+        Ok(())
+    }
+
+    /// Jobs `worker` holds go back to the queue (a graceful stop with jobs still running);
+    /// the attempt does not count.
+    pub async fn release_worker_jobs(&self, worker: &str) -> Result<u64, StoreError> {
+        let conn = self.connect().await?;
+        conn.execute(
+            "UPDATE job_queue SET status = 'pending', attempts = MAX(attempts - 1, 0), lock_by = NULL, lock_at = NULL
+             WHERE status = 'running' AND lock_by = ?1",
+            [worker],
+        )
+        .await
+        .context("cannot release a worker's jobs")
+    }
+
+    /// Records that `worker` is alive.
+    pub async fn heartbeat(&self, worker: &str) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        let now = now();
+        conn.execute(
+            "INSERT INTO queue_workers (id, started_at, last_seen) VALUES (?1, ?2, ?2)
+             ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
+            libsql::params![worker, now],
+        )
+        .await
+        .context("cannot record a worker heartbeat")?;
+        Ok(())
+    }
+
+    pub async fn remove_worker(&self, worker: &str) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        conn.execute("DELETE FROM queue_workers WHERE id = ?1", [worker])
+            .await
+            .context("cannot remove a worker")?;
+        Ok(())
+    }
+
+    /// Jobs held by workers not seen since `stale_before` (crashed or killed) go back to the
+    /// queue, and their runs are recorded as failed. Returns how many were recovered.
+    pub async fn recover_orphans(&self, stale_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot recover orphaned jobs";
+        let stale = format_db(stale_before.naive_utc());
+        let mut rows = conn
+            .query(
+                "UPDATE job_queue SET status = 'pending', lock_by = NULL, lock_at = NULL,
+                        last_error = 'the worker running it stopped (crash or kill); requeued'
+                 WHERE status = 'running'
+                   AND (lock_by IS NULL OR lock_by NOT IN (SELECT id FROM queue_workers WHERE last_seen >= ?1))
+                 RETURNING batch, job",
+                [stale.clone()],
+            )
+            .await
+            .context(ctx)?;
+        let mut recovered = Vec::new();
+        while let Some(row) = rows.next().await.context(ctx)? {
+            recovered.push((
+                row.get::<String>(0).context(ctx)?,
+                row.get::<String>(1).context(ctx)?,
+            ));
+        }
+        drop(rows);
+        for (batch, job) in &recovered {
+            conn.execute(
+                "UPDATE job_runs SET status = 'failed', finished_at = ?3,
+                        error = 'the worker running it stopped (crash or kill); the job was requeued'
+                 WHERE status = 'running' AND batch = ?1 AND job = ?2",
+                libsql::params![batch.as_str(), job.as_str(), now()],
+            )
+            .await
+            .context(ctx)?;
+        }
+        conn.execute("DELETE FROM queue_workers WHERE last_seen < ?1", [stale])
+            .await
+            .context(ctx)?;
+        Ok(recovered.len() as u64)
+    }
+
+    pub async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read the queue depth";
+        let mut rows = conn
+            .query(
+                "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'running'), 0), COALESCE(SUM(status = 'failed'), 0) FROM job_queue",
+                (),
+            )
+            .await
+            .context(ctx)?;
+        let Some(row) = rows.next().await.context(ctx)? else {
+            return Ok(QueueDepth::default());
+        };
+        Ok(QueueDepth {
+            pending: row.get::<i64>(0).context(ctx)?.max(0) as u64,
+            running: row.get::<i64>(1).context(ctx)?.max(0) as u64,
+            failed: row.get::<i64>(2).context(ctx)?.max(0) as u64,
+        })
+    }
+}
