@@ -112,7 +112,7 @@ impl Store {
     pub async fn finish_job(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
         let conn = self.connect().await?;
         conn.execute(
-            "UPDATE job_queue SET status = ?2, finished_at = ?3, last_error = ?4, lock_by = NULL WHERE id = ?1",
+            "UPDATE job_queue SET status = ?2, finished_at = ?3, last_error = ?4 WHERE id = ?1",
             libsql::params![
                 id,
                 if error.is_some() { "failed" } else { "done" },

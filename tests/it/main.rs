@@ -14,6 +14,8 @@ mod detect_quality;
 mod examples;
 pub mod nab_scorer;
 mod pipeline;
+mod queue;
+mod queue_processes;
 mod store_local;
 mod store_remote;
 mod web;

@@ -1,0 +1,301 @@
+//! The job queue in one process: coalescing, exclusivity, the worker running jobs with time
+//! limits, retries, chaining and orphan recovery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anomstack::config::DatabaseLocation;
+use anomstack::jobs::Trigger;
+use anomstack::queue::{self, worker};
+use anomstack::serve::Shutdown;
+use anomstack::store::Store;
+use chrono::Utc;
+
+use crate::store_local::count;
+use crate::support::MetricsDir;
+
+async fn setup(batch_yaml: &str) -> (MetricsDir, Arc<anomstack::config::Config>, Store) {
+    setup_with(batch_yaml, &[]).await
+}
+
+/// With extra files (name, content, executable) written next to the batch first.
+async fn setup_with(
+    batch_yaml: &str,
+    files: &[(&str, &str)],
+) -> (MetricsDir, Arc<anomstack::config::Config>, Store) {
+    let dir = MetricsDir::new();
+    for (name, text) in files {
+        let path = dir.write(name, text);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    dir.write("b.yaml", batch_yaml);
+    let config = Arc::new(dir.load_ok(&[]));
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    (dir, config, store)
+}
+
+fn env(
+    store: &Store,
+    config: &Arc<anomstack::config::Config>,
+    kill_after: Duration,
+) -> Arc<worker::WorkerEnv> {
+    Arc::new(worker::WorkerEnv {
+        store: store.clone(),
+        config: config.clone(),
+        worker_id: worker::new_worker_id(),
+        kill_after,
+        stale_after: Duration::from_secs(1),
+    })
+}
+
+/// Polls `sql` (a count) until it reaches `want`, for at most 30 s.
+async fn wait_for(store: &Store, sql: &str, want: i64) {
+    for _ in 0..300 {
+        if count(store, sql).await >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting for `{sql}` to reach {want} (is {})",
+        count(store, sql).await
+    );
+}
+
+const SIMPLE: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' AS metric_name, 1.0 AS metric_value\n";
+
+#[tokio::test]
+async fn waiting_duplicates_coalesce_and_one_run_per_batch_and_job_at_a_time() {
+    let (_dir, _config, store) = setup(SIMPLE).await;
+    let now = Utc::now();
+    let a = queue::enqueue(&store, "b", "ingest", Trigger::Admin, now)
+        .await
+        .unwrap();
+    let b = queue::enqueue(&store, "b", "ingest", Trigger::Admin, now)
+        .await
+        .unwrap();
+    assert!(
+        a.is_some() && b.is_none(),
+        "a waiting duplicate is coalesced"
+    );
+    let first = store.claim_job("w1").await.unwrap().unwrap();
+    assert_eq!(
+        (first.batch.as_str(), first.job.as_str(), first.attempts),
+        ("b", "ingest", 1)
+    );
+    // While it runs, another ingest of b may queue but not start.
+    queue::enqueue(&store, "b", "ingest", Trigger::Admin, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.claim_job("w2").await.unwrap().is_none());
+    // Other jobs of b, and other batches, are free to start.
+    queue::enqueue(&store, "b", "train", Trigger::Admin, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.claim_job("w2").await.unwrap().unwrap().job, "train");
+    store.finish_job(first.id, None).await.unwrap();
+    assert_eq!(store.claim_job("w2").await.unwrap().unwrap().job, "ingest");
+    // A scheduled tick is queued once.
+    store
+        .enqueue("b", "delete", "schedule", now, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    store.claim_job("w3").await.unwrap().unwrap();
+    assert!(
+        store
+            .enqueue("b", "delete", "schedule", now, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_worker_runs_queued_jobs_records_them_and_chains_after_ingest() {
+    let (_dir, config, store) = setup(&format!("{SIMPLE}chain_after_ingest: true\n")).await;
+    let (fire, shutdown) = Shutdown::new();
+    let w = tokio::spawn(worker::run(
+        env(&store, &config, Duration::from_secs(60)),
+        2,
+        Duration::from_secs(5),
+        shutdown.wait(),
+    ));
+    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
+        .await
+        .unwrap();
+    // ingest, then score, alert and change chained one after another.
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE job = 'change' AND status = 'succeeded'",
+        1,
+    )
+    .await;
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_type = 'metric'"
+        )
+        .await,
+        1
+    );
+    let runs = store.recent_runs(Some("b"), 10).await.unwrap();
+    let order: Vec<(&str, &str)> = runs
+        .iter()
+        .rev()
+        .map(|r| (r.job.as_str(), r.trigger.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("ingest", "admin"),
+            ("score", "chain"),
+            ("alert", "chain"),
+            ("change", "chain")
+        ]
+    );
+    fire.send(true).unwrap();
+    w.await.unwrap();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM queue_workers").await,
+        0,
+        "the worker unregisters"
+    );
+}
+
+#[tokio::test]
+async fn a_job_past_its_time_limit_is_cancelled_and_recorded_as_timed_out() {
+    let (_dir, config, store) = setup_with(
+        "metric_batch: b\ningest_cmd: ./slow.sh\n",
+        &[("slow.sh", "#!/bin/sh\nsleep 30\n")],
+    )
+    .await;
+    let (fire, shutdown) = Shutdown::new();
+    let w = tokio::spawn(worker::run(
+        env(&store, &config, Duration::from_millis(800)),
+        1,
+        Duration::from_secs(5),
+        shutdown.wait(),
+    ));
+    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
+        .await
+        .unwrap();
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'timed_out'",
+        1,
+    )
+    .await;
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_queue WHERE status = 'failed'",
+        1,
+    )
+    .await;
+    let run = &store.recent_runs(Some("b"), 1).await.unwrap()[0];
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("cancelled"),
+        "{run:?}"
+    );
+    fire.send(true).unwrap();
+    w.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_job_is_retried_later_with_backoff() {
+    let (_dir, config, store) =
+        setup("metric_batch: b\ningest_sql: SELECT * FROM missing_table\n").await;
+    let (fire, shutdown) = Shutdown::new();
+    let w = tokio::spawn(worker::run(
+        env(&store, &config, Duration::from_secs(60)),
+        1,
+        Duration::from_secs(5),
+        shutdown.wait(),
+    ));
+    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
+        .await
+        .unwrap();
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'failed'",
+        1,
+    )
+    .await;
+    wait_for(&store, "SELECT count(*) FROM job_queue WHERE status = 'pending' AND attempts = 1 AND last_error LIKE '%missing_table%'", 1).await;
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_queue WHERE run_after > datetime('now', '+20 seconds')"
+        )
+        .await,
+        1,
+        "the retry waits about 30 s"
+    );
+    fire.send(true).unwrap();
+    w.await.unwrap();
+}
+
+#[tokio::test]
+async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
+    let (_dir, config, store) = setup(SIMPLE).await;
+    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
+        .await
+        .unwrap();
+    // A worker took the job, started its run, and died without a word.
+    store.heartbeat("dead-worker").await.unwrap();
+    store.claim_job("dead-worker").await.unwrap().unwrap();
+    store.start_run("b", "ingest", "admin").await.unwrap();
+    store
+        .execute(
+            "UPDATE queue_workers SET last_seen = '2000-01-01 00:00:00'",
+            "test",
+        )
+        .await
+        .unwrap();
+    let (fire, shutdown) = Shutdown::new();
+    let w = tokio::spawn(worker::run(
+        env(&store, &config, Duration::from_secs(60)),
+        1,
+        Duration::from_secs(5),
+        shutdown.wait(),
+    ));
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'succeeded'",
+        1,
+    )
+    .await;
+    let runs = store.recent_runs(Some("b"), 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    let dead = runs
+        .iter()
+        .find(|r| r.status == anomstack::store::RunStatus::Failed)
+        .unwrap();
+    assert!(
+        dead.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("requeued"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_queue WHERE status = 'done'"
+        )
+        .await,
+        1
+    );
+    fire.send(true).unwrap();
+    w.await.unwrap();
+}

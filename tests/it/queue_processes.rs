@@ -1,0 +1,198 @@
+//! The queue across real processes sharing one database file: two workers run each job once,
+//! and a worker killed mid-ingest leaves all or none of its rows, a failed run, and a requeued
+//! job that the next worker completes.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anomstack::config::DatabaseLocation;
+use anomstack::store::Store;
+
+use crate::store_local::count;
+use crate::support::MetricsDir;
+
+/// Starts `anomstack serve` as a worker only (no scheduler) and waits for it to listen.
+fn start_worker(dir: &Path, db: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anomstack"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("ANOMSTACK_PORT", "0")
+        .env("ANOMSTACK_HOST", "127.0.0.1")
+        .env("ANOMSTACK_SQLITE_PATH", db)
+        .env("ANOMSTACK_SCHEDULER", "false")
+        .env("ANOMSTACK_WORKER_CONCURRENCY", "2")
+        .env("ANOMSTACK_WORKER_STALE_SECONDS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn anomstack");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut told = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !told && line.contains("listening on") {
+                let _ = tx.send(());
+                told = true;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the worker starts");
+    child
+}
+
+fn kill(child: &mut Child, signal: &str) {
+    Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+}
+
+async fn wait_for(store: &Store, sql: &str, want: i64, seconds: u64) {
+    for _ in 0..seconds * 10 {
+        if count(store, sql).await >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting for `{sql}` to reach {want} (is {})",
+        count(store, sql).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_worker_processes_run_each_queued_job_exactly_once() {
+    let dir = MetricsDir::new();
+    for b in 0..8 {
+        dir.write(
+            &format!("b{b}.yaml"),
+            &format!("metric_batch: b{b}\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' AS metric_name, {b} AS metric_value\n"),
+        );
+    }
+    let db = dir.tmp.path().join("app.db");
+    let mut a = start_worker(dir.tmp.path(), &db);
+    let mut b = start_worker(dir.tmp.path(), &db);
+    let store = Store::open(&DatabaseLocation::Local { path: db.clone() })
+        .await
+        .unwrap();
+    // 48 jobs, six of each batch's ingest: duplicates must run one after another, each once.
+    let mut sql = String::from(
+        "INSERT INTO job_queue (batch, job, trigger, run_ts, run_after, created_at) VALUES ",
+    );
+    let mut values = Vec::new();
+    for round in 0..6 {
+        for b in 0..8 {
+            values.push(format!(
+                "('b{b}', 'ingest', 'api', '2026-01-01 00:0{round}:00', '2000-01-01 00:00:00', '2000-01-01 00:00:00')"
+            ));
+        }
+    }
+    sql.push_str(&values.join(", "));
+    store.execute(&sql, "test").await.unwrap();
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_queue WHERE status = 'done'",
+        48,
+        90,
+    )
+    .await;
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM job_runs").await,
+        48,
+        "one run per queued job"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE status = 'succeeded'"
+        )
+        .await,
+        48
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM job_queue WHERE attempts <> 1").await,
+        0,
+        "no job was taken twice"
+    );
+    let workers = count(&store, "SELECT count(DISTINCT lock_by) FROM job_queue").await;
+    assert!(workers >= 1);
+    kill(&mut a, "-TERM");
+    kill(&mut b, "-TERM");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_ingest_leaves_all_or_none_and_the_job_is_redone() {
+    const ROWS: i64 = 400_000;
+    let dir = MetricsDir::new();
+    dir.write(
+        "big.yaml",
+        &format!(
+            "metric_batch: big\ningest_timeout_seconds: 600\ningest_sql: >\n  WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {})\n  SELECT '2026-01-01 00:00:00' AS metric_timestamp, 'm' || i AS metric_name, i AS metric_value FROM n\n",
+            ROWS - 1
+        ),
+    );
+    let db = dir.tmp.path().join("app.db");
+    let mut first = start_worker(dir.tmp.path(), &db);
+    let store = Store::open(&DatabaseLocation::Local { path: db.clone() })
+        .await
+        .unwrap();
+    anomstack::queue::enqueue(
+        &store,
+        "big",
+        "ingest",
+        anomstack::jobs::Trigger::Api,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        1,
+        60,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kill(&mut first, "-KILL");
+    let after_kill = count(&store, "SELECT count(*) FROM metrics").await;
+    assert!(
+        after_kill == 0 || after_kill == ROWS,
+        "{after_kill} rows: not all or none"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE status = 'succeeded'"
+        )
+        .await,
+        0,
+        "the kill happened during the ingest"
+    );
+
+    let mut second = start_worker(dir.tmp.path(), &db);
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'succeeded'",
+        1,
+        120,
+    )
+    .await;
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, ROWS);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE status = 'failed' AND error LIKE '%requeued%'"
+        )
+        .await,
+        1,
+        "the killed run is recorded as failed"
+    );
+    kill(&mut second, "-TERM");
+}
