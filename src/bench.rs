@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::config::{BatchSpec, ModelPlan};
 use crate::detect::rng::Rng;
-use crate::detect::{Combination, ScoreMethod, TrainedModel, combine};
+use crate::detect::{Combination, FeatureCache, ScoreMethod, TrainedModel, combine};
 use crate::jobs::rules::{AlertRule, alert_decisions};
 
 /// One configuration's figures.
@@ -120,15 +120,16 @@ pub fn run(config: &BenchConfig, metrics: usize, points: usize, seed: u64) -> Be
         let t0 = cpu_seconds();
         let train_points = &points[points.len().saturating_sub(config.train_max_n)..];
         let mut stored = Vec::new();
+        let mut cache = FeatureCache::new(train_points);
         for plan in &config.models {
-            let Ok(features) = plan.preprocess.apply(train_points) else {
+            let Ok(features) = cache.get(&plan.preprocess) else {
                 continue;
             };
             if let Ok(model) = TrainedModel::train(
                 &plan.detector,
                 plan.preprocess,
                 config.score_method,
-                &features,
+                features,
                 0,
             ) {
                 let bytes = model.to_json();
@@ -140,12 +141,13 @@ pub fn run(config: &BenchConfig, metrics: usize, points: usize, seed: u64) -> Be
         // Score job: load the models, score the newest score_max_n points, combine, alert.
         let score_points = &points[points.len().saturating_sub(config.score_max_n)..];
         let mut per_model: Vec<Vec<f64>> = Vec::new();
+        let mut cache = FeatureCache::new(score_points);
         for bytes in &stored {
             let Ok(model) = TrainedModel::from_json(bytes) else {
                 continue;
             };
-            if let Ok(rows) = model.preprocess.apply(score_points) {
-                per_model.push(model.probabilities(&rows));
+            if let Ok(rows) = cache.get(&model.preprocess) {
+                per_model.push(model.probabilities(rows));
             }
         }
         let n = per_model.iter().map(Vec::len).min().unwrap_or(0);

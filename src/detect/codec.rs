@@ -46,6 +46,17 @@ pub mod floats {
     }
 }
 
+/// `Option<Vec<f64>>` as one base64 string, for fields that may be absent.
+pub mod optional_floats {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| decode(&text))
+            .transpose()
+    }
+}
+
 /// `Vec<Vec<f64>>` as a list of base64 strings.
 pub mod float_rows {
     use super::*;

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::distance::{add_squared_differences, column_major, vectorised};
 use super::kdtree::KdIndex;
+use super::lagknn::LagSeries;
+use super::select::k_smallest;
 use super::stats::median;
 use super::{
     DetectError, Detector, Features, Matrix, RowScorer, ScoreMethod, ScoreRange, TrainingScores,
@@ -92,6 +95,18 @@ impl Detector for KnnParams {
             return Ok((model, TrainingScores::All(scores)));
         }
         let (k, w) = self.checked_window(train.x.rows())?;
+        let model = KnnModel {
+            params: self.clone(),
+            train: train.x.clone(),
+        };
+        // Lag features (the usual case) are windows of one series: a pass over all pairs with
+        // the sliding-window recurrence beats a tree in six or more dimensions. With very many
+        // identical windows, or features that are not lags, the tree does it.
+        if let Some((min, max)) =
+            LagSeries::detect(&train.x).and_then(|lag| lag.kth_distance_range(k, w))
+        {
+            return Ok((model, TrainingScores::Range(ScoreRange { min, max })));
+        }
         let index = KdIndex::build(&train.x);
         let n = train.x.rows();
         // Each row's leaf bounds its k-th distance from above and below; only rows whose
@@ -135,13 +150,7 @@ impl Detector for KnnParams {
                 min = min.min(d);
             }
         }
-        Ok((
-            KnnModel {
-                params: self.clone(),
-                train: train.x.clone(),
-            },
-            TrainingScores::Range(ScoreRange { min, max }),
-        ))
+        Ok((model, TrainingScores::Range(ScoreRange { min, max })))
     }
 }
 
@@ -187,15 +196,11 @@ impl RowScorer for KnnScorer<'_> {
         let params = &self.model.params;
         let k = params.n_neighbors;
         if self.index.is_none() && rows.x.rows() < BRUTE_FORCE_ROWS {
-            return rows
-                .x
-                .iter_rows()
-                .map(|row| {
-                    params
-                        .method
-                        .combine(&brute_force(&self.model.train, row, k))
-                })
-                .collect();
+            let nearest = vectorised(
+                #[inline(always)]
+                || brute_force(&self.model.train, &rows.x, k),
+            );
+            return nearest.iter().map(|d| params.method.combine(d)).collect();
         }
         let index = self
             .index
@@ -207,27 +212,27 @@ impl RowScorer for KnnScorer<'_> {
     }
 }
 
-/// The k smallest distances from `q` to the rows of `train`, ascending, computed as the tree
-/// computes them.
-fn brute_force(train: &Matrix, q: &[f64], k: usize) -> Vec<f64> {
-    let mut d2: Vec<f64> = train
+/// For each query row, the k smallest distances to the rows of `train`, ascending, computed
+/// as the tree computes them.
+#[inline(always)]
+fn brute_force(train: &Matrix, queries: &Matrix, k: usize) -> Vec<Vec<f64>> {
+    let n = train.rows();
+    let columns = column_major(train.data(), train.cols());
+    let mut d2 = vec![0.0; n];
+    let mut nearest = Vec::with_capacity(k * 8);
+    queries
         .iter_rows()
-        .map(|r| {
-            let mut s = 0.0;
-            for (a, b) in r.iter().zip(q) {
-                s += (a - b) * (a - b);
+        .map(|q| {
+            for (c, &qc) in q.iter().enumerate() {
+                add_squared_differences(&mut d2, &columns[c * n..(c + 1) * n], qc, c == 0);
             }
-            s
+            if q.is_empty() {
+                d2.fill(0.0);
+            }
+            k_smallest(&d2, k, &mut nearest);
+            nearest.iter().map(|v| v.sqrt()).collect()
         })
-        .collect();
-    let k = k.min(d2.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    d2.select_nth_unstable_by(k - 1, f64::total_cmp);
-    let mut best = d2[..k].to_vec();
-    best.sort_by(f64::total_cmp);
-    best.into_iter().map(f64::sqrt).collect()
+        .collect()
 }
 
 impl KnnMethod {

@@ -20,8 +20,10 @@ use super::{
     ScoreRange, TrainingScores,
 };
 
-/// Bumped whenever a change to the format would make older readers misread a model.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever older readers would misread or fail to read a model.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// Version 1 differs only in storing every matrix value by value, which version 2 reads too.
+const OLDEST_READABLE_VERSION: u32 = 1;
 const FORMAT_NAME: &str = "anomstack-model";
 
 /// The fitted state of each detector.
@@ -184,7 +186,7 @@ impl TrainedModel {
             )));
         }
         match envelope.version {
-            Some(MODEL_FORMAT_VERSION) => {}
+            Some(v) if (OLDEST_READABLE_VERSION..=MODEL_FORMAT_VERSION).contains(&v) => {}
             Some(found) => {
                 return Err(DetectError::UnsupportedModelVersion {
                     found,

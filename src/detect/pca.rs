@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::distance::{add_squared_differences, column_major, vectorised};
 use super::eigen::symmetric_eigen;
 use super::{DetectError, Detector, Features, Matrix};
 
@@ -50,6 +51,26 @@ impl Detector for PcaParams {
     type Model = PcaModel;
 
     fn fit(&self, train: &Features) -> Result<(PcaModel, Vec<f64>), DetectError> {
+        vectorised(
+            #[inline(always)]
+            || self.fit_columns(train),
+        )
+    }
+
+    fn score(model: &PcaModel, rows: &Features) -> Vec<f64> {
+        vectorised(
+            #[inline(always)]
+            || {
+                let z = standardised_columns(&rows.x, &model.mean, &model.scale);
+                model.score_columns(&z, rows.x.rows())
+            },
+        )
+    }
+}
+
+impl PcaParams {
+    #[inline(always)]
+    fn fit_columns(&self, train: &Features) -> Result<(PcaModel, Vec<f64>), DetectError> {
         let x = &train.x;
         let (n, p) = (x.rows(), x.cols());
         if n < 2 {
@@ -60,29 +81,20 @@ impl Detector for PcaParams {
         } else {
             (vec![0.0; p], vec![1.0; p])
         };
-        let z = standardise(x, &mean, &scale);
+        let z = standardised_columns(x, &mean, &scale);
+        let column = |i: usize| &z[i * n..(i + 1) * n];
 
         // Covariance of the standardised rows, as scikit-learn's "covariance_eigh" solver.
-        let mut m = vec![0.0; p];
-        for row in z.iter_rows() {
-            for (acc, v) in m.iter_mut().zip(row) {
-                *acc += v;
-            }
-        }
-        for v in &mut m {
-            *v /= n as f64;
-        }
+        let m: Vec<f64> = (0..p)
+            .map(|i| column(i).iter().sum::<f64>() / n as f64)
+            .collect();
         let mut c = vec![0.0; p * p];
-        for row in z.iter_rows() {
-            for i in 0..p {
-                for j in 0..p {
-                    c[i * p + j] += row[i] * row[j];
-                }
-            }
-        }
         for i in 0..p {
-            for j in 0..p {
-                c[i * p + j] = (c[i * p + j] - n as f64 * m[i] * m[j]) / (n - 1) as f64;
+            for j in i..p {
+                let s = dot(column(i), column(j));
+                let v = (s - n as f64 * m[i] * m[j]) / (n - 1) as f64;
+                c[i * p + j] = v;
+                c[j * p + i] = v;
             }
         }
 
@@ -117,30 +129,48 @@ impl Detector for PcaParams {
                 vec![1.0; selected]
             },
         };
-        let scores = model.score_matrix(&z);
+        let scores = model.score_columns(&z, n);
         Ok((model, scores))
-    }
-
-    fn score(model: &PcaModel, rows: &Features) -> Vec<f64> {
-        model.score_matrix(&standardise(&rows.x, &model.mean, &model.scale))
     }
 }
 
 impl PcaModel {
-    fn score_matrix(&self, z: &Matrix) -> Vec<f64> {
-        z.iter_rows()
-            .map(|row| {
-                self.components
-                    .iter()
-                    .zip(&self.weights)
-                    .map(|(v, w)| {
-                        let d2: f64 = row.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum();
-                        d2.sqrt() / w
-                    })
-                    .sum()
-            })
-            .collect()
+    /// Scores of the `n` standardised rows held column by column in `z`: per row, the sum over
+    /// components of the distance to the component vector divided by its weight.
+    #[inline(always)]
+    fn score_columns(&self, z: &[f64], n: usize) -> Vec<f64> {
+        let mut scores = vec![0.0; n];
+        let mut d2 = vec![0.0; n];
+        for (v, w) in self.components.iter().zip(&self.weights) {
+            for (c, &vc) in v.iter().enumerate() {
+                add_squared_differences(&mut d2, &z[c * n..(c + 1) * n], vc, c == 0);
+            }
+            for (s, d) in scores.iter_mut().zip(&d2) {
+                *s += d.sqrt() / w;
+            }
+        }
+        scores
     }
+}
+
+/// Σ a·b with eight running sums, which vectorise.
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut lanes = [0.0; 8];
+    let mut ac = a.chunks_exact(8);
+    let mut bc = b.chunks_exact(8);
+    for (x, y) in ac.by_ref().zip(bc.by_ref()) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    let tail: f64 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// Mean and standard deviation per column as scikit-learn's StandardScaler computes them
@@ -160,17 +190,17 @@ fn standard_scaler(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
-fn standardise(x: &Matrix, mean: &[f64], scale: &[f64]) -> Matrix {
-    let data = x
-        .iter_rows()
-        .flat_map(|row| {
-            row.iter()
-                .zip(mean.iter().zip(scale))
-                .map(|(v, (m, s))| (v - m) / s)
-        })
-        .collect();
-    // Same shape as the input, so this cannot fail.
-    Matrix::new(x.rows(), x.cols(), data).unwrap_or_else(|_| Matrix::empty(x.cols()))
+/// `(x - mean) / scale`, column by column.
+#[inline(always)]
+fn standardised_columns(x: &Matrix, mean: &[f64], scale: &[f64]) -> Vec<f64> {
+    let n = x.rows();
+    let mut z = column_major(x.data(), x.cols());
+    for (c, (m, s)) in mean.iter().zip(scale).enumerate() {
+        for v in &mut z[c * n..(c + 1) * n] {
+            *v = (*v - m) / s;
+        }
+    }
+    z
 }
 
 /// scikit-learn's `svd_flip` for components: the largest-magnitude entry is made positive.

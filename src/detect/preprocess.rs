@@ -136,6 +136,33 @@ impl Preprocess {
     }
 }
 
+/// Features of one metric's points for each distinct preprocessing, computed once: the
+/// models of a metric usually share their preprocessing.
+pub struct FeatureCache<'a> {
+    points: &'a [(i64, f64)],
+    done: Vec<(Preprocess, Result<Features, DetectError>)>,
+}
+
+impl<'a> FeatureCache<'a> {
+    pub fn new(points: &'a [(i64, f64)]) -> Self {
+        Self {
+            points,
+            done: Vec::new(),
+        }
+    }
+
+    pub fn get(&mut self, preprocess: &Preprocess) -> Result<&Features, DetectError> {
+        let at = match self.done.iter().position(|(p, _)| p == preprocess) {
+            Some(at) => at,
+            None => {
+                self.done.push((*preprocess, preprocess.apply(self.points)));
+                self.done.len() - 1
+            }
+        };
+        self.done[at].1.as_ref().map_err(Clone::clone)
+    }
+}
+
 /// Trailing mean over `window` values; NaN until the window is full or when it holds a gap.
 fn trailing_mean(values: &[f64], window: usize) -> Vec<f64> {
     (0..values.len())
@@ -193,6 +220,26 @@ mod tests {
             .enumerate()
             .map(|(i, &v)| (i as i64 * 300, v))
             .collect()
+    }
+
+    #[test]
+    fn the_cache_preprocesses_once_per_setting() {
+        let points = series(&[1.0, 2.0, 4.0, 7.0, 11.0, 16.0, 22.0, 29.0, 37.0, 46.0]);
+        let mut cache = FeatureCache::new(&points);
+        let plain = Preprocess {
+            diff_n: 0,
+            smooth_n: 0,
+            lags_n: 0,
+            ..Preprocess::default()
+        };
+        assert_eq!(cache.get(&plain).unwrap(), &plain.apply(&points).unwrap());
+        let defaults = Preprocess::default();
+        assert_eq!(
+            cache.get(&defaults).unwrap(),
+            &defaults.apply(&points).unwrap()
+        );
+        assert_eq!(cache.get(&plain).unwrap().x.rows(), 10);
+        assert_eq!(cache.done.len(), 2);
     }
 
     #[test]

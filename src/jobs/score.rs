@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 
 use super::{JobCtx, JobError, JobReport, by_metric, model_store, render, round_to};
 use crate::config::Batch;
-use crate::detect::{TrainedModel, combine};
+use crate::detect::{FeatureCache, TrainedModel, combine};
 use crate::store::{MetricRow, MetricType};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
@@ -61,14 +61,15 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         }
         // Each model scores with the preprocessing it was trained with.
         let mut per_ts: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        let mut cache = FeatureCache::new(&points);
         for model in &models {
-            let Ok(features) = model.preprocess.apply(&points) else {
+            let Ok(features) = cache.get(&model.preprocess) else {
                 continue;
             };
             for (t, p) in features
                 .timestamps
                 .iter()
-                .zip(model.probabilities(&features))
+                .zip(model.probabilities(features))
             {
                 per_ts.entry(*t).or_default().push(p);
             }

@@ -4,7 +4,7 @@
 
 use super::{JobCtx, JobError, JobReport, by_metric, model_store, render};
 use crate::config::{Batch, ModelPlan};
-use crate::detect::{DetectError, TrainedModel};
+use crate::detect::{DetectError, FeatureCache, TrainedModel};
 use crate::store::MetricRow;
 
 /// Metrics fitted per blocking task: large enough to amortise the hand-off.
@@ -90,18 +90,18 @@ fn fit_metric(
         .iter()
         .map(|r| (r.timestamp.and_utc().timestamp(), r.value))
         .collect();
+    let mut features = FeatureCache::new(&series);
     Ok(plans
         .iter()
         .map(|plan| {
-            let result = plan
-                .preprocess
-                .apply(&series)
+            let result = features
+                .get(&plan.preprocess)
                 .and_then(|features| {
                     TrainedModel::train(
                         &plan.detector,
                         plan.preprocess,
                         method,
-                        &features,
+                        features,
                         trained_at,
                     )
                 })

@@ -88,7 +88,7 @@ fn a_model_of_an_unknown_version_is_a_clear_error() {
         err,
         DetectError::UnsupportedModelVersion {
             found: 99,
-            supported: 1
+            supported: anomstack::detect::MODEL_FORMAT_VERSION
         }
     );
     assert!(err.to_string().contains("retrain"), "{err}");
@@ -145,4 +145,44 @@ fn the_seasonal_band_flags_a_spike_but_not_the_season() {
 #[test]
 fn a_matrix_of_the_wrong_shape_is_refused() {
     assert!(Matrix::new(3, 2, vec![0.0; 5]).is_err());
+}
+
+#[test]
+fn knn_models_store_lag_rows_as_their_series_and_version_1_models_still_load() {
+    let pre = Preprocess::default();
+    let features = pre.apply(&seasonal_series(400, Some(390))).unwrap();
+    let knn = DetectorSpec::from_config("KNN", &BTreeMap::new()).unwrap();
+    let model = TrainedModel::train(&knn, pre, ScoreMethod::Linear, &features, 0).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&model.to_json()).unwrap();
+    let train = &doc["fitted"]["state"]["train"];
+    assert!(train["data"].is_null(), "lag rows are stored as a series");
+    // base64 of (rows + 5) floats rather than rows × 6.
+    let stored = train["lags"].as_str().unwrap().len();
+    assert_eq!(stored, ((features.x.rows() + 5) * 8).div_ceil(3) * 4);
+
+    // The same model as version 1 wrote it: every value of the matrix.
+    let mut v1 = doc.clone();
+    v1["version"] = serde_json::json!(1);
+    v1["fitted"]["state"]["train"] = serde_json::to_value(PlainMatrix(&features.x)).unwrap();
+    let back = TrainedModel::from_json(&serde_json::to_vec(&v1).unwrap()).unwrap();
+    assert_eq!(back.fitted, model.fitted);
+}
+
+/// A matrix written value by value, as format version 1 did.
+struct PlainMatrix<'a>(&'a Matrix);
+
+impl serde::Serialize for PlainMatrix<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        use serde::ser::SerializeStruct;
+        let bytes: Vec<u8> = self.0.data().iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut st = s.serialize_struct("Matrix", 3)?;
+        st.serialize_field("rows", &self.0.rows())?;
+        st.serialize_field("cols", &self.0.cols())?;
+        st.serialize_field(
+            "data",
+            &base64::engine::general_purpose::STANDARD.encode(bytes),
+        )?;
+        st.end()
+    }
 }

@@ -1,0 +1,460 @@
+//! The smallest and largest k-th neighbour distance among lag windows, with O(1) work per pair.
+//!
+//! With lags, every feature row is a window of one series: row t holds `s[t+m-1], …, s[t]`
+//! (newest first), so rows t and t-1 share m-1 values. The squared distance between rows i and
+//! i+δ then follows from that between rows i-1 and i-1+δ by adding one squared difference and
+//! removing another, the recurrence behind the matrix profile (STOMP): a pass over all pairs
+//! costs about what one coordinate per pair costs, instead of m, and vectorises along a row.
+//! In six or more dimensions a tree cannot prune much, so this beats it several times over.
+//!
+//! KNN's linear calibration needs only the smallest and largest k-th neighbour distance of the
+//! training rows. Rows close to and far from the series' median level give first bounds; one
+//! pass over all pairs keeps the pairs closer than the smallest bound, and counts, for each row,
+//! neighbours nearest in time that are certainly closer than the largest. That narrows both
+//! ends to a few rows, whose distances are then computed directly.
+//!
+//! The recurrence accumulates rounding, so the pass only selects, with a margin that bounds
+//! the rounding (restarting from exact values every few rows); every reported distance is
+//! summed over the columns in order from coordinate differences, exactly as the k-d tree sums
+//! it, so the results equal the tree's bit for bit.
+
+use super::Matrix;
+use super::distance::{add_squared_differences, vectorised};
+use super::select::k_smallest;
+
+/// Rows between exact restarts of the recurrence: bounds the accumulated rounding.
+const RESTART_EVERY: usize = 64;
+
+/// Near pairs kept per row before the pass gives up and the caller uses a tree: only series
+/// with very many near-identical windows get there.
+const PAIR_BUDGET_PER_ROW: usize = 32;
+
+/// Seed rows on each side.
+const SEEDS: usize = 4;
+
+/// Pairs per row, nearest in time beyond the exclusion window, that may show that a row is
+/// not the one farthest from its neighbours.
+const BAND: usize = 16;
+
+/// Distances are updated and checked for near pairs this many at a time.
+const BLOCK: usize = 64;
+
+/// A lag-embedded matrix, seen as the series it was cut from.
+pub struct LagSeries {
+    rows: usize,
+    cols: usize,
+    /// `s[0..rows+cols-1]`; row t is `s[t..t+cols]` reversed.
+    s: Vec<f64>,
+}
+
+impl LagSeries {
+    /// The series behind `x` if every row is the previous one shifted by one lag (column c of
+    /// row t equals column c-1 of row t-1) and every value is finite; `None` otherwise (gaps
+    /// dropped rows, rows were centred, or the features are not lags at all).
+    pub fn detect(x: &Matrix) -> Option<Self> {
+        let s = x.lag_series()?;
+        if !s.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        Some(Self {
+            rows: x.rows(),
+            cols: x.cols(),
+            s,
+        })
+    }
+
+    /// The smallest and largest k-th neighbour distance over all rows, where row i's
+    /// neighbours are the rows more than `w` rows away from it (PyOD's leave-one-out for
+    /// w = 0). `None` when very many windows coincide (the caller then uses a tree).
+    pub fn kth_distance_range(&self, k: usize, w: usize) -> Option<(f64, f64)> {
+        vectorised(
+            #[inline(always)]
+            || self.range(k, w),
+        )
+    }
+
+    #[inline(always)]
+    fn range(&self, k: usize, w: usize) -> Option<(f64, f64)> {
+        let n = self.rows;
+        if k == 0 || n < 2 * w + 2 + k {
+            return None;
+        }
+        let mut buf = vec![0.0; n];
+        let mut scratch = Vec::with_capacity(8 * k);
+
+        let level = self.s.iter().sum::<f64>() / self.s.len() as f64;
+        let (near_level, far_from_level) = self.seed_rows(level);
+        let mut upper2 = f64::INFINITY;
+        for &i in &near_level {
+            upper2 = upper2.min(self.kth_distance2(i, k, w, &mut buf, &mut scratch));
+        }
+        let mut lower2 = 0.0f64;
+        for &i in &far_from_level {
+            lower2 = lower2.max(self.kth_distance2(i, k, w, &mut buf, &mut scratch));
+        }
+        if !upper2.is_finite() {
+            return None;
+        }
+
+        let centred: Vec<f64> = self.s.iter().map(|v| v - level).collect();
+        let scale = centred.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let margin = rounding_margin(self.cols, scale);
+        if !margin.is_finite() {
+            return None;
+        }
+        let pass = Pass {
+            v: &centred,
+            rows: n,
+            cols: self.cols,
+            w,
+            below2: lower2 - margin,
+            near2: upper2 + margin,
+            budget: PAIR_BUDGET_PER_ROW * n,
+        };
+        let found = pass.run()?;
+
+        // Largest: a row with k band neighbours certainly closer than the seed cannot beat it.
+        let mut max2 = lower2;
+        for (i, &c) in found.band_counts.iter().enumerate() {
+            if (c as usize) < k
+                && let Some(d2) = self.kth_distance2_above(i, k, w, max2, &mut buf, &mut scratch)
+            {
+                max2 = max2.max(d2);
+            }
+        }
+
+        // Smallest: walk the near pairs in increasing (approximate) distance; the first row to
+        // gather k of them has the smallest k-th distance up to the rounding margin, so every
+        // row that gathers k within twice the margin of it is computed exactly.
+        let mut min2 = upper2;
+        let mut pairs = found.pairs;
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut degree = vec![0u32; n];
+        let mut first: Option<f64> = None;
+        for &(d2, i, j) in &pairs {
+            if first.is_some_and(|f| d2 > f + 2.0 * margin) {
+                break;
+            }
+            for v in [i as usize, j as usize] {
+                degree[v] += 1;
+                if degree[v] as usize == k {
+                    first.get_or_insert(d2);
+                    min2 = min2.min(self.kth_distance2(v, k, w, &mut buf, &mut scratch));
+                }
+            }
+        }
+        Some((min2.sqrt(), max2.sqrt()))
+    }
+
+    /// The rows whose windows are nearest to and farthest from a flat window at `level` (the
+    /// mean): the first tend to lie where rows are densest, the second to be the outliers.
+    fn seed_rows(&self, level: f64) -> ([usize; SEEDS], [usize; SEEDS]) {
+        let (n, m) = (self.rows, self.cols);
+        let sq: Vec<f64> = self.s.iter().map(|v| (v - level) * (v - level)).collect();
+        let mut nearest = [(f64::INFINITY, 0usize); SEEDS];
+        let mut farthest = [(f64::NEG_INFINITY, 0usize); SEEDS];
+        let mut sum: f64 = sq[..m].iter().sum();
+        for t in 0..n {
+            if t > 0 {
+                sum += sq[t + m - 1] - sq[t - 1];
+            }
+            // Keep the SEEDS smallest and largest, each array sorted from its best.
+            if sum < nearest[SEEDS - 1].0 {
+                nearest[SEEDS - 1] = (sum, t);
+                nearest.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            if sum > farthest[SEEDS - 1].0 {
+                farthest[SEEDS - 1] = (sum, t);
+                farthest.sort_by(|a, b| b.0.total_cmp(&a.0));
+            }
+        }
+        (nearest.map(|(_, t)| t), farthest.map(|(_, t)| t))
+    }
+
+    /// Squared distances from row `i` to every row, summed over the columns in order from
+    /// `row_j[c] - row_i[c]`, as the k-d tree computes them.
+    #[inline(always)]
+    fn profile(&self, i: usize, out: &mut [f64]) {
+        let m = self.cols;
+        let n = out.len();
+        for c in 0..m {
+            let col = &self.s[m - 1 - c..m - 1 - c + n];
+            add_squared_differences(out, col, self.s[i + m - 1 - c], c == 0);
+        }
+    }
+
+    /// The k-th smallest squared distance from row `i` to the rows more than `w` rows away.
+    #[inline(always)]
+    fn kth_distance2(
+        &self,
+        i: usize,
+        k: usize,
+        w: usize,
+        buf: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) -> f64 {
+        self.profile(i, buf);
+        buf[i.saturating_sub(w)..(i + w + 1).min(self.rows)].fill(f64::INFINITY);
+        k_smallest(buf, k, scratch);
+        scratch.get(k - 1).copied().unwrap_or(f64::INFINITY)
+    }
+}
+
+impl LagSeries {
+    /// Row i's k-th smallest squared distance, if it is above `floor2`: rows are compared a
+    /// chunk at a time, and as soon as k of them are closer than that the answer is `None`.
+    #[inline(always)]
+    fn kth_distance2_above(
+        &self,
+        i: usize,
+        k: usize,
+        w: usize,
+        floor2: f64,
+        buf: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) -> Option<f64> {
+        const CHUNK: usize = 128;
+        let (n, m) = (self.rows, self.cols);
+        let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
+        let mut closer = 0;
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let out = &mut buf[start..end];
+            for c in 0..m {
+                let col = &self.s[start + m - 1 - c..end + m - 1 - c];
+                add_squared_differences(out, col, self.s[i + m - 1 - c], c == 0);
+            }
+            // Rows inside the exclusion window are no neighbours.
+            let (skip_lo, skip_hi) = (lo.clamp(start, end), hi.clamp(start, end));
+            out[skip_lo - start..skip_hi - start].fill(f64::INFINITY);
+            closer += out.iter().filter(|&&d2| d2 < floor2).count();
+            if closer >= k {
+                return None;
+            }
+            start = end;
+        }
+        k_smallest(buf, k, scratch);
+        scratch.get(k - 1).copied()
+    }
+}
+
+/// An upper bound on how far a squared distance from the recurrence can be from the directly
+/// summed one, for windows of `m` values of magnitude at most `scale` (after centring): each
+/// step adds and removes one term of at most (2 scale)² and rounds the sum, for at most
+/// `RESTART_EVERY` steps, and the direct sums differ by a few ulps of m such terms.
+fn rounding_margin(m: usize, scale: f64) -> f64 {
+    let m = m as f64;
+    let steps = (RESTART_EVERY + 1) as f64;
+    let per_unit = 4.0 * steps * (32.0 + 8.0 * m) + 8.0 * m * (m + 2.0);
+    per_unit * f64::EPSILON * scale * scale + f64::MIN_POSITIVE
+}
+
+/// One pass over every pair (i, i + δ) with δ > w, row by row. The current row's distances
+/// are kept by δ, so the recurrence updates them in place.
+struct Pass<'a> {
+    v: &'a [f64],
+    rows: usize,
+    cols: usize,
+    w: usize,
+    /// Band pairs below this count towards both rows (certainly closer than the seed).
+    below2: f64,
+    /// Pairs below this are kept as candidates for the smallest k-th distance.
+    near2: f64,
+    budget: usize,
+}
+
+struct PassResult {
+    band_counts: Vec<u32>,
+    pairs: Vec<(f64, u32, u32)>,
+}
+
+impl Pass<'_> {
+    #[inline(always)]
+    fn run(&self) -> Option<PassResult> {
+        let (n, m, w, v) = (self.rows, self.cols, self.w, self.v);
+        let mut band_counts = vec![0u32; n];
+        let mut pairs = Vec::new();
+        let mut by_delta = vec![0.0f64; n];
+        for i in 0..n {
+            let (lo, hi) = (w + 1, n - i);
+            if lo >= hi {
+                break;
+            }
+            let restart = i % RESTART_EVERY == 0;
+            let mut start = lo;
+            while start < hi {
+                let end = (start + BLOCK).min(hi);
+                let row = &mut by_delta[start..end];
+                let near = if restart {
+                    direct_block(v, m, i, start, row, self.near2)
+                } else {
+                    recur_block(
+                        row,
+                        &v[i + start + m - 1..i + end + m - 1],
+                        &v[i + start - 1..i + end - 1],
+                        (v[i + m - 1], v[i - 1]),
+                        self.near2,
+                    )
+                };
+                if near {
+                    for (c, chunk) in row.chunks(8).enumerate() {
+                        if !chunk.iter().fold(false, |hit, &d2| hit | (d2 < self.near2)) {
+                            continue;
+                        }
+                        for (d, &d2) in chunk.iter().enumerate() {
+                            if d2 < self.near2 {
+                                pairs.push((d2, i as u32, (i + start + c * 8 + d) as u32));
+                            }
+                        }
+                    }
+                    if pairs.len() > self.budget {
+                        return None;
+                    }
+                }
+                start = end;
+            }
+            let band = &by_delta[lo..hi.min(lo + BAND)];
+            let mut own = 0;
+            for (&d2, count) in band.iter().zip(&mut band_counts[i + lo..]) {
+                let close = (d2 < self.below2) as u32;
+                own += close;
+                *count += close;
+            }
+            band_counts[i] += own;
+        }
+        Some(PassResult { band_counts, pairs })
+    }
+}
+
+/// Row i's squared distances to rows i + δ for the block's δs, directly (a restart of the
+/// recurrence); says whether any is below `near2`.
+#[inline(always)]
+fn direct_block(v: &[f64], m: usize, i: usize, start: usize, out: &mut [f64], near2: f64) -> bool {
+    let len = out.len();
+    for l in 0..m {
+        add_squared_differences(
+            out,
+            &v[i + start + l..i + start + l + len],
+            v[i + l],
+            l == 0,
+        );
+    }
+    out.iter().fold(false, |near, &d2| near | (d2 < near2))
+}
+
+/// `D(i, i+δ) = D(i-1, i-1+δ) + (v[i+m-1] - v[i+δ+m-1])² - (v[i-1] - v[i+δ-1])²` in place
+/// over one block; says whether any result is below `near2`.
+#[inline(always)]
+fn recur_block(
+    row: &mut [f64],
+    entering: &[f64],
+    leaving: &[f64],
+    (a, b): (f64, f64),
+    near2: f64,
+) -> bool {
+    let mut near = false;
+    for ((d2, &e), &l) in row.iter_mut().zip(entering).zip(leaving) {
+        let de = a - e;
+        let dl = b - l;
+        let d = *d2 + de * de - dl * dl;
+        *d2 = d;
+        near |= d < near2;
+    }
+    near
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::kdtree::KdIndex;
+    use crate::detect::rng::Rng;
+
+    fn lagged(series: &[f64], m: usize) -> Matrix {
+        let rows: Vec<Vec<f64>> = (m - 1..series.len())
+            .map(|t| (0..m).map(|c| series[t - c]).collect())
+            .collect();
+        Matrix::from_rows(&rows).unwrap()
+    }
+
+    fn tree_range(x: &Matrix, k: usize, w: usize) -> (f64, f64) {
+        let index = KdIndex::build(x);
+        let d: Vec<f64> = x
+            .iter_rows()
+            .enumerate()
+            .map(|(i, row)| {
+                *index
+                    .nearest_distances_except(row, k, |j| j.abs_diff(i) <= w)
+                    .last()
+                    .unwrap()
+            })
+            .collect();
+        (
+            d.iter().copied().fold(f64::INFINITY, f64::min),
+            d.iter().copied().fold(0.0, f64::max),
+        )
+    }
+
+    fn walk(seed: u64, n: usize) -> Vec<f64> {
+        let mut rng = Rng::seeded(seed);
+        let mut level = 0.0;
+        (0..n)
+            .map(|t| {
+                level += rng.next_f64() - 0.5;
+                1000.0 + level + 5.0 * (t as f64 / 40.0).sin() + rng.next_f64()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lag_matrices_are_recognised_and_others_not() {
+        let s = walk(1, 50);
+        let x = lagged(&s, 4);
+        assert_eq!(LagSeries::detect(&x).unwrap().s, s);
+        let rows: Vec<Vec<f64>> = x.iter_rows().map(|r| r.to_vec()).collect();
+        let mut gap = rows.clone();
+        gap.remove(10);
+        assert!(LagSeries::detect(&Matrix::from_rows(&gap).unwrap()).is_none());
+        let mut nan = rows;
+        nan[3][0] = f64::NAN;
+        assert!(LagSeries::detect(&Matrix::from_rows(&nan).unwrap()).is_none());
+    }
+
+    #[test]
+    fn the_range_equals_the_trees_bit_for_bit() {
+        for (seed, n, m, k, w) in [
+            (1, 1000, 6, 5, 0),
+            (2, 700, 11, 10, 100),
+            (3, 300, 3, 1, 0),
+            (4, 200, 6, 5, 20),
+        ] {
+            let x = lagged(&walk(seed, n), m);
+            let lag = LagSeries::detect(&x).unwrap();
+            assert_eq!(
+                lag.kth_distance_range(k, w),
+                Some(tree_range(&x, k, w)),
+                "seed {seed}"
+            );
+            // The portable code path, whatever this CPU has.
+            assert_eq!(lag.range(k, w), Some(tree_range(&x, k, w)), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn spikes_on_a_flat_line_and_repeating_patterns() {
+        let mut s = vec![3.0; 500];
+        s[100] = 50.0;
+        s[300] = -20.0;
+        let x = lagged(&s, 6);
+        // Hundreds of identical windows: exact, or handed back to the tree.
+        if let Some(range) = LagSeries::detect(&x).unwrap().kth_distance_range(5, 0) {
+            assert_eq!(range, tree_range(&x, 5, 0));
+        }
+        let s: Vec<f64> = (0..400)
+            .map(|t| (t % 10) as f64 + 0.01 * t as f64)
+            .collect();
+        let x = lagged(&s, 6);
+        let lag = LagSeries::detect(&x).unwrap();
+        assert_eq!(lag.kth_distance_range(5, 0), Some(tree_range(&x, 5, 0)));
+    }
+}
