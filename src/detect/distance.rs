@@ -94,6 +94,43 @@ mod x86 {
     }
 }
 
+/// The columns of a matrix as contiguous slices: for a lag matrix, stretches of its series
+/// (no copy); otherwise a transposed copy.
+pub enum Columns<'a> {
+    Lags {
+        series: &'a [f64],
+        rows: usize,
+        cols: usize,
+    },
+    Copied {
+        data: Vec<f64>,
+        rows: usize,
+    },
+}
+
+impl<'a> Columns<'a> {
+    pub fn of(x: &'a super::Matrix) -> Self {
+        match x.known_lags() {
+            Some(series) => Columns::Lags {
+                series,
+                rows: x.rows(),
+                cols: x.cols(),
+            },
+            None => Columns::Copied {
+                data: column_major(x.data(), x.cols()),
+                rows: x.rows(),
+            },
+        }
+    }
+
+    pub fn get(&self, c: usize) -> &[f64] {
+        match self {
+            Columns::Lags { series, rows, cols } => &series[cols - 1 - c..cols - 1 - c + rows],
+            Columns::Copied { data, rows } => &data[c * rows..(c + 1) * rows],
+        }
+    }
+}
+
 /// The columns of row-major `data` (`cols` wide) one after another.
 pub fn column_major(data: &[f64], cols: usize) -> Vec<f64> {
     let rows = data.len() / cols.max(1);
@@ -156,6 +193,11 @@ mod tests {
             vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
         );
         assert_eq!(vectorised(|| 2 + 2), 4);
+        let lagged = super::super::Matrix::from_lag_series(&[1.0, 2.0, 3.0, 4.0], 3, 2).unwrap();
+        let plain = super::super::Matrix::new(3, 2, lagged.data().to_vec()).unwrap();
+        for c in 0..2 {
+            assert_eq!(Columns::of(&lagged).get(c), Columns::of(&plain).get(c));
+        }
         // Every code path gives the scalar loop's bits.
         let col: Vec<f64> = (0..37).map(|i| (i as f64 * 0.37).sin() * 1e3).collect();
         let mut scalar = vec![1.5; 37];

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::distance::{add_squared_differences, column_major, vectorised};
+use super::distance::{Columns, add_squared_differences, vectorised};
 use super::kdtree::KdIndex;
 use super::lagknn::LagSeries;
 use super::select::k_smallest;
@@ -217,14 +217,14 @@ impl RowScorer for KnnScorer<'_> {
 #[inline(always)]
 fn brute_force(train: &Matrix, queries: &Matrix, k: usize) -> Vec<Vec<f64>> {
     let n = train.rows();
-    let columns = column_major(train.data(), train.cols());
+    let columns = Columns::of(train);
     let mut d2 = vec![0.0; n];
     let mut nearest = Vec::with_capacity(k * 8);
     queries
         .iter_rows()
         .map(|q| {
             for (c, &qc) in q.iter().enumerate() {
-                add_squared_differences(&mut d2, &columns[c * n..(c + 1) * n], qc, c == 0);
+                add_squared_differences(&mut d2, columns.get(c), qc, c == 0);
             }
             if q.is_empty() {
                 d2.fill(0.0);

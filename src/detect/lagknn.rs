@@ -18,12 +18,14 @@
 //! summed over the columns in order from coordinate differences, exactly as the k-d tree sums
 //! it, so the results equal the tree's bit for bit.
 
+use std::borrow::Cow;
+
 use super::Matrix;
 use super::distance::{add_squared_differences, vectorised};
 use super::select::k_smallest;
 
 /// Rows between exact restarts of the recurrence: bounds the accumulated rounding.
-const RESTART_EVERY: usize = 64;
+const RESTART_EVERY: usize = 32;
 
 /// Near pairs kept per row before the pass gives up and the caller uses a tree: only series
 /// with very many near-identical windows get there.
@@ -40,18 +42,18 @@ const BAND: usize = 16;
 const BLOCK: usize = 64;
 
 /// A lag-embedded matrix, seen as the series it was cut from.
-pub struct LagSeries {
+pub struct LagSeries<'a> {
     rows: usize,
     cols: usize,
     /// `s[0..rows+cols-1]`; row t is `s[t..t+cols]` reversed.
-    s: Vec<f64>,
+    s: Cow<'a, [f64]>,
 }
 
-impl LagSeries {
+impl<'a> LagSeries<'a> {
     /// The series behind `x` if every row is the previous one shifted by one lag (column c of
     /// row t equals column c-1 of row t-1) and every value is finite; `None` otherwise (gaps
     /// dropped rows, rows were centred, or the features are not lags at all).
-    pub fn detect(x: &Matrix) -> Option<Self> {
+    pub fn detect(x: &'a Matrix) -> Option<Self> {
         let s = x.lag_series()?;
         if !s.iter().all(|v| v.is_finite()) {
             return None;
@@ -98,20 +100,25 @@ impl LagSeries {
 
         let centred: Vec<f64> = self.s.iter().map(|v| v - level).collect();
         let scale = centred.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        let margin = rounding_margin(self.cols, scale);
-        if !margin.is_finite() {
-            return None;
-        }
-        let pass = Pass {
-            v: &centred,
-            rows: n,
-            cols: self.cols,
-            w,
-            below2: lower2 - margin,
-            near2: upper2 + margin,
-            budget: PAIR_BUDGET_PER_ROW * n,
+        // Single precision doubles the pairs per instruction; it serves while its rounding
+        // margin is small next to the distances sought (no huge spikes), else double does.
+        let margin32 = rounding_margin::<f32>(self.cols, scale);
+        let (found, margin) = if margin32 < upper2 / 4.0 {
+            let v: Vec<f32> = centred.iter().map(|&x| x as f32).collect();
+            (
+                self.pass(&v, w, lower2 - margin32, upper2 + margin32)?,
+                margin32,
+            )
+        } else {
+            let margin = rounding_margin::<f64>(self.cols, scale);
+            if !margin.is_finite() {
+                return None;
+            }
+            (
+                self.pass(&centred, w, lower2 - margin, upper2 + margin)?,
+                margin,
+            )
         };
-        let found = pass.run()?;
 
         // Largest: a row with k band neighbours certainly closer than the seed cannot beat it.
         let mut max2 = lower2;
@@ -144,6 +151,21 @@ impl LagSeries {
             }
         }
         Some((min2.sqrt(), max2.sqrt()))
+    }
+
+    /// The pass over all pairs in the precision of `v` (the centred series).
+    #[inline(always)]
+    fn pass<T: Lane>(&self, v: &[T], w: usize, below2: f64, near2: f64) -> Option<PassResult> {
+        Pass {
+            v,
+            rows: self.rows,
+            cols: self.cols,
+            w,
+            below2: T::narrow_down(below2),
+            near2: T::narrow_up(near2),
+            budget: PAIR_BUDGET_PER_ROW * self.rows,
+        }
+        .run()
     }
 
     /// The rows whose windows are nearest to and farthest from a flat window at `level` (the
@@ -200,7 +222,7 @@ impl LagSeries {
     }
 }
 
-impl LagSeries {
+impl LagSeries<'_> {
     /// Row i's k-th smallest squared distance, if it is above `floor2`: rows are compared a
     /// chunk at a time, and as soon as k of them are closer than that the answer is `None`.
     #[inline(always)]
@@ -239,28 +261,76 @@ impl LagSeries {
     }
 }
 
-/// An upper bound on how far a squared distance from the recurrence can be from the directly
-/// summed one, for windows of `m` values of magnitude at most `scale` (after centring): each
-/// step adds and removes one term of at most (2 scale)² and rounds the sum, for at most
-/// `RESTART_EVERY` steps, and the direct sums differ by a few ulps of m such terms.
-fn rounding_margin(m: usize, scale: f64) -> f64 {
+/// The float type of the pass.
+trait Lane:
+    Copy
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    const ZERO: Self;
+    const EPSILON: f64;
+    /// The nearest value not above / not below `x`, so a threshold only ever errs on the
+    /// side its margin already allows for.
+    fn narrow_down(x: f64) -> Self;
+    fn narrow_up(x: f64) -> Self;
+    fn wide(self) -> f64;
+}
+
+impl Lane for f64 {
+    const ZERO: Self = 0.0;
+    const EPSILON: f64 = f64::EPSILON;
+    fn narrow_down(x: f64) -> Self {
+        x
+    }
+    fn narrow_up(x: f64) -> Self {
+        x
+    }
+    fn wide(self) -> f64 {
+        self
+    }
+}
+
+impl Lane for f32 {
+    const ZERO: Self = 0.0;
+    const EPSILON: f64 = f32::EPSILON as f64;
+    fn narrow_down(x: f64) -> Self {
+        let y = x as f32;
+        if (y as f64) > x { y.next_down() } else { y }
+    }
+    fn narrow_up(x: f64) -> Self {
+        let y = x as f32;
+        if (y as f64) < x { y.next_up() } else { y }
+    }
+    fn wide(self) -> f64 {
+        self as f64
+    }
+}
+
+/// An upper bound, in precision `T`, on how far a squared distance from the pass can be from
+/// the directly summed one, for windows of `m` values of magnitude at most `scale` (after
+/// centring): rounding each value to `T`, then per step one term of at most (2 scale)² added
+/// and one removed, each rounded, for at most `RESTART_EVERY` steps after a direct sum. Twice
+/// that, for safety.
+fn rounding_margin<T: Lane>(m: usize, scale: f64) -> f64 {
     let m = m as f64;
     let steps = (RESTART_EVERY + 1) as f64;
-    let per_unit = 4.0 * steps * (32.0 + 8.0 * m) + 8.0 * m * (m + 2.0);
-    per_unit * f64::EPSILON * scale * scale + f64::MIN_POSITIVE
+    let per_unit = steps * (24.0 + 8.0 * m) + 16.0 * m + 8.0 * m * (m + 2.0);
+    2.0 * per_unit * T::EPSILON * scale * scale + f64::MIN_POSITIVE
 }
 
 /// One pass over every pair (i, i + δ) with δ > w, row by row. The current row's distances
 /// are kept by δ, so the recurrence updates them in place.
-struct Pass<'a> {
-    v: &'a [f64],
+struct Pass<'a, T> {
+    v: &'a [T],
     rows: usize,
     cols: usize,
     w: usize,
     /// Band pairs below this count towards both rows (certainly closer than the seed).
-    below2: f64,
+    below2: T,
     /// Pairs below this are kept as candidates for the smallest k-th distance.
-    near2: f64,
+    near2: T,
     budget: usize,
 }
 
@@ -269,13 +339,13 @@ struct PassResult {
     pairs: Vec<(f64, u32, u32)>,
 }
 
-impl Pass<'_> {
+impl<T: Lane> Pass<'_, T> {
     #[inline(always)]
     fn run(&self) -> Option<PassResult> {
         let (n, m, w, v) = (self.rows, self.cols, self.w, self.v);
         let mut band_counts = vec![0u32; n];
         let mut pairs = Vec::new();
-        let mut by_delta = vec![0.0f64; n];
+        let mut by_delta = vec![T::ZERO; n];
         for i in 0..n {
             let (lo, hi) = (w + 1, n - i);
             if lo >= hi {
@@ -304,7 +374,7 @@ impl Pass<'_> {
                         }
                         for (d, &d2) in chunk.iter().enumerate() {
                             if d2 < self.near2 {
-                                pairs.push((d2, i as u32, (i + start + c * 8 + d) as u32));
+                                pairs.push((d2.wide(), i as u32, (i + start + c * 8 + d) as u32));
                             }
                         }
                     }
@@ -330,15 +400,22 @@ impl Pass<'_> {
 /// Row i's squared distances to rows i + δ for the block's δs, directly (a restart of the
 /// recurrence); says whether any is below `near2`.
 #[inline(always)]
-fn direct_block(v: &[f64], m: usize, i: usize, start: usize, out: &mut [f64], near2: f64) -> bool {
+fn direct_block<T: Lane>(
+    v: &[T],
+    m: usize,
+    i: usize,
+    start: usize,
+    out: &mut [T],
+    near2: T,
+) -> bool {
     let len = out.len();
+    out.fill(T::ZERO);
     for l in 0..m {
-        add_squared_differences(
-            out,
-            &v[i + start + l..i + start + l + len],
-            v[i + l],
-            l == 0,
-        );
+        let q = v[i + l];
+        for (o, &x) in out.iter_mut().zip(&v[i + start + l..i + start + l + len]) {
+            let d = x - q;
+            *o = *o + d * d;
+        }
     }
     out.iter().fold(false, |near, &d2| near | (d2 < near2))
 }
@@ -346,12 +423,12 @@ fn direct_block(v: &[f64], m: usize, i: usize, start: usize, out: &mut [f64], ne
 /// `D(i, i+δ) = D(i-1, i-1+δ) + (v[i+m-1] - v[i+δ+m-1])² - (v[i-1] - v[i+δ-1])²` in place
 /// over one block; says whether any result is below `near2`.
 #[inline(always)]
-fn recur_block(
-    row: &mut [f64],
-    entering: &[f64],
-    leaving: &[f64],
-    (a, b): (f64, f64),
-    near2: f64,
+fn recur_block<T: Lane>(
+    row: &mut [T],
+    entering: &[T],
+    leaving: &[T],
+    (a, b): (T, T),
+    near2: T,
 ) -> bool {
     let mut near = false;
     for ((d2, &e), &l) in row.iter_mut().zip(entering).zip(leaving) {
@@ -410,7 +487,7 @@ mod tests {
     fn lag_matrices_are_recognised_and_others_not() {
         let s = walk(1, 50);
         let x = lagged(&s, 4);
-        assert_eq!(LagSeries::detect(&x).unwrap().s, s);
+        assert_eq!(LagSeries::detect(&x).unwrap().s, s.as_slice());
         let rows: Vec<Vec<f64>> = x.iter_rows().map(|r| r.to_vec()).collect();
         let mut gap = rows.clone();
         gap.remove(10);
@@ -438,6 +515,26 @@ mod tests {
             // The portable code path, whatever this CPU has.
             assert_eq!(lag.range(k, w), Some(tree_range(&x, k, w)), "seed {seed}");
         }
+    }
+
+    #[test]
+    fn a_huge_spike_makes_the_pass_use_double_precision_or_hand_over() {
+        let mut s = walk(6, 800);
+        s[400] += 1e7;
+        let x = lagged(&s, 6);
+        let lag = LagSeries::detect(&x).unwrap();
+        let level = lag.s.iter().sum::<f64>() / lag.s.len() as f64;
+        let scale = lag.s.iter().fold(0.0f64, |a, v| a.max((v - level).abs()));
+        // Single precision's margin would swamp the distances sought.
+        assert!(rounding_margin::<f32>(6, scale) > 1.0);
+        // Even double precision's margin is wide next to the quiet part's distances, so the
+        // near pairs overflow and the tree takes over; a moderate spike stays in the pass.
+        assert_eq!(lag.kth_distance_range(5, 0), None);
+        let mut s = walk(6, 800);
+        s[400] += 1e4;
+        let x = lagged(&s, 6);
+        let lag = LagSeries::detect(&x).unwrap();
+        assert_eq!(lag.kth_distance_range(5, 0), Some(tree_range(&x, 5, 0)));
     }
 
     #[test]

@@ -4,17 +4,29 @@
 //! usual lag features), as the series the rows were cut from: `cols` times smaller, which is
 //! what a KNN model stores of its training rows.
 
+use std::borrow::Cow;
+
 use serde::de::Error as _;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DetectError;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Vec<f64>,
+    /// The series behind a lag matrix, when whoever built the matrix knew it (preprocessing,
+    /// a lag-form model): lag-aware code and the model format need not rediscover it.
+    lags: Option<Vec<f64>>,
+}
+
+/// Matrices are equal when their values are; knowing the series or not makes no difference.
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows == other.rows && self.cols == other.cols && self.data == other.data
+    }
 }
 
 impl Matrix {
@@ -26,7 +38,12 @@ impl Matrix {
                 data.len()
             )));
         }
-        Ok(Self { rows, cols, data })
+        Ok(Self {
+            rows,
+            cols,
+            data,
+            lags: None,
+        })
     }
 
     /// From rows of equal length.
@@ -42,6 +59,7 @@ impl Matrix {
             rows: rows.len(),
             cols,
             data: rows.iter().flatten().copied().collect(),
+            lags: None,
         })
     }
 
@@ -50,6 +68,7 @@ impl Matrix {
             rows: 0,
             cols,
             data: Vec::new(),
+            lags: None,
         }
     }
 
@@ -99,7 +118,10 @@ impl Matrix {
     /// The series behind a lag matrix: if every row is the previous one shifted by one
     /// column (column c of row t is column c-1 of row t-1, bit for bit), the values `s` with
     /// row t equal to `s[t..t + cols]` reversed.
-    pub fn lag_series(&self) -> Option<Vec<f64>> {
+    pub fn lag_series(&self) -> Option<Cow<'_, [f64]>> {
+        if let Some(lags) = &self.lags {
+            return Some(Cow::Borrowed(lags));
+        }
         let (n, m) = (self.rows, self.cols);
         if n < 2 || m < 2 {
             return None;
@@ -117,14 +139,19 @@ impl Matrix {
         let mut s = Vec::with_capacity(n + m - 1);
         s.extend(self.row(0).iter().rev());
         s.extend((1..n).map(|t| self.row(t)[0]));
-        Some(s)
+        Some(Cow::Owned(s))
+    }
+
+    /// The series, if the matrix was built from it (no search).
+    pub fn known_lags(&self) -> Option<&[f64]> {
+        self.lags.as_deref()
     }
 
     /// The lag matrix of `rows` rows and `cols` columns cut from `series`.
     pub fn from_lag_series(series: &[f64], rows: usize, cols: usize) -> Result<Self, DetectError> {
-        if cols == 0 || series.len() + 1 != rows + cols {
+        if cols < 2 || series.len() + 1 != rows + cols {
             return Err(DetectError::Shape(format!(
-                "{rows} lag rows of {cols} columns need {} series values, got {}",
+                "{rows} lag rows of {cols} columns need {} series values (and two columns or more), got {}",
                 (rows + cols).saturating_sub(1),
                 series.len()
             )));
@@ -133,7 +160,12 @@ impl Matrix {
         for t in 0..rows {
             data.extend(series[t..t + cols].iter().rev());
         }
-        Ok(Self { rows, cols, data })
+        Ok(Self {
+            rows,
+            cols,
+            data,
+            lags: Some(series.to_vec()),
+        })
     }
 
     /// The matrix with rows in the given order.
@@ -146,6 +178,7 @@ impl Matrix {
             rows: order.len(),
             cols: self.cols,
             data,
+            lags: None,
         }
     }
 }
@@ -218,7 +251,11 @@ mod tests {
             lagged.row(1),
             &[series[5], series[4], series[3], series[2], series[1]]
         );
-        assert_eq!(lagged.lag_series().unwrap(), series);
+        assert_eq!(lagged.lag_series().unwrap(), series.as_slice());
+        // The same values found by search.
+        let searched = Matrix::new(16, 5, lagged.data().to_vec()).unwrap();
+        assert_eq!(searched.known_lags(), None);
+        assert_eq!(searched.lag_series().unwrap(), series.as_slice());
         let json = serde_json::to_value(&lagged).unwrap();
         assert!(json.get("lags").is_some() && json.get("data").is_none());
         let back: Matrix = serde_json::from_value(json).unwrap();

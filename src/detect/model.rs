@@ -172,30 +172,44 @@ impl TrainedModel {
 
     /// Reads a model, refusing other formats and versions with a clear error.
     pub fn from_json(bytes: &[u8]) -> Result<Self, DetectError> {
-        #[derive(Deserialize)]
-        struct Envelope {
-            format: Option<String>,
-            version: Option<u32>,
-        }
-        let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| DetectError::BadModel(e.to_string()))?;
-        if envelope.format.as_deref() != Some(FORMAT_NAME) {
-            return Err(DetectError::BadModel(format!(
-                "expected format \"{FORMAT_NAME}\", found {:?}",
-                envelope.format
-            )));
-        }
-        match envelope.version {
-            Some(v) if (OLDEST_READABLE_VERSION..=MODEL_FORMAT_VERSION).contains(&v) => {}
-            Some(found) => {
-                return Err(DetectError::UnsupportedModelVersion {
-                    found,
-                    supported: MODEL_FORMAT_VERSION,
-                });
+        // One parse in the usual case; the envelope alone explains a document that does not
+        // parse as a model of this version.
+        let model = match serde_json::from_slice::<TrainedModel>(bytes) {
+            Ok(model) => model,
+            Err(e) => {
+                check_envelope(bytes)?;
+                return Err(DetectError::BadModel(e.to_string()));
             }
-            None => return Err(DetectError::BadModel("no version".into())),
-        }
-        serde_json::from_slice(bytes).map_err(|e| DetectError::BadModel(e.to_string()))
+        };
+        check_envelope_fields(Some(&model.format), Some(model.version))?;
+        Ok(model)
+    }
+}
+
+fn check_envelope(bytes: &[u8]) -> Result<(), DetectError> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        format: Option<String>,
+        version: Option<u32>,
+    }
+    let envelope: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| DetectError::BadModel(e.to_string()))?;
+    check_envelope_fields(envelope.format.as_ref(), envelope.version)
+}
+
+fn check_envelope_fields(format: Option<&String>, version: Option<u32>) -> Result<(), DetectError> {
+    if format.map(String::as_str) != Some(FORMAT_NAME) {
+        return Err(DetectError::BadModel(format!(
+            "expected format \"{FORMAT_NAME}\", found {format:?}"
+        )));
+    }
+    match version {
+        Some(v) if (OLDEST_READABLE_VERSION..=MODEL_FORMAT_VERSION).contains(&v) => Ok(()),
+        Some(found) => Err(DetectError::UnsupportedModelVersion {
+            found,
+            supported: MODEL_FORMAT_VERSION,
+        }),
+        None => Err(DetectError::BadModel("no version".into())),
     }
 }
 

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::distance::{add_squared_differences, column_major, vectorised};
+use super::distance::{Columns, add_squared_differences, vectorised};
 use super::eigen::symmetric_eigen;
-use super::{DetectError, Detector, Features, Matrix};
+use super::{DetectError, Detector, Features};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -61,7 +61,12 @@ impl Detector for PcaParams {
         vectorised(
             #[inline(always)]
             || {
-                let z = standardised_columns(&rows.x, &model.mean, &model.scale);
+                let z = standardised_columns(
+                    &Columns::of(&rows.x),
+                    rows.x.rows(),
+                    &model.mean,
+                    &model.scale,
+                );
                 model.score_columns(&z, rows.x.rows())
             },
         )
@@ -76,12 +81,13 @@ impl PcaParams {
         if n < 2 {
             return Err(DetectError::NotEnoughRows { needed: 2, got: n });
         }
+        let columns = Columns::of(x);
         let (mean, scale) = if self.standardization {
-            standard_scaler(x)
+            standard_scaler(&columns, p)
         } else {
             (vec![0.0; p], vec![1.0; p])
         };
-        let z = standardised_columns(x, &mean, &scale);
+        let z = standardised_columns(&columns, n, &mean, &scale);
         let column = |i: usize| &z[i * n..(i + 1) * n];
 
         // Covariance of the standardised rows, as scikit-learn's "covariance_eigh" solver.
@@ -175,11 +181,11 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Mean and standard deviation per column as scikit-learn's StandardScaler computes them
 /// (population variance with a correction term; constant columns get a scale of 1).
-fn standard_scaler(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
-    let n = x.rows() as f64;
-    (0..x.cols())
+fn standard_scaler(columns: &Columns, cols: usize) -> (Vec<f64>, Vec<f64>) {
+    (0..cols)
         .map(|j| {
-            let col = x.column(j);
+            let col = columns.get(j);
+            let n = col.len() as f64;
             let mean = col.iter().sum::<f64>() / n;
             let correction: f64 = col.iter().map(|v| v - mean).sum();
             let sq: f64 = col.iter().map(|v| (v - mean) * (v - mean)).sum();
@@ -190,15 +196,12 @@ fn standard_scaler(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
-/// `(x - mean) / scale`, column by column.
+/// `(x - mean) / scale`, column by column into one buffer.
 #[inline(always)]
-fn standardised_columns(x: &Matrix, mean: &[f64], scale: &[f64]) -> Vec<f64> {
-    let n = x.rows();
-    let mut z = column_major(x.data(), x.cols());
+fn standardised_columns(columns: &Columns, rows: usize, mean: &[f64], scale: &[f64]) -> Vec<f64> {
+    let mut z = Vec::with_capacity(rows * mean.len());
     for (c, (m, s)) in mean.iter().zip(scale).enumerate() {
-        for v in &mut z[c * n..(c + 1) * n] {
-            *v = (*v - m) / s;
-        }
+        z.extend(columns.get(c).iter().map(|v| (v - m) / s));
     }
     z
 }

@@ -105,31 +105,38 @@ impl Preprocess {
         };
 
         let cols = self.columns();
-        let mut data = Vec::new();
-        let mut row_ts = Vec::new();
-        let mut row_values = Vec::new();
-        'rows: for t in self.lags_n..smoothed.len() {
-            let start = data.len();
-            for lag in 0..cols {
-                let v = smoothed[t - lag];
-                if v.is_nan() {
-                    data.truncate(start);
-                    continue 'rows;
+        // Rows whose window holds no gap. When they are one unbroken stretch (the usual case)
+        // and not centred, they are lag windows of one stretch of the series, which the matrix
+        // keeps; otherwise the rows are copied out one by one.
+        let kept: Vec<usize> = (self.lags_n..smoothed.len())
+            .filter(|&t| smoothed[t - self.lags_n..=t].iter().all(|v| !v.is_nan()))
+            .collect();
+        let unbroken = kept
+            .first()
+            .zip(kept.last())
+            .is_some_and(|(first, last)| last - first + 1 == kept.len());
+        let x = if unbroken && !self.center && cols >= 2 {
+            let (first, last) = (kept[0], kept[kept.len() - 1]);
+            Matrix::from_lag_series(&smoothed[first - self.lags_n..=last], kept.len(), cols)?
+        } else {
+            let mut data = Vec::with_capacity(kept.len() * cols);
+            for &t in &kept {
+                let start = data.len();
+                data.extend((0..cols).map(|lag| smoothed[t - lag]));
+                if self.center {
+                    let row = &mut data[start..];
+                    let mean = row.iter().sum::<f64>() / row.len() as f64;
+                    for v in row {
+                        *v -= mean;
+                    }
                 }
-                data.push(v);
             }
-            if self.center {
-                let row = &mut data[start..];
-                let mean = row.iter().sum::<f64>() / row.len() as f64;
-                for v in row {
-                    *v -= mean;
-                }
-            }
-            row_ts.push(ts[t]);
-            row_values.push(raw[t]);
-        }
+            Matrix::new(kept.len(), cols, data)?
+        };
+        let row_ts = kept.iter().map(|&t| ts[t]).collect();
+        let row_values = kept.iter().map(|&t| raw[t]).collect();
         Ok(Features {
-            x: Matrix::new(row_ts.len(), cols, data)?,
+            x,
             timestamps: row_ts,
             values: row_values,
         })
@@ -220,6 +227,26 @@ mod tests {
             .enumerate()
             .map(|(i, &v)| (i as i64 * 300, v))
             .collect()
+    }
+
+    #[test]
+    fn unbroken_lag_rows_know_their_series() {
+        let values: Vec<f64> = (0..30).map(|i| ((i * i) % 17) as f64).collect();
+        let f = Preprocess::default().apply(&series(&values)).unwrap();
+        let lags = f.x.known_lags().unwrap().to_vec();
+        assert_eq!(
+            Matrix::new(f.x.rows(), f.x.cols(), f.x.data().to_vec())
+                .unwrap()
+                .lag_series()
+                .unwrap(),
+            lags.as_slice()
+        );
+        // A gap splits the rows: no single series.
+        let mut gapped = values.clone();
+        gapped[15] = f64::NAN;
+        let f = Preprocess::default().apply(&series(&gapped)).unwrap();
+        assert!(f.x.known_lags().is_none());
+        assert!(f.x.lag_series().is_none());
     }
 
     #[test]

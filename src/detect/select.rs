@@ -1,42 +1,68 @@
 //! The k smallest of many values, for neighbour searches: k is small (a few to a few dozen) and
-//! the values many (a distance to every training row). A full selection moves every value
-//! around; a threshold taken from a strided sample instead keeps only a few dozen candidates
-//! in one predictable pass.
+//! the values many (a distance to every training row). One pass keeps the k best so far; after
+//! the first few values almost none beats the k-th, so the pass is one predictable comparison
+//! per value, where a full selection would move every value around.
 
-/// Sample every this many values for the threshold.
-const STRIDE: usize = 8;
-
-/// The `k` smallest of `values` in ascending order (all of them if there are fewer), under
-/// `f64::total_cmp` (NaN last), written into `out`.
+/// The `k` smallest of `values` in ascending order (all of them if there are fewer), NaN
+/// counting as larger than any number, written into `out`.
 pub fn k_smallest(values: &[f64], k: usize, out: &mut Vec<f64>) {
     out.clear();
+    let k = k.min(values.len());
     if k == 0 {
         return;
     }
-    if values.len() <= k * STRIDE * 2 {
-        out.extend_from_slice(values);
-        select_sorted(out, k);
-        return;
+    out.extend_from_slice(&values[..k]);
+    out.sort_unstable_by(nan_last);
+    let mut worst = out[k - 1];
+    for chunk in values[k..].chunks(CHUNK) {
+        // Most chunks hold nothing better than the k-th so far: their minimum, taken with
+        // vector instructions, says so without looking at each value.
+        if !worst.is_nan() && chunk_min(chunk) >= worst {
+            continue;
+        }
+        for &v in chunk {
+            // A NaN worst is beaten by any number.
+            let beats = if worst.is_nan() {
+                !v.is_nan()
+            } else {
+                v < worst
+            };
+            if beats {
+                let at = out.partition_point(|x| nan_last(x, &v).is_le());
+                out.insert(at, v);
+                out.truncate(k);
+                worst = out[k - 1];
+            }
+        }
     }
-    // The k-th smallest of a sample: at least k values are at or below it.
-    out.extend(values.iter().step_by(STRIDE).copied());
-    let (_, &mut threshold, _) = out.select_nth_unstable_by(k - 1, f64::total_cmp);
-    out.clear();
-    if threshold.is_nan() {
-        out.extend_from_slice(values);
-    } else {
-        out.extend(values.iter().copied().filter(|&v| v <= threshold));
-    }
-    select_sorted(out, k);
 }
 
-/// Keeps the k smallest of `v`, sorted.
-fn select_sorted(v: &mut Vec<f64>, k: usize) {
-    if v.len() > k {
-        v.select_nth_unstable_by(k - 1, f64::total_cmp);
-        v.truncate(k);
+/// Values per chunk of the scan.
+const CHUNK: usize = 64;
+
+/// The smallest value of a chunk, NaNs left out (a chunk of NaNs gives infinity): eight
+/// running minima, which the compiler turns into vector instructions.
+#[inline]
+fn chunk_min(chunk: &[f64]) -> f64 {
+    let mut lanes = [f64::INFINITY; 8];
+    let mut parts = chunk.chunks_exact(8);
+    for part in parts.by_ref() {
+        for l in 0..8 {
+            let v = part[l];
+            lanes[l] = if v < lanes[l] { v } else { lanes[l] };
+        }
     }
-    v.sort_unstable_by(f64::total_cmp);
+    let mut min = f64::INFINITY;
+    for &v in lanes.iter().chain(parts.remainder()) {
+        min = if v < min { v } else { min };
+    }
+    min
+}
+
+fn nan_last(a: &f64, b: &f64) -> std::cmp::Ordering {
+    a.is_nan()
+        .cmp(&b.is_nan())
+        .then_with(|| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
 }
 
 #[cfg(test)]
@@ -46,7 +72,7 @@ mod tests {
 
     fn reference(values: &[f64], k: usize) -> Vec<f64> {
         let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
+        v.sort_by(nan_last);
         v.truncate(k);
         v
     }
