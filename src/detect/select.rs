@@ -1,62 +1,62 @@
 //! The k smallest of many values, for neighbour searches: k is small (a few to a few dozen) and
-//! the values many (a distance to every training row). One pass keeps the k best so far; after
-//! the first few values almost none beats the k-th, so the pass is one predictable comparison
-//! per value, where a full selection would move every value around.
+//! the values many (a distance to every training row). The minimum of each chunk of 16 values
+//! comes from vector instructions; the k-th smallest of those minima bounds the answer, so only
+//! the few chunks whose minimum is below it are looked at value by value.
+
+/// Values per chunk.
+const CHUNK: usize = 16;
 
 /// The `k` smallest of `values` in ascending order (all of them if there are fewer), NaN
 /// counting as larger than any number, written into `out`.
+#[inline]
 pub fn k_smallest(values: &[f64], k: usize, out: &mut Vec<f64>) {
     out.clear();
     let k = k.min(values.len());
     if k == 0 {
         return;
     }
-    out.extend_from_slice(&values[..k]);
-    out.sort_unstable_by(nan_last);
-    let mut worst = out[k - 1];
-    for chunk in values[k..].chunks(CHUNK) {
-        // Most chunks hold nothing better than the k-th so far: their minimum, taken with
-        // vector instructions, says so without looking at each value.
-        if !worst.is_nan() && chunk_min(chunk) >= worst {
-            continue;
-        }
-        for &v in chunk {
-            // A NaN worst is beaten by any number.
-            let beats = if worst.is_nan() {
-                !v.is_nan()
-            } else {
-                v < worst
-            };
-            if beats {
-                let at = out.partition_point(|x| nan_last(x, &v).is_le());
-                out.insert(at, v);
-                out.truncate(k);
-                worst = out[k - 1];
-            }
+    let minima: Vec<f64> = values.chunks(CHUNK).map(chunk_min).collect();
+    if minima.len() <= k {
+        return sorted_prefix(values, k, out);
+    }
+    // k chunks have their minimum at or below the bound: at least k values are.
+    let mut bound_of = minima.clone();
+    let (_, &mut bound, _) = bound_of.select_nth_unstable_by(k - 1, f64::total_cmp);
+    if bound.is_nan() || bound == f64::INFINITY {
+        return sorted_prefix(values, k, out);
+    }
+    for (chunk, &min) in values.chunks(CHUNK).zip(&minima) {
+        if min <= bound {
+            out.extend(chunk.iter().copied().filter(|&v| v <= bound));
         }
     }
+    out.sort_unstable_by(f64::total_cmp);
+    out.truncate(k);
 }
 
-/// Values per chunk of the scan.
-const CHUNK: usize = 64;
+/// The slow path for degenerate inputs (too few numbers): sort everything.
+fn sorted_prefix(values: &[f64], k: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.extend_from_slice(values);
+    out.sort_unstable_by(nan_last);
+    out.truncate(k);
+}
 
-/// The smallest value of a chunk, NaNs left out (a chunk of NaNs gives infinity): eight
-/// running minima, which the compiler turns into vector instructions.
-#[inline]
+/// The smallest value of a chunk, NaNs left out (NaN if it holds nothing else): running minima
+/// in lanes, which the compiler turns into vector instructions.
+#[inline(always)]
 fn chunk_min(chunk: &[f64]) -> f64 {
-    let mut lanes = [f64::INFINITY; 8];
+    let mut lanes = [f64::NAN; 8];
     let mut parts = chunk.chunks_exact(8);
     for part in parts.by_ref() {
         for l in 0..8 {
-            let v = part[l];
-            lanes[l] = if v < lanes[l] { v } else { lanes[l] };
+            lanes[l] = lanes[l].min(part[l]);
         }
     }
-    let mut min = f64::INFINITY;
-    for &v in lanes.iter().chain(parts.remainder()) {
-        min = if v < min { v } else { min };
-    }
-    min
+    lanes
+        .iter()
+        .chain(parts.remainder())
+        .fold(f64::NAN, |a, &v| a.min(v))
 }
 
 fn nan_last(a: &f64, b: &f64) -> std::cmp::Ordering {
