@@ -12,7 +12,7 @@ use anomstack::cli::{
     BackfillArgs, BacktestArgs, BenchCommand, BenchDetectArgs, Cli, Command, RunArgs, ServeArgs,
     ValidateArgs,
 };
-use anomstack::config::{self, ConfigErrors, EnvVars, Settings};
+use anomstack::config::{self, ConfigErrors, EnvVars, LiveConfig, Settings};
 use anomstack::store::Store;
 use anomstack::web::AppState;
 use anomstack::{password, serve, telemetry};
@@ -109,9 +109,15 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "listening on http://{addr}"
     );
 
-    let config = Arc::new(config);
+    let poll = settings.config_poll;
+    let config = LiveConfig::new(config, settings.clone(), env);
     let (fire, shutdown) = serve::Shutdown::new();
     let mut background = Vec::new();
+    if let Some(every) = poll {
+        background.push(tokio::spawn(
+            config.clone().watch(every, shutdown.clone().wait()),
+        ));
+    }
     if settings.scheduler {
         background.push(tokio::spawn(anomstack::queue::scheduler::run(
             store.clone(),

@@ -23,6 +23,7 @@ mod env;
 mod error;
 mod keys;
 mod layers;
+mod live;
 mod secret;
 mod settings;
 mod template;
@@ -42,6 +43,7 @@ pub use batch::{
 pub use cron_schedule::CronSchedule;
 pub use env::{EnvVars, parse_bool};
 pub use error::{ConfigError, ConfigErrors, Origin};
+pub use live::{LiveConfig, Reload};
 pub use secret::Secret;
 pub use settings::{DEFAULT_PORT, DEFAULT_SQLITE_PATH, DatabaseLocation, Settings};
 pub use template::{TIMESTAMP_FORMAT, TemplateError, Templates};

@@ -34,6 +34,9 @@ pub struct Settings {
     /// `ANOMSTACK_WORKER_STALE_SECONDS`: a worker silent this long is presumed dead and its
     /// jobs are requeued (default 30).
     pub worker_stale: std::time::Duration,
+    /// `ANOMSTACK_CONFIG_POLL_SECONDS`: how often `serve` looks for changes under the metrics
+    /// folder and reloads the configuration (default 5; 0 turns it off).
+    pub config_poll: Option<std::time::Duration>,
 }
 
 /// Where the app database lives.
@@ -85,6 +88,7 @@ impl Settings {
         let scheduler = read_bool(env, "ANOMSTACK_SCHEDULER", true, &mut errors);
         let workers = read_bool(env, "ANOMSTACK_WORKERS", true, &mut errors);
         let stale = read_number(env, "ANOMSTACK_WORKER_STALE_SECONDS", 30, &mut errors);
+        let poll = read_number(env, "ANOMSTACK_CONFIG_POLL_SECONDS", 5, &mut errors);
         if errors.is_empty() {
             Ok(Settings {
                 metrics_dir,
@@ -97,6 +101,7 @@ impl Settings {
                 scheduler,
                 workers,
                 worker_stale: std::time::Duration::from_secs(stale.max(1)),
+                config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
             })
         } else {
             Err(ConfigErrors(errors))

@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{ALL_BATCHES, enqueue};
-use crate::config::{BatchJob, Config, CronSchedule, ScheduleStatus};
+use std::sync::Arc;
+
+use crate::config::{BatchJob, Config, CronSchedule, LiveConfig, ScheduleStatus};
 use crate::jobs::Trigger;
 use crate::store::Store;
 
@@ -71,20 +73,29 @@ pub fn due(
         .collect()
 }
 
-/// Runs until `shutdown` resolves, checking every second for due ticks.
-pub async fn run(store: Store, config: std::sync::Arc<Config>, shutdown: impl Future<Output = ()>) {
-    let entries = entries(&config);
-    tracing::info!(jobs = entries.len(), "scheduler started");
+/// Runs until `shutdown` resolves, checking every second for due ticks. A new configuration
+/// replaces the schedules from the next tick on.
+pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Output = ()>) {
+    let mut updates = config.subscribe();
+    let mut schedule = entries(&config.current());
+    tracing::info!(jobs = schedule.len(), "scheduler started");
     let mut last = Utc::now();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            changed = updates.changed() => {
+                if changed.is_ok() {
+                    schedule = entries(&updates.borrow_and_update());
+                    tracing::info!(jobs = schedule.len(), "schedules replaced");
+                }
+                continue;
+            }
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         let now = Utc::now();
-        for (i, at) in due(&entries, last, now) {
-            let e = &entries[i];
+        for (i, at) in due(&schedule, last, now) {
+            let e = &schedule[i];
             match enqueue(&store, &e.batch, &e.job, Trigger::Schedule, at).await {
                 Ok(Some(id)) => tracing::debug!(batch = e.batch, job = e.job, id, "queued"),
                 Ok(None) => {}

@@ -15,14 +15,15 @@ use chrono::Utc;
 use futures::{FutureExt, StreamExt, sink, stream};
 
 use super::{enqueue, retry_delay};
-use crate::config::{BatchJob, Config};
+use crate::config::{BatchJob, LiveConfig};
 use crate::jobs::{self, JobCtx, RunError, Trigger};
 use crate::store::{QueueItem, Store};
 
 /// What every job run by this worker shares.
 pub struct WorkerEnv {
     pub store: Store,
-    pub config: Arc<Config>,
+    /// Each job runs on a snapshot taken when it starts.
+    pub config: Arc<LiveConfig>,
     pub worker_id: String,
     pub kill_after: Duration,
     /// A worker not seen for this long is presumed dead and its jobs are requeued.
@@ -190,19 +191,20 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         "chain" => Trigger::Chain,
         _ => Trigger::Schedule,
     };
+    let config = env.config.current();
     let ctx = JobCtx {
         store: env.store.clone(),
-        templates: env.config.templates.clone(),
+        templates: config.templates.clone(),
         run_ts: item.run_ts.and_utc(),
     };
     let limit = Some(env.kill_after);
     let (result, next) = if item.job == "summary" {
         (
-            jobs::run_summary_limited(&ctx, &env.config.batches, trigger, limit).await,
+            jobs::run_summary_limited(&ctx, &config.batches, trigger, limit).await,
             None,
         )
     } else {
-        let Some(batch) = env.config.batch(&item.batch) else {
+        let Some(batch) = config.batch(&item.batch) else {
             settle(
                 env,
                 &item,

@@ -48,7 +48,7 @@ async fn version_info(State(state): State<AppState>) -> Response {
         "commit": version::COMMIT,
         "build_time": version::BUILD_TIME,
         "schema_version": schema,
-        "batches": state.config.batches.len(),
+        "batches": state.config.current().batches.len(),
     }))
     .into_response()
 }

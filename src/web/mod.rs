@@ -12,14 +12,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::store::Store;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: Arc<Config>,
+    pub config: Arc<LiveConfig>,
 }
 
 /// Requests slower than this are answered 408, so a stuck query cannot hold a connection.

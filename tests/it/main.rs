@@ -8,6 +8,7 @@ mod support;
 mod build;
 mod cli;
 mod config_load;
+mod config_reload;
 mod detect_models;
 mod detect_parity;
 mod detect_quality;

@@ -46,7 +46,7 @@ fn env(
 ) -> Arc<worker::WorkerEnv> {
     Arc::new(worker::WorkerEnv {
         store: store.clone(),
-        config: config.clone(),
+        config: anomstack::config::LiveConfig::fixed((**config).clone()),
         worker_id: worker::new_worker_id(),
         kill_after,
         stale_after: Duration::from_secs(1),

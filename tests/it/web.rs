@@ -27,10 +27,10 @@ async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value, Stri
     )
 }
 
-fn config() -> Arc<anomstack::config::Config> {
+fn config() -> Arc<anomstack::config::LiveConfig> {
     let dir = MetricsDir::new();
     dir.write("a.yaml", &batch_yaml("a"));
-    Arc::new(dir.load_ok(&[]))
+    anomstack::config::LiveConfig::fixed(dir.load_ok(&[]))
 }
 
 #[tokio::test]
