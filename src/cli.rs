@@ -99,6 +99,31 @@ pub enum BenchCommand {
     /// Anomstack's models (PCA + KNN) and with the shipped defaults; print CPU seconds,
     /// metrics per second and peak memory.
     Detect(BenchDetectArgs),
+    /// Store N metrics of P points each in a fresh database, then run the train, score and
+    /// alert jobs on them as `serve` does; print each job's wall time, CPU seconds and peak
+    /// memory.
+    Pipeline(BenchPipelineArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchPipelineArgs {
+    /// Number of metrics in the batch.
+    #[arg(long, default_value_t = 1000)]
+    pub metrics: usize,
+    /// Points per metric.
+    #[arg(long, default_value_t = 1000)]
+    pub points: usize,
+    /// Seed of the synthetic series.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Which detection settings: original (PCA + KNN) or shipped.
+    #[arg(long, default_value = "shipped")]
+    pub config: String,
+    /// Folder for the metrics folder, database and models, kept afterwards (default: a
+    /// temporary folder, removed). With it, `anomstack run <job> bench` can be timed again
+    /// with ANOMSTACK_METRICS_DIR=<dir>/metrics ANOMSTACK_SQLITE_PATH=<dir>/app.db.
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

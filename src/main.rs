@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use anomstack::cli::{
-    BackfillArgs, BacktestArgs, BenchCommand, BenchDetectArgs, Cli, Command, RunArgs, ServeArgs,
-    ValidateArgs,
+    BackfillArgs, BacktestArgs, BenchCommand, BenchDetectArgs, BenchPipelineArgs, Cli, Command,
+    RunArgs, ServeArgs, ValidateArgs,
 };
 use anomstack::config::{self, ConfigErrors, EnvVars, LiveConfig, Settings};
 use anomstack::store::Store;
@@ -47,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::HashPassword => hash_password_command(),
         Command::Backtest(args) => backtest_command(args),
         Command::Bench(BenchCommand::Detect(args)) => bench_detect_command(args),
+        Command::Bench(BenchCommand::Pipeline(args)) => bench_pipeline_command(args).await,
         Command::Run(args) => run_command(args).await,
         Command::Backfill(args) => backfill_command(args).await,
     }
@@ -289,6 +290,55 @@ fn backtest_command(args: BacktestArgs) -> anyhow::Result<ExitCode> {
 
 /// The original Anomstack's detection defaults, for comparisons.
 const ORIGINAL_DEFAULTS: &str = include_str!("../bench/original_defaults.yaml");
+
+async fn bench_pipeline_command(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
+    use anomstack::bench::pipeline;
+
+    let settings_yaml = match args.config.as_str() {
+        // The original's detection settings, without its batch name.
+        "original" => ORIGINAL_DEFAULTS
+            .lines()
+            .filter(|l| !l.starts_with("metric_batch:") && !l.starts_with("disable_ingest:"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "shipped" => String::new(),
+        other => anyhow::bail!("--config `{other}`: use original or shipped"),
+    };
+    let yaml = format!("disable_ingest: true\n{settings_yaml}\n");
+    let (dir, temporary) = match &args.dir {
+        Some(dir) => (dir.clone(), false),
+        None => (tempfile_dir()?, true),
+    };
+    println!(
+        "pipeline: one batch of {} metrics x {} points in {} ({} detection settings)",
+        args.metrics,
+        args.points,
+        dir.display(),
+        args.config
+    );
+    let result = pipeline::run(&dir, &yaml, args.metrics, args.points, args.seed).await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let figures = result?;
+    println!(
+        "  seeded {} rows in {:.1} s (not timed below)",
+        figures.rows_seeded, figures.seed_wall_s
+    );
+    for f in &figures.jobs {
+        println!(
+            "  {:<6} wall {:>7.3} s  CPU {:>7.3} s  peak RSS {}  rows read {:>8}  written {:>6}",
+            f.job.as_str(),
+            f.wall_s,
+            f.cpu_s,
+            f.peak_rss_mib
+                .map_or("n/a".to_owned(), |m| format!("{m:>6.1} MiB")),
+            f.rows_read,
+            f.rows_written
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 fn bench_detect_command(args: BenchDetectArgs) -> anyhow::Result<ExitCode> {
     use anomstack::bench::{self, BenchConfig};

@@ -303,6 +303,41 @@ async fn read_long_rows(
     batch: &str,
     context: &str,
 ) -> Result<Vec<MetricRow>, StoreError> {
+    let mut out = Vec::new();
+    visit_long_rows(conn, sql, params, context, |row| {
+        out.push(MetricRow {
+            timestamp: row.timestamp,
+            batch: batch.to_owned(),
+            name: row.name,
+            metric_type: row.metric_type,
+            value: row.value,
+            metadata: row.metadata,
+        })
+    })
+    .await?;
+    Ok(out)
+}
+
+/// A row of a long-format query as read, before it is stored anywhere.
+struct LongRow {
+    timestamp: NaiveDateTime,
+    name: String,
+    metric_type: MetricType,
+    value: f64,
+    metadata: String,
+}
+
+/// Runs a query returning long-format rows (`metric_timestamp`, `metric_name`,
+/// `metric_value`, optionally `metric_type` and `metadata`, matched case-insensitively) and
+/// hands each row to `visit` as it arrives; a row that cannot be read fails the query with
+/// its number.
+async fn visit_long_rows(
+    conn: &Connection,
+    sql: &str,
+    params: impl libsql::params::IntoParams,
+    context: &str,
+    mut visit: impl FnMut(LongRow),
+) -> Result<usize, StoreError> {
     let mut rows = conn.query(sql, params).await.context(context)?;
     let column = |name: &str| {
         (0..rows.column_count()).find(|&i| {
@@ -328,7 +363,6 @@ async fn read_long_rows(
     let type_col = column("metric_type");
     let meta_col = column("metadata");
 
-    let mut out = Vec::new();
     let mut n = 0;
     while let Some(row) = rows.next().await.context(context)? {
         n += 1;
@@ -355,16 +389,55 @@ async fn read_long_rows(
             Some(i) => text_of(row.get_value(i).context(context)?).unwrap_or_default(),
             None => String::new(),
         };
-        out.push(MetricRow {
+        visit(LongRow {
             timestamp,
-            batch: batch.to_owned(),
             name,
             metric_type,
             value,
             metadata,
         });
     }
-    Ok(out)
+    Ok(n)
+}
+
+/// One metric's values as `(unix seconds, value)`, oldest first.
+pub type Series = (String, Vec<(i64, f64)>);
+
+impl Store {
+    /// Like [`Store::query_long_rows`], keeping only `metric` rows, per metric as compact
+    /// series sorted by name: a training window of a million points takes 16 MB this way,
+    /// rather than a long row each.
+    pub async fn query_series(&self, sql: &str, context: &str) -> Result<Vec<Series>, StoreError> {
+        let conn = self.connect().await?;
+        let mut series: Vec<Series> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        let mut last: Option<usize> = None;
+        let rows = visit_long_rows(&conn, sql, (), context, |row| {
+            if row.metric_type != MetricType::Metric {
+                return;
+            }
+            let point = (row.timestamp.and_utc().timestamp(), row.value);
+            // Rows usually come grouped by metric: check the last one before hashing.
+            let at = match last {
+                Some(i) if series[i].0 == row.name => i,
+                _ => *index.entry(row.name.clone()).or_insert_with(|| {
+                    series.push((row.name, Vec::new()));
+                    series.len() - 1
+                }),
+            };
+            series[at].1.push(point);
+            last = Some(at);
+        })
+        .await?;
+        let _ = rows;
+        for (_, points) in &mut series {
+            if !points.is_sorted_by_key(|p| p.0) {
+                points.sort_by_key(|p| p.0);
+            }
+        }
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(series)
+    }
 }
 
 fn text_of(value: Value) -> Option<String> {

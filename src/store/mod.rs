@@ -21,7 +21,7 @@ use libsql::{Builder, Connection, Database};
 
 pub use error::StoreError;
 pub use libsql::Value;
-pub use metrics::{MetricRow, MetricType, UpsertReport, WindowQuery};
+pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueItem};

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use super::{cpu_seconds, gauss, peak_rss_mib, reset_peak_rss};
 use crate::config::{BatchSpec, ModelPlan};
 use crate::detect::rng::Rng;
 use crate::detect::{Combination, FeatureCache, ScoreMethod, TrainedModel, combine};
@@ -97,13 +98,6 @@ pub fn synthetic_series(rng: &mut Rng, points: usize) -> Vec<(i64, f64)> {
         .collect()
 }
 
-/// A standard normal draw (Box-Muller).
-fn gauss(rng: &mut Rng) -> f64 {
-    let u1 = rng.next_f64().max(f64::MIN_POSITIVE);
-    let u2 = rng.next_f64();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
-
 /// Runs the loop on the calling thread. Series are generated up front, outside the timing.
 pub fn run(config: &BenchConfig, metrics: usize, points: usize, seed: u64) -> BenchResult {
     let mut rng = Rng::seeded(seed);
@@ -176,31 +170,6 @@ pub fn run(config: &BenchConfig, metrics: usize, points: usize, seed: u64) -> Be
         model_bytes,
         alerts,
     }
-}
-
-/// CPU seconds (user + system) of the calling thread.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } == 0;
-    if !ok {
-        return 0.0;
-    }
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
-
-/// Resets the kernel's peak-RSS mark so the next reading covers only what follows (Linux).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident memory of the process since the last reset, in MiB (Linux).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 #[cfg(test)]
