@@ -56,6 +56,17 @@ impl Detector for KnnParams {
 
     fn fit(&self, train: &Features) -> Result<(KnnModel, Vec<f64>), DetectError> {
         let (k, w) = self.checked_window(train.x.rows())?;
+        // Lag features: every row's neighbours in one pass with the sliding-window recurrence.
+        if let Some(nearest) = LagSeries::detect(&train.x).and_then(|lag| lag.all_nearest(k, w)) {
+            let scores = nearest.chunks(k).map(|d| self.method.combine(d)).collect();
+            return Ok((
+                KnnModel {
+                    params: self.clone(),
+                    train: train.x.clone(),
+                },
+                scores,
+            ));
+        }
         let index = KdIndex::build(&train.x);
         let scores = train
             .x

@@ -223,6 +223,161 @@ impl<'a> LagSeries<'a> {
 }
 
 impl LagSeries<'_> {
+    /// Every row's k smallest distances to the rows more than `w` rows away from it,
+    /// ascending, `k` per row one row after another: what the tree's
+    /// `nearest_distances_except` gives, bit for bit. `None` when the series is not finite
+    /// or has too few rows (the caller then uses a tree).
+    ///
+    /// Row i's squared distances to all rows follow from row i-1's by the recurrence, in
+    /// place: kept by offset δ = j - i, row i's distance to row j sits where row i-1's to row
+    /// j-1 did. They only select: every row whose approximate distance is within twice the
+    /// rounding margin of the approximate k-th is computed exactly, so rounding in the
+    /// recurrence cannot change which distances are reported.
+    pub fn all_nearest(&self, k: usize, w: usize) -> Option<Vec<f64>> {
+        vectorised(
+            #[inline(always)]
+            || self.nearest_of_every_row(k, w),
+        )
+    }
+
+    #[inline(always)]
+    fn nearest_of_every_row(&self, k: usize, w: usize) -> Option<Vec<f64>> {
+        let (n, m) = (self.rows, self.cols);
+        if k == 0 || n < 2 * w + 1 + k {
+            return None;
+        }
+        let level = self.s.iter().sum::<f64>() / self.s.len() as f64;
+        let v: Vec<f64> = self.s.iter().map(|x| x - level).collect();
+        let scale = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let margin = rounding_margin::<f64>(m, scale);
+        if !margin.is_finite() {
+            return None;
+        }
+        let budget = 8 * k + 64;
+        let mut by_delta = vec![0.0f64; 2 * n - 1];
+        let mut scratch = Vec::with_capacity(8 * k);
+        // The current row's candidates as (approximate squared distance, row), then as exact.
+        let mut near: Vec<(f64, usize)> = Vec::with_capacity(budget + 16);
+        let mut exact: Vec<(f64, usize)> = Vec::with_capacity(budget + 16);
+        // The previous row's k nearest rows.
+        let mut previous: Vec<usize> = Vec::with_capacity(k);
+        let mut shifted: Vec<f64> = Vec::with_capacity(k);
+        let mut fallback = vec![0.0f64; n];
+        let mut out = Vec::with_capacity(n * k);
+        for i in 0..n {
+            // Row i's distance to row j is by_delta[n - 1 - i + j].
+            let row = &mut by_delta[n - 1 - i..2 * n - 1 - i];
+            if i % RESTART_EVERY == 0 {
+                for c in 0..m {
+                    let col = &v[m - 1 - c..m - 1 - c + n];
+                    add_squared_differences(row, col, v[i + m - 1 - c], c == 0);
+                }
+            } else {
+                recur_row(
+                    &mut row[1..],
+                    &v[m..n + m - 1],
+                    &v[..n - 1],
+                    (v[i + m - 1], v[i - 1]),
+                );
+                row[0] = (0..m).map(|l| (v[l] - v[i + l]) * (v[l] - v[i + l])).sum();
+            }
+            // Rows within w of row i are no neighbours.
+            let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
+            let outside = |j: usize| j < lo || j >= hi;
+
+            // The approximate k-th distance, bounded first by the previous row's neighbours
+            // one row later: their windows moved along with this row's, so they are usually
+            // near it too. Without k of them (the first row, or neighbours that left the
+            // series or moved into the window) it is found directly.
+            shifted.clear();
+            shifted.extend(
+                previous
+                    .iter()
+                    .map(|&j| j + 1)
+                    .filter(|&j| j < n && outside(j))
+                    .map(|j| row[j]),
+            );
+            let bound = if shifted.len() >= k {
+                shifted.select_nth_unstable_by(k - 1, f64::total_cmp);
+                shifted[k - 1]
+            } else {
+                let saved: Vec<f64> = row[lo..hi].to_vec();
+                row[lo..hi].fill(f64::INFINITY);
+                k_smallest(row, k, &mut scratch);
+                row[lo..hi].copy_from_slice(&saved);
+                scratch.get(k - 1).copied().unwrap_or(f64::INFINITY)
+            };
+            // The exact k-th distance is at most a margin above the bound, so every row within
+            // it is at most two margins above the bound in the approximation.
+            let within = bound + 2.0 * margin;
+            near.clear();
+            let mut overflow = false;
+            for (c, chunk) in row.chunks(16).enumerate() {
+                if !chunk.iter().fold(false, |hit, &d2| hit | (d2 <= within)) {
+                    continue;
+                }
+                for (d, &d2) in chunk.iter().enumerate() {
+                    let j = c * 16 + d;
+                    if d2 <= within && outside(j) {
+                        near.push((d2, j));
+                    }
+                }
+                if near.len() > budget {
+                    overflow = true;
+                    break;
+                }
+            }
+            exact.clear();
+            if overflow {
+                // Very many near-identical windows: this row directly.
+                self.profile(i, &mut fallback);
+                fallback[lo..hi].fill(f64::INFINITY);
+                k_smallest(&fallback, k, &mut scratch);
+                let kth = scratch.get(k - 1).copied().unwrap_or(f64::INFINITY);
+                exact.extend(
+                    fallback
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &d2)| d2 <= kth)
+                        .map(|(j, &d2)| (d2, j)),
+                );
+            } else {
+                // Narrowed by the candidates' own k-th: only rows within two margins of it
+                // can be among the k nearest, and only they are computed exactly.
+                if near.len() >= k {
+                    near.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+                }
+                let kth = near.get(k - 1).map_or(f64::INFINITY, |p| p.0) + 2.0 * margin;
+                exact.extend(
+                    near.iter()
+                        .filter(|p| p.0 <= kth)
+                        .map(|&(_, j)| (self.distance2(i, j), j)),
+                );
+            }
+            if exact.len() > k {
+                exact.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+                exact.truncate(k);
+            }
+            exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            out.extend(exact.iter().map(|(d2, _)| d2.sqrt()));
+            previous.clear();
+            previous.extend(exact.iter().map(|&(_, j)| j));
+        }
+        Some(out)
+    }
+
+    /// The squared distance between rows i and j, summed as the tree sums it.
+    #[inline(always)]
+    fn distance2(&self, i: usize, j: usize) -> f64 {
+        let m = self.cols;
+        let mut d2 = 0.0;
+        for c in 0..m {
+            let d = self.s[j + m - 1 - c] - self.s[i + m - 1 - c];
+            d2 = if c == 0 { d * d } else { d2 + d * d };
+        }
+        d2
+    }
+
     /// Row i's k-th smallest squared distance, if it is above `floor2`: rows are compared a
     /// chunk at a time, and as soon as k of them are closer than that the answer is `None`.
     #[inline(always)]
@@ -441,6 +596,34 @@ fn recur_block<T: Lane>(
     near
 }
 
+/// The recurrence over a whole row, without looking for near pairs: eight lanes at a time,
+/// written so the compiler keeps them in vector registers.
+#[inline(always)]
+fn recur_row(row: &mut [f64], entering: &[f64], leaving: &[f64], (a, b): (f64, f64)) {
+    let len = row.len();
+    let (entering, leaving) = (&entering[..len], &leaving[..len]);
+    let mut rows = row.chunks_exact_mut(8);
+    let mut ins = entering.chunks_exact(8);
+    let mut outs = leaving.chunks_exact(8);
+    for ((r, e), l) in rows.by_ref().zip(ins.by_ref()).zip(outs.by_ref()) {
+        // Every load before any store: otherwise the compiler cannot rule out that the
+        // stores feed the loads and keeps the lanes scalar.
+        let mut lanes = [0.0; 8];
+        for t in 0..8 {
+            let de = a - e[t];
+            let dl = b - l[t];
+            lanes[t] = r[t] + de * de - dl * dl;
+        }
+        r.copy_from_slice(&lanes);
+    }
+    let tail = rows.into_remainder();
+    for ((r, &e), &l) in tail.iter_mut().zip(ins.remainder()).zip(outs.remainder()) {
+        let de = a - e;
+        let dl = b - l;
+        *r = *r + de * de - dl * dl;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +697,40 @@ mod tests {
             );
             // The portable code path, whatever this CPU has.
             assert_eq!(lag.range(k, w), Some(tree_range(&x, k, w)), "seed {seed}");
+        }
+    }
+
+    fn tree_nearest(x: &Matrix, k: usize, w: usize) -> Vec<f64> {
+        let index = KdIndex::build(x);
+        x.iter_rows()
+            .enumerate()
+            .flat_map(|(i, row)| index.nearest_distances_except(row, k, |j| j.abs_diff(i) <= w))
+            .collect()
+    }
+
+    #[test]
+    fn every_rows_neighbours_equal_the_trees_bit_for_bit() {
+        let mut spiky = walk(7, 600);
+        spiky[300] += 1e7;
+        let mut flat = vec![3.0; 400];
+        flat[100] = 50.0;
+        let repeating: Vec<f64> = (0..400)
+            .map(|t| (t % 10) as f64 + 0.01 * t as f64)
+            .collect();
+        for (name, s, m, k, w) in [
+            ("walk", walk(1, 1000), 11, 10, 100),
+            ("walk, no window", walk(2, 500), 6, 5, 0),
+            ("one neighbour", walk(3, 200), 3, 1, 0),
+            ("huge spike", spiky, 6, 5, 20),
+            ("flat with a spike", flat, 6, 5, 0),
+            ("repeating", repeating, 6, 5, 3),
+        ] {
+            let x = lagged(&s, m);
+            let lag = LagSeries::detect(&x).unwrap();
+            let expected = tree_nearest(&x, k, w);
+            assert_eq!(lag.all_nearest(k, w).as_ref(), Some(&expected), "{name}");
+            // The portable code path, whatever this CPU has.
+            assert_eq!(lag.nearest_of_every_row(k, w), Some(expected), "{name}");
         }
     }
 

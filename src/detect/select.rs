@@ -20,8 +20,9 @@ pub fn k_smallest(values: &[f64], k: usize, out: &mut Vec<f64>) {
         return sorted_prefix(values, k, out);
     }
     // k chunks have their minimum at or below the bound: at least k values are.
-    let mut bound_of = minima.clone();
-    let (_, &mut bound, _) = bound_of.select_nth_unstable_by(k - 1, f64::total_cmp);
+    out.extend_from_slice(&minima);
+    let (_, &mut bound, _) = out.select_nth_unstable_by(k - 1, f64::total_cmp);
+    out.clear();
     if bound.is_nan() || bound == f64::INFINITY {
         return sorted_prefix(values, k, out);
     }
@@ -30,8 +31,13 @@ pub fn k_smallest(values: &[f64], k: usize, out: &mut Vec<f64>) {
             out.extend(chunk.iter().copied().filter(|&v| v <= bound));
         }
     }
+    // Distances to neighbouring rows are alike, so a chunk holding one near value often holds
+    // many: select before sorting.
+    if out.len() > k {
+        out.select_nth_unstable_by(k - 1, f64::total_cmp);
+        out.truncate(k);
+    }
     out.sort_unstable_by(f64::total_cmp);
-    out.truncate(k);
 }
 
 /// The slow path for degenerate inputs (too few numbers): sort everything.

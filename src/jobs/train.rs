@@ -1,70 +1,133 @@
 //! Train: per metric, the newest `train_max_n` points of the training window (`train_sql`),
 //! one model per `model_configs` entry, written to the model store. A metric with fewer than
-//! `train_min_n` points is skipped with its reason; the fitting runs off the async executor, on
-//! every core.
+//! `train_min_n` points is skipped with its reason. Metrics are fitted while the rest of the
+//! window is still being read, off the async executor, on every core.
+
+use tokio::sync::mpsc;
 
 use super::{JobCtx, JobError, JobReport, model_store, render};
 use crate::config::{Batch, ModelPlan};
-use crate::detect::{DetectError, FeatureCache, TrainedModel};
+use crate::detect::{DetectError, FeatureCache, ScoreMethod, TrainedModel};
+use crate::model_store::ModelStore;
 use crate::store::Series;
 
-/// Metrics fitted per blocking task: large enough to amortise the hand-off.
+/// Metrics fitted per blocking task at most: large enough to amortise the hand-off.
 const CHUNK: usize = 64;
+
+const CONTEXT: &str = "train_sql failed";
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
-    let mut report = JobReport::default();
     let plans = spec.models().map_err(|message| JobError::Config {
         batch: batch.name().to_owned(),
         message,
     })?;
     let sql = render(ctx, batch, "train_sql", &spec.train_sql)?;
-    let series = ctx.store.query_series(&sql, "train_sql failed").await?;
-    report.rows_read = series.iter().map(|(_, points)| points.len() as u64).sum();
+    let fitter = Fitter {
+        plans,
+        min_n: spec.train_min_n as usize,
+        method: spec.model_score_method,
+        trained_at: ctx.run_ts.timestamp(),
+    };
     let store = model_store(ctx, batch)?;
-    let min_n = spec.train_min_n as usize;
-    let score_method = spec.model_score_method;
-    let trained_at = ctx.run_ts.timestamp();
-    let metric_count = series.len();
 
-    // Chunks of metrics are fitted on the blocking pool, one per core at a time; models are
-    // saved as each chunk finishes.
-    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut pending = series.into_iter();
+    // The window is read on a blocking thread (a local database answers without yielding)
+    // and each metric's series handed over as soon as its rows end.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let reader = {
+        let (db, sql) = (ctx.store.clone(), sql.clone());
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            runtime.block_on(db.stream_series(&sql, CONTEXT, |series| {
+                // The receiver lives until the reader ends, unless the job failed.
+                let _ = tx.send(series);
+            }))
+        })
+    };
+    let mut report = fit_all(rx, &fitter, &store, batch.name()).await?;
+    let grouped = reader
+        .await
+        .map_err(|e| JobError::Worker(e.to_string()))??;
+    if !grouped {
+        // A train_sql that interleaves metrics: what was fitted saw part of a series. Read
+        // the whole window, then fit every metric again (overwriting those models).
+        let series = ctx.store.query_series(&sql, CONTEXT).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        for one in series {
+            let _ = tx.send(one);
+        }
+        drop(tx);
+        report = fit_all(rx, &fitter, &store, batch.name()).await?;
+    }
+    Ok(report)
+}
+
+/// What fitting one metric needs, shared by the blocking tasks.
+#[derive(Clone)]
+struct Fitter {
+    plans: Vec<ModelPlan>,
+    min_n: usize,
+    method: ScoreMethod,
+    trained_at: i64,
+}
+
+/// Fits every series `incoming` delivers, a chunk per blocking task and as many tasks as
+/// cores (one fewer while series are still arriving: the reader needs one), saving models
+/// as chunks finish.
+async fn fit_all(
+    mut incoming: mpsc::UnboundedReceiver<Series>,
+    fitter: &Fitter,
+    store: &ModelStore,
+    batch: &str,
+) -> Result<JobReport, JobError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut report = JobReport::default();
+    let mut pending: Vec<Series> = Vec::new();
     let mut running = tokio::task::JoinSet::new();
-    let mut models = 0u64;
+    let (mut reading, mut metrics, mut models) = (true, 0usize, 0u64);
     loop {
-        while running.len() < parallel {
-            let chunk: Vec<Series> = pending.by_ref().take(CHUNK).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let plans = plans.clone();
+        let slots = if reading { (cores - 1).max(1) } else { cores };
+        while running.len() < slots && !pending.is_empty() {
+            let take = pending.len().min(CHUNK);
+            let chunk: Vec<Series> = pending.drain(..take).collect();
+            let fitter = fitter.clone();
             running.spawn_blocking(move || {
                 chunk
                     .into_iter()
                     .map(|(metric, points)| {
-                        let outcome = fit_metric(&plans, &points, min_n, score_method, trained_at);
+                        let outcome = fitter.fit_metric(&points);
                         (metric, outcome)
                     })
                     .collect::<Vec<_>>()
             });
         }
-        let Some(done) = running.join_next().await else {
+        if !reading && running.is_empty() {
             break;
-        };
-        let fitted = done.map_err(|e| JobError::Worker(e.to_string()))?;
-        for (metric, outcome) in fitted {
-            match outcome {
-                Err(reason) => report.skip(&metric, reason),
-                Ok(list) => {
-                    for (tag, result) in list {
-                        match result {
-                            Ok(bytes) => {
-                                store.save(batch.name(), &metric, &tag, &bytes).await?;
-                                models += 1;
+        }
+        tokio::select! {
+            next = incoming.recv(), if reading => match next {
+                Some(series) => {
+                    report.rows_read += series.1.len() as u64;
+                    metrics += 1;
+                    pending.push(series);
+                }
+                None => reading = false,
+            },
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                let fitted = done.map_err(|e| JobError::Worker(e.to_string()))?;
+                for (metric, outcome) in fitted {
+                    match outcome {
+                        Err(reason) => report.skip(&metric, reason),
+                        Ok(list) => {
+                            for (tag, result) in list {
+                                match result {
+                                    Ok(bytes) => {
+                                        store.save(batch, &metric, &tag, &bytes).await?;
+                                        models += 1;
+                                    }
+                                    Err(e) => report.skip(&metric, format!("{tag}: {e}")),
+                                }
                             }
-                            Err(e) => report.skip(&metric, format!("{tag}: {e}")),
                         }
                     }
                 }
@@ -73,7 +136,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     }
     report.rows_written = models;
     report.note(format!(
-        "trained {models} model(s) for {metric_count} metric(s); {} skipped",
+        "trained {models} model(s) for {metrics} metric(s); {} skipped",
         report.skipped.len()
     ));
     Ok(report)
@@ -81,37 +144,35 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
 
 type Fitted = Vec<(String, Result<Vec<u8>, DetectError>)>;
 
-/// Fits every plan on one metric's points; `Err` when the metric is too young to train.
-fn fit_metric(
-    plans: &[ModelPlan],
-    series: &[(i64, f64)],
-    min_n: usize,
-    method: crate::detect::ScoreMethod,
-    trained_at: i64,
-) -> Result<Fitted, String> {
-    if series.len() < min_n.max(1) {
-        return Err(format!(
-            "{} points, train_min_n is {min_n}; not trained yet",
-            series.len()
-        ));
+impl Fitter {
+    /// Fits every plan on one metric's points; `Err` when the metric is too young to train.
+    fn fit_metric(&self, series: &[(i64, f64)]) -> Result<Fitted, String> {
+        let min_n = self.min_n;
+        if series.len() < min_n.max(1) {
+            return Err(format!(
+                "{} points, train_min_n is {min_n}; not trained yet",
+                series.len()
+            ));
+        }
+        let mut features = FeatureCache::new(series);
+        Ok(self
+            .plans
+            .iter()
+            .map(|plan| {
+                let result = features
+                    .get(&plan.preprocess)
+                    .and_then(|features| {
+                        TrainedModel::train(
+                            &plan.detector,
+                            plan.preprocess,
+                            self.method,
+                            features,
+                            self.trained_at,
+                        )
+                    })
+                    .map(|model| model.to_json());
+                (plan.tag.clone(), result)
+            })
+            .collect())
     }
-    let mut features = FeatureCache::new(series);
-    Ok(plans
-        .iter()
-        .map(|plan| {
-            let result = features
-                .get(&plan.preprocess)
-                .and_then(|features| {
-                    TrainedModel::train(
-                        &plan.detector,
-                        plan.preprocess,
-                        method,
-                        features,
-                        trained_at,
-                    )
-                })
-                .map(|model| model.to_json());
-            (plan.tag.clone(), result)
-        })
-        .collect())
 }

@@ -2,6 +2,7 @@
 //! pages need. One table per `table_key` (default `metrics`), all with the same shape.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::str::FromStr;
 
 use chrono::NaiveDateTime;
@@ -312,7 +313,8 @@ async fn read_long_rows(
             metric_type: row.metric_type,
             value: row.value,
             metadata: row.metadata,
-        })
+        });
+        ControlFlow::Continue(())
     })
     .await?;
     Ok(out)
@@ -336,7 +338,7 @@ async fn visit_long_rows(
     sql: &str,
     params: impl libsql::params::IntoParams,
     context: &str,
-    mut visit: impl FnMut(LongRow),
+    mut visit: impl FnMut(LongRow) -> ControlFlow<()>,
 ) -> Result<usize, StoreError> {
     let mut rows = conn.query(sql, params).await.context(context)?;
     let column = |name: &str| {
@@ -389,13 +391,16 @@ async fn visit_long_rows(
             Some(i) => text_of(row.get_value(i).context(context)?).unwrap_or_default(),
             None => String::new(),
         };
-        visit(LongRow {
+        let flow = visit(LongRow {
             timestamp,
             name,
             metric_type,
             value,
             metadata,
         });
+        if flow.is_break() {
+            break;
+        }
     }
     Ok(n)
 }
@@ -414,7 +419,7 @@ impl Store {
         let mut last: Option<usize> = None;
         let rows = visit_long_rows(&conn, sql, (), context, |row| {
             if row.metric_type != MetricType::Metric {
-                return;
+                return ControlFlow::Continue(());
             }
             let point = (row.timestamp.and_utc().timestamp(), row.value);
             // Rows usually come grouped by metric: check the last one before hashing.
@@ -427,16 +432,66 @@ impl Store {
             };
             series[at].1.push(point);
             last = Some(at);
+            ControlFlow::Continue(())
         })
         .await?;
         let _ = rows;
         for (_, points) in &mut series {
-            if !points.is_sorted_by_key(|p| p.0) {
-                points.sort_by_key(|p| p.0);
-            }
+            sort_points(points);
         }
         series.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(series)
+    }
+
+    /// Like [`Store::query_series`], handing each metric's series to `emit` as soon as its
+    /// rows end, so its work can start while the rest is read, when the query returns every
+    /// metric's rows together (as the default windows do). Returns whether it did: at the
+    /// first metric whose rows resume after another's, emitting stops and `false` tells the
+    /// caller that what it got was partial ([`Store::query_series`] reads any order).
+    pub async fn stream_series(
+        &self,
+        sql: &str,
+        context: &str,
+        mut emit: impl FnMut(Series),
+    ) -> Result<bool, StoreError> {
+        let conn = self.connect().await?;
+        let mut current: Option<Series> = None;
+        let mut finished: std::collections::HashSet<String> = Default::default();
+        let mut grouped = true;
+        visit_long_rows(&conn, sql, (), context, |row| {
+            if row.metric_type != MetricType::Metric {
+                return ControlFlow::Continue(());
+            }
+            let point = (row.timestamp.and_utc().timestamp(), row.value);
+            match &mut current {
+                Some((name, points)) if *name == row.name => points.push(point),
+                _ => {
+                    if finished.contains(&row.name) {
+                        grouped = false;
+                        return ControlFlow::Break(());
+                    }
+                    if let Some((name, mut points)) = current.take() {
+                        finished.insert(name.clone());
+                        sort_points(&mut points);
+                        emit((name, points));
+                    }
+                    current = Some((row.name, vec![point]));
+                }
+            }
+            ControlFlow::Continue(())
+        })
+        .await?;
+        if grouped && let Some((name, mut points)) = current {
+            sort_points(&mut points);
+            emit((name, points));
+        }
+        Ok(grouped)
+    }
+}
+
+fn sort_points(points: &mut [(i64, f64)]) {
+    if !points.is_sorted_by_key(|p| p.0) {
+        points.sort_by_key(|p| p.0);
     }
 }
 

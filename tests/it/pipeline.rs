@@ -283,3 +283,82 @@ async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_rec
         report.skipped
     );
 }
+
+/// Training reads a metric's series while fitting the ones already read. A custom
+/// `train_sql` that interleaves metrics (ordered by time) must still train every model on its
+/// whole series, exactly as the default grouped window does.
+#[tokio::test]
+async fn a_train_sql_that_interleaves_metrics_trains_on_whole_series() {
+    let dir = MetricsDir::new();
+    let grouped = dir.tmp.path().join("grouped");
+    let interleaved = dir.tmp.path().join("interleaved");
+    dir.write(
+        "g.yaml",
+        &format!("{BATCH}model_path: local://{}\n", grouped.display())
+            .replace("batch: t", "batch: g"),
+    );
+    dir.write(
+        "i.yaml",
+        &format!(
+            "{BATCH}model_path: local://{}\ntrain_sql: >\n  SELECT metric_timestamp, metric_name, metric_value, metric_type FROM metrics\n  WHERE metric_batch = 'g' AND metric_type = 'metric' ORDER BY metric_timestamp, metric_name\n",
+            interleaved.display()
+        )
+        .replace("batch: t", "batch: i"),
+    );
+    let config = dir.load_ok(&[]);
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let names: Vec<String> = (0..70).map(|m| format!("m{m:02}")).collect();
+    let rows: Vec<anomstack::store::MetricRow> = (0..60)
+        .flat_map(|i| {
+            names
+                .iter()
+                .enumerate()
+                .map(move |(m, name)| anomstack::store::MetricRow {
+                    timestamp: t(i).naive_utc(),
+                    batch: "g".into(),
+                    name: name.clone(),
+                    metric_type: MetricType::Metric,
+                    value: noise(i * 70 + m as i64),
+                    metadata: String::new(),
+                })
+        })
+        .collect();
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    let ctx = JobCtx {
+        store: store.clone(),
+        templates: config.templates.clone(),
+        run_ts: t(59),
+    };
+    for (batch, folder) in [("g", &grouped), ("i", &interleaved)] {
+        let report = jobs::run_recorded(
+            &ctx,
+            config.batch(batch).unwrap(),
+            BatchJob::Train,
+            Trigger::Cli,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.rows_read, 60 * 70, "{batch}");
+        assert_eq!(report.rows_written, 70, "{batch}: {:?}", report.skipped);
+        assert!(report.skipped.is_empty(), "{batch}: {:?}", report.skipped);
+        for name in &names {
+            let path = folder.join(format!("{batch}/{name}_knn_default.json"));
+            let model: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(
+                model["training"]["first_timestamp"],
+                t(10).timestamp(),
+                "{path:?}"
+            );
+            assert_eq!(
+                model["training"]["last_timestamp"],
+                t(59).timestamp(),
+                "{path:?}"
+            );
+        }
+    }
+}
