@@ -32,8 +32,9 @@ fmt: ## format the code
 lint: ## clippy, warnings as errors
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
-bench: build ## detection speed, NAB quality and criterion micro-benchmarks (see BENCHMARKS.md)
+bench: build ## detection and pipeline speed, NAB quality and criterion micro-benchmarks (see BENCHMARKS.md)
 	$(CARGO_TARGET_DIR)/release/anomstack bench detect --metrics 1000 --points 1000
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR) scripts/bench-pipeline.sh shipped 5
 	$(CARGO_TARGET_DIR)/release/anomstack backtest --nab tests/fixtures/nab --output $${TMPDIR:-/tmp}/anomstack-nab
 	$(CARGO) bench --bench detect
 
