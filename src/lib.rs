@@ -7,13 +7,15 @@
 //! - [`config`]: settings from the environment and typed, validated batch configs.
 //! - [`store`]: the libsql app database (local file, Turso, embedded replica), migrations and
 //!   every SQL statement the app runs against it.
-//! - [`web`]: the axum server.
+//! - [`charts`]: SVG charts for the dashboard.
+//! - [`web`]: the axum server: dashboard pages, JSON API, health.
 //! - [`cli`]: command-line arguments (only `main.rs` reads them).
 //! - [`telemetry`]: tracing setup.
 //! - [`password`]: argon2 password hashing for admin credentials.
 
 pub mod backtest;
 pub mod bench;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod detect;

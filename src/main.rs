@@ -141,7 +141,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.clone().wait(),
         )));
     }
-    let state = AppState { store, config };
+    let state = AppState::new(store, config).with_public_feedback(settings.public_feedback);
     let web_shutdown = shutdown.clone();
     tokio::spawn(async move {
         serve::shutdown_signal().await;

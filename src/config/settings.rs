@@ -37,6 +37,9 @@ pub struct Settings {
     /// `ANOMSTACK_CONFIG_POLL_SECONDS`: how often `serve` looks for changes under the metrics
     /// folder and reloads the configuration (default 5; 0 turns it off).
     pub config_poll: Option<std::time::Duration>,
+    /// `ANOMSTACK_PUBLIC_FEEDBACK`: anyone may give 👍/👎 feedback on anomalies, rate limited
+    /// per client (default false: an admin session is needed).
+    pub public_feedback: bool,
 }
 
 /// Where the app database lives.
@@ -89,6 +92,7 @@ impl Settings {
         let workers = read_bool(env, "ANOMSTACK_WORKERS", true, &mut errors);
         let stale = read_number(env, "ANOMSTACK_WORKER_STALE_SECONDS", 30, &mut errors);
         let poll = read_number(env, "ANOMSTACK_CONFIG_POLL_SECONDS", 5, &mut errors);
+        let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);
         if errors.is_empty() {
             Ok(Settings {
                 metrics_dir,
@@ -102,6 +106,7 @@ impl Settings {
                 workers,
                 worker_stale: std::time::Duration::from_secs(stale.max(1)),
                 config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
+                public_feedback,
             })
         } else {
             Err(ConfigErrors(errors))

@@ -258,7 +258,7 @@ impl Store {
     }
 }
 
-fn check_table(table: &str) -> Result<(), StoreError> {
+pub(super) fn check_table(table: &str) -> Result<(), StoreError> {
     if is_identifier(table) {
         Ok(())
     } else {

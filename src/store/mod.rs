@@ -4,6 +4,7 @@
 //!
 //! Every SQL statement the app runs against it lives in this module.
 
+mod dashboard;
 mod error;
 mod metrics;
 pub mod migrations;
@@ -19,6 +20,9 @@ use std::time::Duration;
 
 use libsql::{Builder, Connection, Database};
 
+pub use dashboard::{
+    ANOMALY_KINDS, Anomaly, ChartPoint, Feedback, MAX_WINDOW_POINTS, MetricStats, Window,
+};
 pub use error::StoreError;
 pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};

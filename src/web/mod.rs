@@ -1,7 +1,12 @@
 //! The HTTP server: one axum router assembled from small per-area routers, with the
-//! middleware stack (tracing, timeout, panic guard) applied once here.
+//! middleware stack (tracing, timeout, panic guard, compression) applied once here.
 
+mod assets;
+mod csrf;
 mod health;
+mod pages;
+mod rate_limit;
+pub mod view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,17 +14,42 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::LiveConfig;
 use crate::store::Store;
+use rate_limit::RateLimiter;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: Arc<LiveConfig>,
+    /// `ANOMSTACK_PUBLIC_FEEDBACK`: visitors without an admin session may give feedback
+    /// (rate limited per client).
+    pub public_feedback: bool,
+    feedback_limiter: Arc<RateLimiter>,
+}
+
+/// Feedback posts per client and minute when feedback is public.
+const FEEDBACK_PER_MINUTE: u32 = 30;
+
+impl AppState {
+    pub fn new(store: Store, config: Arc<LiveConfig>) -> Self {
+        Self {
+            store,
+            config,
+            public_feedback: false,
+            feedback_limiter: Arc::new(RateLimiter::new(FEEDBACK_PER_MINUTE)),
+        }
+    }
+
+    pub fn with_public_feedback(mut self, public: bool) -> Self {
+        self.public_feedback = public;
+        self
+    }
 }
 
 /// Requests slower than this are answered 408, so a stuck query cannot hold a connection.
@@ -28,7 +58,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(assets::router())
+        .merge(pages::router())
+        .fallback(|| async { pages::layout::not_found("There is no page at this address.") })
         .with_state(state)
+        .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

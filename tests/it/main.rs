@@ -9,6 +9,7 @@ mod build;
 mod cli;
 mod config_load;
 mod config_reload;
+mod dashboard;
 mod detect_models;
 mod detect_parity;
 mod detect_quality;

@@ -41,10 +41,7 @@ async fn health_is_ok_with_a_reachable_database() {
     })
     .await
     .unwrap();
-    let state = AppState {
-        store,
-        config: config(),
-    };
+    let state = AppState::new(store, config());
     let (status, body, _) = get(state.clone(), "/health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -67,10 +64,7 @@ async fn health_is_503_without_leaking_where_the_database_is() {
     })
     .await
     .unwrap();
-    let state = AppState {
-        store,
-        config: config(),
-    };
+    let state = AppState::new(store, config());
     let (status, body, text) = get(state, "/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["database"], "unreachable");
@@ -88,13 +82,6 @@ async fn unknown_paths_are_404() {
     })
     .await
     .unwrap();
-    let (status, _, _) = get(
-        AppState {
-            store,
-            config: config(),
-        },
-        "/nope",
-    )
-    .await;
+    let (status, _, _) = get(AppState::new(store, config()), "/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

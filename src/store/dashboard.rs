@@ -1,0 +1,570 @@
+//! The dashboard's reads: per-metric statistics of a batch's window (aggregated in SQL, so a
+//! batch page does not pull every point), one metric's chart series, the anomaly list, and
+//! feedback on anomalies. Every read is a set of primary-key ranges bounded by the window.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Duration, NaiveDateTime};
+use libsql::Value;
+
+use super::Store;
+use super::error::{SqlContext, StoreError};
+use super::metrics::{MetricType, check_table};
+use crate::timestamp::{format_db, parse_lenient};
+
+/// How much history a page shows: the newest N points of each metric (`90n`), or everything
+/// since a time before now (`24h`, `45m`, `7d`). A plain number means points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Last(u32),
+    Minutes(u32),
+    Hours(u32),
+    Days(u32),
+}
+
+impl Window {
+    /// How far back a time window reaches (`None` for a number of points).
+    pub fn span(self) -> Option<Duration> {
+        match self {
+            Window::Last(_) => None,
+            Window::Minutes(n) => Some(Duration::minutes(i64::from(n))),
+            Window::Hours(n) => Some(Duration::hours(i64::from(n))),
+            Window::Days(n) => Some(Duration::days(i64::from(n))),
+        }
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::Last(90)
+    }
+}
+
+/// Points of one metric at most in a window, whatever was asked: bounds every page's work.
+pub const MAX_WINDOW_POINTS: u32 = 5000;
+
+impl FromStr for Window {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        let bad = || {
+            format!(
+                "window `{}`: expected a number of points (90n) or a time span (45m, 24h, 7d)",
+                text.chars().take(40).collect::<String>()
+            )
+        };
+        let (digits, unit) = match text.char_indices().last() {
+            Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], Some(c.to_ascii_lowercase())),
+            Some(_) => (text, None),
+            None => return Err(bad()),
+        };
+        let n: u32 = digits.parse().map_err(|_| bad())?;
+        if n == 0 {
+            return Err(bad());
+        }
+        // Ten years back at most: enough for anyone, and no date arithmetic overflows.
+        match unit {
+            None | Some('n') => Ok(Window::Last(n.min(MAX_WINDOW_POINTS))),
+            Some('m') => Ok(Window::Minutes(n.min(60 * 24 * 3650))),
+            Some('h') => Ok(Window::Hours(n.min(24 * 3650))),
+            Some('d') => Ok(Window::Days(n.min(3650))),
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Window::Last(n) => write!(f, "{n}n"),
+            Window::Minutes(n) => write!(f, "{n}m"),
+            Window::Hours(n) => write!(f, "{n}h"),
+            Window::Days(n) => write!(f, "{n}d"),
+        }
+    }
+}
+
+/// One metric's figures over a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStats {
+    pub name: String,
+    /// Its newest point, in or out of the window.
+    pub latest: NaiveDateTime,
+    pub points: u32,
+    pub avg_score: Option<f64>,
+    pub alerts: u32,
+    pub llmalerts: u32,
+    pub changes: u32,
+    pub tholdalerts: u32,
+}
+
+impl MetricStats {
+    /// Share of the window's points with an (ML) alert, as the original sorted charts by.
+    pub fn anomaly_rate(&self) -> f64 {
+        if self.points == 0 {
+            0.0
+        } else {
+            f64::from(self.alerts) / f64::from(self.points)
+        }
+    }
+
+    /// Every kind of alert in the window.
+    pub fn all_alerts(&self) -> u32 {
+        self.alerts + self.llmalerts + self.changes + self.tholdalerts
+    }
+}
+
+/// One timestamp of a metric's chart: its value and whatever the jobs wrote at that time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChartPoint {
+    pub timestamp: NaiveDateTime,
+    pub value: Option<f64>,
+    pub score: Option<f64>,
+    pub alert: bool,
+    /// An LLM alert, with its explanation when the job gave one.
+    pub llmalert: Option<String>,
+    pub change: bool,
+    /// A threshold alert, with its metadata (bounds, value).
+    pub tholdalert: Option<String>,
+    pub feedback: Option<Feedback>,
+}
+
+/// A person's verdict on an anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    Up,
+    Down,
+}
+
+impl Feedback {
+    pub fn metric_type(self) -> MetricType {
+        match self {
+            Feedback::Up => MetricType::ThumbsUp,
+            Feedback::Down => MetricType::ThumbsDown,
+        }
+    }
+
+    fn from_type(raw: &str) -> Option<Self> {
+        match raw {
+            "thumbsup" => Some(Feedback::Up),
+            "thumbsdown" => Some(Feedback::Down),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the anomaly list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub metric: String,
+    pub timestamp: NaiveDateTime,
+    pub kind: MetricType,
+    /// The metric's value at that time, if it is still stored.
+    pub value: Option<f64>,
+    pub metadata: String,
+    pub feedback: Option<Feedback>,
+}
+
+/// The alert kinds the anomaly list shows.
+pub const ANOMALY_KINDS: [MetricType; 4] = [
+    MetricType::Alert,
+    MetricType::LlmAlert,
+    MetricType::Change,
+    MetricType::TholdAlert,
+];
+
+/// The per-metric expression of the window's first timestamp (`n` is the metric name column).
+fn since_sql(table: &str, window: Window, now: NaiveDateTime) -> String {
+    match (window, window.span()) {
+        (_, Some(span)) => format!("'{}'", format_db(now - span)),
+        (Window::Last(n), None)
+        | (Window::Minutes(n) | Window::Hours(n) | Window::Days(n), None) => format!(
+            "coalesce((SELECT s.metric_timestamp FROM {table} AS s
+                WHERE s.metric_batch = ?1 AND s.metric_type = 'metric' AND s.metric_name = n
+                ORDER BY s.metric_timestamp DESC LIMIT 1 OFFSET {}), '')",
+            n.max(1) - 1
+        ),
+    }
+}
+
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn real(value: &Value) -> Option<f64> {
+    match value {
+        Value::Real(v) => Some(*v),
+        Value::Integer(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+fn count(value: &Value) -> u32 {
+    match value {
+        Value::Integer(v) => u32::try_from(*v).unwrap_or(u32::MAX),
+        _ => 0,
+    }
+}
+
+impl Store {
+    /// Per-metric figures of a batch over `window`, for metrics with a point in the last
+    /// `stale_days` days; by name.
+    pub async fn dashboard_stats(
+        &self,
+        table: &str,
+        batch: &str,
+        window: Window,
+        stale_days: u32,
+        now: NaiveDateTime,
+    ) -> Result<Vec<MetricStats>, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let since = since_sql(table, window, now);
+        let kind = |t: &str, what: &str| {
+            format!(
+                "(SELECT {what} FROM {table} AS k
+                  WHERE k.metric_batch = ?1 AND k.metric_type = '{t}' AND k.metric_name = n
+                    AND k.metric_timestamp >= since{extra})",
+                extra = if what == "count(*)" && t != "metric" {
+                    " AND k.metric_value > 0"
+                } else {
+                    ""
+                }
+            )
+        };
+        let sql = format!(
+            "WITH RECURSIVE names(n) AS (
+               SELECT min(metric_name) FROM {table} WHERE metric_batch = ?1 AND metric_type = 'metric'
+               UNION ALL
+               SELECT (SELECT min(x.metric_name) FROM {table} AS x
+                       WHERE x.metric_batch = ?1 AND x.metric_type = 'metric' AND x.metric_name > names.n)
+               FROM names WHERE n IS NOT NULL
+             ),
+             cut AS (
+               SELECT n,
+                 (SELECT max(l.metric_timestamp) FROM {table} AS l
+                  WHERE l.metric_batch = ?1 AND l.metric_type = 'metric' AND l.metric_name = n) AS latest,
+                 {since} AS since
+               FROM names WHERE n IS NOT NULL
+             )
+             SELECT n, latest, {points}, {score}, {alerts}, {llm}, {changes}, {thold}
+             FROM cut WHERE latest >= ?2 ORDER BY n",
+            points = kind("metric", "count(*)"),
+            score = kind("score", "avg(k.metric_value)"),
+            alerts = kind("alert", "count(*)"),
+            llm = kind("llmalert", "count(*)"),
+            changes = kind("change", "count(*)"),
+            thold = kind("tholdalert", "count(*)"),
+        );
+        let fresh = format_db(now - Duration::days(i64::from(stale_days)));
+        let context = format!("cannot read the dashboard figures of batch `{batch}`");
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(&sql, libsql::params![batch, fresh])
+            .await
+            .context(&context)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(&context)? {
+            let values: Vec<Value> = (0..8)
+                .map(|i| row.get_value(i))
+                .collect::<Result<_, _>>()
+                .context(&context)?;
+            let (Some(name), Some(latest)) = (
+                text(values[0].clone()),
+                text(values[1].clone()).as_deref().and_then(parse_lenient),
+            ) else {
+                continue;
+            };
+            out.push(MetricStats {
+                name,
+                latest,
+                points: count(&values[2]),
+                avg_score: real(&values[3]),
+                alerts: count(&values[4]),
+                llmalerts: count(&values[5]),
+                changes: count(&values[6]),
+                tholdalerts: count(&values[7]),
+            });
+        }
+        Ok(out)
+    }
+
+    /// One metric's chart over `window` (up to `until`, when given), oldest first.
+    pub async fn dashboard_series(
+        &self,
+        table: &str,
+        batch: &str,
+        metric: &str,
+        window: Window,
+        now: NaiveDateTime,
+        until: Option<NaiveDateTime>,
+    ) -> Result<Vec<ChartPoint>, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let since = since_sql(table, window, now);
+        let sql = format!(
+            "WITH cut AS (SELECT ?2 AS n), bound AS (SELECT {since} AS since FROM cut)
+             SELECT m.metric_timestamp, m.metric_type, m.metric_value, m.metadata
+             FROM bound CROSS JOIN {table} AS m
+             WHERE m.metric_batch = ?1
+               AND m.metric_type IN ('metric', 'score', 'alert', 'llmalert', 'change', 'tholdalert', 'thumbsup', 'thumbsdown')
+               AND m.metric_name = ?2 AND m.metric_timestamp >= bound.since
+               AND m.metric_timestamp <= ?3"
+        );
+        let until = until.map_or_else(|| "9999-12-31 23:59:59".to_owned(), format_db);
+        let context = format!("cannot read metric `{metric}` of batch `{batch}`");
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(&sql, libsql::params![batch, metric, until])
+            .await
+            .context(&context)?;
+        let mut by_time: std::collections::BTreeMap<NaiveDateTime, ChartPoint> = Default::default();
+        while let Some(row) = rows.next().await.context(&context)? {
+            let Some(ts) = text(row.get_value(0).context(&context)?)
+                .as_deref()
+                .and_then(parse_lenient)
+            else {
+                continue;
+            };
+            let kind = text(row.get_value(1).context(&context)?).unwrap_or_default();
+            let value = real(&row.get_value(2).context(&context)?);
+            let metadata = text(row.get_value(3).context(&context)?).unwrap_or_default();
+            let point = by_time.entry(ts).or_insert_with(|| ChartPoint {
+                timestamp: ts,
+                ..ChartPoint::default()
+            });
+            let flagged = value.is_some_and(|v| v > 0.0);
+            match kind.as_str() {
+                "metric" => point.value = value,
+                "score" => point.score = value,
+                "alert" => point.alert = flagged,
+                "llmalert" if flagged => point.llmalert = Some(explanation(&metadata)),
+                "change" => point.change = flagged,
+                "tholdalert" if flagged => point.tholdalert = Some(metadata),
+                other => {
+                    if let Some(f) = Feedback::from_type(other) {
+                        point.feedback = Some(f);
+                    }
+                }
+            }
+        }
+        // Markers without a value at their time (the value aged out) are kept: the chart
+        // places them on the score axis.
+        Ok(by_time.into_values().collect())
+    }
+
+    /// A page of a batch's anomalies of the given kinds, newest first, and how many there are.
+    pub async fn anomalies(
+        &self,
+        table: &str,
+        batch: &str,
+        kinds: &[MetricType],
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<Anomaly>, u64), StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let kinds = if kinds.is_empty() {
+            &ANOMALY_KINDS[..]
+        } else {
+            kinds
+        };
+        let list = kinds
+            .iter()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let context = format!("cannot read the anomalies of batch `{batch}`");
+        let conn = self.connect().await?;
+        let total = {
+            let mut rows = conn
+                .query(
+                    &format!(
+                        "SELECT count(*) FROM {table}
+                         WHERE metric_batch = ?1 AND metric_type IN ({list}) AND metric_value > 0"
+                    ),
+                    libsql::params![batch],
+                )
+                .await
+                .context(&context)?;
+            match rows.next().await.context(&context)? {
+                Some(row) => u64::from(count(&row.get_value(0).context(&context)?)),
+                None => 0,
+            }
+        };
+        let sql = format!(
+            "SELECT a.metric_timestamp, a.metric_name, a.metric_type, a.metadata,
+               (SELECT v.metric_value FROM {table} AS v
+                WHERE v.metric_batch = ?1 AND v.metric_type = 'metric'
+                  AND v.metric_name = a.metric_name AND v.metric_timestamp = a.metric_timestamp),
+               (SELECT f.metric_type FROM {table} AS f
+                WHERE f.metric_batch = ?1 AND f.metric_type IN ('thumbsup', 'thumbsdown')
+                  AND f.metric_name = a.metric_name AND f.metric_timestamp = a.metric_timestamp
+                LIMIT 1)
+             FROM {table} AS a
+             WHERE a.metric_batch = ?1 AND a.metric_type IN ({list}) AND a.metric_value > 0
+             ORDER BY a.metric_timestamp DESC, a.metric_name, a.metric_type
+             LIMIT ?2 OFFSET ?3"
+        );
+        let mut rows = conn
+            .query(
+                &sql,
+                libsql::params![batch, i64::from(limit), i64::from(offset)],
+            )
+            .await
+            .context(&context)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(&context)? {
+            let values: Vec<Value> = (0..6)
+                .map(|i| row.get_value(i))
+                .collect::<Result<_, _>>()
+                .context(&context)?;
+            let (Some(timestamp), Some(metric), Some(kind)) = (
+                text(values[0].clone()).as_deref().and_then(parse_lenient),
+                text(values[1].clone()),
+                text(values[2].clone()).and_then(|k| k.parse::<MetricType>().ok()),
+            ) else {
+                continue;
+            };
+            out.push(Anomaly {
+                metric,
+                timestamp,
+                kind,
+                value: real(&values[4]),
+                metadata: text(values[3].clone()).unwrap_or_default(),
+                feedback: text(values[5].clone())
+                    .as_deref()
+                    .and_then(Feedback::from_type),
+            });
+        }
+        Ok((out, total))
+    }
+
+    /// Whether the batch has an alert of any kind for `metric` at `timestamp`: feedback is
+    /// only taken on anomalies that exist.
+    pub async fn is_anomaly(
+        &self,
+        table: &str,
+        batch: &str,
+        metric: &str,
+        timestamp: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let context = format!("cannot look up an anomaly of batch `{batch}`");
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(
+                &format!(
+                    "SELECT 1 FROM {table}
+                     WHERE metric_batch = ?1 AND metric_type IN ('alert', 'llmalert', 'change', 'tholdalert')
+                       AND metric_name = ?2 AND metric_timestamp = ?3 AND metric_value > 0
+                     LIMIT 1"
+                ),
+                libsql::params![batch, metric, format_db(timestamp)],
+            )
+            .await
+            .context(&context)?;
+        Ok(rows.next().await.context(&context)?.is_some())
+    }
+
+    /// Sets (or with `None` clears) the feedback on one anomaly: at most one feedback row per
+    /// metric and time, so repeating a click changes nothing and the other thumb replaces it.
+    pub async fn set_feedback(
+        &self,
+        table: &str,
+        batch: &str,
+        metric: &str,
+        timestamp: NaiveDateTime,
+        feedback: Option<Feedback>,
+    ) -> Result<(), StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let context = format!("cannot store feedback on `{metric}` in batch `{batch}`");
+        let ts = format_db(timestamp);
+        let conn = self.connect().await?;
+        let tx = conn
+            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
+            .await
+            .context(&context)?;
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE metric_batch = ?1 AND metric_type IN ('thumbsup', 'thumbsdown')
+                 AND metric_name = ?2 AND metric_timestamp = ?3"
+            ),
+            libsql::params![batch, metric, ts.clone()],
+        )
+        .await
+        .context(&context)?;
+        if let Some(f) = feedback {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (metric_timestamp, metric_batch, metric_name, metric_type, metric_value, metadata)
+                     VALUES (?1, ?2, ?3, ?4, 1, '')"
+                ),
+                libsql::params![ts, batch, metric, f.metric_type().as_str()],
+            )
+            .await
+            .context(&context)?;
+        }
+        tx.commit().await.context(&context)
+    }
+}
+
+/// The explanation an `llmalert` row carries in its metadata (JSON with
+/// `anomaly_explanation`, as the original wrote it), or the metadata itself.
+fn explanation(metadata: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|v| {
+            v.get("anomaly_explanation")
+                .and_then(|e| e.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| metadata.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_parse_as_the_original_wrote_them() {
+        assert_eq!("90n".parse(), Ok(Window::Last(90)));
+        assert_eq!("90".parse(), Ok(Window::Last(90)));
+        assert_eq!("24h".parse(), Ok(Window::Hours(24)));
+        assert_eq!("45M".parse(), Ok(Window::Minutes(45)));
+        assert_eq!("7d".parse(), Ok(Window::Days(7)));
+        assert_eq!(Window::Days(7).span(), Some(Duration::days(7)));
+        assert_eq!("999999n".parse(), Ok(Window::Last(MAX_WINDOW_POINTS)));
+        for bad in [
+            "",
+            "n",
+            "0n",
+            "5x",
+            "-3h",
+            "1.5h",
+            "h24",
+            "9999999999999999h",
+        ] {
+            assert!(bad.parse::<Window>().is_err(), "{bad}");
+        }
+        for w in ["90n", "24h", "45m", "7d"] {
+            assert_eq!(w.parse::<Window>().unwrap().to_string(), w);
+        }
+    }
+
+    #[test]
+    fn llm_explanations_come_from_the_metadata_json() {
+        assert_eq!(
+            explanation(r#"{"anomaly_explanation": "a spike"}"#),
+            "a spike"
+        );
+        assert_eq!(explanation("plain"), "plain");
+    }
+}

@@ -1,0 +1,286 @@
+//! `/batch/{batch}/anomalies`: every alert of the batch, newest first, 50 a page, filterable
+//! by kind, each with a sparkline and 👍/👎 feedback. Feedback is per anomaly (metric and
+//! time), idempotent and undoable: clicking the active thumb clears it.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Extension, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, NaiveDateTime, Utc};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{not_found, page, server_error};
+use crate::charts::{number, sparkline};
+use crate::config::Batch;
+use crate::store::{ANOMALY_KINDS, Anomaly, Feedback, MetricType, Window};
+use crate::timestamp::{format_db, parse_lenient};
+use crate::web::AppState;
+use crate::web::csrf;
+use crate::web::view::{View, ViewQuery, segment};
+
+const PER_PAGE: u32 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(flatten)]
+    view: ViewQuery,
+    kind: Option<String>,
+    page: Option<u32>,
+}
+
+pub async fn anomaly_list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = super::dashboard_batch(&config, &name) else {
+        return not_found(&format!(
+            "There is no batch named “{name}” on the dashboard."
+        ));
+    };
+    let view = View::from_query(&q.view);
+    let kind = q
+        .kind
+        .as_deref()
+        .and_then(|k| k.parse::<MetricType>().ok())
+        .filter(|k| ANOMALY_KINDS.contains(k));
+    let kinds: Vec<MetricType> = kind.into_iter().collect();
+    let page_no = q.page.unwrap_or(1).max(1);
+    let spec = &batch.spec;
+    let (rows, total) = match state
+        .store
+        .anomalies(
+            &spec.table_key,
+            batch.name(),
+            &kinds,
+            (page_no - 1).saturating_mul(PER_PAGE),
+            PER_PAGE,
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return server_error("reading the anomaly list", &e),
+    };
+    let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
+    let (token, new_cookie) = csrf::token(&headers);
+    let can_vote = state.public_feedback;
+    let base = format!("/batch/{}", segment(batch.name()));
+    let link = |kind: Option<MetricType>, page_no: u32| {
+        let mut extra = Vec::new();
+        if let Some(k) = kind {
+            extra.push(("kind", k.as_str().to_owned()));
+        }
+        if page_no > 1 {
+            extra.push(("page", page_no.to_string()));
+        }
+        format!("{base}/anomalies{}", view.query(&extra))
+    };
+    let mut sparks = Vec::with_capacity(rows.len());
+    for a in &rows {
+        sparks.push(spark(&state, batch, a).await);
+    }
+    let body = html! {
+        div.controls {
+            a.button href={ (base) (view.query(&[])) } { "← " (batch.name()) }
+            span.muted { "Kind:" }
+            a.button.active[kind.is_none()] href=(link(None, 1)) { "all" }
+            @for k in ANOMALY_KINDS {
+                a.button.active[kind == Some(k)] href=(link(Some(k), 1)) { (kind_label(k)) }
+            }
+        }
+        h1 { "Anomalies in " (batch.name()) }
+        @if !can_vote {
+            p.muted { "Feedback needs an admin session (or ANOMSTACK_PUBLIC_FEEDBACK=true)." }
+        }
+        p.muted { "Showing " (rows.len()) " of " (total) " anomalies." }
+        @if rows.is_empty() {
+            p.notice { "No anomalies of this kind yet." }
+        } @else {
+            table.list {
+                thead { tr { th { "Metric" } th { "Time" } th { "Kind" } th { "Value" } th { "Trend" } th { "Feedback" } th {} } }
+                tbody {
+                    @for (a, spark) in rows.iter().zip(&sparks) {
+                        tr {
+                            td.metric { a href={ (base) "/metric/" (segment(&a.metric)) (view.query(&[])) } { (a.metric) } }
+                            td { (a.timestamp.format("%Y-%m-%d %H:%M")) }
+                            td { span class={ "kind " (a.kind.as_str()) } { (kind_label(a.kind)) } }
+                            td { (a.value.map(number).unwrap_or_else(|| "–".into())) }
+                            td { (spark) }
+                            td { (feedback_form(&base, &a.metric, a.timestamp, a.feedback, &token, can_vote)) }
+                            td { a.button href={ (base) "/metric/" (segment(&a.metric)) (view.query(&[])) } title="Open the metric" { "⤢" } }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pager aria-label="Pages" {
+            @if page_no > 1 { a.button href=(link(kind, page_no - 1)) { "‹ Previous" } }
+            span { "Page " (page_no) " of " (pages) }
+            @if u64::from(page_no) < pages { a.button href=(link(kind, page_no + 1)) { "Next ›" } }
+        }
+    };
+    let mut response = page("Anomalies", view.dark, body).into_response();
+    if let Some(cookie) = new_cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn kind_label(kind: MetricType) -> &'static str {
+    match kind {
+        MetricType::Alert => "alert",
+        MetricType::LlmAlert => "LLM alert",
+        MetricType::Change => "change",
+        MetricType::TholdAlert => "threshold",
+        _ => kind.as_str(),
+    }
+}
+
+/// Two hours of the metric around the anomaly.
+async fn spark(state: &AppState, batch: &Batch, a: &Anomaly) -> Markup {
+    let end = a.timestamp + Duration::minutes(30);
+    match state
+        .store
+        .dashboard_series(
+            &batch.spec.table_key,
+            batch.name(),
+            &a.metric,
+            Window::Minutes(150),
+            end,
+            Some(end),
+        )
+        .await
+    {
+        Ok(points) => sparkline(&a.metric, &points, a.timestamp),
+        Err(e) => {
+            tracing::warn!(error = %e, "sparkline of {}", a.metric);
+            html! {}
+        }
+    }
+}
+
+/// The 👍/👎 pair of one anomaly: a form htmx posts and swaps with the answer.
+fn feedback_form(
+    base: &str,
+    metric: &str,
+    ts: NaiveDateTime,
+    current: Option<Feedback>,
+    token: &str,
+    enabled: bool,
+) -> Markup {
+    // The active thumb clears; the other sets.
+    let (up, down) = match current {
+        Some(Feedback::Up) => ("clear", "down"),
+        Some(Feedback::Down) => ("up", "clear"),
+        None => ("up", "down"),
+    };
+    html! {
+        form.feedback method="post" action={ (base) "/feedback" } hx-post={ (base) "/feedback" }
+            hx-target="this" hx-swap="outerHTML" {
+            input type="hidden" name="metric" value=(metric);
+            input type="hidden" name="ts" value=(format_db(ts));
+            input type="hidden" name="csrf" value=(token);
+            button type="submit" name="verdict" value=(up) disabled[!enabled]
+                class=[(current == Some(Feedback::Up)).then_some("active")]
+                aria-pressed=(current == Some(Feedback::Up)) title="Real anomaly" { "👍" }
+            " "
+            button type="submit" name="verdict" value=(down) disabled[!enabled]
+                class=[(current == Some(Feedback::Down)).then_some("active")]
+                aria-pressed=(current == Some(Feedback::Down)) title="False alarm" { "👎" }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FeedbackForm {
+    metric: String,
+    ts: String,
+    verdict: String,
+    csrf: String,
+}
+
+pub async fn post_feedback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<FeedbackForm>,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = super::dashboard_batch(&config, &name) else {
+        return not_found(&format!(
+            "There is no batch named “{name}” on the dashboard."
+        ));
+    };
+    if !state.public_feedback {
+        return (
+            StatusCode::FORBIDDEN,
+            "Feedback needs an admin session (or ANOMSTACK_PUBLIC_FEEDBACK=true).",
+        )
+            .into_response();
+    }
+    if !csrf::matches(&headers, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "The form has expired or came from another site; reload the page and try again.",
+        )
+            .into_response();
+    }
+    let client = client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
+    if !state.feedback_limiter.allow(&client, Utc::now()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, HeaderValue::from_static("60"))],
+            "Too much feedback at once; try again in a minute.",
+        )
+            .into_response();
+    }
+    let Some(ts) = parse_lenient(&form.ts) else {
+        return (StatusCode::BAD_REQUEST, "Unreadable timestamp.").into_response();
+    };
+    let verdict = match form.verdict.as_str() {
+        "up" => Some(Feedback::Up),
+        "down" => Some(Feedback::Down),
+        "clear" => None,
+        _ => return (StatusCode::BAD_REQUEST, "Unknown verdict.").into_response(),
+    };
+    let spec = &batch.spec;
+    match state
+        .store
+        .is_anomaly(&spec.table_key, batch.name(), &form.metric, ts)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return not_found("There is no such anomaly."),
+        Err(e) => return server_error("looking up an anomaly", &e),
+    }
+    if let Err(e) = state
+        .store
+        .set_feedback(&spec.table_key, batch.name(), &form.metric, ts, verdict)
+        .await
+    {
+        return server_error("storing feedback", &e);
+    }
+    let base = format!("/batch/{}", segment(batch.name()));
+    if headers.contains_key("hx-request") {
+        feedback_form(&base, &form.metric, ts, verdict, &form.csrf, true).into_response()
+    } else {
+        Redirect::to(&format!("{base}/anomalies")).into_response()
+    }
+}
+
+/// The visitor's address for rate limiting: Fly's proxy header when there is one (set by the
+/// proxy, not the client), else the socket's peer.
+fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    headers
+        .get("fly-client-ip")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| peer.map(|p| p.ip().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,249 @@
+//! `/batch/{batch}`: the batch's metrics as chart cards, most anomalous first, loaded lazily
+//! ten at a time, with search, window and display settings; and the card and card-list
+//! partials htmx fetches.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{not_found, page, server_error};
+use crate::charts::{metric_chart, percent};
+use crate::config::Batch;
+use crate::store::MetricStats;
+use crate::web::AppState;
+use crate::web::view::{View, ViewQuery, segment};
+
+/// Cards per load.
+pub const PAGE: usize = 10;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CardsQuery {
+    #[serde(flatten)]
+    view: ViewQuery,
+    offset: Option<usize>,
+    metric: Option<String>,
+}
+
+/// The batch's metrics matching the search, most anomalous first.
+async fn ranked(
+    state: &AppState,
+    batch: &Batch,
+    view: &View,
+) -> Result<Vec<MetricStats>, Response> {
+    let spec = &batch.spec;
+    let mut stats = state
+        .store
+        .dashboard_stats(
+            &spec.table_key,
+            batch.name(),
+            view.window,
+            spec.dashboard_stale_metric_max_days_ago,
+            Utc::now().naive_utc(),
+        )
+        .await
+        .map_err(|e| server_error("reading the batch's metrics", &e))?;
+    if let Some(re) = view.matcher() {
+        stats.retain(|s| re.is_match(&s.name));
+    }
+    stats.sort_by(|a, b| {
+        b.anomaly_rate()
+            .total_cmp(&a.anomaly_rate())
+            .then(
+                b.avg_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.avg_score.unwrap_or(0.0)),
+            )
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(stats)
+}
+
+pub async fn batch_page(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = super::dashboard_batch(&config, &name) else {
+        return not_found(&format!(
+            "There is no batch named “{name}” on the dashboard."
+        ));
+    };
+    let view = View::from_query(&q);
+    let stats = match ranked(&state, batch, &view).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    let base = format!("/batch/{}", segment(batch.name()));
+    let batches = super::dashboard_batches(&config);
+    let body = html! {
+        div.controls {
+            a.button href={ "/" (view.query(&[])) } { "⌂ Home" }
+            select aria-label="Batch" onchange="location.href=this.value" {
+                @for b in &batches {
+                    option value={ "/batch/" (segment(b.name())) (view.query(&[])) } selected[b.name() == batch.name()] { (b.name()) }
+                }
+            }
+            form method="get" action=(base) hx-get=(base) hx-target="#cards" hx-select="#cards"
+                hx-swap="outerHTML" hx-push-url="true"
+                hx-trigger="input changed delay:400ms from:input[type=search], change from:input[name=window], submit" {
+                input type="search" name="search" value=(view.search) placeholder="Search metrics (regex)" aria-label="Search metrics";
+                input type="text" name="window" value=(view.window_error.as_ref().map(|_| q.window.clone().unwrap_or_default()).unwrap_or_else(|| view.window.to_string()))
+                    pattern="^[0-9]+[nNhHmMdD]?$" title="90n (points), 45m, 24h or 7d" aria-label="Window";
+                @for (key, value) in view.pairs() {
+                    @if key != "search" && key != "window" {
+                        input type="hidden" name=(key) value=(value);
+                    }
+                }
+                button type="submit" { "Apply" }
+            }
+            a.button href={ (base) (view.toggled(|v| v.large = !v.large)) } { @if view.large { "Small charts" } @else { "Large charts" } }
+            a.button href={ (base) (view.toggled(|v| v.one_column = !v.one_column)) } { @if view.one_column { "Two columns" } @else { "One column" } }
+            a.button href={ (base) (view.toggled(|v| v.markers = !v.markers)) } { @if view.markers { "Hide markers" } @else { "Show markers" } }
+            a.button href={ (base) (view.toggled(|v| v.legend = !v.legend)) } { @if view.legend { "Hide legend" } @else { "Show legend" } }
+            a.button href={ (base) (view.toggled(|v| v.thin = !v.thin)) } { @if view.thin { "Normal lines" } @else { "Thin lines" } }
+            a.button href={ (base) (view.toggled(|v| v.dark = !v.dark)) } { @if view.dark { "☀ Light" } @else { "☾ Dark" } }
+            a.button href={ (base) (view.query(&[])) } { "↻ Refresh" }
+            a.button href={ (base) "/anomalies" (view.query(&[])) } { "Anomaly list" }
+        }
+        h1 { (batch.name()) }
+        (cards_section(batch, &view, &stats))
+        dialog #modal {
+            form method="dialog" { button { "Close" } }
+            div #modal-body {}
+        }
+    };
+    page(batch.name(), view.dark, body).into_response()
+}
+
+/// The grid of placeholders (or the reason there is none), with the load-more button.
+fn cards_section(batch: &Batch, view: &View, stats: &[MetricStats]) -> Markup {
+    html! {
+        section #cards {
+            @if let Some(e) = &view.window_error { p.error role="alert" { (e) "; showing the default window (90n)." } }
+            @if let Some(e) = &view.search_error { p.error role="alert" { (e) } }
+            @if stats.is_empty() && view.search_error.is_none() {
+                @if view.search.is_empty() {
+                    p.notice { "No data in this window yet. This batch ingests on "
+                        code { (batch.spec.ingest_cron_schedule.as_str()) } " (UTC)." }
+                } @else {
+                    p.notice { "No matching metrics found." }
+                }
+            } @else if view.search_error.is_none() {
+                p.muted { (stats.len()) " metric(s), most anomalous first; window " (view.window) "." }
+                div.charts.one[view.one_column] {
+                    (placeholders(batch, view, stats, 0))
+                }
+            }
+        }
+    }
+}
+
+/// Cards `offset..offset+PAGE` as lazy placeholders, then the button for the next ones.
+fn placeholders(batch: &Batch, view: &View, stats: &[MetricStats], offset: usize) -> Markup {
+    let base = format!("/batch/{}", segment(batch.name()));
+    let end = (offset + PAGE).min(stats.len());
+    let rest = stats.len().saturating_sub(end);
+    html! {
+        @for s in stats.get(offset..end).unwrap_or_default() {
+            div.card.placeholder hx-get={ (base) "/chart" (view.query(&[("metric", s.name.clone())])) }
+                hx-trigger="load" hx-swap="outerHTML" { span { "Loading " (s.name) "…" } }
+        }
+        @if rest > 0 {
+            div.load-more style="grid-column: 1 / -1" {
+                button hx-get={ (base) "/cards" (view.query(&[("offset", end.to_string())])) }
+                    hx-target="closest .load-more" hx-swap="outerHTML" {
+                    "Load next " (rest.min(PAGE)) " of " (rest)
+                }
+            }
+        }
+    }
+}
+
+/// `/batch/{b}/cards?offset=`: the next placeholders.
+pub async fn cards(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<CardsQuery>,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = super::dashboard_batch(&config, &name) else {
+        return not_found(&format!(
+            "There is no batch named “{name}” on the dashboard."
+        ));
+    };
+    let view = View::from_query(&q.view);
+    match ranked(&state, batch, &view).await {
+        Ok(stats) => placeholders(batch, &view, &stats, q.offset.unwrap_or(0)).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `/batch/{b}/chart?metric=`: one chart card.
+pub async fn chart_card(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<CardsQuery>,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = super::dashboard_batch(&config, &name) else {
+        return not_found(&format!(
+            "There is no batch named “{name}” on the dashboard."
+        ));
+    };
+    let Some(metric) = q.metric.as_deref().filter(|m| !m.is_empty()) else {
+        return not_found("No metric was named.");
+    };
+    let view = View::from_query(&q.view);
+    let spec = &batch.spec;
+    let now = Utc::now().naive_utc();
+    let points = match state
+        .store
+        .dashboard_series(
+            &spec.table_key,
+            batch.name(),
+            metric,
+            view.window,
+            now,
+            None,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return server_error("reading a metric's chart", &e),
+    };
+    let alerts = points.iter().filter(|p| p.alert).count();
+    let with_value = points.iter().filter(|p| p.value.is_some()).count().max(1);
+    let scores: Vec<f64> = points.iter().filter_map(|p| p.score).collect();
+    let avg = (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
+    let metric_url = format!(
+        "/batch/{}/metric/{}{}",
+        segment(batch.name()),
+        segment(metric),
+        view.query(&[])
+    );
+    let mut large = view.clone();
+    large.large = true;
+    let expand = format!(
+        "/batch/{}/chart{}",
+        segment(batch.name()),
+        large.query(&[("metric", metric.to_owned())])
+    );
+    html! {
+        article.card.chart-card {
+            header {
+                h3 { a href=(metric_url) { (metric) } }
+                span.sub { "Anomaly rate " (percent(alerts as f64 / with_value as f64)) " · avg score " (avg.map(percent).unwrap_or_else(|| "–".into())) }
+                span.actions {
+                    button type="button" title="Expand" aria-label={ "Expand " (metric) }
+                        hx-get=(expand) hx-target="#modal-body"
+                        hx-on--after-request="document.getElementById('modal').showModal()" { "⤢" }
+                }
+            }
+            (metric_chart(metric, &points, view.chart_style()))
+        }
+    }
+    .into_response()
+}

@@ -1,0 +1,142 @@
+//! `/`: a card per batch with its metric count, time since its newest point, average score
+//! and alert count, the batches needing attention first.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDateTime, Utc};
+use maud::html;
+
+use super::layout::{page, server_error};
+use crate::charts::percent;
+use crate::config::Batch;
+use crate::store::{MetricStats, Window};
+use crate::web::AppState;
+use crate::web::view::{View, ViewQuery, segment};
+
+/// What a batch card shows.
+struct BatchCard<'a> {
+    batch: &'a Batch,
+    metrics: usize,
+    latest: Option<NaiveDateTime>,
+    avg_score: Option<f64>,
+    alerts: u32,
+}
+
+impl<'a> BatchCard<'a> {
+    fn new(batch: &'a Batch, stats: &[MetricStats]) -> Self {
+        let scores: Vec<f64> = stats.iter().filter_map(|s| s.avg_score).collect();
+        Self {
+            batch,
+            metrics: stats.len(),
+            latest: stats.iter().map(|s| s.latest).max(),
+            avg_score: (!scores.is_empty())
+                .then(|| scores.iter().sum::<f64>() / scores.len() as f64),
+            alerts: stats.iter().map(MetricStats::all_alerts).sum(),
+        }
+    }
+}
+
+pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> Response {
+    let view = View::from_query(&q);
+    let config = state.config.current();
+    let now = Utc::now().naive_utc();
+    let mut cards = Vec::new();
+    for batch in super::dashboard_batches(&config) {
+        let spec = &batch.spec;
+        match state
+            .store
+            .dashboard_stats(
+                &spec.table_key,
+                batch.name(),
+                Window::default(),
+                spec.dashboard_stale_metric_max_days_ago,
+                now,
+            )
+            .await
+        {
+            Ok(stats) => cards.push(BatchCard::new(batch, &stats)),
+            Err(e) => return server_error("reading the batches' figures", &e),
+        }
+    }
+    cards.sort_by(|a, b| {
+        b.alerts
+            .cmp(&a.alerts)
+            .then(
+                b.avg_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.avg_score.unwrap_or(0.0)),
+            )
+            .then_with(|| a.batch.name().cmp(b.batch.name()))
+    });
+    let query = view.query(&[]);
+    let body = html! {
+        div.controls {
+            h1 { "Metric batches" }
+            a.button href={ "/" (query) } { "↻ Refresh" }
+            a.button href={ "/" (view.toggled(|v| v.dark = !v.dark)) } {
+                @if view.dark { "☀ Light" } @else { "☾ Dark" }
+            }
+        }
+        @if cards.is_empty() {
+            p.notice {
+                "No metric batches yet. Add a batch YAML under the metrics folder ("
+                code { "ANOMSTACK_METRICS_DIR" } "), or leave "
+                code { "ANOMSTACK_IGNORE_EXAMPLES" } " unset to get the examples."
+            }
+        }
+        div.grid {
+            @for card in &cards {
+                @let name = card.batch.name();
+                article.card.alerting[card.alerts > 0] {
+                    h2 { a href={ "/batch/" (segment(name)) (query) } { (name) } }
+                    @if card.metrics == 0 {
+                        p.muted {
+                            "No data yet: this batch ingests on "
+                            code { (card.batch.spec.ingest_cron_schedule.as_str()) }
+                            " (UTC); trigger a run from the admin panel or with "
+                            code { "anomstack run ingest " (name) } "."
+                        }
+                    } @else {
+                        dl.figures {
+                            dt { "Metrics" } dd { (card.metrics) }
+                            dt { "Updated" } dd { (card.latest.map(|t| time_ago(t, now)).unwrap_or_default()) }
+                            dt { "Avg score" } dd { (card.avg_score.map(percent).unwrap_or_else(|| "–".into())) }
+                            dt { "Alerts" } dd { (card.alerts) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page("Batches", view.dark, body).into_response()
+}
+
+/// "3 days ago", "5 hours ago", "12 minutes ago", "just now".
+pub fn time_ago(then: NaiveDateTime, now: NaiveDateTime) -> String {
+    let minutes = (now - then).num_minutes();
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    if minutes >= 60 * 24 {
+        plural(minutes / (60 * 24), "day")
+    } else if minutes >= 60 {
+        plural(minutes / 60, "hour")
+    } else if minutes >= 1 {
+        plural(minutes, "minute")
+    } else {
+        "just now".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn times_ago_read_naturally() {
+        let now = Utc::now().naive_utc();
+        assert_eq!(time_ago(now, now), "just now");
+        assert_eq!(time_ago(now - Duration::minutes(1), now), "1 minute ago");
+        assert_eq!(time_ago(now - Duration::minutes(150), now), "2 hours ago");
+        assert_eq!(time_ago(now - Duration::days(3), now), "3 days ago");
+    }
+}

@@ -1,0 +1,133 @@
+//! `/batch/{batch}/metric/{name}`: one metric in full: its chart, its recent alerts with
+//! their explanations and feedback, and what its models were trained on.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use maud::html;
+
+use super::layout::{not_found, page, server_error};
+use crate::charts::{metric_chart, number};
+use crate::detect::TrainedModel;
+use crate::store::Feedback;
+use crate::web::AppState;
+use crate::web::view::{View, ViewQuery, segment};
+
+pub async fn metric_page(
+    State(state): State<AppState>,
+    Path((name, metric)): Path<(String, String)>,
+    Query(q): Query<ViewQuery>,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = super::dashboard_batch(&config, &name) else {
+        return not_found(&format!(
+            "There is no batch named “{name}” on the dashboard."
+        ));
+    };
+    let mut view = View::from_query(&q);
+    view.large = true;
+    let spec = &batch.spec;
+    let now = Utc::now().naive_utc();
+    let points = match state
+        .store
+        .dashboard_series(
+            &spec.table_key,
+            batch.name(),
+            &metric,
+            view.window,
+            now,
+            None,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return server_error("reading a metric's chart", &e),
+    };
+    if points.is_empty() {
+        return not_found(&format!(
+            "Batch “{}” has no metric named “{metric}” in this window.",
+            batch.name()
+        ));
+    }
+    let models: Vec<(String, Option<TrainedModel>)> = {
+        let mut out = Vec::new();
+        if let Ok(store) = crate::model_store::ModelStore::from_path(&spec.model_path, &state.store)
+        {
+            for plan in spec.models().unwrap_or_default() {
+                let model = store
+                    .load(batch.name(), &metric, &plan.tag)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|bytes| TrainedModel::from_json(&bytes).ok());
+                out.push((plan.tag.clone(), model));
+            }
+        }
+        out
+    };
+    let base = format!("/batch/{}", segment(batch.name()));
+    let alerts: Vec<_> = points
+        .iter()
+        .rev()
+        .filter(|p| p.alert || p.llmalert.is_some() || p.change || p.tholdalert.is_some())
+        .take(20)
+        .collect();
+    let body = html! {
+        div.controls {
+            a.button href={ (base) (view.query(&[])) } { "← " (batch.name()) }
+            a.button href={ (base) "/anomalies" (view.query(&[])) } { "Anomaly list" }
+        }
+        h1 { (metric) }
+        div.card { (metric_chart(&metric, &points, view.chart_style())) }
+        h2 { "Recent alerts" }
+        @if alerts.is_empty() {
+            p.muted { "None in this window." }
+        } @else {
+            table.list {
+                thead { tr { th { "Time" } th { "Kind" } th { "Value" } th { "Details" } th { "Feedback" } } }
+                tbody {
+                    @for p in &alerts {
+                        tr {
+                            td { (p.timestamp.format("%Y-%m-%d %H:%M")) }
+                            td {
+                                @if p.alert { span.kind.alert { "alert" } " " }
+                                @if p.llmalert.is_some() { span.kind.llmalert { "LLM" } " " }
+                                @if p.change { span.kind.change { "change" } " " }
+                                @if p.tholdalert.is_some() { span.kind.tholdalert { "threshold" } }
+                            }
+                            td { (p.value.map(number).unwrap_or_else(|| "–".into())) }
+                            td { (p.llmalert.clone().or_else(|| p.tholdalert.clone()).unwrap_or_default()) }
+                            td { @match p.feedback { Some(Feedback::Up) => "👍", Some(Feedback::Down) => "👎", None => "" } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Models" }
+        table.list {
+            thead { tr { th { "Tag" } th { "Detector" } th { "Trained" } th { "Training rows" } th { "Training window" } } }
+            tbody {
+                @for (tag, model) in &models {
+                    tr {
+                        td { (tag) }
+                        @if let Some(m) = model {
+                            td { (m.spec.name()) }
+                            td { (stamp(m.training.trained_at)) }
+                            td { (m.training.rows) }
+                            td { (m.training.first_timestamp.map(stamp).unwrap_or_default()) " – " (m.training.last_timestamp.map(stamp).unwrap_or_default()) }
+                        } @else {
+                            td colspan="4" { span.muted { "not trained yet" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(&metric, view.dark, body).into_response()
+}
+
+fn stamp(unix: i64) -> String {
+    DateTime::from_timestamp(unix, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,471 @@
+//! The public dashboard on a seeded database, through the router: every page and partial,
+//! friendly 404s, hostile metric names, bad searches and windows, and feedback (CSRF, undo,
+//! idempotence, rate limit).
+
+use anomstack::config::DatabaseLocation;
+use anomstack::store::{MetricRow, MetricType, Store};
+use anomstack::web::{AppState, router};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, NaiveDateTime, Utc};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::store_local::count;
+use crate::support::MetricsDir;
+
+const HOSTILE: [&str; 3] = [
+    "<script>alert(1)</script>",
+    "quote's \"double\"",
+    "ünïcødé 📈 metric",
+];
+
+fn long_name() -> String {
+    "x".repeat(300)
+}
+
+struct Site {
+    _dir: MetricsDir,
+    store: Store,
+    state: AppState,
+    /// Newest timestamp written.
+    end: NaiveDateTime,
+}
+
+fn minute(t: NaiveDateTime) -> NaiveDateTime {
+    t - Duration::seconds(t.and_utc().timestamp() % 60)
+}
+
+/// Batches `web` (100 points for each of 15 metrics, some with alerts) and `empty`, and a
+/// batch hidden from the dashboard.
+async fn site(public_feedback: bool) -> Site {
+    let dir = MetricsDir::new();
+    dir.write("web.yaml", "metric_batch: web\ningest_sql: SELECT 1\n");
+    dir.write("empty.yaml", "metric_batch: empty\ningest_sql: SELECT 1\n");
+    dir.write(
+        "hidden.yaml",
+        "metric_batch: hidden\ningest_sql: SELECT 1\ndisable_dashboard: true\n",
+    );
+    let config = dir.load_ok(&[]);
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let end = minute(Utc::now().naive_utc());
+    let mut names: Vec<String> = (0..10).map(|i| format!("m{i:02}")).collect();
+    names.extend(HOSTILE.iter().map(|s| s.to_string()));
+    names.push(long_name());
+    names.push("spiky".into());
+    let mut rows = Vec::new();
+    for name in &names {
+        for i in 0..100i64 {
+            let ts = end - Duration::minutes(5 * (99 - i));
+            let row = |t: MetricType, v: f64, meta: &str| MetricRow {
+                timestamp: ts,
+                batch: "web".into(),
+                name: name.clone(),
+                metric_type: t,
+                value: v,
+                metadata: meta.into(),
+            };
+            rows.push(row(MetricType::Metric, 10.0 + (i % 7) as f64, ""));
+            rows.push(row(MetricType::Score, if i == 90 { 0.99 } else { 0.1 }, ""));
+            if name == "spiky" && (i == 90 || i == 95) {
+                rows.push(row(MetricType::Alert, 1.0, ""));
+            }
+            if name == "spiky" && i == 96 {
+                rows.push(row(
+                    MetricType::LlmAlert,
+                    1.0,
+                    r#"{"anomaly_explanation": "a <b>sudden</b> jump"}"#,
+                ));
+            }
+            if name == HOSTILE[0] && i == 80 {
+                rows.push(row(MetricType::Change, 1.0, ""));
+            }
+        }
+    }
+    rows.push(MetricRow {
+        timestamp: end,
+        batch: "hidden".into(),
+        name: "secret".into(),
+        metric_type: MetricType::Metric,
+        value: 1.0,
+        metadata: String::new(),
+    });
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    let state = AppState::new(store.clone(), anomstack::config::LiveConfig::fixed(config))
+        .with_public_feedback(public_feedback);
+    Site {
+        _dir: dir,
+        store,
+        state,
+        end,
+    }
+}
+
+struct Page {
+    status: StatusCode,
+    body: String,
+    set_cookie: Option<String>,
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> Page {
+    let resp = router(state.clone()).oneshot(request).await.unwrap();
+    let status = resp.status();
+    let set_cookie = resp
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        set_cookie,
+    }
+}
+
+async fn get(state: &AppState, uri: &str) -> Page {
+    send(state, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+fn enc(s: &str) -> String {
+    anomstack::web::view::segment(s)
+}
+
+#[tokio::test]
+async fn home_lists_visible_batches_busiest_first_with_an_empty_state() {
+    let site = site(false).await;
+    let home = get(&site.state, "/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    let web = home.body.find("/batch/web").unwrap();
+    let empty = home.body.find("/batch/empty").unwrap();
+    assert!(web < empty, "the batch with alerts comes first");
+    assert!(
+        !home.body.contains("/batch/hidden"),
+        "disable_dashboard hides a batch"
+    );
+    assert!(home.body.contains("<dd>15</dd>"), "metric count");
+    assert!(
+        home.body.contains("No data yet"),
+        "empty state says what to do"
+    );
+    assert!(home.body.contains("/assets/htmx.min.js"));
+    let dark = get(&site.state, "/?theme=dark").await;
+    assert!(dark.body.contains("<body class=\"dark\">"));
+    let css = get(&site.state, "/assets/app.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    let js = get(&site.state, "/assets/htmx.min.js").await;
+    assert!(js.body.contains("htmx"));
+}
+
+#[tokio::test]
+async fn the_batch_view_ranks_pages_and_filters_metrics() {
+    let site = site(false).await;
+    let page = get(&site.state, "/batch/web").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Ten lazy placeholders, the most anomalous first, then a load-more button.
+    assert_eq!(page.body.matches("hx-trigger=\"load\"").count(), 10);
+    let first = page.body.find("hx-get=\"/batch/web/chart").unwrap();
+    assert!(page.body[first..].starts_with("hx-get=\"/batch/web/chart?metric=spiky"));
+    assert!(page.body.contains("Load next 5 of 5"));
+    let more = get(&site.state, "/batch/web/cards?offset=10").await;
+    assert_eq!(more.body.matches("hx-trigger=\"load\"").count(), 5);
+    assert!(!more.body.contains("Load next"));
+    // Case-insensitive regex search.
+    let found = get(&site.state, "/batch/web?search=%5EM0%5B12%5D%24").await;
+    assert_eq!(found.body.matches("hx-trigger=\"load\"").count(), 2);
+    let none = get(&site.state, "/batch/web?search=nothing-like-this").await;
+    assert!(none.body.contains("No matching metrics found"));
+    // Settings travel in the links.
+    let dark = get(&site.state, "/batch/web?theme=dark&size=large&columns=1").await;
+    assert!(dark.body.contains("<body class=\"dark\">"));
+    assert!(dark.body.contains("class=\"charts one\""));
+    assert!(
+        dark.body.contains("size=large"),
+        "placeholders keep the settings"
+    );
+    // Time windows.
+    let hour = get(&site.state, "/batch/web?window=1h").await;
+    assert!(hour.body.contains("window 1h"));
+}
+
+#[tokio::test]
+async fn a_bad_search_or_window_is_explained_not_a_500() {
+    let site = site(false).await;
+    let bad = get(&site.state, "/batch/web?search=%28unclosed&window=soon").await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad.body.contains("Invalid search pattern"), "{}", bad.body);
+    assert!(bad.body.contains("window `soon`"));
+    let huge = get(
+        &site.state,
+        &format!("/batch/web?search={}", "a".repeat(500)),
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::OK);
+    assert!(huge.body.contains("Invalid search pattern"));
+}
+
+#[tokio::test]
+async fn chart_cards_draw_values_scores_and_markers() {
+    let site = site(false).await;
+    let card = get(&site.state, "/batch/web/chart?metric=spiky").await;
+    assert_eq!(card.status, StatusCode::OK);
+    assert!(card.body.contains("<svg class=\"chart\""));
+    assert!(card.body.contains("class=\"value-line\""));
+    assert!(card.body.contains("class=\"score-line\""));
+    assert_eq!(card.body.matches("class=\"marker alert\"").count(), 2);
+    assert!(
+        card.body.contains("a &lt;b&gt;sudden&lt;/b&gt; jump"),
+        "LLM explanation on hover"
+    );
+    assert!(card.body.contains("Anomaly rate 2%"));
+    let large = get(
+        &site.state,
+        "/batch/web/chart?metric=spiky&size=large&legend=on",
+    )
+    .await;
+    assert!(large.body.contains("viewBox=\"0 0 640 400\""));
+    assert!(large.body.contains("class=\"legend\""));
+    let missing = get(&site.state, "/batch/web/chart").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn hostile_metric_names_render_escaped_everywhere() {
+    let site = site(false).await;
+    let batch = get(&site.state, "/batch/web?columns=1").await;
+    assert!(!batch.body.contains("<script>alert(1)</script>"));
+    let all = get(&site.state, "/batch/web/cards?offset=0&window=500n").await;
+    assert!(!all.body.contains("<script>"));
+    for name in [HOSTILE[0], HOSTILE[1], HOSTILE[2], &long_name()] {
+        let card = get(
+            &site.state,
+            &format!("/batch/web/chart?metric={}", enc(name)),
+        )
+        .await;
+        assert_eq!(card.status, StatusCode::OK, "{name}");
+        assert!(!card.body.contains("<script>"), "{name}");
+        let page = get(&site.state, &format!("/batch/web/metric/{}", enc(name))).await;
+        assert_eq!(page.status, StatusCode::OK, "{name}");
+        assert!(!page.body.contains("<script>alert"), "{name}");
+        if name == HOSTILE[2] {
+            assert!(page.body.contains("ünïcødé 📈 metric"));
+        }
+        if name == HOSTILE[1] {
+            assert!(page.body.contains("quote's &quot;double&quot;"));
+        }
+    }
+    let anomalies = get(&site.state, "/batch/web/anomalies").await;
+    assert!(!anomalies.body.contains("<script>alert"));
+    assert!(
+        anomalies
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+}
+
+#[tokio::test]
+async fn unknown_batches_metrics_and_pages_get_a_friendly_404() {
+    let site = site(false).await;
+    for uri in [
+        "/batch/nope",
+        "/batch/hidden",
+        "/batch/nope/anomalies",
+        "/batch/web/metric/nope",
+        "/batch/%3Cscript%3E",
+        "/nowhere",
+    ] {
+        let page = get(&site.state, uri).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(page.body.contains("Back to all batches"), "{uri}");
+        assert!(!page.body.contains("<script>"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn the_metric_page_shows_alerts_and_models() {
+    let site = site(false).await;
+    let page = get(&site.state, "/batch/web/metric/spiky").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Recent alerts"));
+    assert!(page.body.contains("a &lt;b&gt;sudden&lt;/b&gt; jump"));
+    assert!(page.body.contains("knn_default"));
+    assert!(page.body.contains("not trained yet"));
+}
+
+#[tokio::test]
+async fn the_anomaly_list_filters_by_kind_and_pages() {
+    let site = site(false).await;
+    let list = get(&site.state, "/batch/web/anomalies").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Showing 4 of 4 anomalies"));
+    // Newest first: the LLM alert (i = 96) before the alert at i = 95.
+    let llm = list.body.find("kind llmalert").unwrap();
+    let alert = list.body.find("kind alert").unwrap();
+    assert!(llm < alert);
+    assert_eq!(list.body.matches("<svg class=\"sparkline\"").count(), 4);
+    assert!(
+        list.body.contains("disabled"),
+        "no feedback without a session"
+    );
+    let changes = get(&site.state, "/batch/web/anomalies?kind=change").await;
+    assert!(changes.body.contains("Showing 1 of 1 anomalies"));
+    let page_two = get(&site.state, "/batch/web/anomalies?page=2").await;
+    assert!(page_two.body.contains("Page 2 of 1") || page_two.body.contains("Showing 0 of 4"));
+    let bogus = get(&site.state, "/batch/web/anomalies?kind=bogus&page=0").await;
+    assert_eq!(bogus.status, StatusCode::OK);
+    assert!(bogus.body.contains("Showing 4 of 4"));
+}
+
+fn feedback_request(
+    site: &Site,
+    cookie: Option<&str>,
+    token: &str,
+    verdict: &str,
+) -> Request<Body> {
+    let ts = (site.end - Duration::minutes(5 * 4)).format("%Y-%m-%d %H:%M:%S");
+    let form = format!(
+        "metric=spiky&ts={}&verdict={verdict}&csrf={token}",
+        ts.to_string().replace(' ', "+")
+    );
+    let mut request = Request::post("/batch/web/feedback")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("hx-request", "true");
+    if let Some(c) = cookie {
+        request = request.header(header::COOKIE, c);
+    }
+    request.body(Body::from(form)).unwrap()
+}
+
+async fn feedback_rows(store: &Store) -> Vec<String> {
+    let result = store
+        .query(
+            "SELECT metric_type FROM metrics WHERE metric_type IN ('thumbsup', 'thumbsdown')",
+            "t",
+        )
+        .await
+        .unwrap();
+    result
+        .rows
+        .iter()
+        .map(|r| match &r[0] {
+            anomstack::store::Value::Text(s) => s.clone(),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn feedback_is_per_anomaly_idempotent_undoable_and_csrf_protected() {
+    let site = site(true).await;
+    let list = get(&site.state, "/batch/web/anomalies").await;
+    let set_cookie = list.set_cookie.expect("a CSRF cookie");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    assert!(list.body.contains(&format!("value=\"{token}\"")));
+
+    let up = send(
+        &site.state,
+        feedback_request(&site, Some(&cookie), &token, "up"),
+    )
+    .await;
+    assert_eq!(up.status, StatusCode::OK, "{}", up.body);
+    assert!(up.body.contains("class=\"active\""));
+    assert!(
+        up.body.contains("value=\"clear\""),
+        "the active thumb now clears"
+    );
+    // The same click again: still one row.
+    send(
+        &site.state,
+        feedback_request(&site, Some(&cookie), &token, "up"),
+    )
+    .await;
+    assert_eq!(feedback_rows(&site.store).await, ["thumbsup"]);
+    // The other thumb replaces it; clear removes it.
+    send(
+        &site.state,
+        feedback_request(&site, Some(&cookie), &token, "down"),
+    )
+    .await;
+    assert_eq!(feedback_rows(&site.store).await, ["thumbsdown"]);
+    let list = get(&site.state, "/batch/web/anomalies").await;
+    assert!(
+        list.body
+            .contains("aria-pressed=\"true\" title=\"False alarm\"")
+    );
+    send(
+        &site.state,
+        feedback_request(&site, Some(&cookie), &token, "clear"),
+    )
+    .await;
+    assert!(feedback_rows(&site.store).await.is_empty());
+
+    // No cookie, a wrong token, a point that is no anomaly: refused, nothing stored.
+    let forged = send(&site.state, feedback_request(&site, None, &token, "up")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let wrong = "0".repeat(48);
+    let forged = send(
+        &site.state,
+        feedback_request(&site, Some(&cookie), &wrong, "up"),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let not_anomaly = Request::post("/batch/web/feedback")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from(format!(
+            "metric=m01&ts=2020-01-01+00:00:00&verdict=up&csrf={token}"
+        )))
+        .unwrap();
+    assert_eq!(
+        send(&site.state, not_anomaly).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT count(*) FROM metrics WHERE metric_type LIKE 'thumbs%'"
+        )
+        .await,
+        0
+    );
+
+    // Public feedback is rate limited per client.
+    let mut limited = false;
+    for _ in 0..40 {
+        let r = send(
+            &site.state,
+            feedback_request(&site, Some(&cookie), &token, "up"),
+        )
+        .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited);
+}
+
+#[tokio::test]
+async fn feedback_needs_a_session_unless_public() {
+    let site = site(false).await;
+    let list = get(&site.state, "/batch/web/anomalies").await;
+    let cookie = list
+        .set_cookie
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let r = send(
+        &site.state,
+        feedback_request(&site, Some(&cookie), &token, "up"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(feedback_rows(&site.store).await.is_empty());
+}
