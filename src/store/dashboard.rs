@@ -116,6 +116,41 @@ impl MetricStats {
     }
 }
 
+/// A batch's figures over a window, from its metrics'.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSummary {
+    pub metrics: usize,
+    pub latest: Option<NaiveDateTime>,
+    /// Mean of the metrics' average scores.
+    pub avg_score: Option<f64>,
+    /// Alerts of every kind.
+    pub alerts: u32,
+}
+
+impl BatchSummary {
+    pub fn of(stats: &[MetricStats]) -> Self {
+        let scores: Vec<f64> = stats.iter().filter_map(|s| s.avg_score).collect();
+        Self {
+            metrics: stats.len(),
+            latest: stats.iter().map(|s| s.latest).max(),
+            avg_score: (!scores.is_empty())
+                .then(|| scores.iter().sum::<f64>() / scores.len() as f64),
+            alerts: stats.iter().map(MetricStats::all_alerts).sum(),
+        }
+    }
+}
+
+/// Job runs of one kind and outcome, over the kept run history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunTotals {
+    pub job: String,
+    pub status: String,
+    pub runs: u64,
+    pub seconds: f64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
 /// One timestamp of a metric's chart: its value and whatever the jobs wrote at that time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChartPoint {
@@ -207,6 +242,13 @@ fn real(value: &Value) -> Option<f64> {
 fn count(value: &Value) -> u32 {
     match value {
         Value::Integer(v) => u32::try_from(*v).unwrap_or(u32::MAX),
+        _ => 0,
+    }
+}
+
+fn wide(value: &Value) -> u64 {
+    match value {
+        Value::Integer(v) => u64::try_from(*v).unwrap_or(0),
         _ => 0,
     }
 }
@@ -443,6 +485,38 @@ impl Store {
             });
         }
         Ok((out, total))
+    }
+
+    /// Run counts, durations and rows by job and status, for `/metrics`.
+    pub async fn run_totals(&self) -> Result<Vec<RunTotals>, StoreError> {
+        let context = "cannot total the job runs";
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(
+                "SELECT job, status, count(*),
+                   coalesce(sum((julianday(finished_at) - julianday(started_at)) * 86400.0), 0.0),
+                   coalesce(sum(rows_read), 0), coalesce(sum(rows_written), 0)
+                 FROM job_runs GROUP BY job, status ORDER BY job, status",
+                (),
+            )
+            .await
+            .context(context)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(context)? {
+            let values: Vec<Value> = (0..6)
+                .map(|i| row.get_value(i))
+                .collect::<Result<_, _>>()
+                .context(context)?;
+            out.push(RunTotals {
+                job: text(values[0].clone()).unwrap_or_default(),
+                status: text(values[1].clone()).unwrap_or_default(),
+                runs: u64::from(count(&values[2])),
+                seconds: real(&values[3]).unwrap_or(0.0).max(0.0),
+                rows_read: wide(&values[4]),
+                rows_written: wide(&values[5]),
+            });
+        }
+        Ok(out)
     }
 
     /// Whether the batch has an alert of any kind for `metric` at `timestamp`: feedback is

@@ -21,7 +21,8 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use dashboard::{
-    ANOMALY_KINDS, Anomaly, ChartPoint, Feedback, MAX_WINDOW_POINTS, MetricStats, Window,
+    ANOMALY_KINDS, Anomaly, BatchSummary, ChartPoint, Feedback, MAX_WINDOW_POINTS, MetricStats,
+    RunTotals, Window,
 };
 pub use error::StoreError;
 pub use libsql::Value;

@@ -1,10 +1,12 @@
 //! The HTTP server: one axum router assembled from small per-area routers, with the
 //! middleware stack (tracing, timeout, panic guard, compression) applied once here.
 
+mod api;
 mod assets;
 mod csrf;
 mod health;
 mod pages;
+mod prometheus;
 mod rate_limit;
 pub mod view;
 
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(assets::router())
+        .merge(api::router())
+        .merge(prometheus::router())
         .merge(pages::router())
         .fallback(|| async { pages::layout::not_found("There is no page at this address.") })
         .with_state(state)

@@ -469,3 +469,145 @@ async fn feedback_needs_a_session_unless_public() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(feedback_rows(&site.store).await.is_empty());
 }
+
+async fn json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
+    let page = get(state, uri).await;
+    (
+        page.status,
+        serde_json::from_str(&page.body).unwrap_or_else(|e| panic!("{uri}: {e}: {}", page.body)),
+    )
+}
+
+#[tokio::test]
+async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
+    let site = site(false).await;
+    let (status, batches) = json(&site.state, "/api/v1/batches").await;
+    assert_eq!(status, StatusCode::OK);
+    let web = batches
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "web")
+        .unwrap();
+    assert_eq!(web["metrics"], 15);
+    assert_eq!(web["alerts"], 4);
+    assert!(
+        batches
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["name"] != "hidden")
+    );
+
+    let (_, metrics) = json(&site.state, "/api/v1/batches/web/metrics?window=24h").await;
+    let spiky = metrics
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "spiky")
+        .unwrap();
+    assert_eq!(spiky["points"], 100);
+    assert_eq!(spiky["alerts"], 2);
+    assert_eq!(spiky["llmalerts"], 1);
+
+    let (status, series) = json(&site.state, "/api/v1/batches/web/metrics/spiky/series").await;
+    assert_eq!(status, StatusCode::OK);
+    let points = series["points"].as_array().unwrap();
+    assert_eq!(points.len(), 90);
+    assert_eq!(points.iter().filter(|p| p["alert"] == true).count(), 2);
+    assert!(
+        points
+            .iter()
+            .any(|p| p["llmalert"] == "a <b>sudden</b> jump")
+    );
+    let hostile = format!(
+        "/api/v1/batches/web/metrics/{}/series?window=5n",
+        enc(HOSTILE[0])
+    );
+    let (_, series) = json(&site.state, &hostile).await;
+    assert_eq!(series["metric"], HOSTILE[0]);
+    assert_eq!(series["points"].as_array().unwrap().len(), 5);
+
+    let (_, page) = json(&site.state, "/api/v1/batches/web/anomalies?per_page=3").await;
+    assert_eq!(page["total"], 4);
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    assert_eq!(page["items"][0]["kind"], "llmalert");
+    let (_, changes) = json(&site.state, "/api/v1/batches/web/anomalies?kind=change").await;
+    assert_eq!(changes["total"], 1);
+
+    for (uri, status) in [
+        ("/api/v1/batches/nope/metrics", StatusCode::NOT_FOUND),
+        (
+            "/api/v1/batches/web/metrics?window=soon",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/batches/web/metrics/nope/series",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/v1/batches/web/anomalies?kind=bogus",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (got, body) = json(&site.state, uri).await;
+        assert_eq!(got, status, "{uri}");
+        assert!(body["error"].is_string(), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let site = site(false).await;
+    let (status, doc) = json(&site.state, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/batches",
+        "/api/v1/batches/{batch}/metrics",
+        "/api/v1/batches/{batch}/metrics/{metric}/series",
+        "/api/v1/batches/{batch}/anomalies",
+    ] {
+        assert!(paths.contains_key(path), "{path}");
+    }
+    // Every schema reference resolves.
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn prometheus_metrics_count_runs_and_the_queue() {
+    let site = site(false).await;
+    let config = site.state.config.current();
+    let ctx = anomstack::jobs::JobCtx {
+        store: site.store.clone(),
+        templates: config.templates.clone(),
+        run_ts: Utc::now(),
+    };
+    // `SELECT 1` has no metric columns: a failed ingest run.
+    let _ = anomstack::jobs::run_recorded(
+        &ctx,
+        config.batch("web").unwrap(),
+        anomstack::config::BatchJob::Ingest,
+        anomstack::jobs::Trigger::Cli,
+    )
+    .await;
+    let page = get(&site.state, "/metrics").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("anomstack_job_runs_total{job=\"ingest\",status=\"failed\"} 1"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("anomstack_queue_jobs{state=\"pending\"} 0")
+    );
+    assert!(page.body.contains("anomstack_batches 3"));
+    assert!(page.body.contains("anomstack_build_info{version="));
+}

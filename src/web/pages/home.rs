@@ -9,31 +9,14 @@ use maud::html;
 use super::layout::{page, server_error};
 use crate::charts::percent;
 use crate::config::Batch;
-use crate::store::{MetricStats, Window};
+use crate::store::{BatchSummary, Window};
 use crate::web::AppState;
 use crate::web::view::{View, ViewQuery, segment};
 
 /// What a batch card shows.
 struct BatchCard<'a> {
     batch: &'a Batch,
-    metrics: usize,
-    latest: Option<NaiveDateTime>,
-    avg_score: Option<f64>,
-    alerts: u32,
-}
-
-impl<'a> BatchCard<'a> {
-    fn new(batch: &'a Batch, stats: &[MetricStats]) -> Self {
-        let scores: Vec<f64> = stats.iter().filter_map(|s| s.avg_score).collect();
-        Self {
-            batch,
-            metrics: stats.len(),
-            latest: stats.iter().map(|s| s.latest).max(),
-            avg_score: (!scores.is_empty())
-                .then(|| scores.iter().sum::<f64>() / scores.len() as f64),
-            alerts: stats.iter().map(MetricStats::all_alerts).sum(),
-        }
-    }
+    summary: BatchSummary,
 }
 
 pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> Response {
@@ -54,17 +37,22 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
             )
             .await
         {
-            Ok(stats) => cards.push(BatchCard::new(batch, &stats)),
+            Ok(stats) => cards.push(BatchCard {
+                batch,
+                summary: BatchSummary::of(&stats),
+            }),
             Err(e) => return server_error("reading the batches' figures", &e),
         }
     }
     cards.sort_by(|a, b| {
-        b.alerts
-            .cmp(&a.alerts)
+        b.summary
+            .alerts
+            .cmp(&a.summary.alerts)
             .then(
-                b.avg_score
+                b.summary
+                    .avg_score
                     .unwrap_or(0.0)
-                    .total_cmp(&a.avg_score.unwrap_or(0.0)),
+                    .total_cmp(&a.summary.avg_score.unwrap_or(0.0)),
             )
             .then_with(|| a.batch.name().cmp(b.batch.name()))
     });
@@ -87,9 +75,9 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
         div.grid {
             @for card in &cards {
                 @let name = card.batch.name();
-                article.card.alerting[card.alerts > 0] {
+                article.card.alerting[card.summary.alerts > 0] {
                     h2 { a href={ "/batch/" (segment(name)) (query) } { (name) } }
-                    @if card.metrics == 0 {
+                    @if card.summary.metrics == 0 {
                         p.muted {
                             "No data yet: this batch ingests on "
                             code { (card.batch.spec.ingest_cron_schedule.as_str()) }
@@ -98,10 +86,10 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
                         }
                     } @else {
                         dl.figures {
-                            dt { "Metrics" } dd { (card.metrics) }
-                            dt { "Updated" } dd { (card.latest.map(|t| time_ago(t, now)).unwrap_or_default()) }
-                            dt { "Avg score" } dd { (card.avg_score.map(percent).unwrap_or_else(|| "–".into())) }
-                            dt { "Alerts" } dd { (card.alerts) }
+                            dt { "Metrics" } dd { (card.summary.metrics) }
+                            dt { "Updated" } dd { (card.summary.latest.map(|t| time_ago(t, now)).unwrap_or_default()) }
+                            dt { "Avg score" } dd { (card.summary.avg_score.map(percent).unwrap_or_else(|| "–".into())) }
+                            dt { "Alerts" } dd { (card.summary.alerts) }
                         }
                     }
                 }

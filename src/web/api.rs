@@ -1,0 +1,342 @@
+//! The read-only JSON API under `/api/v1` (batches, metric figures, series with scores and
+//! alerts, anomalies with feedback) and its OpenAPI document. Same data as the pages, for
+//! scripts and other dashboards.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::config::{Batch, Config};
+use crate::store::{ANOMALY_KINDS, BatchSummary, Feedback, MetricType, Window};
+use crate::version;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/batches", get(batches))
+        .route("/api/v1/batches/{batch}/metrics", get(metrics))
+        .route(
+            "/api/v1/batches/{batch}/metrics/{metric}/series",
+            get(series),
+        )
+        .route("/api/v1/batches/{batch}/anomalies", get(anomalies))
+}
+
+/// An API failure: a status and a message, answered as `{"error": "..."}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    ApiError(status, message.into()).into_response()
+}
+
+fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{context}");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("{context} failed; the server log has the details"),
+    )
+}
+
+fn batch_of<'a>(config: &'a Config, name: &str) -> Result<&'a Batch, ApiError> {
+    config
+        .batches
+        .iter()
+        .find(|b| b.name() == name && !b.spec.disable_dashboard)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch named `{name}`")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WindowQuery {
+    window: Option<String>,
+}
+
+fn window_of(q: &WindowQuery) -> Result<Window, ApiError> {
+    match q.window.as_deref() {
+        None | Some("") => Ok(Window::default()),
+        Some(raw) => raw
+            .parse()
+            .map_err(|e: String| ApiError(StatusCode::BAD_REQUEST, e)),
+    }
+}
+
+fn stamp(ts: NaiveDateTime) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+async fn batches(State(state): State<AppState>) -> Response {
+    let config = state.config.current();
+    let now = Utc::now().naive_utc();
+    let mut out = Vec::new();
+    for batch in config.batches.iter().filter(|b| !b.spec.disable_dashboard) {
+        let spec = &batch.spec;
+        let stats = match state
+            .store
+            .dashboard_stats(
+                &spec.table_key,
+                batch.name(),
+                Window::default(),
+                spec.dashboard_stale_metric_max_days_ago,
+                now,
+            )
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return internal("reading the batches", &e),
+        };
+        let summary = BatchSummary::of(&stats);
+        out.push(json!({
+            "name": batch.name(),
+            "metrics": summary.metrics,
+            "latest": summary.latest.map(stamp),
+            "avg_score": summary.avg_score,
+            "alerts": summary.alerts,
+            "ingest_cron_schedule": spec.ingest_cron_schedule.as_str(),
+        }));
+    }
+    Json(Value::Array(out)).into_response()
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<WindowQuery>,
+) -> Response {
+    let config = state.config.current();
+    let (batch, window) = match (batch_of(&config, &name), window_of(&q)) {
+        (Ok(b), Ok(w)) => (b, w),
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
+    };
+    let spec = &batch.spec;
+    match state
+        .store
+        .dashboard_stats(
+            &spec.table_key,
+            batch.name(),
+            window,
+            spec.dashboard_stale_metric_max_days_ago,
+            Utc::now().naive_utc(),
+        )
+        .await
+    {
+        Ok(stats) => Json(
+            stats
+                .iter()
+                .map(|s| {
+                    json!({
+                        "name": s.name,
+                        "latest": stamp(s.latest),
+                        "points": s.points,
+                        "avg_score": s.avg_score,
+                        "anomaly_rate": s.anomaly_rate(),
+                        "alerts": s.alerts,
+                        "llmalerts": s.llmalerts,
+                        "changes": s.changes,
+                        "tholdalerts": s.tholdalerts,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => internal("reading the batch's metrics", &e),
+    }
+}
+
+async fn series(
+    State(state): State<AppState>,
+    Path((name, metric)): Path<(String, String)>,
+    Query(q): Query<WindowQuery>,
+) -> Response {
+    let config = state.config.current();
+    let (batch, window) = match (batch_of(&config, &name), window_of(&q)) {
+        (Ok(b), Ok(w)) => (b, w),
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
+    };
+    let points = match state
+        .store
+        .dashboard_series(
+            &batch.spec.table_key,
+            batch.name(),
+            &metric,
+            window,
+            Utc::now().naive_utc(),
+            None,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return internal("reading the series", &e),
+    };
+    if points.is_empty() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no points for metric `{metric}` of batch `{name}` in this window"),
+        );
+    }
+    Json(json!({
+        "batch": batch.name(),
+        "metric": metric,
+        "window": window.to_string(),
+        "points": points.iter().map(|p| json!({
+            "timestamp": stamp(p.timestamp),
+            "value": p.value,
+            "score": p.score,
+            "alert": p.alert,
+            "llmalert": p.llmalert,
+            "change": p.change,
+            "tholdalert": p.tholdalert,
+            "feedback": p.feedback.map(feedback_name),
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+fn feedback_name(f: Feedback) -> &'static str {
+    match f {
+        Feedback::Up => "thumbsup",
+        Feedback::Down => "thumbsdown",
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AnomalyQuery {
+    kind: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn anomalies(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<AnomalyQuery>,
+) -> Response {
+    let config = state.config.current();
+    let batch = match batch_of(&config, &name) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let kinds: Vec<MetricType> = match q.kind.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(k) => match k.parse::<MetricType>() {
+            Ok(t) if ANOMALY_KINDS.contains(&t) => vec![t],
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("kind `{k}`: expected alert, llmalert, change or tholdalert"),
+                );
+            }
+        },
+    };
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
+    let page = q.page.unwrap_or(1).max(1);
+    match state
+        .store
+        .anomalies(
+            &batch.spec.table_key,
+            batch.name(),
+            &kinds,
+            (page - 1).saturating_mul(per_page),
+            per_page,
+        )
+        .await
+    {
+        Ok((items, total)) => Json(json!({
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "items": items.iter().map(|a| json!({
+                "metric": a.metric,
+                "timestamp": stamp(a.timestamp),
+                "kind": a.kind.as_str(),
+                "value": a.value,
+                "metadata": a.metadata,
+                "feedback": a.feedback.map(feedback_name),
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => internal("reading the anomalies", &e),
+    }
+}
+
+async fn openapi() -> Response {
+    Json(openapi_document()).into_response()
+}
+
+/// The OpenAPI 3.1 description of this API.
+pub fn openapi_document() -> Value {
+    let window = json!({"name": "window", "in": "query", "required": false,
+        "description": "Newest N points per metric (90n, the default) or a time span (45m, 24h, 7d)",
+        "schema": {"type": "string", "pattern": "^[0-9]+[nNmMhHdD]?$"}});
+    let batch =
+        json!({"name": "batch", "in": "path", "required": true, "schema": {"type": "string"}});
+    let metric =
+        json!({"name": "metric", "in": "path", "required": true, "schema": {"type": "string"}});
+    let err = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let ok = |schema: Value| json!({"description": "OK", "content": {"application/json": {"schema": schema}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "anomstack API",
+            "version": version::VERSION,
+            "description": "Read-only access to batches, metrics, scores, alerts and feedback."
+        },
+        "paths": {
+            "/api/v1/batches": {"get": {"summary": "Batches shown on the dashboard, with their figures over the newest 90 points",
+                "responses": {"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Batch"}}))}}},
+            "/api/v1/batches/{batch}/metrics": {"get": {"summary": "Figures of each metric of a batch over a window",
+                "parameters": [batch, window],
+                "responses": {"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/MetricStats"}})), "400": err, "404": err}}},
+            "/api/v1/batches/{batch}/metrics/{metric}/series": {"get": {"summary": "A metric's values, scores, alerts and feedback over a window",
+                "parameters": [batch, metric, window],
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/Series"})), "400": err, "404": err}}},
+            "/api/v1/batches/{batch}/anomalies": {"get": {"summary": "Anomalies of a batch, newest first",
+                "parameters": [batch,
+                    {"name": "kind", "in": "query", "required": false, "schema": {"type": "string", "enum": ["alert", "llmalert", "change", "tholdalert"]}},
+                    {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "per_page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/AnomalyPage"})), "400": err, "404": err}}}
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "Batch": {"type": "object", "properties": {
+                "name": {"type": "string"}, "metrics": {"type": "integer"},
+                "latest": {"type": ["string", "null"], "format": "date-time"},
+                "avg_score": {"type": ["number", "null"]}, "alerts": {"type": "integer"},
+                "ingest_cron_schedule": {"type": "string"}}},
+            "MetricStats": {"type": "object", "properties": {
+                "name": {"type": "string"}, "latest": {"type": "string", "format": "date-time"},
+                "points": {"type": "integer"}, "avg_score": {"type": ["number", "null"]},
+                "anomaly_rate": {"type": "number"}, "alerts": {"type": "integer"},
+                "llmalerts": {"type": "integer"}, "changes": {"type": "integer"},
+                "tholdalerts": {"type": "integer"}}},
+            "Point": {"type": "object", "properties": {
+                "timestamp": {"type": "string", "format": "date-time"},
+                "value": {"type": ["number", "null"]}, "score": {"type": ["number", "null"]},
+                "alert": {"type": "boolean"}, "llmalert": {"type": ["string", "null"]},
+                "change": {"type": "boolean"}, "tholdalert": {"type": ["string", "null"]},
+                "feedback": {"type": ["string", "null"], "enum": ["thumbsup", "thumbsdown", null]}}},
+            "Series": {"type": "object", "properties": {
+                "batch": {"type": "string"}, "metric": {"type": "string"}, "window": {"type": "string"},
+                "points": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}}}},
+            "Anomaly": {"type": "object", "properties": {
+                "metric": {"type": "string"}, "timestamp": {"type": "string", "format": "date-time"},
+                "kind": {"type": "string"}, "value": {"type": ["number", "null"]},
+                "metadata": {"type": "string"},
+                "feedback": {"type": ["string", "null"]}}},
+            "AnomalyPage": {"type": "object", "properties": {
+                "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Anomaly"}}}}
+        }}
+    })
+}
