@@ -103,6 +103,28 @@ pub enum BenchCommand {
     /// alert jobs on them as `serve` does; print each job's wall time, CPU seconds and peak
     /// memory.
     Pipeline(BenchPipelineArgs),
+    /// Fill a folder with B batches of M metrics × P points (database and metrics YAML) for
+    /// load tests of the dashboard; print how to serve it.
+    Dashboard(BenchDashboardArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchDashboardArgs {
+    /// Number of batches.
+    #[arg(long, default_value_t = 50)]
+    pub batches: usize,
+    /// Metrics per batch.
+    #[arg(long, default_value_t = 100)]
+    pub metrics: usize,
+    /// Points per metric.
+    #[arg(long, default_value_t = 1000)]
+    pub points: usize,
+    /// Seed of the synthetic series.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Folder to fill (created; should be empty).
+    #[arg(long)]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

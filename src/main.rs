@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use anomstack::cli::{
-    BackfillArgs, BacktestArgs, BenchCommand, BenchDetectArgs, BenchPipelineArgs, Cli, Command,
-    RunArgs, ServeArgs, ValidateArgs,
+    BackfillArgs, BacktestArgs, BenchCommand, BenchDashboardArgs, BenchDetectArgs,
+    BenchPipelineArgs, Cli, Command, RunArgs, ServeArgs, ValidateArgs,
 };
 use anomstack::config::{self, ConfigErrors, EnvVars, LiveConfig, Settings};
 use anomstack::store::Store;
@@ -48,6 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(args) => backtest_command(args),
         Command::Bench(BenchCommand::Detect(args)) => bench_detect_command(args),
         Command::Bench(BenchCommand::Pipeline(args)) => bench_pipeline_command(args).await,
+        Command::Bench(BenchCommand::Dashboard(args)) => bench_dashboard_command(args).await,
         Command::Run(args) => run_command(args).await,
         Command::Backfill(args) => backfill_command(args).await,
     }
@@ -290,6 +291,30 @@ fn backtest_command(args: BacktestArgs) -> anyhow::Result<ExitCode> {
 
 /// The original Anomstack's detection defaults, for comparisons.
 const ORIGINAL_DEFAULTS: &str = include_str!("../bench/original_defaults.yaml");
+
+async fn bench_dashboard_command(args: BenchDashboardArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let rows = anomstack::bench::dashboard::seed(
+        &args.dir,
+        args.batches,
+        args.metrics,
+        args.points,
+        args.seed,
+    )
+    .await?;
+    println!(
+        "seeded {} batches x {} metrics x {} points ({rows} rows) in {:.1} s; serve it with:",
+        args.batches,
+        args.metrics,
+        args.points,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  ANOMSTACK_IGNORE_EXAMPLES=true ANOMSTACK_METRICS_DIR={0}/metrics ANOMSTACK_SQLITE_PATH={0}/app.db anomstack serve",
+        args.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
 
 async fn bench_pipeline_command(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
     use anomstack::bench::pipeline;

@@ -1,7 +1,8 @@
 //! `anomstack bench`: the measurements behind `BENCHMARKS.md`. `detect` times the detection
 //! maths alone; `pipeline` times the train, score and alert jobs on a database holding a large
-//! batch.
+//! batch; `dashboard` seeds a database for load tests of the pages.
 
+pub mod dashboard;
 pub mod detect;
 pub mod pipeline;
 

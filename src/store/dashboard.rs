@@ -15,7 +15,7 @@ use crate::timestamp::{format_db, parse_lenient};
 
 /// How much history a page shows: the newest N points of each metric (`90n`), or everything
 /// since a time before now (`24h`, `45m`, `7d`). A plain number means points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Window {
     Last(u32),
     Minutes(u32),

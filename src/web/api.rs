@@ -77,19 +77,12 @@ fn stamp(ts: NaiveDateTime) -> String {
 
 async fn batches(State(state): State<AppState>) -> Response {
     let config = state.config.current();
-    let now = Utc::now().naive_utc();
     let mut out = Vec::new();
     for batch in config.batches.iter().filter(|b| !b.spec.disable_dashboard) {
         let spec = &batch.spec;
         let stats = match state
-            .store
-            .dashboard_stats(
-                &spec.table_key,
-                batch.name(),
-                Window::default(),
-                spec.dashboard_stale_metric_max_days_ago,
-                now,
-            )
+            .stats
+            .get(&state.store, batch, Window::default(), false)
             .await
         {
             Ok(s) => s,
@@ -118,18 +111,7 @@ async fn metrics(
         (Ok(b), Ok(w)) => (b, w),
         (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
-    let spec = &batch.spec;
-    match state
-        .store
-        .dashboard_stats(
-            &spec.table_key,
-            batch.name(),
-            window,
-            spec.dashboard_stale_metric_max_days_ago,
-            Utc::now().naive_utc(),
-        )
-        .await
-    {
+    match state.stats.get(&state.store, batch, window, false).await {
         Ok(stats) => Json(
             stats
                 .iter()

@@ -8,6 +8,7 @@ mod health;
 mod pages;
 mod prometheus;
 mod rate_limit;
+mod stats_cache;
 pub mod view;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::LiveConfig;
 use crate::store::Store;
 use rate_limit::RateLimiter;
+use stats_cache::StatsCache;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -33,6 +35,7 @@ pub struct AppState {
     /// (rate limited per client).
     pub public_feedback: bool,
     feedback_limiter: Arc<RateLimiter>,
+    stats: StatsCache,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -45,6 +48,7 @@ impl AppState {
             config,
             public_feedback: false,
             feedback_limiter: Arc::new(RateLimiter::new(FEEDBACK_PER_MINUTE)),
+            stats: StatsCache::default(),
         }
     }
 

@@ -19,6 +19,8 @@ pub struct ViewQuery {
     pub legend: Option<String>,
     pub line: Option<String>,
     pub theme: Option<String>,
+    /// `refresh=1`: recompute the figures instead of using the few-seconds cache.
+    pub refresh: Option<String>,
 }
 
 /// Settings after parsing, with what could not be understood.
@@ -35,6 +37,8 @@ pub struct View {
     pub legend: bool,
     pub thin: bool,
     pub dark: bool,
+    /// Skip the figures cache (not carried in links).
+    pub fresh: bool,
 }
 
 /// Search patterns longer than this are refused: a regex is compiled per request.
@@ -67,6 +71,7 @@ impl View {
             legend: on(&q.legend, false),
             thin: q.line.as_deref() == Some("1"),
             dark: q.theme.as_deref() == Some("dark"),
+            fresh: q.refresh.is_some(),
         }
     }
 

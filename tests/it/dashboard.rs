@@ -611,3 +611,24 @@ async fn prometheus_metrics_count_runs_and_the_queue() {
     assert!(page.body.contains("anomstack_batches 3"));
     assert!(page.body.contains("anomstack_build_info{version="));
 }
+
+#[tokio::test]
+async fn figures_are_cached_briefly_and_refresh_recomputes_them() {
+    let site = site(false).await;
+    let before = get(&site.state, "/").await;
+    assert!(before.body.contains("<dd>15</dd>"));
+    let row = MetricRow {
+        timestamp: site.end,
+        batch: "web".into(),
+        name: "newcomer".into(),
+        metric_type: MetricType::Metric,
+        value: 1.0,
+        metadata: String::new(),
+    };
+    site.store.upsert_metrics("metrics", &[row]).await.unwrap();
+    let cached = get(&site.state, "/").await;
+    assert!(cached.body.contains("<dd>15</dd>"), "served from the cache");
+    let fresh = get(&site.state, "/?refresh=1").await;
+    assert!(fresh.body.contains("<dd>16</dd>"), "refresh recomputes");
+    assert!(!fresh.body.contains("href=\"/?refresh=1\"") || fresh.body.contains("Refresh"));
+}

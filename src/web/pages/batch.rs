@@ -32,18 +32,13 @@ async fn ranked(
     batch: &Batch,
     view: &View,
 ) -> Result<Vec<MetricStats>, Response> {
-    let spec = &batch.spec;
-    let mut stats = state
-        .store
-        .dashboard_stats(
-            &spec.table_key,
-            batch.name(),
-            view.window,
-            spec.dashboard_stale_metric_max_days_ago,
-            Utc::now().naive_utc(),
-        )
+    let mut stats: Vec<MetricStats> = state
+        .stats
+        .get(&state.store, batch, view.window, view.fresh)
         .await
-        .map_err(|e| server_error("reading the batch's metrics", &e))?;
+        .map_err(|e| server_error("reading the batch's metrics", &e))?
+        .as_ref()
+        .clone();
     if let Some(re) = view.matcher() {
         stats.retain(|s| re.is_match(&s.name));
     }
@@ -105,7 +100,7 @@ pub async fn batch_page(
             a.button href={ (base) (view.toggled(|v| v.legend = !v.legend)) } { @if view.legend { "Hide legend" } @else { "Show legend" } }
             a.button href={ (base) (view.toggled(|v| v.thin = !v.thin)) } { @if view.thin { "Normal lines" } @else { "Thin lines" } }
             a.button href={ (base) (view.toggled(|v| v.dark = !v.dark)) } { @if view.dark { "☀ Light" } @else { "☾ Dark" } }
-            a.button href={ (base) (view.query(&[])) } { "↻ Refresh" }
+            a.button href={ (base) (view.query(&[("refresh", "1".into())])) } { "↻ Refresh" }
             a.button href={ (base) "/anomalies" (view.query(&[])) } { "Anomaly list" }
         }
         h1 { (batch.name()) }

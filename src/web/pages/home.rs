@@ -25,16 +25,9 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
     let now = Utc::now().naive_utc();
     let mut cards = Vec::new();
     for batch in super::dashboard_batches(&config) {
-        let spec = &batch.spec;
         match state
-            .store
-            .dashboard_stats(
-                &spec.table_key,
-                batch.name(),
-                Window::default(),
-                spec.dashboard_stale_metric_max_days_ago,
-                now,
-            )
+            .stats
+            .get(&state.store, batch, Window::default(), view.fresh)
             .await
         {
             Ok(stats) => cards.push(BatchCard {
@@ -60,7 +53,7 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
     let body = html! {
         div.controls {
             h1 { "Metric batches" }
-            a.button href={ "/" (query) } { "↻ Refresh" }
+            a.button href={ "/" (view.query(&[("refresh", "1".into())])) } { "↻ Refresh" }
             a.button href={ "/" (view.toggled(|v| v.dark = !v.dark)) } {
                 @if view.dark { "☀ Light" } @else { "☾ Dark" }
             }

@@ -1,0 +1,128 @@
+//! Per-batch metric figures, cached for a few seconds: the home page needs every batch's
+//! figures and the batch view needs them to rank its charts, and aggregating a window of a
+//! hundred metrics costs milliseconds. A stale entry is served at once while one background
+//! task recomputes it, so no visitor waits on an expiry. Bounded: at most `MAX_ENTRIES`
+//! (batch, window) pairs; the oldest is dropped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::config::Batch;
+use crate::store::{MetricStats, Store, StoreError, Window};
+
+/// How long figures count as fresh.
+const FRESH_FOR: Duration = Duration::from_secs(10);
+const MAX_ENTRIES: usize = 2048;
+
+type Key = (String, String, Window);
+
+struct Entry {
+    stats: Arc<Vec<MetricStats>>,
+    computed: Instant,
+    refreshing: bool,
+}
+
+#[derive(Clone, Default)]
+pub struct StatsCache {
+    entries: Arc<Mutex<HashMap<Key, Entry>>>,
+}
+
+impl StatsCache {
+    /// The batch's figures over `window`: cached, or computed now; `fresh` skips the cache
+    /// (the refresh buttons).
+    pub async fn get(
+        &self,
+        store: &Store,
+        batch: &Batch,
+        window: Window,
+        fresh: bool,
+    ) -> Result<Arc<Vec<MetricStats>>, StoreError> {
+        let key: Key = (
+            batch.spec.table_key.clone(),
+            batch.name().to_owned(),
+            window,
+        );
+        if !fresh {
+            let mut stale = None;
+            if let Ok(mut entries) = self.entries.lock()
+                && let Some(entry) = entries.get_mut(&key)
+            {
+                if entry.computed.elapsed() < FRESH_FOR {
+                    return Ok(entry.stats.clone());
+                }
+                if !entry.refreshing {
+                    entry.refreshing = true;
+                    stale = Some(entry.stats.clone());
+                } else {
+                    return Ok(entry.stats.clone());
+                }
+            }
+            if let Some(stats) = stale {
+                let (cache, store, batch) = (self.clone(), store.clone(), batch.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = cache.compute(&store, &batch, window).await {
+                        tracing::warn!(error = %e, "refreshing the figures of {}", batch.name());
+                        cache.release(&(
+                            batch.spec.table_key.clone(),
+                            batch.name().to_owned(),
+                            window,
+                        ));
+                    }
+                });
+                return Ok(stats);
+            }
+        }
+        self.compute(store, batch, window).await
+    }
+
+    async fn compute(
+        &self,
+        store: &Store,
+        batch: &Batch,
+        window: Window,
+    ) -> Result<Arc<Vec<MetricStats>>, StoreError> {
+        let spec = &batch.spec;
+        let stats = Arc::new(
+            store
+                .dashboard_stats(
+                    &spec.table_key,
+                    batch.name(),
+                    window,
+                    spec.dashboard_stale_metric_max_days_ago,
+                    Utc::now().naive_utc(),
+                )
+                .await?,
+        );
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES
+                && let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.computed)
+                    .map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+            entries.insert(
+                (spec.table_key.clone(), batch.name().to_owned(), window),
+                Entry {
+                    stats: stats.clone(),
+                    computed: Instant::now(),
+                    refreshing: false,
+                },
+            );
+        }
+        Ok(stats)
+    }
+
+    /// Lets the next request retry a refresh that failed.
+    fn release(&self, key: &Key) {
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some(entry) = entries.get_mut(key)
+        {
+            entry.refreshing = false;
+        }
+    }
+}
