@@ -18,3 +18,23 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+
+# Browser tests (tests/it/browser.rs): Debian chromium, an emoji font for readable
+# screenshots, and playwright-core from npm (pinned by tests/browser/package-lock.json).
+if ! have chromium; then
+  echo "installing chromium"
+  apt_get() { if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
+  apt_get update -qq
+  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji
+fi
+if ! have node || ! have npm; then
+  echo "installing node and npm"
+  apt_get() { if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
+  apt_get update -qq
+  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends nodejs npm
+fi
+browser_dir="$(dirname "$0")/../tests/browser"
+if [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
+  echo "installing playwright-core"
+  npm ci --prefix "$browser_dir" --no-audit --no-fund --silent
+fi

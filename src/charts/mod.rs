@@ -200,7 +200,8 @@ pub fn sparkline(label: &str, points: &[ChartPoint], highlight: NaiveDateTime) -
     let y = |v: f64| {
         let span = if hi > lo { hi - lo } else { 1.0 };
         let mid = if hi > lo { 0.0 } else { 0.5 };
-        3.0 + (1.0 - ((v - lo) / span + mid)) * (H - 6.0)
+        // Room above and below for the marker.
+        7.0 + (1.0 - ((v - lo) / span + mid)) * (H - 14.0)
     };
     let value_path = line_path(
         points
@@ -209,7 +210,7 @@ pub fn sparkline(label: &str, points: &[ChartPoint], highlight: NaiveDateTime) -
     );
     let score_path = line_path(points.iter().map(|p| {
         p.score
-            .map(|s| (x(p.timestamp), 3.0 + (1.0 - s.clamp(0.0, 1.0)) * (H - 6.0)))
+            .map(|s| (x(p.timestamp), 7.0 + (1.0 - s.clamp(0.0, 1.0)) * (H - 14.0)))
     }));
     let mark = points.iter().find(|p| p.timestamp == highlight);
     html! {

@@ -24,10 +24,10 @@ fn long_name() -> String {
     "x".repeat(300)
 }
 
-struct Site {
+pub struct Site {
     _dir: MetricsDir,
-    store: Store,
-    state: AppState,
+    pub store: Store,
+    pub state: AppState,
     /// Newest timestamp written.
     end: NaiveDateTime,
 }
@@ -38,7 +38,7 @@ fn minute(t: NaiveDateTime) -> NaiveDateTime {
 
 /// Batches `web` (100 points for each of 15 metrics, some with alerts) and `empty`, and a
 /// batch hidden from the dashboard.
-async fn site(public_feedback: bool) -> Site {
+pub async fn site(public_feedback: bool) -> Site {
     let dir = MetricsDir::new();
     dir.write("web.yaml", "metric_batch: web\ningest_sql: SELECT 1\n");
     dir.write("empty.yaml", "metric_batch: empty\ningest_sql: SELECT 1\n");

@@ -1,0 +1,99 @@
+// The dashboard in a real browser (Debian chromium via playwright-core): home, a batch,
+// search, window, theme, load more, the anomaly list and feedback that survives a reload.
+// Run by tests/it/browser.rs against a seeded server: node dashboard.mjs <base-url> <shots-dir>
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [base, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const errors = [];
+page.on('pageerror', (e) => errors.push(String(e)));
+const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const cards = () => page.locator('#cards article.chart-card').count();
+const step = async (name, fn) => {
+  try {
+    await fn();
+    await shot(name);
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    await shot(`${name}-failed`).catch(() => {});
+    console.error(`FAIL ${name}: ${e.message}`);
+    await browser.close();
+    process.exit(1);
+  }
+};
+
+await step('home', async () => {
+  await page.goto(`${base}/`);
+  await page.locator('a[href="/batch/web"]').waitFor();
+});
+
+await step('batch', async () => {
+  await page.click('a[href="/batch/web"]');
+  await page.waitForURL(/\/batch\/web$/);
+  // The first ten cards load lazily through htmx.
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 10);
+  if (await page.locator('#cards svg.chart .value-line').count() !== 10) throw new Error('charts missing');
+});
+
+await step('load-more', async () => {
+  await page.click('text=/Load next 5 of 5/');
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 15);
+});
+
+await step('search', async () => {
+  await page.fill('input[name=search]', '^M0[12]$');
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 2);
+  if (!page.url().includes('search=')) throw new Error(`search not in the URL: ${page.url()}`);
+  await page.fill('input[name=search]', '(');
+  await page.locator('#cards .error', { hasText: 'Invalid search pattern' }).waitFor();
+  await page.fill('input[name=search]', '');
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 10);
+});
+
+await step('window', async () => {
+  await page.fill('input[name=window]', '1h');
+  await page.press('input[name=window]', 'Enter');
+  await page.locator('#cards', { hasText: 'window 1h' }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length > 0);
+});
+
+await step('dark', async () => {
+  await page.click('text=☾ Dark');
+  await page.waitForFunction(() => document.body.classList.contains('dark'));
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length > 0);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  if (bg === 'rgb(246, 247, 249)') throw new Error('still the light background');
+});
+
+await step('expand', async () => {
+  await page.locator('#cards article.chart-card button[title=Expand]').first().click();
+  await page.locator('#modal[open] svg.chart').waitFor();
+  await page.click('#modal button:has-text("Close")');
+});
+
+await step('anomalies', async () => {
+  await page.goto(`${base}/batch/web/anomalies`);
+  await page.locator('text=Showing 4 of 4 anomalies').waitFor();
+  const up = page.locator('form.feedback').first().locator('button[title="Real anomaly"]');
+  await up.click();
+  await page.locator('form.feedback').first().locator('button.active[title="Real anomaly"]').waitFor();
+  await page.reload();
+  await page.locator('form.feedback').first().locator('button.active[title="Real anomaly"]').waitFor();
+  // Clicking the active thumb clears it, and that survives a reload too.
+  await page.locator('form.feedback').first().locator('button[title="Real anomaly"]').click();
+  await page.waitForFunction(() => !document.querySelector('form.feedback button.active'));
+  await page.reload();
+  if (await page.locator('form.feedback button.active').count() !== 0) throw new Error('cleared feedback came back');
+});
+
+await browser.close();
+if (errors.length) {
+  console.error(`page errors: ${errors.join('; ')}`);
+  process.exit(1);
+}
