@@ -92,6 +92,21 @@ await step('anomalies', async () => {
   if (await page.locator('form.feedback button.active').count() !== 0) throw new Error('cleared feedback came back');
 });
 
+await step('phone', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/batch/web?columns=2`);
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 10);
+  const layout = await page.evaluate(() => {
+    const cards = [...document.querySelectorAll('#cards article.chart-card')];
+    return {
+      overflow: document.scrollingElement.scrollWidth - window.innerWidth,
+      oneColumn: cards.every((c) => c.getBoundingClientRect().left === cards[0].getBoundingClientRect().left),
+    };
+  });
+  if (layout.overflow > 1) throw new Error(`the page is ${layout.overflow}px wider than a phone`);
+  if (!layout.oneColumn) throw new Error('charts are not in one column on a phone');
+});
+
 await browser.close();
 if (errors.length) {
   console.error(`page errors: ${errors.join('; ')}`);

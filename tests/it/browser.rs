@@ -39,7 +39,15 @@ async fn the_dashboard_works_in_a_real_browser() {
         "browser steps failed (screenshots in {}):\n{stdout}\n{stderr}",
         shots.display()
     );
-    for step in ["home", "batch", "search", "window", "dark", "anomalies"] {
+    for step in [
+        "home",
+        "batch",
+        "search",
+        "window",
+        "dark",
+        "anomalies",
+        "phone",
+    ] {
         assert!(stdout.contains(&format!("ok   {step}")), "{stdout}");
         assert!(shots.join(format!("{step}.png")).is_file(), "{step}.png");
     }
