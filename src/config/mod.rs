@@ -85,6 +85,22 @@ impl Config {
     pub fn batch(&self, name: &str) -> Option<&Batch> {
         self.batches.iter().find(|b| b.name() == name)
     }
+
+    /// The batches the dashboard and API show (not `disable_dashboard`), by name.
+    pub fn dashboard_batches(&self) -> Vec<&Batch> {
+        let mut out: Vec<&Batch> = self
+            .batches
+            .iter()
+            .filter(|b| !b.spec.disable_dashboard)
+            .collect();
+        out.sort_by(|a, b| a.name().cmp(b.name()));
+        out
+    }
+
+    /// A batch the dashboard shows.
+    pub fn dashboard_batch(&self, name: &str) -> Option<&Batch> {
+        self.batch(name).filter(|b| !b.spec.disable_dashboard)
+    }
 }
 
 /// Loads and validates every batch under `settings.metrics_dir`.

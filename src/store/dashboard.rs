@@ -210,18 +210,35 @@ pub const ANOMALY_KINDS: [MetricType; 4] = [
     MetricType::TholdAlert,
 ];
 
-/// The per-metric expression of the window's first timestamp (`n` is the metric name column).
+/// The per-metric expression of the window's first timestamp (`n` is the metric name
+/// column). A time window also stops at the metric's `MAX_WINDOW_POINTS`-th newest point, so
+/// `3650d` on a dense metric reads no more than `5000n` would.
 fn since_sql(table: &str, window: Window, now: NaiveDateTime) -> String {
-    match (window, window.span()) {
-        (_, Some(span)) => format!("'{}'", format_db(now - span)),
-        (Window::Last(n), None)
-        | (Window::Minutes(n) | Window::Hours(n) | Window::Days(n), None) => format!(
+    let newest = |n: u32| {
+        format!(
             "coalesce((SELECT s.metric_timestamp FROM {table} AS s
                 WHERE s.metric_batch = ?1 AND s.metric_type = 'metric' AND s.metric_name = n
                 ORDER BY s.metric_timestamp DESC LIMIT 1 OFFSET {}), '')",
             n.max(1) - 1
+        )
+    };
+    match (window, window.span()) {
+        (Window::Last(n), _) => newest(n),
+        (_, Some(span)) => format!(
+            "max('{}', {})",
+            format_db(now - span),
+            newest(MAX_WINDOW_POINTS)
         ),
+        (_, None) => newest(MAX_WINDOW_POINTS),
     }
+}
+
+/// The first `n` columns of a row.
+fn columns(row: &libsql::Row, n: i32, context: &str) -> Result<Vec<Value>, StoreError> {
+    (0..n)
+        .map(|i| row.get_value(i))
+        .collect::<Result<_, _>>()
+        .context(context)
 }
 
 fn text(value: Value) -> Option<String> {
@@ -312,10 +329,7 @@ impl Store {
             .context(&context)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(&context)? {
-            let values: Vec<Value> = (0..8)
-                .map(|i| row.get_value(i))
-                .collect::<Result<_, _>>()
-                .context(&context)?;
+            let values = columns(&row, 8, &context)?;
             let (Some(name), Some(latest)) = (
                 text(values[0].clone()),
                 text(values[1].clone()).as_deref().and_then(parse_lenient),
@@ -462,10 +476,7 @@ impl Store {
             .context(&context)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(&context)? {
-            let values: Vec<Value> = (0..6)
-                .map(|i| row.get_value(i))
-                .collect::<Result<_, _>>()
-                .context(&context)?;
+            let values = columns(&row, 6, &context)?;
             let (Some(timestamp), Some(metric), Some(kind)) = (
                 text(values[0].clone()).as_deref().and_then(parse_lenient),
                 text(values[1].clone()),
@@ -503,10 +514,7 @@ impl Store {
             .context(context)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(context)? {
-            let values: Vec<Value> = (0..6)
-                .map(|i| row.get_value(i))
-                .collect::<Result<_, _>>()
-                .context(context)?;
+            let values = columns(&row, 6, context)?;
             out.push(RunTotals {
                 job: text(values[0].clone()).unwrap_or_default(),
                 status: text(values[1].clone()).unwrap_or_default(),

@@ -51,9 +51,7 @@ fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
 
 fn batch_of<'a>(config: &'a Config, name: &str) -> Result<&'a Batch, ApiError> {
     config
-        .batches
-        .iter()
-        .find(|b| b.name() == name && !b.spec.disable_dashboard)
+        .dashboard_batch(name)
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch named `{name}`")))
 }
 
@@ -78,7 +76,7 @@ fn stamp(ts: NaiveDateTime) -> String {
 async fn batches(State(state): State<AppState>) -> Response {
     let config = state.config.current();
     let mut out = Vec::new();
-    for batch in config.batches.iter().filter(|b| !b.spec.disable_dashboard) {
+    for batch in config.dashboard_batches() {
         let spec = &batch.spec;
         let stats = match state
             .stats

@@ -38,10 +38,9 @@ pub async fn anomaly_list(
     headers: HeaderMap,
 ) -> Response {
     let config = state.config.current();
-    let Some(batch) = super::dashboard_batch(&config, &name) else {
-        return not_found(&format!(
-            "There is no batch named “{name}” on the dashboard."
-        ));
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
     };
     let view = View::from_query(&q.view);
     let kind = q
@@ -212,10 +211,9 @@ pub async fn post_feedback(
     Form(form): Form<FeedbackForm>,
 ) -> Response {
     let config = state.config.current();
-    let Some(batch) = super::dashboard_batch(&config, &name) else {
-        return not_found(&format!(
-            "There is no batch named “{name}” on the dashboard."
-        ));
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
     };
     if !state.public_feedback {
         return (

@@ -61,10 +61,9 @@ pub async fn batch_page(
     Query(q): Query<ViewQuery>,
 ) -> Response {
     let config = state.config.current();
-    let Some(batch) = super::dashboard_batch(&config, &name) else {
-        return not_found(&format!(
-            "There is no batch named “{name}” on the dashboard."
-        ));
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
     };
     let view = View::from_query(&q);
     let stats = match ranked(&state, batch, &view).await {
@@ -72,7 +71,7 @@ pub async fn batch_page(
         Err(response) => return response,
     };
     let base = format!("/batch/{}", segment(batch.name()));
-    let batches = super::dashboard_batches(&config);
+    let batches = config.dashboard_batches();
     let body = html! {
         div.controls {
             a.button href={ "/" (view.query(&[])) } { "⌂ Home" }
@@ -164,10 +163,9 @@ pub async fn cards(
     Query(q): Query<CardsQuery>,
 ) -> Response {
     let config = state.config.current();
-    let Some(batch) = super::dashboard_batch(&config, &name) else {
-        return not_found(&format!(
-            "There is no batch named “{name}” on the dashboard."
-        ));
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
     };
     let view = View::from_query(&q.view);
     match ranked(&state, batch, &view).await {
@@ -183,10 +181,9 @@ pub async fn chart_card(
     Query(q): Query<CardsQuery>,
 ) -> Response {
     let config = state.config.current();
-    let Some(batch) = super::dashboard_batch(&config, &name) else {
-        return not_found(&format!(
-            "There is no batch named “{name}” on the dashboard."
-        ));
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
     };
     let Some(metric) = q.metric.as_deref().filter(|m| !m.is_empty()) else {
         return not_found("No metric was named.");

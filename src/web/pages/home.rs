@@ -24,7 +24,7 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
     let config = state.config.current();
     let now = Utc::now().naive_utc();
     let mut cards = Vec::new();
-    for batch in super::dashboard_batches(&config) {
+    for batch in config.dashboard_batches() {
         match state
             .stats
             .get(&state.store, batch, Window::default(), view.fresh)

@@ -19,10 +19,9 @@ pub async fn metric_page(
     Query(q): Query<ViewQuery>,
 ) -> Response {
     let config = state.config.current();
-    let Some(batch) = super::dashboard_batch(&config, &name) else {
-        return not_found(&format!(
-            "There is no batch named “{name}” on the dashboard."
-        ));
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
     };
     let mut view = View::from_query(&q);
     view.large = true;

@@ -24,20 +24,21 @@ pub fn router() -> Router<AppState> {
         .route("/batch/{batch}/feedback", post(anomalies::post_feedback))
 }
 
-/// The batches the dashboard shows: enabled and not `disable_dashboard`, by name.
-fn dashboard_batches(config: &Config) -> Vec<&Batch> {
-    let mut out: Vec<&Batch> = config
-        .batches
-        .iter()
-        .filter(|b| !b.spec.disable_dashboard)
-        .collect();
-    out.sort_by(|a, b| a.name().cmp(b.name()));
-    out
+/// A batch name the dashboard does not show: answered with the friendly 404.
+struct NoSuchBatch(String);
+
+impl axum::response::IntoResponse for NoSuchBatch {
+    fn into_response(self) -> axum::response::Response {
+        layout::not_found(&format!(
+            "There is no batch named “{}” on the dashboard.",
+            self.0
+        ))
+    }
 }
 
-fn dashboard_batch<'a>(config: &'a Config, name: &str) -> Option<&'a Batch> {
+/// The dashboard batch named in the path.
+fn batch_or_404<'a>(config: &'a Config, name: &str) -> Result<&'a Batch, NoSuchBatch> {
     config
-        .batches
-        .iter()
-        .find(|b| b.name() == name && !b.spec.disable_dashboard)
+        .dashboard_batch(name)
+        .ok_or_else(|| NoSuchBatch(name.to_owned()))
 }
