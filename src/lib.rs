@@ -21,6 +21,7 @@ pub mod config;
 pub mod detect;
 pub mod jobs;
 pub mod model_store;
+pub mod notify;
 pub mod password;
 pub mod queue;
 pub mod serve;

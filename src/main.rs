@@ -142,7 +142,15 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.clone().wait(),
         )));
     }
-    let state = AppState::new(store, config).with_public_feedback(settings.public_feedback);
+    match &settings.admin.credentials {
+        Some(c) => tracing::info!(user = c.username, "admin panel on at /admin"),
+        None => tracing::info!(
+            "admin panel off: set ANOMSTACK_ADMIN_USERNAME and ANOMSTACK_ADMIN_PASSWORD_HASH (see `anomstack hash-password`)"
+        ),
+    }
+    let state = AppState::new(store, config)
+        .with_public_feedback(settings.public_feedback)
+        .with_admin(settings.admin.clone());
     let web_shutdown = shutdown.clone();
     tokio::spawn(async move {
         serve::shutdown_signal().await;
@@ -479,6 +487,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         store,
         templates: config.templates.clone(),
         run_ts: chrono::Utc::now(),
+        queue_id: None,
     };
     if args.job == "summary" {
         let report = jobs::run_summary(&ctx, &config.batches).await?;
@@ -559,6 +568,7 @@ async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         store,
         templates: config.templates.clone(),
         run_ts: to,
+        queue_id: None,
     };
     let bar = indicatif::ProgressBar::new(times.len() as u64);
     bar.set_style(

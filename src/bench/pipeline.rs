@@ -102,6 +102,7 @@ pub async fn run(
         store: store.clone(),
         templates: config.templates.clone(),
         run_ts,
+        queue_id: None,
     };
     let mut figures = Vec::new();
     for job in [BatchJob::Train, BatchJob::Score, BatchJob::Alert] {

@@ -54,6 +54,11 @@ impl LiveConfig {
         })
     }
 
+    /// The environment the configuration was loaded with (`None` for a fixed one).
+    pub fn env(&self) -> Option<&EnvVars> {
+        self.source.as_ref().map(|(_, env)| env)
+    }
+
     pub fn current(&self) -> Arc<Config> {
         self.tx.borrow().clone()
     }

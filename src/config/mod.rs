@@ -14,6 +14,7 @@
 //! Loading never stops at the first problem: every error names the file or variable, the key
 //! and the reason, and [`load`] returns them all.
 
+mod admin;
 mod batch;
 mod cron_schedule;
 mod discover;
@@ -24,6 +25,7 @@ mod error;
 mod keys;
 mod layers;
 mod live;
+pub mod mask;
 mod secret;
 mod settings;
 mod template;
@@ -35,6 +37,7 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use figment::Figment;
 
+pub use admin::{AdminCredentials, AdminSettings};
 pub use batch::{
     AlertMethod, BatchJob, BatchSpec, CombinationMethod, DbKind, FreqAgg, JobSchedule, Methods,
     ModelConfig, ModelPlan, PreprocessOverride, PreprocessParams, ResampleFreq, ScheduleStatus,

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use super::admin::{self, AdminSettings};
 use super::env::{EnvVars, parse_bool};
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::secret::Secret;
@@ -40,6 +41,8 @@ pub struct Settings {
     /// `ANOMSTACK_PUBLIC_FEEDBACK`: anyone may give 👍/👎 feedback on anomalies, rate limited
     /// per client (default false: an admin session is needed).
     pub public_feedback: bool,
+    /// `ANOMSTACK_ADMIN_*`, `ANOMSTACK_COOKIE_SECURE`, `ANOMSTACK_SESSION_*`.
+    pub admin: AdminSettings,
 }
 
 /// Where the app database lives.
@@ -93,6 +96,15 @@ impl Settings {
         let stale = read_number(env, "ANOMSTACK_WORKER_STALE_SECONDS", 30, &mut errors);
         let poll = read_number(env, "ANOMSTACK_CONFIG_POLL_SECONDS", 5, &mut errors);
         let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);
+        let credentials = admin::credentials(env).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let cookie_secure = env
+            .get("ANOMSTACK_COOKIE_SECURE")
+            .map(|_| read_bool(env, "ANOMSTACK_COOKIE_SECURE", false, &mut errors));
+        let idle = read_number(env, "ANOMSTACK_SESSION_IDLE_MINUTES", 120, &mut errors);
+        let max = read_number(env, "ANOMSTACK_SESSION_MAX_HOURS", 24, &mut errors);
         if errors.is_empty() {
             Ok(Settings {
                 metrics_dir,
@@ -107,6 +119,12 @@ impl Settings {
                 worker_stale: std::time::Duration::from_secs(stale.max(1)),
                 config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
                 public_feedback,
+                admin: AdminSettings {
+                    credentials,
+                    cookie_secure,
+                    session_idle: std::time::Duration::from_secs(idle.max(1) * 60),
+                    session_max: std::time::Duration::from_secs(max.max(1) * 3600),
+                },
             })
         } else {
             Err(ConfigErrors(errors))

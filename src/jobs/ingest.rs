@@ -83,16 +83,33 @@ pub fn normalize(
 }
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
-    let spec = &batch.spec;
     let mut report = JobReport::default();
     let fetched = sources::fetch(batch, &ctx.store, &ctx.templates, ctx.run_ts).await?;
     report
         .log
         .extend(fetched.log.iter().map(|l| format!("stderr: {l}")));
-    report.rows_read = fetched.rows.len() as u64;
+    store_rows(ctx, batch, fetched.rows, report).await
+}
+
+/// Rows pushed through the API, stored like fetched ones.
+pub async fn push(ctx: &JobCtx, batch: &Batch, rows: Vec<RawRow>) -> Result<JobReport, JobError> {
+    let mut report = JobReport::default();
+    report.note(format!("{} row(s) pushed through the API", rows.len()));
+    store_rows(ctx, batch, rows, report).await
+}
+
+/// Normalises, stores and checks thresholds for rows a source or a client gave.
+async fn store_rows(
+    ctx: &JobCtx,
+    batch: &Batch,
+    rows: Vec<RawRow>,
+    mut report: JobReport,
+) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    report.rows_read = rows.len() as u64;
     let normalized = normalize(
         batch.name(),
-        fetched.rows,
+        rows,
         spec.ingest_metric_rounding,
         &spec.tholdalert_thresholds,
     );

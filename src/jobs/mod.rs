@@ -56,6 +56,8 @@ pub struct JobCtx {
     pub templates: Templates,
     /// The logical time of the run (a backfill sets it in the past).
     pub run_ts: DateTime<Utc>,
+    /// The queued job this run belongs to, recorded on its `job_runs` row.
+    pub queue_id: Option<i64>,
 }
 
 /// A message a job wants sent (by `notify`, once it exists; logged until then).
@@ -233,6 +235,23 @@ pub async fn run_limited(
     .await
 }
 
+/// Rows pushed to a batch through the API, recorded as an `ingest` run triggered by `api`.
+pub async fn run_push(
+    ctx: &JobCtx,
+    batch: &Batch,
+    rows: Vec<crate::sources::RawRow>,
+) -> Result<JobReport, RunError> {
+    record(
+        ctx,
+        batch.name(),
+        BatchJob::Ingest.as_str(),
+        Trigger::Api,
+        None,
+        ingest::push(ctx, batch, rows),
+    )
+    .await
+}
+
 /// The summary job, recorded like the others (batch `*`).
 pub async fn run_summary_limited(
     ctx: &JobCtx,
@@ -261,7 +280,7 @@ async fn record(
 ) -> Result<JobReport, RunError> {
     let id = ctx
         .store
-        .start_run(batch, job, trigger.as_str())
+        .start_run(batch, job, trigger.as_str(), ctx.queue_id)
         .await
         .map_err(JobError::from)?;
     let span = tracing::info_span!("job", batch, job, run = id);

@@ -22,6 +22,18 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// The queue's name for the global summary job's batch.
 pub const ALL_BATCHES: &str = "*";
 
+/// The queue's name for "run the whole pipeline of a batch" (ingest → train → score → alert →
+/// change), which the admin panel and API can queue like any job.
+pub const PIPELINE_JOB: &str = "pipeline";
+
+/// Whether the queue can run `job` for a batch: a batch job or the whole pipeline.
+pub fn is_batch_job(job: &str) -> bool {
+    job == PIPELINE_JOB
+        || crate::config::BatchJob::ALL
+            .iter()
+            .any(|j| j.as_str() == job)
+}
+
 /// Queues `job` of `batch` (coalesced with a waiting duplicate); the id, if queued.
 pub async fn enqueue(
     store: &Store,

@@ -1,8 +1,10 @@
-//! Enqueues each batch's jobs at their cron times: every job whose default status is RUNNING
-//! and that is not disabled, plus the daily summary (with the first batch's
+//! Enqueues each batch's jobs at their cron times: every job that is not disabled and whose
+//! schedule is on (the operator's choice in the admin panel, stored in the database, else the
+//! batch's `<job>_default_schedule_status`), plus the daily summary (with the first batch's
 //! `summary_cron_schedule`) while any batch keeps it on. A tick is queued with its logical
 //! time; ticks of several schedulers sharing a database are queued once.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -21,19 +23,35 @@ pub struct Entry {
     pub batch: String,
     pub job: String,
     pub cron: CronSchedule,
+    /// The config's default status is RUNNING.
+    pub default_on: bool,
 }
 
-/// What the config schedules.
+impl Entry {
+    /// Whether the schedule runs, given the operators' overrides.
+    pub fn is_on(&self, overrides: &Overrides) -> bool {
+        overrides
+            .get(&(self.batch.clone(), self.job.clone()))
+            .copied()
+            .unwrap_or(self.default_on)
+    }
+}
+
+/// Operators' schedule choices by (batch, job), from [`Store::schedule_overrides`].
+pub type Overrides = HashMap<(String, String), bool>;
+
+/// Every schedule the config defines (on or off; disabled jobs have none).
 pub fn entries(config: &Config) -> Vec<Entry> {
     let mut out = Vec::new();
     for batch in &config.batches {
         for job in BatchJob::ALL {
             let s = batch.spec.schedule(job);
-            if s.default_status == ScheduleStatus::Running && !s.disabled {
+            if !s.disabled {
                 out.push(Entry {
                     batch: batch.name().to_owned(),
                     job: job.as_str().to_owned(),
                     cron: s.cron.clone(),
+                    default_on: s.default_status == ScheduleStatus::Running,
                 });
             }
         }
@@ -43,6 +61,7 @@ pub fn entries(config: &Config) -> Vec<Entry> {
             batch: ALL_BATCHES.to_owned(),
             job: "summary".to_owned(),
             cron: first.spec.summary_cron_schedule.clone(),
+            default_on: true,
         });
     }
     out
@@ -94,8 +113,24 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         let now = Utc::now();
-        for (i, at) in due(&schedule, last, now) {
+        let ticks = due(&schedule, last, now);
+        last = now;
+        if ticks.is_empty() {
+            continue;
+        }
+        // Read when something is due, so a change in the admin panel applies at the next tick.
+        let overrides = match store.schedule_overrides().await {
+            Ok(o) => o,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read schedule overrides; using the config's defaults");
+                Overrides::new()
+            }
+        };
+        for (i, at) in ticks {
             let e = &schedule[i];
+            if !e.is_on(&overrides) {
+                continue;
+            }
             match enqueue(&store, &e.batch, &e.job, Trigger::Schedule, at).await {
                 Ok(Some(id)) => tracing::debug!(batch = e.batch, job = e.job, id, "queued"),
                 Ok(None) => {}
@@ -104,7 +139,6 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
                 }
             }
         }
-        last = now;
     }
     tracing::info!("scheduler stopped");
 }
@@ -120,10 +154,28 @@ mod tests {
             batch: "b".into(),
             job: "ingest".into(),
             cron: CronSchedule::parse("*/5 * * * *").unwrap(),
+            default_on: true,
         }];
         let t = |m| Utc.with_ymd_and_hms(2026, 1, 1, 0, m, 0).single().unwrap();
         assert_eq!(due(&e, t(0), t(4)), vec![]);
         assert_eq!(due(&e, t(4), t(5)), vec![(0, t(5))]);
         assert_eq!(due(&e, t(0), t(17)), vec![(0, t(15))]);
+    }
+
+    #[test]
+    fn an_override_beats_the_default_status() {
+        let entry = |default_on| Entry {
+            batch: "b".into(),
+            job: "train".into(),
+            cron: CronSchedule::parse("* * * * *").unwrap(),
+            default_on,
+        };
+        let mut overrides = Overrides::new();
+        assert!(entry(true).is_on(&overrides));
+        assert!(!entry(false).is_on(&overrides));
+        overrides.insert(("b".into(), "train".into()), false);
+        assert!(!entry(true).is_on(&overrides));
+        overrides.insert(("b".into(), "train".into()), true);
+        assert!(entry(false).is_on(&overrides));
     }
 }

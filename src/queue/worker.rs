@@ -14,7 +14,7 @@ use apalis_core::worker::context::WorkerContext;
 use chrono::Utc;
 use futures::{FutureExt, StreamExt, sink, stream};
 
-use super::{enqueue, retry_delay};
+use super::{PIPELINE_JOB, enqueue, retry_delay};
 use crate::config::{BatchJob, LiveConfig};
 use crate::jobs::{self, JobCtx, RunError, Trigger};
 use crate::store::{QueueItem, Store};
@@ -196,6 +196,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         store: env.store.clone(),
         templates: config.templates.clone(),
         run_ts: item.run_ts.and_utc(),
+        queue_id: Some(item.id),
     };
     let limit = Some(env.kill_after);
     let (result, next) = if item.job == "summary" {
@@ -217,6 +218,11 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
             .await;
             return;
         };
+        if item.job == PIPELINE_JOB {
+            let outcome = run_pipeline_limited(&ctx, batch, trigger, env.kill_after).await;
+            settle(env, &item, outcome, false).await;
+            return;
+        }
         let Some(job) = BatchJob::ALL.into_iter().find(|j| j.as_str() == item.job) else {
             settle(
                 env,
@@ -260,6 +266,29 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         }
         Err(e @ RunError::TimedOut(_)) => settle(env, &item, Err(e.to_string()), false).await,
         Err(e) => settle(env, &item, Err(e.to_string()), true).await,
+    }
+}
+
+/// The whole pipeline of a batch as one queued job (the admin's "run whole pipeline"): each
+/// step is its own recorded run; the first failure stops it, and it is not retried as a whole.
+async fn run_pipeline_limited(
+    ctx: &JobCtx,
+    batch: &crate::config::Batch,
+    trigger: Trigger,
+    limit: Duration,
+) -> Result<(), String> {
+    match tokio::time::timeout(limit, jobs::run_pipeline(ctx, batch, trigger)).await {
+        Err(_) => Err(format!(
+            "the pipeline ran longer than {} minutes and was cancelled",
+            limit.as_secs() / 60
+        )),
+        Ok(steps) => match steps
+            .into_iter()
+            .find_map(|(job, r)| r.err().map(|e| (job, e)))
+        {
+            Some((job, e)) => Err(format!("{job} failed: {e}")),
+            None => Ok(()),
+        },
     }
 }
 

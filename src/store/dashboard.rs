@@ -6,11 +6,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Duration, NaiveDateTime};
-use libsql::Value;
 
 use super::Store;
 use super::error::{SqlContext, StoreError};
 use super::metrics::{MetricType, check_table};
+use super::row::{columns, count, real, text, wide};
 use crate::timestamp::{format_db, parse_lenient};
 
 /// How much history a page shows: the newest N points of each metric (`90n`), or everything
@@ -230,43 +230,6 @@ fn since_sql(table: &str, window: Window, now: NaiveDateTime) -> String {
             newest(MAX_WINDOW_POINTS)
         ),
         (_, None) => newest(MAX_WINDOW_POINTS),
-    }
-}
-
-/// The first `n` columns of a row.
-fn columns(row: &libsql::Row, n: i32, context: &str) -> Result<Vec<Value>, StoreError> {
-    (0..n)
-        .map(|i| row.get_value(i))
-        .collect::<Result<_, _>>()
-        .context(context)
-}
-
-fn text(value: Value) -> Option<String> {
-    match value {
-        Value::Text(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn real(value: &Value) -> Option<f64> {
-    match value {
-        Value::Real(v) => Some(*v),
-        Value::Integer(v) => Some(*v as f64),
-        _ => None,
-    }
-}
-
-fn count(value: &Value) -> u32 {
-    match value {
-        Value::Integer(v) => u32::try_from(*v).unwrap_or(u32::MAX),
-        _ => 0,
-    }
-}
-
-fn wide(value: &Value) -> u64 {
-    match value {
-        Value::Integer(v) => u64::try_from(*v).unwrap_or(0),
-        _ => 0,
     }
 }
 

@@ -30,6 +30,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "job_queue",
         sql: include_str!("migrations/0003_job_queue.sql"),
     },
+    Migration {
+        version: 4,
+        name: "admin",
+        sql: include_str!("migrations/0004_admin.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

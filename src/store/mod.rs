@@ -4,6 +4,7 @@
 //!
 //! Every SQL statement the app runs against it lives in this module.
 
+mod admin;
 mod dashboard;
 mod error;
 mod metrics;
@@ -11,6 +12,7 @@ pub mod migrations;
 mod models;
 mod query;
 mod queue;
+mod row;
 mod runs;
 
 use std::collections::HashSet;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use libsql::{Builder, Connection, Database};
 
+pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use dashboard::{
     ANOMALY_KINDS, Anomaly, BatchSummary, ChartPoint, Feedback, MAX_WINDOW_POINTS, MetricStats,
     RunTotals, Window,
@@ -29,8 +32,8 @@ pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};
 pub use query::QueryResult;
-pub use queue::{QueueDepth, QueueItem};
-pub use runs::{JobRun, RunOutcome, RunStatus};
+pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
+pub use runs::{JobRun, RunFilter, RunOutcome, RunStatus};
 
 use crate::config::DatabaseLocation;
 use error::SqlContext;

@@ -29,6 +29,63 @@ pub struct QueueDepth {
     pub failed: u64,
 }
 
+/// A queue row as the admin panel shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEntry {
+    pub id: i64,
+    pub batch: String,
+    pub job: String,
+    pub trigger: String,
+    /// `pending`, `running`, `done` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub created_at: NaiveDateTime,
+    pub run_after: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub lock_by: Option<String>,
+}
+
+impl QueueEntry {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "done" | "failed")
+    }
+}
+
+/// A worker process and when it last reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub started_at: NaiveDateTime,
+    pub last_seen: NaiveDateTime,
+}
+
+const QUEUE_COLUMNS: &str = "id, batch, job, trigger, status, attempts, max_attempts, created_at, run_after, finished_at, last_error, lock_by";
+
+fn entry_from_row(row: &libsql::Row, ctx: &str) -> Result<QueueEntry, StoreError> {
+    let ts = |i: i32| -> Result<Option<NaiveDateTime>, StoreError> {
+        Ok(row
+            .get::<Option<String>>(i)
+            .context(ctx)?
+            .and_then(|s| parse_lenient(&s)))
+    };
+    Ok(QueueEntry {
+        id: row.get(0).context(ctx)?,
+        batch: row.get(1).context(ctx)?,
+        job: row.get(2).context(ctx)?,
+        trigger: row.get(3).context(ctx)?,
+        status: row.get(4).context(ctx)?,
+        attempts: row.get::<i64>(5).context(ctx)?.max(0) as u32,
+        max_attempts: row.get::<i64>(6).context(ctx)?.max(0) as u32,
+        created_at: ts(7)?.unwrap_or_default(),
+        run_after: ts(8)?.unwrap_or_default(),
+        finished_at: ts(9)?,
+        last_error: row.get(10).context(ctx)?,
+        lock_by: row.get(11).context(ctx)?,
+    })
+}
+
 fn now() -> String {
     format_db(Utc::now().naive_utc())
 }
@@ -237,5 +294,83 @@ impl Store {
             running: row.get::<i64>(1).context(ctx)?.max(0) as u64,
             failed: row.get::<i64>(2).context(ctx)?.max(0) as u64,
         })
+    }
+
+    /// One queued job.
+    pub async fn queue_entry(&self, id: i64) -> Result<Option<QueueEntry>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read a queued job";
+        let mut rows = conn
+            .query(
+                &format!("SELECT {QUEUE_COLUMNS} FROM job_queue WHERE id = ?1"),
+                [id],
+            )
+            .await
+            .context(ctx)?;
+        match rows.next().await.context(ctx)? {
+            Some(row) => Ok(Some(entry_from_row(&row, ctx)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Jobs waiting or running, oldest first.
+    pub async fn active_queue(&self, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read the queue";
+        let mut rows = conn
+            .query(
+                &format!(
+                    "SELECT {QUEUE_COLUMNS} FROM job_queue WHERE status IN ('pending', 'running') ORDER BY id LIMIT ?1"
+                ),
+                [i64::from(limit)],
+            )
+            .await
+            .context(ctx)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(ctx)? {
+            out.push(entry_from_row(&row, ctx)?);
+        }
+        Ok(out)
+    }
+
+    /// The waiting job of (batch, job), if one is queued (a new request coalesces into it).
+    pub async fn pending_job(&self, batch: &str, job: &str) -> Result<Option<i64>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read the queue";
+        let mut rows = conn
+            .query(
+                "SELECT id FROM job_queue WHERE batch = ?1 AND job = ?2 AND status = 'pending' ORDER BY id LIMIT 1",
+                libsql::params![batch, job],
+            )
+            .await
+            .context(ctx)?;
+        match rows.next().await.context(ctx)? {
+            Some(row) => Ok(Some(row.get::<i64>(0).context(ctx)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Worker processes that have reported, most recent first.
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read the workers";
+        let mut rows = conn
+            .query(
+                "SELECT id, started_at, last_seen FROM queue_workers ORDER BY last_seen DESC LIMIT 50",
+                (),
+            )
+            .await
+            .context(ctx)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(ctx)? {
+            let started: String = row.get(1).context(ctx)?;
+            let seen: String = row.get(2).context(ctx)?;
+            out.push(WorkerInfo {
+                id: row.get(0).context(ctx)?,
+                started_at: parse_lenient(&started).unwrap_or_default(),
+                last_seen: parse_lenient(&seen).unwrap_or_default(),
+            });
+        }
+        Ok(out)
     }
 }

@@ -52,7 +52,30 @@ pub struct JobRun {
     pub rows_written: u64,
     pub error: Option<String>,
     pub log: String,
+    /// The queued job it came from (none for CLI runs).
+    pub queue_id: Option<i64>,
 }
+
+impl JobRun {
+    /// Wall time, once finished.
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        self.finished_at.map(|end| end - self.started_at)
+    }
+}
+
+/// Which runs to list; empty fields match every run.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub batch: Option<String>,
+    pub job: Option<String>,
+    pub status: Option<RunStatus>,
+    pub trigger: Option<String>,
+    /// Only runs older than this id (the next page).
+    pub before_id: Option<i64>,
+    pub queue_id: Option<i64>,
+}
+
+const RUN_COLUMNS: &str = "id, batch, job, trigger, status, started_at, finished_at, rows_read, rows_written, error, log, queue_id";
 
 /// The outcome written when a run ends.
 #[derive(Debug, Clone, Default)]
@@ -70,12 +93,13 @@ impl Store {
         batch: &str,
         job: &str,
         trigger: &str,
+        queue_id: Option<i64>,
     ) -> Result<i64, StoreError> {
         let conn = self.connect().await?;
         let mut rows = conn
             .query(
-                "INSERT INTO job_runs (batch, job, trigger, status, started_at) VALUES (?1, ?2, ?3, 'running', ?4) RETURNING id",
-                libsql::params![batch, job, trigger, format_db(Utc::now().naive_utc())],
+                "INSERT INTO job_runs (batch, job, trigger, status, started_at, queue_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5) RETURNING id",
+                libsql::params![batch, job, trigger, format_db(Utc::now().naive_utc()), queue_id],
             )
             .await
             .context("cannot record the start of a run")?;
@@ -132,35 +156,95 @@ impl Store {
         batch: Option<&str>,
         limit: u32,
     ) -> Result<Vec<JobRun>, StoreError> {
+        let filter = RunFilter {
+            batch: batch.map(str::to_owned),
+            ..RunFilter::default()
+        };
+        self.runs(&filter, limit).await
+    }
+
+    /// Runs matching `filter`, newest first.
+    pub async fn runs(&self, filter: &RunFilter, limit: u32) -> Result<Vec<JobRun>, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot read run history";
         let mut rows = conn
             .query(
-                "SELECT id, batch, job, trigger, status, started_at, finished_at, rows_read, rows_written, error, log
-                 FROM job_runs WHERE (?1 IS NULL OR batch = ?1) ORDER BY id DESC LIMIT ?2",
-                libsql::params![batch, i64::from(limit)],
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM job_runs
+                     WHERE (?1 IS NULL OR batch = ?1) AND (?2 IS NULL OR job = ?2) AND (?3 IS NULL OR status = ?3)
+                       AND (?4 IS NULL OR trigger = ?4) AND (?5 IS NULL OR id < ?5) AND (?6 IS NULL OR queue_id = ?6)
+                     ORDER BY id DESC LIMIT ?7"
+                ),
+                libsql::params![
+                    filter.batch.clone(),
+                    filter.job.clone(),
+                    filter.status.map(RunStatus::as_str),
+                    filter.trigger.clone(),
+                    filter.before_id,
+                    filter.queue_id,
+                    i64::from(limit)
+                ],
             )
             .await
             .context(ctx)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(ctx)? {
-            let parse_ts = |s: Option<String>| s.and_then(|s| crate::timestamp::parse_lenient(&s));
-            out.push(JobRun {
-                id: row.get(0).context(ctx)?,
-                batch: row.get(1).context(ctx)?,
-                job: row.get(2).context(ctx)?,
-                trigger: row.get(3).context(ctx)?,
-                status: RunStatus::parse(&row.get::<String>(4).context(ctx)?)
-                    .unwrap_or(RunStatus::Failed),
-                started_at: parse_ts(row.get::<Option<String>>(5).context(ctx)?)
-                    .unwrap_or_default(),
-                finished_at: parse_ts(row.get::<Option<String>>(6).context(ctx)?),
-                rows_read: row.get::<i64>(7).context(ctx)?.max(0) as u64,
-                rows_written: row.get::<i64>(8).context(ctx)?.max(0) as u64,
-                error: row.get(9).context(ctx)?,
-                log: row.get(10).context(ctx)?,
-            });
+            out.push(run_from_row(&row, ctx)?);
         }
         Ok(out)
     }
+
+    pub async fn run(&self, id: i64) -> Result<Option<JobRun>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read a run";
+        let mut rows = conn
+            .query(
+                &format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE id = ?1"),
+                [id],
+            )
+            .await
+            .context(ctx)?;
+        match rows.next().await.context(ctx)? {
+            Some(row) => Ok(Some(run_from_row(&row, ctx)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The latest run of each (batch, job), for the admin's job tables.
+    pub async fn last_runs(&self, batch: &str) -> Result<Vec<JobRun>, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read the last runs";
+        let mut rows = conn
+            .query(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs WHERE batch = ?1 GROUP BY job)"
+                ),
+                [batch],
+            )
+            .await
+            .context(ctx)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(ctx)? {
+            out.push(run_from_row(&row, ctx)?);
+        }
+        Ok(out)
+    }
+}
+
+fn run_from_row(row: &libsql::Row, ctx: &str) -> Result<JobRun, StoreError> {
+    let parse_ts = |s: Option<String>| s.and_then(|s| crate::timestamp::parse_lenient(&s));
+    Ok(JobRun {
+        id: row.get(0).context(ctx)?,
+        batch: row.get(1).context(ctx)?,
+        job: row.get(2).context(ctx)?,
+        trigger: row.get(3).context(ctx)?,
+        status: RunStatus::parse(&row.get::<String>(4).context(ctx)?).unwrap_or(RunStatus::Failed),
+        started_at: parse_ts(row.get::<Option<String>>(5).context(ctx)?).unwrap_or_default(),
+        finished_at: parse_ts(row.get::<Option<String>>(6).context(ctx)?),
+        rows_read: row.get::<i64>(7).context(ctx)?.max(0) as u64,
+        rows_written: row.get::<i64>(8).context(ctx)?.max(0) as u64,
+        error: row.get(9).context(ctx)?,
+        log: row.get(10).context(ctx)?,
+        queue_id: row.get(11).context(ctx)?,
+    })
 }

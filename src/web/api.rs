@@ -269,7 +269,7 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "anomstack API",
             "version": version::VERSION,
-            "description": "Read-only access to batches, metrics, scores, alerts and feedback."
+            "description": "Batches, metrics, scores, alerts and feedback (read, no token), and writes for scripts (push rows, run jobs, feedback, silences) with an API token made under /admin/tokens."
         },
         "paths": {
             "/api/v1/batches": {"get": {"summary": "Batches shown on the dashboard, with their figures over the newest 90 points",
@@ -285,9 +285,52 @@ pub fn openapi_document() -> Value {
                     {"name": "kind", "in": "query", "required": false, "schema": {"type": "string", "enum": ["alert", "llmalert", "change", "tholdalert"]}},
                     {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}},
                     {"name": "per_page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
-                "responses": {"200": ok(json!({"$ref": "#/components/schemas/AnomalyPage"})), "400": err, "404": err}}}
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/AnomalyPage"})), "400": err, "404": err}}},
+            "/api/v1/batches/{batch}/ingest": {"post": {"summary": "Store pushed metric rows in a batch (recorded as an ingest run); bad rows are rejected and listed",
+                "security": [{"bearer": []}], "parameters": [batch.clone()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Push"}}}},
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/PushResult"})), "400": err, "401": err, "404": err, "422": err}}},
+            "/api/v1/batches/{batch}/jobs/{job}": {"post": {"summary": "Queue a job of a batch (ingest, train, score, alert, change, llmalert, plot, delete or pipeline)",
+                "security": [{"bearer": []}],
+                "parameters": [batch.clone(), {"name": "job", "in": "path", "required": true, "schema": {"type": "string",
+                    "enum": ["ingest", "train", "score", "alert", "change", "llmalert", "plot", "delete", "pipeline"]}}],
+                "responses": {"202": ok(json!({"$ref": "#/components/schemas/Queued"})), "401": err, "404": err}}},
+            "/api/v1/summary/run": {"post": {"summary": "Queue the daily summary", "security": [{"bearer": []}],
+                "responses": {"202": ok(json!({"$ref": "#/components/schemas/Queued"})), "401": err}}},
+            "/api/v1/queue/{id}": {"get": {"summary": "A queued job's status and the runs it made", "security": [{"bearer": []}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok(json!({"type": "object"})), "401": err, "404": err}}},
+            "/api/v1/batches/{batch}/feedback": {"post": {"summary": "Mark an anomaly as real (up), a false alarm (down), or clear it", "security": [{"bearer": []}],
+                "parameters": [batch.clone()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["metric", "timestamp", "verdict"],
+                    "properties": {"metric": {"type": "string"}, "timestamp": {"type": "string"}, "verdict": {"type": "string", "enum": ["up", "down", "clear"]}}}}}},
+                "responses": {"200": ok(json!({"type": "object"})), "400": err, "401": err, "404": err}}},
+            "/api/v1/silences": {
+                "get": {"summary": "Silences in force", "security": [{"bearer": []}],
+                    "responses": {"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Silence"}})), "401": err}},
+                "post": {"summary": "Create a silence (at least one of batch, metric, tag)", "security": [{"bearer": []}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["duration"],
+                        "properties": {"batch": {"type": "string"}, "metric": {"type": "string", "description": "name or glob with *"},
+                            "tag": {"type": "string", "description": "key=value"}, "duration": {"type": "string", "example": "4h"}, "comment": {"type": "string"}}}}}},
+                    "responses": {"201": ok(json!({"$ref": "#/components/schemas/Silence"})), "400": err, "401": err}}},
+            "/api/v1/silences/{id}/expire": {"post": {"summary": "End a silence now", "security": [{"bearer": []}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok(json!({"type": "object"})), "401": err, "404": err}}}
         },
-        "components": {"schemas": {
+        "components": {
+          "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token from /admin/tokens (ask_…)"}},
+          "schemas": {
+            "Push": {"type": "object", "required": ["rows"], "properties": {"rows": {"type": "array", "items": {"type": "object",
+                "required": ["metric_name", "metric_value"], "properties": {"metric_name": {"type": "string"},
+                "metric_value": {"type": ["number", "string"]}, "metric_timestamp": {"type": "string", "description": "default: now"}}}}}},
+            "PushResult": {"type": "object", "properties": {"batch": {"type": "string"}, "rows_written": {"type": "integer"},
+                "rows_rejected": {"type": "integer"}, "rejected": {"type": "array", "items": {"type": "object",
+                "properties": {"row": {"type": "integer"}, "reason": {"type": "string"}}}}}},
+            "Queued": {"type": "object", "properties": {"id": {"type": "integer"}, "batch": {"type": "string"}, "job": {"type": "string"},
+                "coalesced": {"type": "boolean"}, "status_url": {"type": "string"}}},
+            "Silence": {"type": "object", "properties": {"id": {"type": "integer"}, "batch": {"type": "string"}, "metric": {"type": "string"},
+                "tag": {"type": ["string", "null"]}, "comment": {"type": "string"}, "created_by": {"type": "string"},
+                "starts_at": {"type": "string", "format": "date-time"}, "ends_at": {"type": "string", "format": "date-time"}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
             "Batch": {"type": "object", "properties": {
                 "name": {"type": "string"}, "metrics": {"type": "integer"},

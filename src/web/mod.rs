@@ -1,7 +1,9 @@
 //! The HTTP server: one axum router assembled from small per-area routers, with the
 //! middleware stack (tracing, timeout, panic guard, compression) applied once here.
 
+pub mod admin;
 mod api;
+mod api_write;
 mod assets;
 mod csrf;
 mod health;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub public_feedback: bool,
     feedback_limiter: Arc<RateLimiter>,
     stats: StatsCache,
+    /// Admin credentials, session settings and the login limiter.
+    pub admin: Arc<admin::AdminAuth>,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -49,7 +53,16 @@ impl AppState {
             public_feedback: false,
             feedback_limiter: Arc::new(RateLimiter::new(FEEDBACK_PER_MINUTE)),
             stats: StatsCache::default(),
+            admin: Arc::new(admin::AdminAuth::new(
+                crate::config::AdminSettings::default(),
+            )),
         }
+    }
+
+    /// Turns the admin panel on with these credentials and session settings.
+    pub fn with_admin(mut self, settings: crate::config::AdminSettings) -> Self {
+        self.admin = Arc::new(admin::AdminAuth::new(settings));
+        self
     }
 
     pub fn with_public_feedback(mut self, public: bool) -> Self {
@@ -66,8 +79,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(assets::router())
         .merge(api::router())
+        .merge(api_write::router())
         .merge(prometheus::router())
         .merge(pages::router())
+        .merge(admin::router())
         .fallback(|| async { pages::layout::not_found("There is no page at this address.") })
         .with_state(state)
         .layer(CompressionLayer::new())

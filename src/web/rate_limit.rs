@@ -42,6 +42,17 @@ impl RateLimiter {
     }
 }
 
+/// The visitor's address for rate limiting: Fly's proxy header when there is one (set by the
+/// proxy, not the client), else the socket's peer.
+pub fn client_ip(headers: &axum::http::HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
+    headers
+        .get("fly-client-ip")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| peer.map(|p| p.ip().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

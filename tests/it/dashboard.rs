@@ -587,6 +587,7 @@ async fn prometheus_metrics_count_runs_and_the_queue() {
         store: site.store.clone(),
         templates: config.templates.clone(),
         run_ts: Utc::now(),
+        queue_id: None,
     };
     // `SELECT 1` has no metric columns: a failed ingest run.
     let _ = anomstack::jobs::run_recorded(

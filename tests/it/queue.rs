@@ -254,7 +254,7 @@ async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
     // A worker took the job, started its run, and died without a word.
     store.heartbeat("dead-worker").await.unwrap();
     store.claim_job("dead-worker").await.unwrap().unwrap();
-    store.start_run("b", "ingest", "admin").await.unwrap();
+    store.start_run("b", "ingest", "admin", None).await.unwrap();
     store
         .execute(
             "UPDATE queue_workers SET last_seen = '2000-01-01 00:00:00'",

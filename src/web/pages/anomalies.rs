@@ -17,9 +17,9 @@ use crate::charts::{number, sparkline};
 use crate::config::Batch;
 use crate::store::{ANOMALY_KINDS, Anomaly, Feedback, MetricType, Window};
 use crate::timestamp::{format_db, parse_lenient};
-use crate::web::AppState;
 use crate::web::csrf;
 use crate::web::view::{View, ViewQuery, segment};
+use crate::web::{AppState, admin};
 
 const PER_PAGE: u32 = 50;
 
@@ -67,7 +67,8 @@ pub async fn anomaly_list(
     };
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
     let (token, new_cookie) = csrf::token(&headers);
-    let can_vote = state.public_feedback;
+    let can_vote =
+        state.public_feedback || admin::session::current(&state, &headers).await.is_some();
     let base = format!("/batch/{}", segment(batch.name()));
     let link = |kind: Option<MetricType>, page_no: u32| {
         let mut extra = Vec::new();
@@ -215,7 +216,8 @@ pub async fn post_feedback(
         Ok(b) => b,
         Err(missing) => return missing.into_response(),
     };
-    if !state.public_feedback {
+    let is_admin = admin::session::current(&state, &headers).await.is_some();
+    if !state.public_feedback && !is_admin {
         return (
             StatusCode::FORBIDDEN,
             "Feedback needs an admin session (or ANOMSTACK_PUBLIC_FEEDBACK=true).",
@@ -229,8 +231,10 @@ pub async fn post_feedback(
         )
             .into_response();
     }
-    let client = client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
-    if !state.feedback_limiter.allow(&client, Utc::now()) {
+    let client =
+        crate::web::rate_limit::client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
+    // Operators are not rate limited; anonymous visitors are.
+    if !is_admin && !state.feedback_limiter.allow(&client, Utc::now()) {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, HeaderValue::from_static("60"))],
@@ -270,15 +274,4 @@ pub async fn post_feedback(
     } else {
         Redirect::to(&format!("{base}/anomalies")).into_response()
     }
-}
-
-/// The visitor's address for rate limiting: Fly's proxy header when there is one (set by the
-/// proxy, not the client), else the socket's peer.
-fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    headers
-        .get("fly-client-ip")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| peer.map(|p| p.ip().to_string()))
-        .unwrap_or_else(|| "unknown".into())
 }

@@ -1,0 +1,43 @@
+//! Reading loosely typed columns: libsql hands back `Value`s, and SQLite may store an integer
+//! where a real was written, or NULL where a count is empty.
+
+use libsql::Value;
+
+use super::error::{SqlContext, StoreError};
+
+/// The first `n` columns of a row.
+pub(super) fn columns(row: &libsql::Row, n: i32, context: &str) -> Result<Vec<Value>, StoreError> {
+    (0..n)
+        .map(|i| row.get_value(i))
+        .collect::<Result<_, _>>()
+        .context(context)
+}
+
+pub(super) fn text(value: Value) -> Option<String> {
+    match value {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(super) fn real(value: &Value) -> Option<f64> {
+    match value {
+        Value::Real(v) => Some(*v),
+        Value::Integer(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+pub(super) fn count(value: &Value) -> u32 {
+    match value {
+        Value::Integer(v) => u32::try_from(*v).unwrap_or(u32::MAX),
+        _ => 0,
+    }
+}
+
+pub(super) fn wide(value: &Value) -> u64 {
+    match value {
+        Value::Integer(v) => u64::try_from(*v).unwrap_or(0),
+        _ => 0,
+    }
+}

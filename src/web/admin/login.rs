@@ -1,0 +1,192 @@
+//! `/admin/login` and `/admin/logout`. The login form is protected against login CSRF by the
+//! double-submit cookie; the password is checked with argon2 on a blocking thread, the username
+//! in constant time, and both always, so timing does not tell which was wrong. Failures are
+//! rate limited per client and per username, and every failure gets the same message.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Extension, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::disabled_page;
+use super::login_limit::keys;
+use super::secret_id::constant_time_eq;
+use super::session;
+use crate::config::Secret;
+use crate::password::verify_password;
+use crate::web::pages::layout::{page, server_error};
+use crate::web::rate_limit::client_ip;
+use crate::web::{AppState, csrf};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if state.admin.settings.credentials.is_none() {
+        return disabled_page();
+    }
+    let next = safe_next(q.next.as_deref());
+    if session::current(&state, &headers).await.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    form_response(&headers, &next, "", None, StatusCode::OK)
+}
+
+/// The login form. No `Debug`: it holds the password.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(credentials) = state.admin.settings.credentials.clone() else {
+        return disabled_page();
+    };
+    let next = safe_next(form.next.as_deref());
+    if !csrf::matches(&headers, &form.csrf) {
+        return form_response(
+            &headers,
+            &next,
+            &form.username,
+            Some("The form expired; please try again."),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let client = client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
+    let limit_keys = keys(&client, &form.username);
+    let now = Utc::now();
+    if let Some(until) = state.admin.limiter.locked_until(&limit_keys, now) {
+        let wait = (until - now).num_seconds().max(1);
+        tracing::warn!(client, "admin login refused: too many failed attempts");
+        let mut r = form_response(
+            &headers,
+            &next,
+            &form.username,
+            Some(&format!("Too many failed attempts. Try again in {wait} s.")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let password = Secret::new(form.password);
+    let username = form.username.trim().to_owned();
+    let expected = credentials.username.clone();
+    let hash = credentials.password_hash.clone();
+    let given = username.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        let user_ok = constant_time_eq(&given, &expected);
+        let password_ok = verify_password(password.expose(), hash.expose()).unwrap_or(false);
+        user_ok & password_ok
+    })
+    .await
+    .unwrap_or(false);
+    if !verified {
+        state.admin.limiter.fail(&limit_keys, now);
+        tracing::warn!(client, "admin login failed");
+        return form_response(
+            &headers,
+            &next,
+            &username,
+            Some("Wrong username or password."),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    state.admin.limiter.succeed(&limit_keys);
+    match session::start(&state, &headers, &username, &client).await {
+        Ok(cookie) => {
+            tracing::info!(client, user = username, "admin logged in");
+            let mut r = Redirect::to(&next).into_response();
+            r.headers_mut().insert(header::SET_COOKIE, cookie);
+            r
+        }
+        Err(e) => server_error("starting a session", &e),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    super::session::AdminForm { admin, .. }: super::session::AdminForm<super::NoFields>,
+) -> Response {
+    if let Err(e) = admin.logout(&state).await {
+        return server_error("ending the session", &e);
+    }
+    tracing::info!(user = admin.username, "admin logged out");
+    let mut r = Redirect::to("/admin/login").into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, session::clear_cookie(&state, &headers));
+    r
+}
+
+/// Where to go after logging in: an admin path on this site, never another host.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/admin") && !n.contains("//") && !n.contains('\\') => {
+            n.to_owned()
+        }
+        _ => "/admin".to_owned(),
+    }
+}
+
+fn form_response(
+    headers: &HeaderMap,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (token, cookie) = csrf::token(headers);
+    let mut r = (status, login_form(&token, next, username, error)).into_response();
+    if let Some(c) = cookie {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    r
+}
+
+fn login_form(token: &str, next: &str, username: &str, error: Option<&str>) -> Markup {
+    page(
+        "Admin login",
+        false,
+        html! {
+            section.login {
+                h1 { "Admin login" }
+                @if let Some(e) = error {
+                    p.error role="alert" { (e) }
+                }
+                form method="post" action="/admin/login" {
+                    input type="hidden" name="csrf" value=(token);
+                    input type="hidden" name="next" value=(next);
+                    label { "Username" input type="text" name="username" value=(username)
+                        autocomplete="username" required autofocus; }
+                    label { "Password" input type="password" name="password"
+                        autocomplete="current-password" required; }
+                    button type="submit" { "Log in" }
+                }
+            }
+        },
+    )
+}

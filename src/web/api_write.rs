@@ -1,0 +1,438 @@
+//! The write side of `/api/v1`, for scripts and orchestrators: push metric rows, run a job and
+//! follow it, give feedback, manage silences. Every call needs an API token made in the admin
+//! panel (`Authorization: Bearer ask_…`), checked against its stored digest.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::admin::secret_id::digest;
+use crate::jobs::{self, JobCtx, Trigger, normalize};
+use crate::queue::{ALL_BATCHES, enqueue, is_batch_job};
+use crate::sources::{RawRow, RawValue};
+use crate::store::{Feedback, RunFilter, Silence};
+use crate::timestamp::{format_db, parse_lenient};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/batches/{batch}/ingest", post(push_rows))
+        .route("/api/v1/batches/{batch}/jobs/{job}", post(run_job))
+        .route("/api/v1/summary/run", post(run_summary))
+        .route("/api/v1/queue/{id}", get(queue_status))
+        .route("/api/v1/batches/{batch}/feedback", post(feedback))
+        .route("/api/v1/silences", get(list_silences).post(create_silence))
+        .route("/api/v1/silences/{id}/expire", post(expire_silence))
+}
+
+/// A caller holding a live API token.
+pub struct ApiClient {
+    pub token_name: String,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{context}");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("{context} failed; the server log has the details"),
+    )
+}
+
+impl FromRequestParts<AppState> for ApiClient {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let unauthorized = |why: &str| {
+            let mut r = error(StatusCode::UNAUTHORIZED, why);
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"anomstack\""),
+            );
+            r
+        };
+        let Some(token) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+        else {
+            return Err(unauthorized(
+                "this endpoint needs an API token: `Authorization: Bearer <token>` (create one under /admin/tokens)",
+            ));
+        };
+        match state
+            .store
+            .use_api_token(&digest(token), Utc::now().naive_utc())
+            .await
+        {
+            Ok(Some(token_name)) => Ok(ApiClient { token_name }),
+            Ok(None) => Err(unauthorized("the API token is unknown or revoked")),
+            Err(e) => Err(internal("checking the API token", &e)),
+        }
+    }
+}
+
+fn no_batch(name: &str) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no batch named `{name}`"))
+}
+
+/// One pushed row; the field names are the metrics table's columns.
+#[derive(Debug, Deserialize)]
+struct PushedRow {
+    metric_name: Option<String>,
+    metric_value: Option<Value>,
+    metric_timestamp: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PushBody {
+    rows: Vec<PushedRow>,
+}
+
+/// Rows per push; bigger loads should be split.
+const MAX_PUSH_ROWS: usize = 50_000;
+
+async fn push_rows(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    client: ApiClient,
+    body: Result<Json<PushBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be {{\"rows\": [...]}}: {e}"),
+            );
+        }
+    };
+    let config = state.config.current();
+    let Some(batch) = config.batch(&name) else {
+        return no_batch(&name);
+    };
+    if body.rows.len() > MAX_PUSH_ROWS {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_PUSH_ROWS} rows per push"),
+        );
+    }
+    let now = format_db(Utc::now().naive_utc());
+    let raw: Vec<RawRow> = body
+        .rows
+        .into_iter()
+        .map(|r| RawRow {
+            // A row without a time is "now", as an ingest query's would be.
+            timestamp: Some(r.metric_timestamp.unwrap_or_else(|| now.clone())),
+            name: r.metric_name,
+            value: match r.metric_value {
+                Some(Value::Number(n)) => n.as_f64().map_or(RawValue::Missing, RawValue::Number),
+                Some(Value::String(s)) => RawValue::Text(s),
+                _ => RawValue::Missing,
+            },
+        })
+        .collect();
+    let spec = &batch.spec;
+    let rejected = normalize(
+        batch.name(),
+        raw.clone(),
+        spec.ingest_metric_rounding,
+        &spec.tholdalert_thresholds,
+    )
+    .rejected;
+    let rejected_json: Vec<Value> = rejected
+        .iter()
+        .take(100)
+        .map(|r| json!({"row": r.row, "reason": r.reason}))
+        .collect();
+    let ctx = JobCtx {
+        store: state.store.clone(),
+        templates: config.templates.clone(),
+        run_ts: Utc::now(),
+        queue_id: None,
+    };
+    match jobs::run_push(&ctx, batch, raw).await {
+        Ok(report) => {
+            tracing::info!(
+                token = client.token_name,
+                batch = batch.name(),
+                rows = report.rows_written,
+                "rows pushed"
+            );
+            (
+                StatusCode::OK,
+                Json(json!({
+                    "batch": batch.name(),
+                    "rows_written": report.rows_written,
+                    "rows_rejected": rejected.len(),
+                    "rejected": rejected_json,
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": e.to_string(),
+                "rows_rejected": rejected.len(),
+                "rejected": rejected_json,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+async fn run_job(
+    State(state): State<AppState>,
+    Path((name, job)): Path<(String, String)>,
+    client: ApiClient,
+) -> Response {
+    let config = state.config.current();
+    let Some(batch) = config.batch(&name) else {
+        return no_batch(&name);
+    };
+    if !is_batch_job(&job) {
+        return error(StatusCode::NOT_FOUND, format!("no job named `{job}`"));
+    }
+    queue(&state, &client, batch.name(), &job).await
+}
+
+async fn run_summary(State(state): State<AppState>, client: ApiClient) -> Response {
+    queue(&state, &client, ALL_BATCHES, "summary").await
+}
+
+async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: &str) -> Response {
+    let queued = match enqueue(&state.store, batch, job, Trigger::Api, Utc::now()).await {
+        Ok(Some(id)) => (id, false),
+        Ok(None) => match state.store.pending_job(batch, job).await {
+            Ok(Some(id)) => (id, true),
+            Ok(None) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the queue is busy; try again",
+                );
+            }
+            Err(e) => return internal("queueing the job", &e),
+        },
+        Err(e) => return internal("queueing the job", &e),
+    };
+    tracing::info!(
+        token = client.token_name,
+        batch,
+        job,
+        id = queued.0,
+        "job queued through the API"
+    );
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": queued.0,
+            "batch": batch,
+            "job": job,
+            "coalesced": queued.1,
+            "status_url": format!("/api/v1/queue/{}", queued.0),
+        })),
+    )
+        .into_response()
+}
+
+async fn queue_status(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    _client: ApiClient,
+) -> Response {
+    let entry = match state.store.queue_entry(id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no queued job #{id}")),
+        Err(e) => return internal("reading the queue", &e),
+    };
+    let filter = RunFilter {
+        queue_id: Some(id),
+        ..RunFilter::default()
+    };
+    let runs = match state.store.runs(&filter, 20).await {
+        Ok(r) => r,
+        Err(e) => return internal("reading runs", &e),
+    };
+    let stamp = |t: chrono::NaiveDateTime| t.and_utc().to_rfc3339();
+    Json(json!({
+        "id": entry.id,
+        "batch": entry.batch,
+        "job": entry.job,
+        "trigger": entry.trigger,
+        "status": entry.status,
+        "finished": entry.is_finished(),
+        "attempts": entry.attempts,
+        "max_attempts": entry.max_attempts,
+        "last_error": entry.last_error,
+        "runs": runs.iter().rev().map(|r| json!({
+            "id": r.id, "job": r.job, "status": r.status.as_str(),
+            "started_at": stamp(r.started_at), "finished_at": r.finished_at.map(stamp),
+            "rows_read": r.rows_read, "rows_written": r.rows_written, "error": r.error,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedbackBody {
+    metric: String,
+    timestamp: String,
+    /// `up`, `down` or `clear`.
+    verdict: String,
+}
+
+async fn feedback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    _client: ApiClient,
+    body: Result<Json<FeedbackBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"metric\", \"timestamp\", \"verdict\"}}: {e}"),
+            );
+        }
+    };
+    let config = state.config.current();
+    let Some(batch) = config.batch(&name) else {
+        return no_batch(&name);
+    };
+    let Some(ts) = parse_lenient(&body.timestamp) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unreadable timestamp `{}`", body.timestamp),
+        );
+    };
+    let verdict = match body.verdict.as_str() {
+        "up" => Some(Feedback::Up),
+        "down" => Some(Feedback::Down),
+        "clear" => None,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("verdict must be up, down or clear, not `{other}`"),
+            );
+        }
+    };
+    let table = &batch.spec.table_key;
+    match state
+        .store
+        .is_anomaly(table, batch.name(), &body.metric, ts)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "no anomaly of this metric at this time",
+            );
+        }
+        Err(e) => return internal("looking up the anomaly", &e),
+    }
+    match state.store.set_feedback(table, batch.name(), &body.metric, ts, verdict).await {
+        Ok(()) => Json(json!({"batch": batch.name(), "metric": body.metric, "timestamp": format_db(ts), "verdict": body.verdict})).into_response(),
+        Err(e) => internal("storing feedback", &e),
+    }
+}
+
+fn silence_json(s: &Silence) -> Value {
+    let stamp = |t: chrono::NaiveDateTime| t.and_utc().to_rfc3339();
+    json!({
+        "id": s.id, "batch": s.batch, "metric": s.metric,
+        "tag": if s.tag_key.is_empty() { Value::Null } else { json!(format!("{}={}", s.tag_key, s.tag_value)) },
+        "comment": s.comment, "created_by": s.created_by,
+        "starts_at": stamp(s.starts_at), "ends_at": stamp(s.ends_at),
+    })
+}
+
+async fn list_silences(State(state): State<AppState>, _client: ApiClient) -> Response {
+    match state.store.silences(Utc::now().naive_utc(), false).await {
+        Ok(list) => Json(list.iter().map(silence_json).collect::<Vec<_>>()).into_response(),
+        Err(e) => internal("reading silences", &e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SilenceBody {
+    #[serde(default)]
+    batch: String,
+    #[serde(default)]
+    metric: String,
+    #[serde(default)]
+    tag: String,
+    duration: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn create_silence(
+    State(state): State<AppState>,
+    client: ApiClient,
+    body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "expected {{\"duration\", \"batch\"?, \"metric\"?, \"tag\"?, \"comment\"?}}: {e}"
+                ),
+            );
+        }
+    };
+    let config = state.config.current();
+    let by = format!("token:{}", client.token_name);
+    let new = match super::admin::silences::new_silence(
+        &body.batch,
+        &body.metric,
+        &body.tag,
+        &body.duration,
+        &body.comment,
+        &by,
+        |b| config.batch(b).is_some(),
+    ) {
+        Ok(s) => s,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    match state.store.create_silence(&new).await {
+        Ok(id) => {
+            let now = Utc::now().naive_utc();
+            match state.store.silences(now, true).await {
+                Ok(list) => match list.iter().find(|s| s.id == id) {
+                    Some(s) => (StatusCode::CREATED, Json(silence_json(s))).into_response(),
+                    None => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+                },
+                Err(e) => internal("reading the new silence", &e),
+            }
+        }
+        Err(e) => internal("creating a silence", &e),
+    }
+}
+
+async fn expire_silence(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    _client: ApiClient,
+) -> Response {
+    match state.store.expire_silence(id, Utc::now().naive_utc()).await {
+        Ok(true) => Json(json!({"id": id, "expired": true})).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no silence #{id} in force")),
+        Err(e) => internal("ending a silence", &e),
+    }
+}

@@ -1,0 +1,1227 @@
+//! The admin panel and the write API through the router, on a real libsql file: access
+//! control on every route, login (CSRF, lockout, cookie flags, session rotation, logout),
+//! run buttons through the real queue and worker, schedules, silences, the config page's
+//! masking and reload, API tokens; and the real binary for "the password never reaches logs".
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anomstack::config::{
+    AdminCredentials, AdminSettings, DatabaseLocation, EnvVars, LiveConfig, Secret,
+};
+use anomstack::queue::worker;
+use anomstack::store::Store;
+use anomstack::web::{AppState, router};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::store_local::count;
+use crate::support::MetricsDir;
+
+const USER: &str = "ops";
+const PASSWORD: &str = "correct horse battery staple";
+
+const BATCH: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' || n AS metric_name, n * 1.5 AS metric_value FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3)\n";
+
+pub struct Admin {
+    pub dir: MetricsDir,
+    pub store: Store,
+    pub state: AppState,
+    pub live: Arc<LiveConfig>,
+}
+
+pub fn admin_settings() -> AdminSettings {
+    AdminSettings {
+        credentials: Some(AdminCredentials {
+            username: USER.into(),
+            password_hash: Secret::new(anomstack::password::hash_password(PASSWORD).unwrap()),
+        }),
+        ..AdminSettings::default()
+    }
+}
+
+/// A server with batch `b` whose ingest makes three metrics, admin credentials, and a
+/// live (reloadable) configuration with a secret in the environment.
+pub async fn admin_site(batch_yaml: &str) -> Admin {
+    let dir = MetricsDir::new();
+    dir.write("b.yaml", batch_yaml);
+    let env = EnvVars::from_pairs([
+        ("ANOMSTACK_SLACK_TOKEN", "xoxb-very-secret"),
+        ("ANOMSTACK_PORT", "8080"),
+    ]);
+    let settings = dir.settings(&env);
+    let config = anomstack::config::load(&settings, &env).unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let live = LiveConfig::new(config, settings, env);
+    let state = AppState::new(store.clone(), live.clone()).with_admin(admin_settings());
+    Admin {
+        dir,
+        store,
+        state,
+        live,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+}
+
+/// A browser-like client: keeps cookies, sends forms.
+pub struct Client {
+    state: AppState,
+    jar: Vec<(String, String)>,
+}
+
+impl Client {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            state: state.clone(),
+            jar: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.jar
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.jar.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            self.jar.push((name.into(), value.into()));
+        }
+    }
+
+    async fn send(&mut self, mut req: Request<Body>) -> Reply {
+        if !self.jar.is_empty() {
+            let header: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            req.headers_mut()
+                .insert(header::COOKIE, header.join("; ").parse().unwrap());
+        }
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let reply = Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        for c in reply.cookies() {
+            let pair = c.split(';').next().unwrap();
+            let (n, v) = pair.split_once('=').unwrap();
+            self.set(n, v);
+        }
+        reply
+    }
+
+    pub async fn get(&mut self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub async fn htmx_get(&mut self, uri: &str) -> Reply {
+        self.send(
+            Request::get(uri)
+                .header("hx-request", "true")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_with(uri, form, &[]).await
+    }
+
+    pub async fn post_with(
+        &mut self,
+        uri: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req =
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(
+            req.body(Body::from(serde_urlencoded::to_string(form).unwrap()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Logs in; panics unless it worked. Returns the session's CSRF token.
+    pub async fn login(&mut self) -> String {
+        let page = self.get("/admin/login").await;
+        let token = hidden(&page.body, "csrf");
+        let r = self
+            .post(
+                "/admin/login",
+                &[
+                    ("username", USER),
+                    ("password", PASSWORD),
+                    ("csrf", &token),
+                    ("next", "/admin"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let overview = self.get("/admin").await;
+        assert_eq!(overview.status, StatusCode::OK);
+        hidden(&overview.body, "csrf")
+    }
+}
+
+/// The value of the first hidden input named `name`.
+pub fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} field in:\n{html}"))
+        + needle.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_admin_route_and_write_api_refuses_without_a_session_or_token() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    for path in [
+        "/admin",
+        "/admin/batch/b",
+        "/admin/queue/1",
+        "/admin/runs",
+        "/admin/runs/1",
+        "/admin/silences",
+        "/admin/config",
+        "/admin/tokens",
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "GET {path}");
+        assert!(
+            r.location().starts_with("/admin/login?next="),
+            "GET {path}: {}",
+            r.location()
+        );
+        let h = c.htmx_get(path).await;
+        assert_eq!(h.status, StatusCode::UNAUTHORIZED, "htmx GET {path}");
+        assert!(h.headers.contains_key("hx-redirect"));
+    }
+    for path in [
+        "/admin/logout",
+        "/admin/batch/b/run/ingest",
+        "/admin/batch/b/schedule/ingest",
+        "/admin/summary/run",
+        "/admin/silences",
+        "/admin/silences/1/expire",
+        "/admin/config/reload",
+        "/admin/tokens",
+        "/admin/tokens/1/revoke",
+    ] {
+        let r = c
+            .post(path, &[("csrf", "x"), ("state", "off"), ("name", "t")])
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "POST {path}");
+    }
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM job_queue").await,
+        0
+    );
+    for (method, path) in [
+        ("POST", "/api/v1/batches/b/ingest"),
+        ("POST", "/api/v1/batches/b/jobs/ingest"),
+        ("POST", "/api/v1/summary/run"),
+        ("GET", "/api/v1/queue/1"),
+        ("POST", "/api/v1/batches/b/feedback"),
+        ("GET", "/api/v1/silences"),
+        ("POST", "/api/v1/silences"),
+        ("POST", "/api/v1/silences/1/expire"),
+    ] {
+        for auth in [None, Some("Bearer ask_0000"), Some("Basic b3BzOnB3")] {
+            let mut req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(a) = auth {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let r = c.send(req.body(Body::from("{}")).unwrap()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {auth:?}"
+            );
+            assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+            assert!(r.body.contains("\"error\""), "{}", r.body);
+        }
+    }
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM job_queue").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn without_credentials_the_admin_panel_is_off_and_says_how_to_turn_it_on() {
+    let site = admin_site(BATCH).await;
+    let state = AppState::new(site.store.clone(), site.live.clone());
+    let mut c = Client::new(&state);
+    for path in ["/admin", "/admin/login", "/admin/runs"] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(r.body.contains("anomstack hash-password"), "{path}");
+        assert!(r.body.contains("ANOMSTACK_ADMIN_PASSWORD_HASH"));
+    }
+    let r = c
+        .post(
+            "/admin/login",
+            &[("username", "admin"), ("password", ""), ("csrf", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(c.cookie("anomstack_session").is_none());
+}
+
+#[tokio::test]
+async fn login_needs_csrf_sets_a_strict_cookie_rotates_the_session_and_logout_ends_it() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let page = c.get("/admin/login?next=/admin/runs").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = hidden(&page.body, "csrf");
+    assert_eq!(hidden(&page.body, "next"), "/admin/runs");
+    // A forged login (no matching CSRF cookie) is refused even with the right password.
+    let forged = c
+        .post(
+            "/admin/login",
+            &[("username", USER), ("password", PASSWORD), ("csrf", "f00d")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(c.cookie("anomstack_session").is_none());
+    // A session id planted before login (fixation) is not the one you get.
+    let planted = "ab".repeat(32);
+    c.set("anomstack_session", &planted);
+    let ok = c
+        .post(
+            "/admin/login",
+            &[
+                ("username", USER),
+                ("password", PASSWORD),
+                ("csrf", &token),
+                ("next", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location(), "/admin", "an off-site next is ignored");
+    let cookie = ok
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("anomstack_session="))
+        .unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=86400"] {
+        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on localhost: {cookie}"
+    );
+    let id = c.cookie("anomstack_session").unwrap();
+    assert_ne!(id, planted);
+    assert_eq!(id.len(), 64, "256 random bits as hex");
+    // The database keeps a digest, never the id.
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM admin_sessions").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            &format!("SELECT COUNT(*) FROM admin_sessions WHERE id_digest = '{id}'")
+        )
+        .await,
+        0
+    );
+    let overview = c.get("/admin").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains("Signed in as ops"));
+    let csrf = hidden(&overview.body, "csrf");
+
+    // Behind HTTPS (Fly's proxy says so) the cookie is Secure.
+    let mut https = Client::new(&site.state);
+    let p = https.get("/admin/login").await;
+    let t = hidden(&p.body, "csrf");
+    let r = https
+        .post_with(
+            "/admin/login",
+            &[("username", USER), ("password", PASSWORD), ("csrf", &t)],
+            &[("x-forwarded-proto", "https")],
+        )
+        .await;
+    assert!(
+        r.cookies()
+            .iter()
+            .any(|c| c.starts_with("anomstack_session=") && c.contains("; Secure"))
+    );
+
+    // Logout needs the session's CSRF token, then the session is gone for good.
+    let bad = c.post("/admin/logout", &[("csrf", "nope")]).await;
+    assert_eq!(bad.status, StatusCode::FORBIDDEN);
+    let out = c.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(out.cookies().iter().any(|c| c.contains("Max-Age=0")));
+    let mut replay = Client::new(&site.state);
+    replay.set("anomstack_session", &id);
+    assert_eq!(replay.get("/admin").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM admin_sessions").await,
+        1,
+        "only the https client's"
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_are_refused() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    c.login().await;
+    let conn = site.store.connect().await.unwrap();
+    conn.execute(
+        "UPDATE admin_sessions SET last_seen = '2000-01-01 00:00:00'",
+        (),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        c.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "idle too long"
+    );
+    let mut c = Client::new(&site.state);
+    c.login().await;
+    conn.execute(
+        "UPDATE admin_sessions SET expires_at = '2000-01-01 00:00:00'",
+        (),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        c.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "past its absolute expiry"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_rejected_alike_then_locked_out() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let token = hidden(&c.get("/admin/login").await.body, "csrf");
+    let mut messages = Vec::new();
+    for (user, pw) in [
+        (USER, "wrong"),
+        ("nobody", PASSWORD),
+        (USER, ""),
+        (USER, "Correct horse battery staple"),
+        ("OPS", PASSWORD),
+    ] {
+        let r = c
+            .post(
+                "/admin/login",
+                &[("username", user), ("password", pw), ("csrf", &token)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{user}/{pw}");
+        messages.push(r.body.contains("Wrong username or password."));
+    }
+    assert!(
+        messages.iter().all(|m| *m),
+        "one generic message for every failure"
+    );
+    // Locked now, even with the right password.
+    let r = c
+        .post(
+            "/admin/login",
+            &[("username", USER), ("password", PASSWORD), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    assert!(c.cookie("anomstack_session").is_none());
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM admin_sessions").await,
+        0
+    );
+}
+
+/// Runs queued jobs with a real worker until `until` holds (at most 60 s).
+async fn work_until(site: &Admin, sql: &str, want: i64) {
+    let env = Arc::new(worker::WorkerEnv {
+        store: site.store.clone(),
+        config: site.live.clone(),
+        worker_id: worker::new_worker_id(),
+        kill_after: Duration::from_secs(60),
+        stale_after: Duration::from_secs(30),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(worker::run(env, 2, Duration::from_secs(5), async {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&site.store, sql).await < want {
+        assert!(Instant::now() < deadline, "timed out waiting for {sql}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_button_queues_exactly_one_run_that_finishes_in_history() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    let page = c.get("/admin/batch/b").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for job in [
+        "ingest", "train", "score", "alert", "change", "llmalert", "plot", "delete", "pipeline",
+    ] {
+        assert!(
+            page.body
+                .contains(&format!("action=\"/admin/batch/b/run/{job}\"")),
+            "{job} button"
+        );
+    }
+    // A wrong token queues nothing.
+    let forged = c
+        .post_with(
+            "/admin/batch/b/run/ingest",
+            &[],
+            &[("hx-request", "true"), ("x-csrf-token", "bad")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM job_queue").await,
+        0
+    );
+    // Two clicks before a worker takes it: one queued job, shown twice.
+    let click = || async {
+        let mut c2 = Client {
+            state: c.state.clone(),
+            jar: c.jar.clone(),
+        };
+        c2.post_with(
+            "/admin/batch/b/run/ingest",
+            &[],
+            &[("hx-request", "true"), ("x-csrf-token", &csrf)],
+        )
+        .await
+    };
+    let first = click().await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert!(
+        first.body.contains("data-status=\"pending\""),
+        "{}",
+        first.body
+    );
+    assert!(
+        first.body.contains("hx-trigger=\"load delay:1s\""),
+        "it polls while not finished"
+    );
+    let second = click().await;
+    assert_eq!(
+        hidden_attr(&first.body, "data-queue-id"),
+        hidden_attr(&second.body, "data-queue-id")
+    );
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM job_queue").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM job_queue WHERE trigger = 'admin' AND job = 'ingest'"
+        )
+        .await,
+        1
+    );
+    let id = hidden_attr(&first.body, "data-queue-id");
+
+    work_until(
+        &site,
+        "SELECT COUNT(*) FROM job_queue WHERE status IN ('done', 'failed')",
+        1,
+    )
+    .await;
+    let done = c.htmx_get(&format!("/admin/queue/{id}")).await;
+    assert!(done.body.contains("data-status=\"done\""), "{}", done.body);
+    assert!(
+        !done.body.contains("hx-trigger"),
+        "polling stops once finished"
+    );
+    assert!(
+        done.body.contains("succeeded") && done.body.contains("3 rows"),
+        "{}",
+        done.body
+    );
+    assert_eq!(count(&site.store, "SELECT COUNT(*) FROM job_runs").await, 1);
+    assert_eq!(count(&site.store, &format!("SELECT COUNT(*) FROM job_runs WHERE queue_id = {id} AND trigger = 'admin' AND status = 'succeeded'")).await, 1);
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'metric'"
+        )
+        .await,
+        3
+    );
+
+    let runs = c.get("/admin/runs?trigger=admin&job=ingest").await;
+    assert!(runs.body.contains("succeeded"), "{}", runs.body);
+    let none = c.get("/admin/runs?status=failed").await;
+    assert!(none.body.contains("No runs yet."));
+    let run_id = count(&site.store, "SELECT MAX(id) FROM job_runs").await;
+    let detail = c.get(&format!("/admin/runs/{run_id}")).await;
+    assert!(
+        detail.body.contains("stored 3 metric rows"),
+        "the log: {}",
+        detail.body
+    );
+    assert_eq!(c.get("/admin/runs/999").await.status, StatusCode::NOT_FOUND);
+
+    // The whole pipeline is one queued job with a run per step.
+    let p = c
+        .post_with(
+            "/admin/batch/b/run/pipeline",
+            &[("csrf", &csrf)],
+            &[("hx-request", "true")],
+        )
+        .await;
+    let pid = hidden_attr(&p.body, "data-queue-id");
+    work_until(
+        &site,
+        &format!(
+            "SELECT COUNT(*) FROM job_queue WHERE id = {pid} AND status IN ('done', 'failed')"
+        ),
+        1,
+    )
+    .await;
+    let steps = count(
+        &site.store,
+        &format!("SELECT COUNT(*) FROM job_runs WHERE queue_id = {pid}"),
+    )
+    .await;
+    assert_eq!(steps, 5, "ingest, train, score, alert, change");
+    // Unknown batches and jobs are 404s and queue nothing.
+    let before = count(&site.store, "SELECT COUNT(*) FROM job_queue").await;
+    assert_eq!(
+        c.post("/admin/batch/b/run/rm%20-rf", &[("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.post("/admin/batch/..%2F..%2Fetc/run/ingest", &[("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM job_queue").await,
+        before
+    );
+}
+
+fn hidden_attr(html: &str, attr: &str) -> String {
+    let needle = format!("{attr}=\"");
+    let start = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {attr} in {html}"))
+        + needle.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn schedules_switch_persist_and_return_to_the_default() {
+    let site = admin_site(&format!("{BATCH}ingest_default_schedule_status: RUNNING\n")).await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    let r = c
+        .post(
+            "/admin/batch/b/schedule/ingest",
+            &[("csrf", &csrf), ("state", "off")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let overrides = site.store.schedule_overrides().await.unwrap();
+    assert_eq!(
+        overrides.get(&("b".to_owned(), "ingest".to_owned())),
+        Some(&false)
+    );
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("The ingest schedule is off."));
+    assert!(page.body.contains("(set here)"));
+    // The scheduler reads the same table: the ingest entry is now off.
+    let entries = anomstack::queue::scheduler::entries(&site.live.current());
+    let ingest = entries
+        .iter()
+        .find(|e| e.batch == "b" && e.job == "ingest")
+        .unwrap();
+    assert!(!ingest.is_on(&overrides));
+    c.post(
+        "/admin/batch/b/schedule/train",
+        &[("csrf", &csrf), ("state", "on")],
+    )
+    .await;
+    let overrides = site.store.schedule_overrides().await.unwrap();
+    let train = entries
+        .iter()
+        .find(|e| e.batch == "b" && e.job == "train")
+        .unwrap();
+    assert!(train.is_on(&overrides), "a STOPPED default can be started");
+    c.post(
+        "/admin/batch/b/schedule/ingest",
+        &[("csrf", &csrf), ("state", "default")],
+    )
+    .await;
+    assert!(ingest.is_on(&site.store.schedule_overrides().await.unwrap()));
+    let bad = c
+        .post(
+            "/admin/batch/b/schedule/ingest",
+            &[("csrf", &csrf), ("state", "maybe")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn silences_are_validated_created_listed_and_ended() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    let empty = c
+        .post("/admin/silences", &[("csrf", &csrf), ("duration", "1h")])
+        .await;
+    let page = c.get(empty.location()).await;
+    assert!(
+        page.body.contains("at least one of batch, metric or tag"),
+        "{}",
+        page.body
+    );
+    let unknown = c
+        .post(
+            "/admin/silences",
+            &[("csrf", &csrf), ("batch", "nope"), ("duration", "1h")],
+        )
+        .await;
+    assert!(
+        c.get(unknown.location())
+            .await
+            .body
+            .contains("no batch named")
+    );
+    let r = c
+        .post(
+            "/admin/silences",
+            &[
+                ("csrf", &csrf),
+                ("batch", "b"),
+                ("metric", "m*"),
+                ("tag", "priority=p3"),
+                ("duration", "4h"),
+                ("comment", "<b>maintenance</b>"),
+            ],
+        )
+        .await;
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("Silence #1 created"), "{}", page.body);
+    assert!(
+        page.body.contains("&lt;b&gt;maintenance&lt;/b&gt;"),
+        "comments are escaped"
+    );
+    let now = chrono::Utc::now().naive_utc();
+    let active = site.store.silences(now, false).await.unwrap();
+    assert_eq!(active.len(), 1);
+    let s = &active[0];
+    assert_eq!(
+        (
+            s.batch.as_str(),
+            s.metric.as_str(),
+            s.tag_key.as_str(),
+            s.tag_value.as_str(),
+            s.created_by.as_str()
+        ),
+        ("b", "m*", "priority", "p3", USER)
+    );
+    let hours = (s.ends_at - s.starts_at).num_minutes();
+    assert_eq!(hours, 240);
+    let tags = [("priority".to_owned(), "p3".to_owned())].into();
+    assert!(anomstack::notify::silence::silencing(&active, "b", "m2", &tags, now).is_some());
+    let r = c.post("/admin/silences/1/expire", &[("csrf", &csrf)]).await;
+    assert!(c.get(r.location()).await.body.contains("Silence #1 ended."));
+    assert!(
+        site.store
+            .silences(chrono::Utc::now().naive_utc(), false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        c.post("/admin/silences/1/expire", &[("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_config_page_masks_secrets_and_a_bad_reload_is_shown_not_applied() {
+    let site = admin_site(&format!(
+        "{BATCH}metric_tags:\n  m1:\n    runbook: https://bot:hunter2@wiki.example/m1\n"
+    ))
+    .await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    let page = c.get("/admin/config?batch=b").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("metric_batch: b"), "{}", page.body);
+    assert!(page.body.contains("ANOMSTACK_SLACK_TOKEN"));
+    for secret in ["xoxb-very-secret", "hunter2", "$argon2"] {
+        assert!(!page.body.contains(secret), "{secret} shown");
+    }
+    assert!(page.body.contains("********"));
+    // A broken file: errors shown, the running configuration kept.
+    site.dir.write(
+        "broken.yaml",
+        "metric_batch: broken\ningest_sql: [unclosed\n",
+    );
+    let r = c.post("/admin/config/reload", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("broken.yaml"), "{}", r.body);
+    assert!(r.body.contains("nothing was applied"));
+    assert!(site.live.current().batch("broken").is_none());
+    std::fs::remove_file(site.dir.path().join("broken.yaml")).unwrap();
+    site.dir
+        .write("c.yaml", "metric_batch: c\ningest_sql: SELECT 1\n");
+    let r = c.post("/admin/config/reload", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Reloaded: 2 batch(es) are live."),
+        "{}",
+        r.body
+    );
+    assert!(site.live.current().batch("c").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_authorize_writes_until_revoked() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    let page = c
+        .post("/admin/tokens", &[("csrf", &csrf), ("name", "airflow")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let start = page.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+    let token = page.body[start..].split('<').next().unwrap().to_owned();
+    assert!(token.starts_with("ask_") && token.len() == 68, "{token}");
+    assert_eq!(
+        count(
+            &site.store,
+            &format!(
+                "SELECT COUNT(*) FROM api_tokens WHERE digest = '{token}' OR prefix = '{token}'"
+            )
+        )
+        .await,
+        0
+    );
+    assert!(
+        !c.get("/admin/tokens").await.body.contains(&token),
+        "shown once only"
+    );
+
+    let api = |method: &str, path: &str, body: serde_json::Value| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let mut anon = Client::new(&site.state);
+    // Push rows: good ones stored, bad ones rejected by row number.
+    let r = anon
+        .send(api("POST", "/api/v1/batches/b/ingest", serde_json::json!({"rows": [
+            {"metric_name": "pushed", "metric_value": 2.5, "metric_timestamp": "2026-01-01T00:00:00Z"},
+            {"metric_name": "pushed", "metric_value": "abc", "metric_timestamp": "2026-01-01T00:05:00Z"},
+            {"metric_name": "", "metric_value": 1}
+        ]})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["rows_written"], 1);
+    assert_eq!(v["rows_rejected"], 2);
+    assert_eq!(v["rejected"][0]["row"], 2);
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_name = 'pushed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM job_runs WHERE trigger = 'api' AND job = 'ingest'"
+        )
+        .await,
+        1
+    );
+    let bad = anon
+        .send(api(
+            "POST",
+            "/api/v1/batches/b/ingest",
+            serde_json::json!({"nope": 1}),
+        ))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let missing = anon
+        .send(api(
+            "POST",
+            "/api/v1/batches/zz/ingest",
+            serde_json::json!({"rows": []}),
+        ))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Run a job and follow it.
+    let r = anon
+        .send(api(
+            "POST",
+            "/api/v1/batches/b/jobs/ingest",
+            serde_json::json!({}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let id = v["id"].as_i64().unwrap();
+    work_until(
+        &site,
+        "SELECT COUNT(*) FROM job_queue WHERE status = 'done'",
+        1,
+    )
+    .await;
+    let status = anon
+        .send(api(
+            "GET",
+            &format!("/api/v1/queue/{id}"),
+            serde_json::json!({}),
+        ))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(v["status"], "done");
+    assert_eq!(v["runs"][0]["status"], "succeeded");
+    assert_eq!(
+        anon.send(api(
+            "POST",
+            "/api/v1/batches/b/jobs/nope",
+            serde_json::json!({})
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Silences.
+    let r = anon
+        .send(api(
+            "POST",
+            "/api/v1/silences",
+            serde_json::json!({"batch": "b", "duration": "2h", "comment": "deploy"}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["created_by"], "token:airflow");
+    let list = anon
+        .send(api("GET", "/api/v1/silences", serde_json::json!({})))
+        .await;
+    assert!(list.body.contains("deploy"));
+    let bad = anon
+        .send(api(
+            "POST",
+            "/api/v1/silences",
+            serde_json::json!({"duration": "forever", "batch": "b"}),
+        ))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let sid = v["id"].as_i64().unwrap();
+    let r = anon
+        .send(api(
+            "POST",
+            &format!("/api/v1/silences/{sid}/expire"),
+            serde_json::json!({}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Feedback needs an anomaly.
+    let r = anon
+        .send(api("POST", "/api/v1/batches/b/feedback", serde_json::json!({"metric": "pushed", "timestamp": "2026-01-01 00:00:00", "verdict": "up"})))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    // Revoked: refused.
+    let tid = count(&site.store, "SELECT MAX(id) FROM api_tokens").await;
+    let r = c
+        .post(&format!("/admin/tokens/{tid}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert!(r.body.contains("Token revoked."));
+    let r = anon
+        .send(api(
+            "POST",
+            "/api/v1/batches/b/jobs/train",
+            serde_json::json!({}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_admin_session_may_give_feedback_when_the_public_may_not() {
+    let site = crate::dashboard::site(false).await;
+    let state = site.state.clone().with_admin(admin_settings());
+    let mut anon = Client::new(&state);
+    let list = anon.get("/batch/web/anomalies").await;
+    assert!(
+        list.body.contains("disabled"),
+        "buttons are off for visitors"
+    );
+    let csrf = hidden(&list.body, "csrf");
+    let metric = hidden(&list.body, "metric");
+    let ts = hidden(&list.body, "ts");
+    let form = [
+        ("metric", metric.as_str()),
+        ("ts", ts.as_str()),
+        ("verdict", "up"),
+        ("csrf", csrf.as_str()),
+    ];
+    assert_eq!(
+        anon.post("/batch/web/feedback", &form).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut admin = Client {
+        state: state.clone(),
+        jar: anon.jar.clone(),
+    };
+    admin.login().await;
+    let list = admin.get("/batch/web/anomalies").await;
+    let csrf = hidden(&list.body, "csrf");
+    let form = [
+        ("metric", metric.as_str()),
+        ("ts", ts.as_str()),
+        ("verdict", "up"),
+        ("csrf", csrf.as_str()),
+    ];
+    let r = admin.post("/batch/web/feedback", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'thumbsup'"
+        )
+        .await,
+        1
+    );
+}
+
+/// The real binary with the password in its environment and debug logging: it must not
+/// appear in the log, in any page, in `/metrics` or in the config page.
+#[test]
+fn the_admin_password_never_reaches_logs_pages_or_metrics() {
+    let secret = "Zebra-Quokka-4417-unique";
+    let dir = MetricsDir::new();
+    dir.write("b.yaml", BATCH);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anomstack"))
+        .current_dir(dir.tmp.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "debug")
+        .env("ANOMSTACK_PORT", "0")
+        .env("ANOMSTACK_HOST", "127.0.0.1")
+        .env("ANOMSTACK_METRICS_DIR", dir.path())
+        .env("ANOMSTACK_SQLITE_PATH", dir.tmp.path().join("app.db"))
+        .env("ANOMSTACK_ADMIN_USERNAME", USER)
+        .env("ANOMSTACK_ADMIN_PASSWORD", secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn anomstack");
+    let stderr = child.stderr.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let base = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no listening line:\n{}",
+            log.join("\n")
+        );
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Some(i) = line.find("listening on http://") {
+                let url = line[i + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('"')
+                    .to_owned();
+                log.push(line);
+                break url;
+            }
+            log.push(line);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pages = rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut bodies = Vec::new();
+        let login = http
+            .get(format!("{base}/admin/login"))
+            .send()
+            .await
+            .unwrap();
+        let csrf_cookie = login
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body = login.text().await.unwrap();
+        let token = hidden(&body, "csrf");
+        for pw in ["wrong-guess", secret] {
+            let r = http
+                .post(format!("{base}/admin/login"))
+                .header("cookie", &csrf_cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    serde_urlencoded::to_string([
+                        ("username", USER),
+                        ("password", pw),
+                        ("csrf", &token),
+                    ])
+                    .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let session = r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+                .find(|c| c.starts_with("anomstack_session="));
+            bodies.push(r.text().await.unwrap());
+            if let Some(session) = session {
+                for path in [
+                    "/admin",
+                    "/admin/config?batch=b",
+                    "/admin/runs",
+                    "/admin/tokens",
+                    "/metrics",
+                    "/",
+                    "/api/v1/openapi.json",
+                ] {
+                    let r = http
+                        .get(format!("{base}{path}"))
+                        .header("cookie", format!("{csrf_cookie}; {session}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "{path}");
+                    bodies.push(r.text().await.unwrap());
+                }
+            }
+        }
+        bodies
+    });
+    assert!(
+        pages.iter().any(|p| p.contains("Signed in as ops")),
+        "the right password logged in"
+    );
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        log.push(line);
+    }
+    let log = log.join("\n");
+    assert!(log.contains("admin login failed"), "{log}");
+    assert!(log.contains("admin logged in"), "{log}");
+    assert!(!log.contains(secret), "the password is in the log:\n{log}");
+    assert!(
+        !log.contains("wrong-guess"),
+        "a typed password is in the log"
+    );
+    for p in &pages {
+        assert!(!p.contains(secret), "the password is in a page");
+        assert!(!p.contains("$argon2"), "the hash is in a page");
+    }
+}
