@@ -192,6 +192,7 @@ impl Store {
         }
         drop(full);
         tx.commit().await.context(ctx())?;
+        self.wrote();
         Ok(UpsertReport {
             written: rows.len(),
         })

@@ -52,6 +52,9 @@ struct Inner {
     location: String,
     /// Metrics tables known to exist, so `table_key` tables are created once per process.
     tables: Mutex<HashSet<String>>,
+    /// Bumped by every metrics write through this handle, so caches in the same process know
+    /// their figures are out of date without asking the database.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -109,6 +112,7 @@ impl Store {
                 local,
                 location: display,
                 tables: Mutex::new(HashSet::new()),
+                generation: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         if local {
@@ -162,6 +166,19 @@ impl Store {
     /// Where the database is, without credentials (for logs and pages).
     pub fn location(&self) -> &str {
         &self.inner.location
+    }
+
+    /// How many metrics writes this process has made (see `Inner::generation`).
+    pub fn write_generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn wrote(&self) {
+        self.inner
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

@@ -44,6 +44,8 @@ impl Store {
     /// Runs a statement (such as a rendered `delete_sql`) and returns the rows it changed.
     pub async fn execute(&self, sql: &str, context: &str) -> Result<u64, StoreError> {
         let conn = self.connect().await?;
-        conn.execute(sql, ()).await.context(context)
+        let changed = conn.execute(sql, ()).await.context(context)?;
+        self.wrote();
+        Ok(changed)
     }
 }

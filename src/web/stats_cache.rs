@@ -1,7 +1,10 @@
 //! Per-batch metric figures, cached for a few seconds: the home page needs every batch's
 //! figures and the batch view needs them to rank its charts, and aggregating a window of a
 //! hundred metrics costs milliseconds. A stale entry is served at once while one background
-//! task recomputes it, so no visitor waits on an expiry. Bounded: at most `MAX_ENTRIES`
+//! task recomputes it, so no visitor waits on an expiry. A write of metrics by this process
+//! (an ingest run by the worker, a push through the API) makes every entry out of date at
+//! once, so a job's new points show on the next page load; writes by other processes show
+//! within `FRESH_FOR`. Bounded: at most `MAX_ENTRIES`
 //! (batch, window) pairs; the oldest is dropped.
 
 use std::collections::HashMap;
@@ -23,6 +26,8 @@ struct Entry {
     stats: Arc<Vec<MetricStats>>,
     computed: Instant,
     refreshing: bool,
+    /// `Store::write_generation` when the figures were read.
+    generation: u64,
 }
 
 #[derive(Clone, Default)]
@@ -49,6 +54,7 @@ impl StatsCache {
             let mut stale = None;
             if let Ok(mut entries) = self.entries.lock()
                 && let Some(entry) = entries.get_mut(&key)
+                && entry.generation == store.write_generation()
             {
                 if entry.computed.elapsed() < FRESH_FOR {
                     return Ok(entry.stats.clone());
@@ -85,6 +91,7 @@ impl StatsCache {
         window: Window,
     ) -> Result<Arc<Vec<MetricStats>>, StoreError> {
         let spec = &batch.spec;
+        let generation = store.write_generation();
         let stats = Arc::new(
             store
                 .dashboard_stats(
@@ -111,6 +118,7 @@ impl StatsCache {
                     stats: stats.clone(),
                     computed: Instant::now(),
                     refreshing: false,
+                    generation,
                 },
             );
         }

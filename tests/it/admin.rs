@@ -22,10 +22,10 @@ use tower::ServiceExt;
 use crate::store_local::count;
 use crate::support::MetricsDir;
 
-const USER: &str = "ops";
-const PASSWORD: &str = "correct horse battery staple";
+pub const USER: &str = "ops";
+pub const PASSWORD: &str = "correct horse battery staple";
 
-const BATCH: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' || n AS metric_name, n * 1.5 AS metric_value FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3)\n";
+pub const BATCH: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' || n AS metric_name, n * 1.5 AS metric_value FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3)\n";
 
 pub struct Admin {
     pub dir: MetricsDir,
@@ -1224,4 +1224,52 @@ fn the_admin_password_never_reaches_logs_pages_or_metrics() {
         assert!(!p.contains(secret), "the password is in a page");
         assert!(!p.contains("$argon2"), "the hash is in a page");
     }
+}
+
+#[tokio::test]
+async fn hostile_input_is_inert_in_filters_names_and_forms() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    // SQL in every run filter: parameters, so nothing happens and nothing matches.
+    let r = c
+        .get("/admin/runs?batch=b%27%3B%20DROP%20TABLE%20job_runs%3B--&job=%3Cscript%3E&trigger=%27%20OR%201%3D1--&status=x")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("<script>"));
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM job_runs").await,
+        0,
+        "the table is still there"
+    );
+    // Markup in a token name and a silence comment is escaped.
+    let page = c
+        .post(
+            "/admin/tokens",
+            &[("csrf", &csrf), ("name", "<img src=x onerror=alert(1)>")],
+        )
+        .await;
+    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(!page.body.contains("<img src=x"));
+    // A path-traversal batch name is just an unknown batch.
+    for path in [
+        "/admin/batch/..%2F..%2Fetc%2Fpasswd",
+        "/admin/batch/%2e%2e",
+        "/admin/config?batch=../../etc/passwd",
+    ] {
+        let r = c.get(path).await;
+        assert!(!r.body.contains("root:"), "{path}");
+        assert!(
+            r.status == StatusCode::NOT_FOUND || r.status == StatusCode::OK,
+            "{path}: {}",
+            r.status
+        );
+    }
+    // The login page's `next` cannot point off-site, and is escaped where shown.
+    let mut anon = Client::new(&site.state);
+    let login = anon
+        .get("/admin/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+        .await;
+    assert!(!login.body.contains("<script>alert(1)"));
+    assert_eq!(hidden(&login.body, "next"), "/admin");
 }

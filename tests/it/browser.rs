@@ -1,4 +1,5 @@
-//! The dashboard in Debian chromium, driven by playwright-core (`tests/browser/`), against
+//! The dashboard and the admin panel in Debian chromium, driven by playwright-core
+//! (`tests/browser/`), against
 //! the real server on a seeded database. `scripts/install_test_deps.sh` installs chromium
 //! and the node package; without them this test fails rather than passing unseen.
 
@@ -7,22 +8,16 @@ use std::time::Duration;
 
 use crate::dashboard::site;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_works_in_a_real_browser() {
-    let site = site(true).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(anomstack::serve::run(listener, site.state.clone(), async {
-        let _ = stopped.await;
-    }));
+/// Runs `tests/browser/<script>` with node against `base`; its stdout, after asserting that it
+/// succeeded and saved a screenshot for every step.
+async fn run_browser(script: &str, base: &str, extra: &[&str], steps: &[&str]) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let shots = root.join("target").join("screenshots");
-    let script = root.join("tests").join("browser").join("dashboard.mjs");
     let run = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(&base)
+        .arg(root.join("tests").join("browser").join(script))
+        .arg(base)
         .arg(&shots)
+        .args(extra)
         .current_dir(root.join("tests").join("browser"))
         .kill_on_drop(true)
         .output();
@@ -30,25 +25,103 @@ async fn the_dashboard_works_in_a_real_browser() {
         .await
         .expect("the browser run took over 3 minutes")
         .expect("node runs (scripts/install_test_deps.sh installs it with chromium)");
-    let _ = stop.send(());
-    let _ = server.await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "browser steps failed (screenshots in {}):\n{stdout}\n{stderr}",
         shots.display()
     );
-    for step in [
-        "home",
-        "batch",
-        "search",
-        "window",
-        "dark",
-        "anomalies",
-        "phone",
-    ] {
+    for step in steps {
         assert!(stdout.contains(&format!("ok   {step}")), "{stdout}");
         assert!(shots.join(format!("{step}.png")).is_file(), "{step}.png");
     }
+    stdout
+}
+
+/// Serves `state` on 127.0.0.1 until the returned sender fires.
+async fn serve(
+    state: anomstack::web::AppState,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(anomstack::serve::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (base, stop, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_real_browser() {
+    let site = site(true).await;
+    let (base, stop, server) = serve(site.state.clone()).await;
+    run_browser(
+        "dashboard.mjs",
+        &base,
+        &[],
+        &[
+            "home",
+            "batch",
+            "search",
+            "window",
+            "dark",
+            "anomalies",
+            "phone",
+        ],
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_panel_runs_a_job_in_a_real_browser() {
+    let site = crate::admin::admin_site(crate::admin::BATCH).await;
+    let (base, stop, server) = serve(site.state.clone()).await;
+    let env = std::sync::Arc::new(anomstack::queue::worker::WorkerEnv {
+        store: site.store.clone(),
+        config: site.live.clone(),
+        worker_id: anomstack::queue::worker::new_worker_id(),
+        kill_after: Duration::from_secs(60),
+        stale_after: Duration::from_secs(30),
+    });
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(anomstack::queue::worker::run(
+        env,
+        2,
+        Duration::from_secs(5),
+        async {
+            let _ = worker_stopped.await;
+        },
+    ));
+    run_browser(
+        "admin.mjs",
+        &base,
+        &[crate::admin::USER, crate::admin::PASSWORD],
+        &[
+            "admin-closed",
+            "admin-wrong-password",
+            "admin-login",
+            "admin-chart-before",
+            "admin-run-ingest",
+            "admin-chart-after",
+            "admin-runs",
+            "admin-logout",
+        ],
+    )
+    .await;
+    let _ = stop_worker.send(());
+    let _ = worker.await;
+    let _ = stop.send(());
+    let _ = server.await;
+    assert_eq!(
+        crate::store_local::count(&site.store, "SELECT COUNT(*) FROM admin_sessions").await,
+        0,
+        "logging out removed the session"
+    );
 }

@@ -626,11 +626,34 @@ async fn figures_are_cached_briefly_and_refresh_recomputes_them() {
         value: 1.0,
         metadata: String::new(),
     };
-    site.store.upsert_metrics("metrics", &[row]).await.unwrap();
+    // Written by another process (another handle on the same file): the cache holds.
+    let other = Store::open(&DatabaseLocation::Local {
+        path: site._dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    other
+        .upsert_metrics("metrics", &[row.clone()])
+        .await
+        .unwrap();
     let cached = get(&site.state, "/").await;
     assert!(cached.body.contains("<dd>15</dd>"), "served from the cache");
     let fresh = get(&site.state, "/?refresh=1").await;
     assert!(fresh.body.contains("<dd>16</dd>"), "refresh recomputes");
+    // Written by this process (its worker or the push API): shown at the next load.
+    let again = MetricRow {
+        name: "second newcomer".into(),
+        ..row
+    };
+    site.store
+        .upsert_metrics("metrics", &[again])
+        .await
+        .unwrap();
+    let next = get(&site.state, "/").await;
+    assert!(
+        next.body.contains("<dd>17</dd>"),
+        "a local write refreshes the figures"
+    );
 }
 
 #[tokio::test]

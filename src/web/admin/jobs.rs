@@ -178,7 +178,7 @@ pub(super) fn runs_table(runs: &[JobRun]) -> Markup {
         @if runs.is_empty() {
             p.muted { "No runs yet." }
         } @else {
-            table.admin-table.runs {
+            div.admin-scroll { table.admin-table.runs {
                 thead { tr {
                     th { "#" } th { "Batch" } th { "Job" } th { "Trigger" } th { "Status" }
                     th { "Started (UTC)" } th { "Duration" } th { "Rows read" } th { "Rows written" } th { "Error" }
@@ -199,7 +199,7 @@ pub(super) fn runs_table(runs: &[JobRun]) -> Markup {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }

@@ -139,11 +139,12 @@ fn flash(message: Option<&str>) -> Markup {
     }
 }
 
-/// "3 min 20 s" style durations for tables.
+/// "3 min 20 s" style durations for tables. Run times are stored to the second, so anything
+/// shorter reads "< 1 s".
 fn human_duration(d: chrono::Duration) -> String {
     let s = d.num_seconds().max(0);
     match s {
-        0 => format!("{} ms", d.num_milliseconds().max(0)),
+        0 => "< 1 s".to_owned(),
         1..=59 => format!("{s} s"),
         60..=3599 => format!("{} min {} s", s / 60, s % 60),
         _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),

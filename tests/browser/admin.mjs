@@ -1,0 +1,96 @@
+// The admin panel in a real browser (Debian chromium via playwright-core): the login wall,
+// logging in, running ingest of a batch from its button and watching the run finish live,
+// the new points on the public chart, run history, and logging out.
+// Run by tests/it/browser.rs: node admin.mjs <base-url> <shots-dir> <username> <password>
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [base, shots, username, password] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const errors = [];
+page.on('pageerror', (e) => errors.push(String(e)));
+const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const cards = () => page.locator('#cards article.chart-card').count();
+const step = async (name, fn) => {
+  try {
+    await fn();
+    await shot(name);
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    await shot(`${name}-failed`).catch(() => {});
+    console.error(`FAIL ${name}: ${e.message}`);
+    await browser.close();
+    process.exit(1);
+  }
+};
+
+await step('admin-closed', async () => {
+  await page.goto(`${base}/admin/batch/b`);
+  await page.waitForURL(/\/admin\/login\?next=/);
+  await page.locator('input[name=password]').waitFor();
+});
+
+await step('admin-wrong-password', async () => {
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', 'not the password');
+  await page.click('button[type=submit]');
+  await page.getByText('Wrong username or password.').waitFor();
+});
+
+await step('admin-login', async () => {
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  // Back where the login wall stopped us.
+  await page.waitForURL(/\/admin\/batch\/b$/);
+  await page.getByText(`Signed in as ${username}`).waitFor();
+});
+
+await step('admin-chart-before', async () => {
+  await page.goto(`${base}/batch/b`);
+  await page.getByText('No data in this window yet').waitFor();
+  if ((await cards()) !== 0) throw new Error('the batch has charts before its first ingest');
+});
+
+await step('admin-run-ingest', async () => {
+  await page.goto(`${base}/admin/batch/b`);
+  await page.click('button[data-job=ingest]');
+  // The progress fragment polls itself until the queued job is done.
+  await page.locator('#progress-ingest .progress').waitFor();
+  await page.locator('#progress-ingest .progress[data-status=done]').waitFor({ timeout: 60_000 });
+  const text = await page.locator('#progress-ingest').innerText();
+  if (!/succeeded/.test(text) || !/3 rows/.test(text)) throw new Error(`progress says: ${text}`);
+});
+
+await step('admin-chart-after', async () => {
+  await page.goto(`${base}/batch/b`);
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 3);
+  const points = await page.locator('#cards svg.chart').count();
+  if (points !== 3) throw new Error(`expected 3 charts, got ${points}`);
+});
+
+await step('admin-runs', async () => {
+  await page.goto(`${base}/admin/runs?trigger=admin`);
+  await page.locator('table.runs td', { hasText: 'ingest' }).first().waitFor();
+  await page.locator('table.runs .badge.ok').first().waitFor();
+});
+
+await step('admin-logout', async () => {
+  await page.click('button:has-text("Log out")');
+  await page.waitForURL(/\/admin\/login$/);
+  await page.goto(`${base}/admin`);
+  await page.waitForURL(/\/admin\/login\?next=/);
+  const cookies = await page.context().cookies();
+  if (cookies.some((c) => c.name === 'anomstack_session')) throw new Error('the session cookie survived logout');
+});
+
+await browser.close();
+if (errors.length) {
+  console.error(`FAIL page errors: ${errors.join('; ')}`);
+  process.exit(1);
+}
