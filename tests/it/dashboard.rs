@@ -633,7 +633,7 @@ async fn figures_are_cached_briefly_and_refresh_recomputes_them() {
     .await
     .unwrap();
     other
-        .upsert_metrics("metrics", &[row.clone()])
+        .upsert_metrics("metrics", std::slice::from_ref(&row))
         .await
         .unwrap();
     let cached = get(&site.state, "/").await;
