@@ -86,7 +86,7 @@ pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
         "w" => 604_800,
         _ => return None,
     };
-    Some(chrono::Duration::seconds(n.checked_mul(seconds)?))
+    chrono::Duration::try_seconds(n.checked_mul(seconds)?)
 }
 
 fn truncate(ts: NaiveDateTime) -> NaiveDateTime {
@@ -138,6 +138,11 @@ mod tests {
         assert_eq!(parse_duration("0m"), None);
         assert_eq!(parse_duration("5 parsecs"), None);
         assert_eq!(parse_duration("m"), None);
+        assert_eq!(
+            parse_duration("9223372036854776s"),
+            None,
+            "too long, not a panic"
+        );
     }
 
     #[test]

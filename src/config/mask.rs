@@ -47,22 +47,63 @@ pub fn mask_secrets(value: &mut Value) {
     }
 }
 
-/// The text with the password of any `scheme://user:password@host` replaced, if it has one.
+/// The text with every URL's password (`scheme://user:password@host`) and secret-named query
+/// parameters (`?authToken=…`) replaced, if there were any.
 pub fn mask_url_password(text: &str) -> Option<String> {
-    let start = text.find("://")? + 3;
-    let rest = &text[start..];
-    let at = rest.find('@')?;
-    let userinfo = &rest[..at];
-    if userinfo.contains('/') {
-        return None;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = rest.find("://") {
+        let (before, after) = rest.split_at(i + 3);
+        out.push_str(before);
+        // The URL runs to whitespace or a quote.
+        let url_len = after
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(after.len());
+        let (url, tail) = after.split_at(url_len);
+        let masked = mask_one_url(url);
+        changed |= masked != url;
+        out.push_str(&masked);
+        rest = tail;
     }
-    let colon = userinfo.find(':')?;
-    Some(format!(
-        "{}{}:{MASK}{}",
-        &text[..start],
-        &userinfo[..colon],
-        &rest[at..]
-    ))
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// `url` without its scheme. The password runs to the last `@` before the query, so a
+/// password holding `@` or `/` is hidden whole; a rare `host:port/path@x` is over-masked,
+/// which only costs readability.
+fn mask_one_url(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let (head, tail) = url.split_at(end);
+    let head = match head.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = head.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, _)) if !user.contains('/') => format!("{user}:{MASK}{host}"),
+                _ => head.to_owned(),
+            }
+        }
+        None => head.to_owned(),
+    };
+    let tail = match tail.strip_prefix('?') {
+        Some(query) => {
+            let (query, fragment) = match query.split_once('#') {
+                Some((q, f)) => (q, format!("#{f}")),
+                None => (query, String::new()),
+            };
+            let params: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, v)) if is_secret_key(k) && !v.is_empty() => format!("{k}={MASK}"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("?{}{fragment}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{head}{tail}")
 }
 
 /// An environment variable's value as it may be shown.
@@ -109,5 +150,27 @@ mod tests {
         );
         assert_eq!(shown_env_value("ANOMSTACK_PORT", "8080"), "8080");
         assert_eq!(mask_url_password("https://example.com/a@b"), None);
+        assert_eq!(mask_url_password("no url here"), None);
+        assert_eq!(
+            mask_url_password("postgres://u:p@ss@host/db").as_deref(),
+            Some("postgres://u:********@host/db"),
+            "the last @ ends the password"
+        );
+        assert_eq!(
+            mask_url_password("postgres://u:pa/ss@h").as_deref(),
+            Some("postgres://u:********@h")
+        );
+        assert_eq!(
+            mask_url_password("a http://x:1@h and ftp://y:2@k").as_deref(),
+            Some("a http://x:********@h and ftp://y:********@k")
+        );
+        assert_eq!(
+            mask_url_password("libsql://db.turso.io?authToken=abc&tls=1#f").as_deref(),
+            Some("libsql://db.turso.io?authToken=********&tls=1#f")
+        );
+        assert_eq!(
+            mask_url_password("ünï://ç:é@ö").as_deref(),
+            Some("ünï://ç:********@ö")
+        );
     }
 }

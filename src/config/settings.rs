@@ -122,8 +122,9 @@ impl Settings {
                 admin: AdminSettings {
                     credentials,
                     cookie_secure,
-                    session_idle: std::time::Duration::from_secs(idle.max(1) * 60),
-                    session_max: std::time::Duration::from_secs(max.max(1) * 3600),
+                    // At most a year: longer is no session policy, and overflows dates.
+                    session_idle: std::time::Duration::from_secs(idle.clamp(1, 525_600) * 60),
+                    session_max: std::time::Duration::from_secs(max.clamp(1, 8_760) * 3600),
                 },
             })
         } else {

@@ -143,9 +143,33 @@ pub async fn run_pipeline(
     batch: &Batch,
     trigger: Trigger,
 ) -> Vec<(BatchJob, Result<JobReport, JobError>)> {
+    run_pipeline_until(ctx, batch, trigger, None)
+        .await
+        .into_iter()
+        .map(|(job, r)| {
+            let r = r.map_err(|e| match e {
+                RunError::Failed(e) => e,
+                RunError::TimedOut(limit) => {
+                    JobError::Worker(format!("timed out after {} s", limit.as_secs()))
+                }
+            });
+            (job, r)
+        })
+        .collect()
+}
+
+/// [`run_pipeline`] that must end by `deadline`: each step gets the time left, so a step cut
+/// short is recorded as timed out (never left "running") and the rest do not start.
+pub async fn run_pipeline_until(
+    ctx: &JobCtx,
+    batch: &Batch,
+    trigger: Trigger,
+    deadline: Option<tokio::time::Instant>,
+) -> Vec<(BatchJob, Result<JobReport, RunError>)> {
     let mut out = Vec::new();
     for job in PIPELINE {
-        let result = run_recorded(ctx, batch, job, trigger).await;
+        let limit = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let result = run_limited(ctx, batch, job, trigger, limit).await;
         let failed = result.is_err();
         out.push((job, result));
         if failed {

@@ -47,6 +47,29 @@ pub async fn enqueue(
         .await
 }
 
+/// Queues `job` of `batch` to run as soon as a worker is free, for a person or a script asking
+/// now: joins (and hastens) a waiting duplicate rather than queueing a second. The queued id,
+/// and whether it was an existing one.
+pub async fn enqueue_now(
+    store: &Store,
+    batch: &str,
+    job: &str,
+    trigger: Trigger,
+) -> Result<(i64, bool), StoreError> {
+    // A waiting duplicate can be claimed between the two statements; a few rounds settle it.
+    for _ in 0..5 {
+        if let Some(id) = enqueue(store, batch, job, trigger, Utc::now()).await? {
+            return Ok((id, false));
+        }
+        if let Some(id) = store.hasten_pending(batch, job).await? {
+            return Ok((id, true));
+        }
+    }
+    Err(StoreError::Busy(format!(
+        "cannot queue {job} of `{batch}`: the queue kept changing; try again"
+    )))
+}
+
 /// Delay before retry `attempt` (1-based): 30 s, 60 s, 120 s, ... capped at 30 minutes.
 pub fn retry_delay(attempt: u32) -> chrono::Duration {
     let secs = 30i64.saturating_mul(1i64 << attempt.saturating_sub(1).min(6));

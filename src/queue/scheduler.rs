@@ -99,6 +99,10 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
     let mut schedule = entries(&config.current());
     tracing::info!(jobs = schedule.len(), "scheduler started");
     let mut last = Utc::now();
+    let mut overrides = store.schedule_overrides().await.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "cannot read schedule switches yet");
+        Overrides::new()
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -118,14 +122,15 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
         if ticks.is_empty() {
             continue;
         }
-        // Read when something is due, so a change in the admin panel applies at the next tick.
-        let overrides = match store.schedule_overrides().await {
-            Ok(o) => o,
+        // Read when something is due, so a change in the admin panel applies at the next tick;
+        // if the database does not answer, the last switches read stand (an operator's "stop"
+        // must not lapse during an outage).
+        match store.schedule_overrides().await {
+            Ok(o) => overrides = o,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot read schedule overrides; using the config's defaults");
-                Overrides::new()
+                tracing::warn!(error = %err, "cannot read schedule switches; using the last ones read")
             }
-        };
+        }
         for (i, at) in ticks {
             let e = &schedule[i];
             if !e.is_on(&overrides) {

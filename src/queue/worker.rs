@@ -270,25 +270,22 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
 }
 
 /// The whole pipeline of a batch as one queued job (the admin's "run whole pipeline"): each
-/// step is its own recorded run; the first failure stops it, and it is not retried as a whole.
+/// step is its own recorded run with the time left of the job's limit; the first failure
+/// stops it, and it is not retried as a whole.
 async fn run_pipeline_limited(
     ctx: &JobCtx,
     batch: &crate::config::Batch,
     trigger: Trigger,
     limit: Duration,
 ) -> Result<(), String> {
-    match tokio::time::timeout(limit, jobs::run_pipeline(ctx, batch, trigger)).await {
-        Err(_) => Err(format!(
-            "the pipeline ran longer than {} minutes and was cancelled",
-            limit.as_secs() / 60
-        )),
-        Ok(steps) => match steps
-            .into_iter()
-            .find_map(|(job, r)| r.err().map(|e| (job, e)))
-        {
-            Some((job, e)) => Err(format!("{job} failed: {e}")),
-            None => Ok(()),
-        },
+    let deadline = tokio::time::Instant::now() + limit;
+    let steps = jobs::run_pipeline_until(ctx, batch, trigger, Some(deadline)).await;
+    match steps
+        .into_iter()
+        .find_map(|(job, r)| r.err().map(|e| (job, e)))
+    {
+        Some((job, e)) => Err(format!("{job} failed: {e}")),
+        None => Ok(()),
     }
 }
 

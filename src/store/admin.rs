@@ -18,6 +18,8 @@ pub struct SessionRecord {
     pub created_at: NaiveDateTime,
     pub last_seen: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// Digest of the credentials it was opened with.
+    pub credential: String,
 }
 
 /// A silence as stored. Empty matchers match everything.
@@ -79,8 +81,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let conn = self.connect().await?;
         conn.execute(
-            "INSERT INTO admin_sessions (id_digest, username, csrf_token, created_at, last_seen, expires_at, client)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO admin_sessions (id_digest, username, csrf_token, created_at, last_seen, expires_at, client, credential)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             libsql::params![
                 digest,
                 record.username.as_str(),
@@ -88,7 +90,8 @@ impl Store {
                 format_db(record.created_at),
                 format_db(record.last_seen),
                 format_db(record.expires_at),
-                client
+                client,
+                record.credential.as_str()
             ],
         )
         .await
@@ -101,7 +104,7 @@ impl Store {
         let ctx = "cannot read a session";
         let mut rows = conn
             .query(
-                "SELECT username, csrf_token, created_at, last_seen, expires_at FROM admin_sessions WHERE id_digest = ?1",
+                "SELECT username, csrf_token, created_at, last_seen, expires_at, credential FROM admin_sessions WHERE id_digest = ?1",
                 [digest],
             )
             .await
@@ -109,13 +112,14 @@ impl Store {
         let Some(row) = rows.next().await.context(ctx)? else {
             return Ok(None);
         };
-        let mut v = columns(&row, 5, ctx)?.into_iter();
+        let mut v = columns(&row, 6, ctx)?.into_iter();
         let mut next = || v.next().unwrap_or(libsql::Value::Null);
         let (username, csrf_token) = (
             text(next()).unwrap_or_default(),
             text(next()).unwrap_or_default(),
         );
         let (created, seen, expires) = (ts(next()), ts(next()), ts(next()));
+        let credential = text(next()).unwrap_or_default();
         Ok(match (created, seen, expires) {
             (Some(created_at), Some(last_seen), Some(expires_at)) => Some(SessionRecord {
                 username,
@@ -123,6 +127,7 @@ impl Store {
                 created_at,
                 last_seen,
                 expires_at,
+                credential,
             }),
             // An unreadable row is no session.
             _ => None,

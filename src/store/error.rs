@@ -36,6 +36,8 @@ pub enum StoreError {
         row: usize,
         reason: String,
     },
+    #[error("{0}")]
+    Busy(String),
     #[error("embedded replicas need the `turso-replica` feature; this binary was built without it")]
     ReplicaUnavailable,
 }

@@ -192,7 +192,10 @@ impl Store {
         }
         drop(full);
         tx.commit().await.context(ctx())?;
-        self.wrote();
+        let mut batches: Vec<&str> = rows.iter().map(|r| r.batch.as_str()).collect();
+        batches.sort_unstable();
+        batches.dedup();
+        self.wrote_batches(table, batches.into_iter());
         Ok(UpsertReport {
             written: rows.len(),
         })

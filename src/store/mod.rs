@@ -52,9 +52,11 @@ struct Inner {
     location: String,
     /// Metrics tables known to exist, so `table_key` tables are created once per process.
     tables: Mutex<HashSet<String>>,
-    /// Bumped by every metrics write through this handle, so caches in the same process know
+    /// Counts of metrics writes through this handle: per (table, batch), and for statements
+    /// that may touch any batch (`delete_sql`). Caches in the same process compare them to know
     /// their figures are out of date without asking the database.
     generation: std::sync::atomic::AtomicU64,
+    batch_generations: Mutex<std::collections::HashMap<(String, String), u64>>,
 }
 
 impl Store {
@@ -113,6 +115,7 @@ impl Store {
                 location: display,
                 tables: Mutex::new(HashSet::new()),
                 generation: std::sync::atomic::AtomicU64::new(0),
+                batch_generations: Mutex::new(std::collections::HashMap::new()),
             }),
         };
         if local {
@@ -168,17 +171,41 @@ impl Store {
         &self.inner.location
     }
 
-    /// How many metrics writes this process has made (see `Inner::generation`).
-    pub fn write_generation(&self) -> u64 {
-        self.inner
+    /// How many metrics writes to `batch` in `table` this process has made (see
+    /// `Inner::generation`).
+    pub fn write_generation(&self, table: &str, batch: &str) -> u64 {
+        let global = self
+            .inner
             .generation
-            .load(std::sync::atomic::Ordering::Acquire)
+            .load(std::sync::atomic::Ordering::Acquire);
+        let own = self
+            .inner
+            .batch_generations
+            .lock()
+            .ok()
+            .and_then(|g| g.get(&(table.to_owned(), batch.to_owned())).copied())
+            .unwrap_or(0);
+        global.wrapping_add(own)
     }
 
+    /// Records a write that may have touched any batch.
     fn wrote(&self) {
         self.inner
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Records a write to these batches of `table`.
+    fn wrote_batches<'a>(&self, table: &str, batches: impl Iterator<Item = &'a str>) {
+        match self.inner.batch_generations.lock() {
+            Ok(mut g) => {
+                for batch in batches {
+                    let n = g.entry((table.to_owned(), batch.to_owned())).or_insert(0);
+                    *n = n.wrapping_add(1);
+                }
+            }
+            Err(_) => self.wrote(),
+        }
     }
 }
 

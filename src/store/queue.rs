@@ -127,6 +127,7 @@ impl Store {
     }
 
     /// Takes the oldest runnable job whose (batch, job) is not already running, for `worker`.
+    /// A batch's `pipeline` runs alone: not beside any other job of its batch.
     pub async fn claim_job(&self, worker: &str) -> Result<Option<QueueItem>, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot take a job from the queue";
@@ -138,7 +139,8 @@ impl Store {
                      SELECT q.id FROM job_queue q
                      WHERE q.status = 'pending' AND q.run_after <= ?2
                        AND NOT EXISTS (SELECT 1 FROM job_queue r
-                                       WHERE r.status = 'running' AND r.batch = q.batch AND r.job = q.job)
+                                       WHERE r.status = 'running' AND r.batch = q.batch
+                                         AND (r.job = q.job OR r.job = 'pipeline' OR q.job = 'pipeline'))
                      ORDER BY q.id LIMIT 1)
                  RETURNING id, batch, job, trigger, run_ts, attempts, max_attempts",
                 libsql::params![worker, now],
@@ -333,14 +335,17 @@ impl Store {
         Ok(out)
     }
 
-    /// The waiting job of (batch, job), if one is queued (a new request coalesces into it).
-    pub async fn pending_job(&self, batch: &str, job: &str) -> Result<Option<i64>, StoreError> {
+    /// The waiting job of (batch, job), if one is queued, made runnable now (it may have been
+    /// waiting out a retry delay): a "run now" joins it instead of queueing a second.
+    pub async fn hasten_pending(&self, batch: &str, job: &str) -> Result<Option<i64>, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot read the queue";
         let mut rows = conn
             .query(
-                "SELECT id FROM job_queue WHERE batch = ?1 AND job = ?2 AND status = 'pending' ORDER BY id LIMIT 1",
-                libsql::params![batch, job],
+                "UPDATE job_queue SET run_after = MIN(run_after, ?3)
+                 WHERE id = (SELECT id FROM job_queue WHERE batch = ?1 AND job = ?2 AND status = 'pending' ORDER BY id LIMIT 1)
+                 RETURNING id",
+                libsql::params![batch, job, now()],
             )
             .await
             .context(ctx)?;

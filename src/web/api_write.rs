@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::admin::secret_id::digest;
 use crate::jobs::{self, JobCtx, Trigger, normalize};
-use crate::queue::{ALL_BATCHES, enqueue, is_batch_job};
+use crate::queue::{ALL_BATCHES, enqueue_now, is_batch_job};
 use crate::sources::{RawRow, RawValue};
 use crate::store::{Feedback, RunFilter, Silence};
 use crate::timestamp::{format_db, parse_lenient};
@@ -213,18 +213,8 @@ async fn run_summary(State(state): State<AppState>, client: ApiClient) -> Respon
 }
 
 async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: &str) -> Response {
-    let queued = match enqueue(&state.store, batch, job, Trigger::Api, Utc::now()).await {
-        Ok(Some(id)) => (id, false),
-        Ok(None) => match state.store.pending_job(batch, job).await {
-            Ok(Some(id)) => (id, true),
-            Ok(None) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the queue is busy; try again",
-                );
-            }
-            Err(e) => return internal("queueing the job", &e),
-        },
+    let queued = match enqueue_now(&state.store, batch, job, Trigger::Api).await {
+        Ok(q) => q,
         Err(e) => return internal("queueing the job", &e),
     };
     tracing::info!(

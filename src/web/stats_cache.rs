@@ -1,10 +1,10 @@
 //! Per-batch metric figures, cached for a few seconds: the home page needs every batch's
 //! figures and the batch view needs them to rank its charts, and aggregating a window of a
 //! hundred metrics costs milliseconds. A stale entry is served at once while one background
-//! task recomputes it, so no visitor waits on an expiry. A write of metrics by this process
-//! (an ingest run by the worker, a push through the API) makes every entry out of date at
-//! once, so a job's new points show on the next page load; writes by other processes show
-//! within `FRESH_FOR`. Bounded: at most `MAX_ENTRIES`
+//! task recomputes it, so no visitor waits on an expiry. A write of a batch's metrics by this
+//! process (a job run by its worker, a push through the API) makes that batch's entries out
+//! of date at once, so a job's new points show on the next page load; writes by other
+//! processes show within `FRESH_FOR`. Bounded: at most `MAX_ENTRIES`
 //! (batch, window) pairs; the oldest is dropped.
 
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ struct Entry {
     stats: Arc<Vec<MetricStats>>,
     computed: Instant,
     refreshing: bool,
-    /// `Store::write_generation` when the figures were read.
+    /// `Store::write_generation` of the batch when the figures were read.
     generation: u64,
 }
 
@@ -51,20 +51,22 @@ impl StatsCache {
             window,
         );
         if !fresh {
+            let generation = store.write_generation(&key.0, &key.1);
             let mut stale = None;
             if let Ok(mut entries) = self.entries.lock()
                 && let Some(entry) = entries.get_mut(&key)
-                && entry.generation == store.write_generation()
             {
-                if entry.computed.elapsed() < FRESH_FOR {
+                let written = entry.generation != generation;
+                if entry.refreshing || (!written && entry.computed.elapsed() < FRESH_FOR) {
+                    // Fresh, or someone is already computing the next figures.
                     return Ok(entry.stats.clone());
                 }
-                if !entry.refreshing {
-                    entry.refreshing = true;
+                entry.refreshing = true;
+                if !written {
                     stale = Some(entry.stats.clone());
-                } else {
-                    return Ok(entry.stats.clone());
                 }
+                // After a write in this process, this visitor waits for the new figures (the
+                // others get these meanwhile), so a job's new points show on the next load.
             }
             if let Some(stats) = stale {
                 let (cache, store, batch) = (self.clone(), store.clone(), batch.clone());
@@ -80,6 +82,11 @@ impl StatsCache {
                 });
                 return Ok(stats);
             }
+            let result = self.compute(store, batch, window).await;
+            if result.is_err() {
+                self.release(&key);
+            }
+            return result;
         }
         self.compute(store, batch, window).await
     }
@@ -91,7 +98,7 @@ impl StatsCache {
         window: Window,
     ) -> Result<Arc<Vec<MetricStats>>, StoreError> {
         let spec = &batch.spec;
-        let generation = store.write_generation();
+        let generation = store.write_generation(&spec.table_key, batch.name());
         let stats = Arc::new(
             store
                 .dashboard_stats(

@@ -442,6 +442,23 @@ async fn expired_sessions_are_refused() {
         StatusCode::SEE_OTHER,
         "past its absolute expiry"
     );
+    // A new password ends the sessions opened with the old one.
+    let mut c = Client::new(&site.state);
+    c.login().await;
+    assert_eq!(c.get("/admin").await.status, StatusCode::OK);
+    let changed = AdminSettings {
+        credentials: Some(AdminCredentials {
+            username: USER.into(),
+            password_hash: Secret::new(anomstack::password::hash_password("a new one").unwrap()),
+        }),
+        ..AdminSettings::default()
+    };
+    c.state = site.state.clone().with_admin(changed);
+    assert_eq!(
+        c.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "old password's session"
+    );
 }
 
 #[tokio::test]

@@ -299,3 +299,54 @@ async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
     fire.send(true).unwrap();
     w.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
+    let (_dir, _config, store) = setup(SIMPLE).await;
+    let (p, joined) = queue::enqueue_now(&store, "b", "pipeline", Trigger::Admin)
+        .await
+        .unwrap();
+    assert!(!joined);
+    assert_eq!(store.claim_job("w1").await.unwrap().unwrap().id, p);
+    queue::enqueue_now(&store, "b", "train", Trigger::Admin)
+        .await
+        .unwrap();
+    assert!(
+        store.claim_job("w2").await.unwrap().is_none(),
+        "no job of b starts beside its pipeline"
+    );
+    store.finish_job(p, None).await.unwrap();
+    let train = store.claim_job("w2").await.unwrap().unwrap();
+    assert_eq!(train.job, "train");
+    queue::enqueue_now(&store, "b", "pipeline", Trigger::Admin)
+        .await
+        .unwrap();
+    assert!(
+        store.claim_job("w1").await.unwrap().is_none(),
+        "nor a pipeline beside another job of b"
+    );
+    store.finish_job(train.id, None).await.unwrap();
+    let pipeline = store.claim_job("w1").await.unwrap().unwrap();
+    assert_eq!(pipeline.job, "pipeline");
+    store.finish_job(pipeline.id, None).await.unwrap();
+
+    // A failed ingest waits out its retry delay; "run now" joins it and makes it due.
+    let (id, _) = queue::enqueue_now(&store, "b", "ingest", Trigger::Admin)
+        .await
+        .unwrap();
+    let item = store.claim_job("w3").await.unwrap().unwrap();
+    assert_eq!(item.id, id);
+    store
+        .retry_job(id, "boom", chrono::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert!(
+        store.claim_job("w3").await.unwrap().is_none(),
+        "waiting out the delay"
+    );
+    let (again, joined) = queue::enqueue_now(&store, "b", "ingest", Trigger::Api)
+        .await
+        .unwrap();
+    assert_eq!((again, joined), (id, true));
+    assert_eq!(store.claim_job("w3").await.unwrap().unwrap().id, id);
+}

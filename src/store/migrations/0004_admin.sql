@@ -7,7 +7,10 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
     created_at TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     expires_at TEXT NOT NULL,
-    client TEXT NOT NULL DEFAULT ''
+    client TEXT NOT NULL DEFAULT '',
+    -- A digest of the credentials the session was opened with: changing the password ends
+    -- every session opened with the old one.
+    credential TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS admin_sessions_by_expiry ON admin_sessions (expires_at);
 

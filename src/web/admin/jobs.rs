@@ -14,7 +14,7 @@ use super::session::{Admin, AdminForm};
 use super::{admin_page, csrf_field, flash, human_duration};
 use crate::config::{BatchJob, ScheduleStatus};
 use crate::jobs::Trigger;
-use crate::queue::{ALL_BATCHES, PIPELINE_JOB, enqueue, is_batch_job};
+use crate::queue::{ALL_BATCHES, PIPELINE_JOB, enqueue_now, is_batch_job};
 use crate::store::{JobRun, QueueEntry, RunFilter, RunStatus};
 use crate::web::AppState;
 use crate::web::pages::layout::{not_found, server_error};
@@ -236,20 +236,8 @@ async fn queue_and_follow(
     batch: &str,
     job: &str,
 ) -> Response {
-    let id = match enqueue(&state.store, batch, job, Trigger::Admin, Utc::now()).await {
-        Ok(Some(id)) => id,
-        Ok(None) => match state.store.pending_job(batch, job).await {
-            Ok(Some(id)) => id,
-            // Taken by a worker between the two statements: queue it again.
-            Ok(None) => match enqueue(&state.store, batch, job, Trigger::Admin, Utc::now()).await {
-                Ok(Some(id)) => id,
-                Ok(None) => {
-                    return server_error("queueing the job", &"the queue is busy; try again");
-                }
-                Err(e) => return server_error("queueing the job", &e),
-            },
-            Err(e) => return server_error("queueing the job", &e),
-        },
+    let id = match enqueue_now(&state.store, batch, job, Trigger::Admin).await {
+        Ok((id, _)) => id,
         Err(e) => return server_error("queueing the job", &e),
     };
     tracing::info!(

@@ -92,12 +92,26 @@ pub async fn login(
         }
         return r;
     }
+    // argon2 takes ~19 MiB and tens of milliseconds per check: a few at a time, so a flood of
+    // logins cannot exhaust a small machine's memory.
+    let Ok(permit) = state.admin.verifying.clone().try_acquire_owned() else {
+        return form_response(
+            &headers,
+            &next,
+            &form.username,
+            Some("Too many logins at once. Try again in a moment."),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    };
+    // Counted before checking, so parallel guesses cannot all pass the lock above.
+    state.admin.limiter.fail(&limit_keys, now);
     let password = Secret::new(form.password);
     let username = form.username.trim().to_owned();
     let expected = credentials.username.clone();
     let hash = credentials.password_hash.clone();
     let given = username.clone();
     let verified = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let user_ok = constant_time_eq(&given, &expected);
         let password_ok = verify_password(password.expose(), hash.expose()).unwrap_or(false);
         user_ok & password_ok
@@ -105,7 +119,6 @@ pub async fn login(
     .await
     .unwrap_or(false);
     if !verified {
-        state.admin.limiter.fail(&limit_keys, now);
         tracing::warn!(client, "admin login failed");
         return form_response(
             &headers,
@@ -145,7 +158,12 @@ pub async fn logout(
 /// Where to go after logging in: an admin path on this site, never another host.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/admin") && !n.contains("//") && !n.contains('\\') => {
+        Some(n)
+            if n.starts_with("/admin")
+                && !n.contains("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
             n.to_owned()
         }
         _ => "/admin".to_owned(),

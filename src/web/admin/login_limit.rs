@@ -40,7 +40,7 @@ impl LoginLimiter {
             .max()
     }
 
-    /// Counts a failed attempt against every key.
+    /// Counts an attempt (a failure until [`LoginLimiter::succeed`]) against every key.
     pub fn fail(&self, keys: &[String], now: DateTime<Utc>) {
         let Ok(mut records) = self.records.lock() else {
             return;
@@ -50,8 +50,17 @@ impl LoginLimiter {
             records.retain(|_, r| r.last > stale);
         }
         for key in keys {
-            if !records.contains_key(key) && records.len() >= MAX_KEYS {
-                continue;
+            // Full of recent keys (someone rotating addresses): forget the quietest one rather
+            // than stop counting, so flooding the table cannot unlock a username.
+            while !records.contains_key(key) && records.len() >= MAX_KEYS {
+                let Some(oldest) = records
+                    .iter()
+                    .min_by_key(|(_, r)| (r.failures, r.last))
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                records.remove(&oldest);
             }
             let r = records.entry(key.clone()).or_insert(Record {
                 failures: 0,
@@ -129,5 +138,24 @@ mod tests {
         assert_eq!(lock_for(100), Duration::seconds(MAX_LOCK_SECONDS));
         limiter.succeed(&k);
         assert!(limiter.locked_until(&k, t1).is_none());
+    }
+
+    #[test]
+    fn flooding_the_table_does_not_unlock_a_user() {
+        let limiter = LoginLimiter::default();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let target = keys("10.0.0.1", "admin");
+        for _ in 0..FREE_FAILURES {
+            limiter.fail(&target, t0);
+        }
+        for i in 0..MAX_KEYS + 50 {
+            limiter.fail(&[format!("ip:flood-{i}")], t0);
+        }
+        assert!(
+            limiter
+                .locked_until(&keys("10.9.9.9", "admin"), t0)
+                .is_some()
+        );
+        assert!(limiter.records.lock().unwrap().len() <= MAX_KEYS);
     }
 }

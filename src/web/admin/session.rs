@@ -42,7 +42,7 @@ impl Admin {
 /// The session the request's cookie names, if it is live.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Admin> {
     let settings = &state.admin.settings;
-    settings.credentials.as_ref()?;
+    let credentials = settings.credentials.as_ref()?;
     let id = cookie(headers, COOKIE).filter(|id| is_random_hex(id))?;
     let digest = digest(&id);
     let record = match state.store.session(&digest).await {
@@ -54,7 +54,10 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Admin> {
     };
     let now = Utc::now().naive_utc();
     let idle = Duration::from_std(settings.session_idle).unwrap_or(Duration::hours(2));
-    if record.expires_at <= now || record.last_seen + idle <= now {
+    if record.expires_at <= now
+        || record.last_seen + idle <= now
+        || !constant_time_eq(&record.credential, &credential_digest(credentials))
+    {
         let _ = state.store.delete_session(&digest).await;
         return None;
     }
@@ -79,6 +82,11 @@ pub async fn start(
     client: &str,
 ) -> Result<HeaderValue, crate::store::StoreError> {
     let settings = &state.admin.settings;
+    let credential = settings
+        .credentials
+        .as_ref()
+        .map(credential_digest)
+        .unwrap_or_default();
     let now = Utc::now().naive_utc();
     let max = Duration::from_std(settings.session_max).unwrap_or(Duration::hours(24));
     let idle = Duration::from_std(settings.session_idle).unwrap_or(Duration::hours(2));
@@ -96,12 +104,18 @@ pub async fn start(
         created_at: now,
         last_seen: now,
         expires_at: now + max,
+        credential,
     };
     state
         .store
         .create_session(&digest(&id), &record, client)
         .await?;
     Ok(set_cookie(&id, max.num_seconds(), secure(state, headers)))
+}
+
+/// What a session remembers of the credentials it was opened with.
+fn credential_digest(c: &crate::config::AdminCredentials) -> String {
+    digest(&format!("{}\n{}", c.username, c.password_hash.expose()))
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
