@@ -3,6 +3,8 @@
 //! Colours are CSS classes (see `assets/app.css`), so light and dark themes need no
 //! re-rendering; every marker carries a `<title>`, which browsers show on hover.
 
+pub mod ascii;
+pub mod png;
 mod scale;
 
 use chrono::NaiveDateTime;

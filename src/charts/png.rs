@@ -1,0 +1,233 @@
+//! PNG charts for alert messages (email, Slack), drawn in Rust with a bundled font: the value
+//! on top; the anomaly score, the threshold line and the alert markers below; alert times as
+//! faint vertical lines in both panels.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDateTime};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::store::ChartPoint;
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+pub const WIDTH: u32 = 960;
+pub const HEIGHT: u32 = 540;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw the chart: {0}")]
+pub struct ChartError(String);
+
+fn font_ready() -> Result<(), ChartError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    ok.then_some(())
+        .ok_or_else(|| ChartError("the bundled font did not load".into()))
+}
+
+fn err(e: impl std::fmt::Display) -> ChartError {
+    ChartError(e.to_string())
+}
+
+/// The chart of one metric's recent points as PNG bytes. `score_label` names the lower
+/// panel's series (the anomaly score, or a change score).
+pub fn alert_png(
+    title: &str,
+    points: &[ChartPoint],
+    threshold: Option<f64>,
+    score_label: &str,
+) -> Result<Vec<u8>, ChartError> {
+    font_ready()?;
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    draw(&mut rgb, title, points, threshold, score_label)?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(err)?;
+    writer.write_image_data(&rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
+}
+
+fn secs(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp()
+}
+
+fn draw(
+    rgb: &mut [u8],
+    title: &str,
+    points: &[ChartPoint],
+    threshold: Option<f64>,
+    score_label: &str,
+) -> Result<(), ChartError> {
+    let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (top, bottom) = root.split_vertically(HEIGHT * 56 / 100);
+    // Seconds since the first point, as f64: plotters' integer axes overflow on epoch
+    // seconds.
+    let (base, t0, t1) = match (points.first(), points.last()) {
+        (Some(a), Some(b)) if secs(b.timestamp) > secs(a.timestamp) => (
+            secs(a.timestamp),
+            0.0,
+            (secs(b.timestamp) - secs(a.timestamp)) as f64,
+        ),
+        (Some(a), _) => (secs(a.timestamp), -60.0, 60.0),
+        _ => (0, 0.0, 1.0),
+    };
+    let x = |t: NaiveDateTime| (secs(t) - base) as f64;
+    let label = move |v: &f64| {
+        DateTime::from_timestamp(base + *v as i64, 0)
+            .map(|d| d.format("%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let values: Vec<f64> = points.iter().filter_map(|p| p.value).filter(|v| v.is_finite()).collect();
+    let (mut lo, mut hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo).abs() * 0.08).max(hi.abs() * 0.01).max(1e-9);
+    let alerts: Vec<f64> = points
+        .iter()
+        .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
+        .map(|p| x(p.timestamp))
+        .collect();
+    let faint = RGBColor(200, 200, 200);
+    let alert_red = RGBColor(214, 39, 40);
+
+    let mut upper = ChartBuilder::on(&top)
+        .caption(format!("{title} (n={})", values.len()), ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(0)
+        .y_label_area_size(70)
+        .build_cartesian_2d(t0..t1, (lo - pad)..(hi + pad))
+        .map_err(err)?;
+    upper
+        .configure_mesh()
+        .x_labels(0)
+        .y_labels(5)
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    for t in &alerts {
+        upper
+            .draw_series(LineSeries::new([(*t, lo - pad), (*t, hi + pad)], faint))
+            .map_err(err)?;
+    }
+    let line: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| p.value.filter(|v| v.is_finite()).map(|v| (x(p.timestamp), v)))
+        .collect();
+    upper
+        .draw_series(LineSeries::new(line, RGBColor(31, 119, 180).stroke_width(2)))
+        .map_err(err)?;
+
+    let scores: Vec<f64> = points.iter().filter_map(|p| p.score).filter(|s| s.is_finite()).collect();
+    let top_score = scores
+        .iter()
+        .copied()
+        .chain(threshold)
+        .fold(0.0f64, f64::max);
+    let score_max = if top_score <= 1.0 { 1.05 } else { top_score * 1.1 };
+    let mut lower = ChartBuilder::on(&bottom)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(t0..t1, 0.0..score_max)
+        .map_err(err)?;
+    lower
+        .configure_mesh()
+        .x_labels(6)
+        .y_labels(4)
+        .x_label_formatter(&label)
+        .y_desc(score_label)
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    for t in &alerts {
+        lower
+            .draw_series(LineSeries::new([(*t, 0.0), (*t, score_max)], faint))
+            .map_err(err)?;
+    }
+    if let Some(th) = threshold.filter(|t| t.is_finite()) {
+        lower
+            .draw_series(LineSeries::new([(t0, th), (t1, th)], RGBColor(120, 120, 120)))
+            .map_err(err)?
+            .label(format!("threshold ({th})"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RGBColor(120, 120, 120)));
+    }
+    let score_line: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| p.score.filter(|s| s.is_finite()).map(|s| (x(p.timestamp), s)))
+        .collect();
+    lower
+        .draw_series(LineSeries::new(score_line, RGBColor(44, 160, 44).stroke_width(2)))
+        .map_err(err)?
+        .label(score_label.to_owned())
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RGBColor(44, 160, 44)));
+    let marks: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
+        .map(|p| (x(p.timestamp), p.score.unwrap_or(0.0).min(score_max)))
+        .collect();
+    lower
+        .draw_series(marks.into_iter().map(|(x, y)| Circle::new((x, y), 5, alert_red.filled())))
+        .map_err(err)?
+        .label("alert")
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, alert_red.filled()));
+    lower
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(220, 220, 220))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, NaiveDate};
+
+    fn points(n: i64) -> Vec<ChartPoint> {
+        let t0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        (0..n)
+            .map(|i| ChartPoint {
+                timestamp: t0 + Duration::minutes(5 * i),
+                value: Some(10.0 + (i % 7) as f64 + if i == n - 1 { 30.0 } else { 0.0 }),
+                score: Some(if i == n - 1 { 0.95 } else { 0.1 }),
+                alert: i == n - 1,
+                llmalert: None,
+                change: false,
+                tholdalert: None,
+                feedback: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_chart_is_a_png_of_the_right_size_and_empty_series_still_draw() {
+        let png = alert_png("cpu", &points(100), Some(0.8), "anomaly score").unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let reader = decoder.read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (WIDTH, HEIGHT));
+        assert!(png.len() > 10_000, "{} bytes: something was drawn", png.len());
+        // Kept for review with the other screenshots.
+        let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        if std::fs::create_dir_all(&shots).is_ok() {
+            let _ = std::fs::write(shots.join("alert-chart.png"), &png);
+        }
+        assert!(alert_png("none", &[], None, "score").is_ok());
+        assert!(alert_png("one", &points(1), Some(0.8), "score").is_ok());
+    }
+}
