@@ -38,3 +38,17 @@ if [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
   echo "installing playwright-core"
   npm ci --prefix "$browser_dir" --no-audit --no-fund --silent
 fi
+
+# Notification tests: a real SMTP server (aiosmtpd, tests/support/smtp_sink.py) in a venv of
+# its own under tests/.venv, pinned by tests/requirements.txt.
+venv="$(dirname "$0")/../tests/.venv"
+if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    apt_get() { if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
+    apt_get update -qq
+    DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends python3 python3-venv
+  fi
+  echo "installing aiosmtpd"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$(dirname "$0")/../tests/requirements.txt"
+fi

@@ -111,6 +111,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "listening on http://{addr}"
     );
 
+    let notifier = build_notifier(&settings)?;
     let poll = settings.config_poll;
     let config = LiveConfig::new(config, settings.clone(), env);
     let (fire, shutdown) = serve::Shutdown::new();
@@ -134,6 +135,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             worker_id: anomstack::queue::worker::new_worker_id(),
             kill_after: settings.kill_run_after,
             stale_after: settings.worker_stale,
+            notifier: notifier.clone(),
         });
         background.push(tokio::spawn(anomstack::queue::worker::run(
             env,
@@ -150,7 +152,8 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let state = AppState::new(store, config)
         .with_public_feedback(settings.public_feedback)
-        .with_admin(settings.admin.clone());
+        .with_admin(settings.admin.clone())
+        .with_notifier(notifier);
     let web_shutdown = shutdown.clone();
     tokio::spawn(async move {
         serve::shutdown_signal().await;
@@ -163,6 +166,29 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = task.await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The alert channels the environment configures, said in the log (never their secrets).
+fn build_notifier(settings: &Settings) -> anyhow::Result<Option<Arc<anomstack::notify::Notifier>>> {
+    let c = &settings.channels;
+    let on: Vec<&str> = [
+        c.email.as_ref().map(|_| "email"),
+        c.slack.as_ref().map(|_| "slack"),
+        c.webhook.as_ref().map(|_| "webhook"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if on.is_empty() {
+        tracing::info!(
+            "no alert channels configured: alerts are saved and shown, not sent (see .example.env)"
+        );
+    } else {
+        tracing::info!(channels = on.join(","), "alert channels configured");
+    }
+    let notifier =
+        anomstack::notify::Notifier::new(c.clone()).context("cannot set up alert delivery")?;
+    Ok(Some(Arc::new(notifier)))
 }
 
 fn validate_command(args: ValidateArgs) -> ExitCode {
@@ -428,7 +454,7 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 /// Loads settings, config and the store for a one-off command.
 async fn open_for_jobs(
     metrics_dir: Option<std::path::PathBuf>,
-) -> anyhow::Result<Option<(config::Config, Store)>> {
+) -> anyhow::Result<Option<(config::Config, Store, Settings)>> {
     let (settings, env) = match settings(metrics_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -446,7 +472,7 @@ async fn open_for_jobs(
     let store = Store::open(&settings.database)
         .await
         .context("cannot open the app database")?;
-    Ok(Some((config, store)))
+    Ok(Some((config, store, settings)))
 }
 
 fn find_batch<'a>(config: &'a config::Config, name: &str) -> anyhow::Result<&'a config::Batch> {
@@ -480,7 +506,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     use anomstack::config::BatchJob;
     use anomstack::jobs::{self, JobCtx, Trigger};
 
-    let Some((config, store)) = open_for_jobs(args.metrics_dir).await? else {
+    let Some((config, store, settings)) = open_for_jobs(args.metrics_dir).await? else {
         return Ok(ExitCode::FAILURE);
     };
     let ctx = JobCtx {
@@ -488,9 +514,11 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         templates: config.templates.clone(),
         run_ts: chrono::Utc::now(),
         queue_id: None,
+        // A job run by hand sends its alerts like a scheduled one.
+        notifier: build_notifier(&settings)?,
     };
     if args.job == "summary" {
-        let report = jobs::run_summary(&ctx, &config.batches).await?;
+        let report = jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None).await?;
         print_report("summary", &report);
         return Ok(ExitCode::SUCCESS);
     }
@@ -560,7 +588,7 @@ async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     if times.len() > 100_000 {
         anyhow::bail!("{} runs is too many; use a larger --every", times.len());
     }
-    let Some((config, store)) = open_for_jobs(args.metrics_dir).await? else {
+    let Some((config, store, _settings)) = open_for_jobs(args.metrics_dir).await? else {
         return Ok(ExitCode::FAILURE);
     };
     let batch = find_batch(&config, &args.batch)?;
@@ -569,6 +597,7 @@ async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         templates: config.templates.clone(),
         run_ts: to,
         queue_id: None,
+        notifier: None,
     };
     let bar = indicatif::ProgressBar::new(times.len() as u64);
     bar.set_style(

@@ -103,6 +103,7 @@ pub async fn run(
         templates: config.templates.clone(),
         run_ts,
         queue_id: None,
+        notifier: None,
     };
     let mut figures = Vec::new();
     for job in [BatchJob::Train, BatchJob::Score, BatchJob::Alert] {

@@ -35,8 +35,16 @@ mod tests {
     fn a_sparkline_spans_low_to_high_with_gaps() {
         let s = sparkline(&[Some(0.0), Some(7.0), None, Some(3.5), Some(f64::NAN)], 10);
         assert_eq!(s, "▁█ ▅ ");
-        assert_eq!(sparkline(&[Some(2.0), Some(2.0)], 10), "▅▅", "flat is mid-height");
-        assert_eq!(sparkline(&[Some(1.0), Some(2.0), Some(3.0)], 2), "▁█", "newest points");
+        assert_eq!(
+            sparkline(&[Some(2.0), Some(2.0)], 10),
+            "▅▅",
+            "flat is mid-height"
+        );
+        assert_eq!(
+            sparkline(&[Some(1.0), Some(2.0), Some(3.0)], 2),
+            "▁█",
+            "newest points"
+        );
         assert_eq!(sparkline(&[], 5), "");
     }
 }

@@ -83,10 +83,16 @@ fn draw(
             .map(|d| d.format("%m-%d %H:%M").to_string())
             .unwrap_or_default()
     };
-    let values: Vec<f64> = points.iter().filter_map(|p| p.value).filter(|v| v.is_finite()).collect();
+    let values: Vec<f64> = points
+        .iter()
+        .filter_map(|p| p.value)
+        .filter(|v| v.is_finite())
+        .collect();
     let (mut lo, mut hi) = values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
@@ -121,19 +127,34 @@ fn draw(
     }
     let line: Vec<(f64, f64)> = points
         .iter()
-        .filter_map(|p| p.value.filter(|v| v.is_finite()).map(|v| (x(p.timestamp), v)))
+        .filter_map(|p| {
+            p.value
+                .filter(|v| v.is_finite())
+                .map(|v| (x(p.timestamp), v))
+        })
         .collect();
     upper
-        .draw_series(LineSeries::new(line, RGBColor(31, 119, 180).stroke_width(2)))
+        .draw_series(LineSeries::new(
+            line,
+            RGBColor(31, 119, 180).stroke_width(2),
+        ))
         .map_err(err)?;
 
-    let scores: Vec<f64> = points.iter().filter_map(|p| p.score).filter(|s| s.is_finite()).collect();
+    let scores: Vec<f64> = points
+        .iter()
+        .filter_map(|p| p.score)
+        .filter(|s| s.is_finite())
+        .collect();
     let top_score = scores
         .iter()
         .copied()
         .chain(threshold)
         .fold(0.0f64, f64::max);
-    let score_max = if top_score <= 1.0 { 1.05 } else { top_score * 1.1 };
+    let score_max = if top_score <= 1.0 {
+        1.05
+    } else {
+        top_score * 1.1
+    };
     let mut lower = ChartBuilder::on(&bottom)
         .margin(12)
         .x_label_area_size(40)
@@ -157,17 +178,27 @@ fn draw(
     }
     if let Some(th) = threshold.filter(|t| t.is_finite()) {
         lower
-            .draw_series(LineSeries::new([(t0, th), (t1, th)], RGBColor(120, 120, 120)))
+            .draw_series(LineSeries::new(
+                [(t0, th), (t1, th)],
+                RGBColor(120, 120, 120),
+            ))
             .map_err(err)?
             .label(format!("threshold ({th})"))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RGBColor(120, 120, 120)));
     }
     let score_line: Vec<(f64, f64)> = points
         .iter()
-        .filter_map(|p| p.score.filter(|s| s.is_finite()).map(|s| (x(p.timestamp), s)))
+        .filter_map(|p| {
+            p.score
+                .filter(|s| s.is_finite())
+                .map(|s| (x(p.timestamp), s))
+        })
         .collect();
     lower
-        .draw_series(LineSeries::new(score_line, RGBColor(44, 160, 44).stroke_width(2)))
+        .draw_series(LineSeries::new(
+            score_line,
+            RGBColor(44, 160, 44).stroke_width(2),
+        ))
         .map_err(err)?
         .label(score_label.to_owned())
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RGBColor(44, 160, 44)));
@@ -177,7 +208,11 @@ fn draw(
         .map(|p| (x(p.timestamp), p.score.unwrap_or(0.0).min(score_max)))
         .collect();
     lower
-        .draw_series(marks.into_iter().map(|(x, y)| Circle::new((x, y), 5, alert_red.filled())))
+        .draw_series(
+            marks
+                .into_iter()
+                .map(|(x, y)| Circle::new((x, y), 5, alert_red.filled())),
+        )
         .map_err(err)?
         .label("alert")
         .legend(move |(x, y)| Circle::new((x + 8, y), 5, alert_red.filled()));
@@ -199,7 +234,10 @@ mod tests {
     use chrono::{Duration, NaiveDate};
 
     fn points(n: i64) -> Vec<ChartPoint> {
-        let t0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        let t0 = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
         (0..n)
             .map(|i| ChartPoint {
                 timestamp: t0 + Duration::minutes(5 * i),
@@ -221,7 +259,11 @@ mod tests {
         let decoder = png::Decoder::new(std::io::Cursor::new(&png));
         let reader = decoder.read_info().unwrap();
         assert_eq!((reader.info().width, reader.info().height), (WIDTH, HEIGHT));
-        assert!(png.len() > 10_000, "{} bytes: something was drawn", png.len());
+        assert!(
+            png.len() > 10_000,
+            "{} bytes: something was drawn",
+            png.len()
+        );
         // Kept for review with the other screenshots.
         let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         if std::fs::create_dir_all(&shots).is_ok() {

@@ -48,6 +48,12 @@ pub struct BatchSpec {
     pub score_exclude_metrics: Vec<String>,
 
     pub alert_methods: Methods,
+    /// Channels for change alerts; `None` means `alert_methods`.
+    pub change_methods: Option<Methods>,
+    /// Channels for LLM alerts; `None` means `alert_methods`.
+    pub llmalert_methods: Option<Methods>,
+    /// Where alerts go by metric tag; the first matching route decides.
+    pub routes: Vec<Route>,
     pub alert_always: bool,
     pub alert_metric_timestamp_max_days_ago: u32,
     pub alert_recent_n: u32,
@@ -458,6 +464,27 @@ impl<'de> Deserialize<'de> for ScheduleStatus {
     }
 }
 
+/// Sends alerts of metrics whose tags match to other channels or recipients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Tag values that must all be equal (`{priority: p1}`); empty matches every alert.
+    #[serde(rename = "match", default)]
+    pub matchers: BTreeMap<String, String>,
+    /// The channels instead of the batch's; `None` keeps them.
+    #[serde(default)]
+    pub methods: Option<Methods>,
+    /// Email recipients instead of `ANOMSTACK_ALERT_EMAIL_TO`.
+    #[serde(default)]
+    pub email_to: Vec<String>,
+    /// Slack channel instead of `ANOMSTACK_SLACK_CHANNEL`.
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    /// Webhook URL instead of `ANOMSTACK_WEBHOOK_URL`.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+}
+
 /// An alert channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -468,6 +495,14 @@ pub enum AlertMethod {
 }
 
 impl AlertMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertMethod::Email => "email",
+            AlertMethod::Slack => "slack",
+            AlertMethod::Webhook => "webhook",
+        }
+    }
+
     fn parse(raw: &str) -> Result<Self, String> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "email" => Ok(AlertMethod::Email),

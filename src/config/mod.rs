@@ -16,6 +16,7 @@
 
 mod admin;
 mod batch;
+mod channels;
 mod cron_schedule;
 mod discover;
 mod dotenv;
@@ -40,9 +41,10 @@ use figment::Figment;
 pub use admin::{AdminCredentials, AdminSettings};
 pub use batch::{
     AlertMethod, BatchJob, BatchSpec, CombinationMethod, DbKind, FreqAgg, JobSchedule, Methods,
-    ModelConfig, ModelPlan, PreprocessOverride, PreprocessParams, ResampleFreq, ScheduleStatus,
-    ThresholdBounds,
+    ModelConfig, ModelPlan, PreprocessOverride, PreprocessParams, ResampleFreq, Route,
+    ScheduleStatus, ThresholdBounds,
 };
+pub use channels::{ChannelSettings, EmailSettings, SlackSettings, SmtpTls, WebhookSettings};
 pub use cron_schedule::CronSchedule;
 pub use env::{EnvVars, parse_bool};
 pub use error::{ConfigError, ConfigErrors, Origin};

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use super::admin::{self, AdminSettings};
+use super::channels::{self, ChannelSettings};
 use super::env::{EnvVars, parse_bool};
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::secret::Secret;
@@ -43,6 +44,9 @@ pub struct Settings {
     pub public_feedback: bool,
     /// `ANOMSTACK_ADMIN_*`, `ANOMSTACK_COOKIE_SECURE`, `ANOMSTACK_SESSION_*`.
     pub admin: AdminSettings,
+    /// `ANOMSTACK_ALERT_EMAIL_*`, `ANOMSTACK_SLACK_*`, `ANOMSTACK_WEBHOOK_*`,
+    /// `ANOMSTACK_FAILURE_EMAIL_*`.
+    pub channels: ChannelSettings,
 }
 
 /// Where the app database lives.
@@ -103,6 +107,10 @@ impl Settings {
         let cookie_secure = env
             .get("ANOMSTACK_COOKIE_SECURE")
             .map(|_| read_bool(env, "ANOMSTACK_COOKIE_SECURE", false, &mut errors));
+        let channels = channels::channels(env).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            ChannelSettings::default()
+        });
         let idle = read_number(env, "ANOMSTACK_SESSION_IDLE_MINUTES", 120, &mut errors);
         let max = read_number(env, "ANOMSTACK_SESSION_MAX_HOURS", 24, &mut errors);
         if errors.is_empty() {
@@ -126,6 +134,7 @@ impl Settings {
                     session_idle: std::time::Duration::from_secs(idle.clamp(1, 525_600) * 60),
                     session_max: std::time::Duration::from_secs(max.clamp(1, 8_760) * 3600),
                 },
+                channels,
             })
         } else {
             Err(ConfigErrors(errors))

@@ -58,6 +58,8 @@ pub struct JobCtx {
     pub run_ts: DateTime<Utc>,
     /// The queued job this run belongs to, recorded on its `job_runs` row.
     pub queue_id: Option<i64>,
+    /// Sends the notices of a successful run; `None` only logs them.
+    pub notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
 }
 
 /// A message a job wants sent (by `notify`, once it exists; logged until then).
@@ -250,7 +252,7 @@ pub async fn run_limited(
 ) -> Result<JobReport, RunError> {
     record(
         ctx,
-        batch.name(),
+        Some(batch),
         job.as_str(),
         trigger,
         limit,
@@ -267,7 +269,7 @@ pub async fn run_push(
 ) -> Result<JobReport, RunError> {
     record(
         ctx,
-        batch.name(),
+        Some(batch),
         BatchJob::Ingest.as_str(),
         Trigger::Api,
         None,
@@ -285,7 +287,7 @@ pub async fn run_summary_limited(
 ) -> Result<JobReport, RunError> {
     record(
         ctx,
-        "*",
+        None,
         "summary",
         trigger,
         limit,
@@ -296,12 +298,13 @@ pub async fn run_summary_limited(
 
 async fn record(
     ctx: &JobCtx,
-    batch: &str,
+    target: Option<&Batch>,
     job: &str,
     trigger: Trigger,
     limit: Option<std::time::Duration>,
     work: impl std::future::Future<Output = Result<JobReport, JobError>>,
 ) -> Result<JobReport, RunError> {
+    let batch = target.map_or("*", Batch::name);
     let id = ctx
         .store
         .start_run(batch, job, trigger.as_str(), ctx.queue_id)
@@ -315,6 +318,15 @@ async fn record(
         },
         None => work.instrument(span).await.map_err(RunError::Failed),
     };
+    let mut result = result;
+    if let (Ok(report), Some(notifier)) = (&mut result, &ctx.notifier)
+        && !report.notices.is_empty()
+    {
+        let lines = notifier
+            .deliver(&ctx.store, target, &report.notices, Some(id))
+            .await;
+        report.log.extend(lines);
+    }
     let (status, outcome) = match &result {
         Ok(report) => (
             RunStatus::Succeeded,

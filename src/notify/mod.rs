@@ -1,4 +1,313 @@
-//! Everything that decides how alerts leave the app. So far: silences (which alerts are
-//! muted); channels and routing arrive with the notification issue.
+//! Everything that decides how alerts leave the app: silences (which alerts are muted),
+//! routing by tags (which channels and recipients), the message with its chart, and the
+//! channels themselves (`email`, `slack`, `webhook`). A failing channel or metric never stops
+//! the others; every outcome is recorded in `notifications` and returned for the run's log.
 
+pub mod email;
+pub mod message;
+pub mod route;
 pub mod silence;
+pub mod slack;
+pub mod webhook;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::charts::png::alert_png;
+use crate::config::{AlertMethod, Batch, ChannelSettings};
+use crate::jobs::Notice;
+use crate::store::{NotificationRecord, Store, Window};
+use message::Message;
+
+/// Longest a single channel may take for one message.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Points of a metric drawn in its chart.
+const CHART_POINTS: u32 = 250;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("email: {0}")]
+    Email(String),
+    #[error("slack: {0}")]
+    Slack(String),
+    #[error("webhook: {0}")]
+    Webhook(String),
+    #[error("cannot start the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The configured channels and what they share (an HTTP client, Slack channel ids).
+pub struct Notifier {
+    channels: ChannelSettings,
+    http: reqwest::Client,
+    slack_ids: slack::ChannelIds,
+}
+
+/// Makes rustls use ring (already built for libsql) in this process; call before building a
+/// reqwest client. Installing twice is harmless: the first provider stays.
+pub fn tls_ready() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// One HTTP client for every channel; TLS with rustls on ring and the system's certificates.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, NotifyError> {
+    tls_ready();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| NotifyError::Client(e.to_string()))
+}
+
+impl Notifier {
+    pub fn new(channels: ChannelSettings) -> Result<Self, NotifyError> {
+        Ok(Self {
+            channels,
+            http: http_client(Duration::from_secs(30))?,
+            slack_ids: slack::ChannelIds::default(),
+        })
+    }
+
+    fn configured(&self, method: AlertMethod) -> bool {
+        match method {
+            AlertMethod::Email => self.channels.email.is_some(),
+            AlertMethod::Slack => self.channels.slack.is_some(),
+            AlertMethod::Webhook => self.channels.webhook.is_some(),
+        }
+    }
+
+    /// Sends a job's notices (of `batch`, or of every batch for the summary) and records the
+    /// outcomes; one log line per message and channel.
+    pub async fn deliver(
+        &self,
+        store: &Store,
+        batch: Option<&Batch>,
+        notices: &[Notice],
+        run_id: Option<i64>,
+    ) -> Vec<String> {
+        let mut log = Vec::new();
+        let mut records = Vec::new();
+        let now = Utc::now().naive_utc();
+        let silences = match store.silences(now, false).await {
+            Ok(s) => s,
+            Err(e) => {
+                log.push(format!("cannot read silences, sending anyway: {e}"));
+                Vec::new()
+            }
+        };
+        let batch_name = batch.map_or("*", Batch::name);
+        let mut unconfigured = Vec::new();
+        for notice in notices {
+            let mut msg = self.message(batch, notice);
+            let record = |channel: &str, status: &str, error: Option<String>| NotificationRecord {
+                run_id,
+                batch: batch_name.to_owned(),
+                metric: notice.metric.clone(),
+                kind: notice.kind.to_owned(),
+                channel: channel.to_owned(),
+                status: status.to_owned(),
+                error,
+            };
+            if let Some(s) =
+                silence::silencing(&silences, batch_name, &notice.metric, &msg.tags, now)
+            {
+                log.push(format!("silenced by #{}: {}", s.id, notice.title));
+                records.push(record("*", "silenced", Some(format!("silence #{}", s.id))));
+                continue;
+            }
+            let plan = match batch {
+                Some(b) => route::plan(&b.spec, notice.kind, &msg.tags),
+                // The summary goes to every configured channel, as the original's did.
+                None => route::Plan {
+                    methods: vec![AlertMethod::Email, AlertMethod::Slack, AlertMethod::Webhook],
+                    ..route::Plan::default()
+                },
+            };
+            let methods: Vec<AlertMethod> = plan
+                .methods
+                .iter()
+                .copied()
+                .filter(|m| {
+                    let ok = self.configured(*m);
+                    if !ok && batch.is_some() && !unconfigured.contains(m) {
+                        unconfigured.push(*m);
+                    }
+                    ok
+                })
+                .collect();
+            if methods.is_empty() {
+                continue;
+            }
+            let wants_chart = methods.iter().any(|m| *m != AlertMethod::Webhook);
+            let chart = match (batch, wants_chart && !notice.metric.is_empty()) {
+                (Some(b), true) => self.chart(store, b, &mut msg, &mut log).await,
+                _ => None,
+            };
+            let sends = methods.iter().map(|m| {
+                let msg = &msg;
+                let chart = chart.as_deref();
+                let plan = &plan;
+                async move {
+                    let work = self.send(*m, plan, msg, chart);
+                    let result = match tokio::time::timeout(SEND_TIMEOUT, work).await {
+                        Ok(r) => r,
+                        Err(_) => Err(NotifyError::Webhook(format!(
+                            "{} did not answer within {} s",
+                            m.as_str(),
+                            SEND_TIMEOUT.as_secs()
+                        ))),
+                    };
+                    (*m, result)
+                }
+            });
+            for (method, result) in futures::future::join_all(sends).await {
+                match result {
+                    Ok(()) => {
+                        log.push(format!("sent by {}: {}", method.as_str(), notice.title));
+                        records.push(record(method.as_str(), "sent", None));
+                    }
+                    Err(e) => {
+                        tracing::warn!(batch = batch_name, metric = notice.metric, channel = method.as_str(), error = %e, "alert not delivered");
+                        log.push(format!(
+                            "NOT sent by {}: {} ({e})",
+                            method.as_str(),
+                            notice.title
+                        ));
+                        records.push(record(method.as_str(), "failed", Some(e.to_string())));
+                    }
+                }
+            }
+        }
+        for m in unconfigured {
+            log.push(format!(
+                "{} is in this batch's alert methods but not configured (see .example.env)",
+                m.as_str()
+            ));
+        }
+        if let Err(e) = store.record_notifications(&records).await {
+            log.push(format!("cannot record notifications: {e}"));
+        }
+        log
+    }
+
+    fn message(&self, batch: Option<&Batch>, notice: &Notice) -> Message {
+        let mut tags = BTreeMap::new();
+        if let Some(b) = batch {
+            tags.insert("metric_batch".to_owned(), b.name().to_owned());
+            if !notice.metric.is_empty() {
+                tags.insert("metric_name".to_owned(), notice.metric.clone());
+                tags.extend(route::metric_tags(&b.spec, &notice.metric));
+            }
+        }
+        tags.insert("alert_type".to_owned(), notice.kind.to_owned());
+        let (threshold, score_label) = match (batch, notice.kind) {
+            (Some(b), "change") => (Some(b.spec.change_threshold), "change score"),
+            (Some(b), "anomaly" | "llm") => (Some(b.spec.alert_threshold), "anomaly score"),
+            _ => (None, "anomaly score"),
+        };
+        Message {
+            kind: notice.kind.to_owned(),
+            batch: batch.map_or("*", Batch::name).to_owned(),
+            metric: notice.metric.clone(),
+            title: notice.title.clone(),
+            description: notice.description.clone(),
+            tags,
+            points: Vec::new(),
+            threshold,
+            score_label: score_label.to_owned(),
+        }
+    }
+
+    /// Reads the metric's recent points into `msg` and draws them.
+    async fn chart(
+        &self,
+        store: &Store,
+        batch: &Batch,
+        msg: &mut Message,
+        log: &mut Vec<String>,
+    ) -> Option<Vec<u8>> {
+        let points = store
+            .dashboard_series(
+                &batch.spec.table_key,
+                batch.name(),
+                &msg.metric,
+                Window::Last(CHART_POINTS),
+                Utc::now().naive_utc(),
+                None,
+            )
+            .await;
+        match points {
+            Ok(p) => msg.points = p,
+            Err(e) => {
+                log.push(format!("no chart for {}: {e}", msg.metric));
+                return None;
+            }
+        }
+        let (title, points, threshold, label) = (
+            msg.metric.clone(),
+            msg.points.clone(),
+            msg.threshold,
+            msg.score_label.clone(),
+        );
+        match tokio::task::spawn_blocking(move || alert_png(&title, &points, threshold, &label))
+            .await
+        {
+            Ok(Ok(png)) => Some(png),
+            Ok(Err(e)) => {
+                log.push(format!("no chart for {}: {e}", msg.metric));
+                None
+            }
+            Err(e) => {
+                log.push(format!("no chart for {}: {e}", msg.metric));
+                None
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        method: AlertMethod,
+        plan: &route::Plan,
+        msg: &Message,
+        chart: Option<&[u8]>,
+    ) -> Result<(), NotifyError> {
+        match method {
+            AlertMethod::Email => {
+                let Some(settings) = &self.channels.email else {
+                    return Err(NotifyError::Email("not configured".into()));
+                };
+                let to = plan.email_to.as_deref().unwrap_or(&settings.to);
+                email::send(settings, to, msg, chart).await
+            }
+            AlertMethod::Slack => {
+                let Some(settings) = &self.channels.slack else {
+                    return Err(NotifyError::Slack("not configured".into()));
+                };
+                slack::send(
+                    &self.http,
+                    settings,
+                    &self.slack_ids,
+                    plan.slack_channel.as_deref(),
+                    msg,
+                    chart,
+                )
+                .await
+            }
+            AlertMethod::Webhook => {
+                let Some(settings) = &self.channels.webhook else {
+                    return Err(NotifyError::Webhook("not configured".into()));
+                };
+                let Some(url) = plan
+                    .webhook_url
+                    .as_deref()
+                    .or(settings.url.as_ref().map(|u| u.expose()))
+                else {
+                    return Err(NotifyError::Webhook("no URL".into()));
+                };
+                webhook::send(&self.http, settings, url, msg).await
+            }
+        }
+    }
+}

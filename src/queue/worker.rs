@@ -28,6 +28,8 @@ pub struct WorkerEnv {
     pub kill_after: Duration,
     /// A worker not seen for this long is presumed dead and its jobs are requeued.
     pub stale_after: Duration,
+    /// Sends the alerts jobs produce (`None`: logged only).
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
 }
 
 /// Pause between claims while the queue is empty.
@@ -197,6 +199,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         templates: config.templates.clone(),
         run_ts: item.run_ts.and_utc(),
         queue_id: Some(item.id),
+        notifier: env.notifier.clone(),
     };
     let limit = Some(env.kill_after);
     let (result, next) = if item.job == "summary" {

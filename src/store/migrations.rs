@@ -35,6 +35,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "admin",
         sql: include_str!("migrations/0004_admin.sql"),
     },
+    Migration {
+        version: 5,
+        name: "notifications",
+        sql: include_str!("migrations/0005_notifications.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -161,6 +161,7 @@ async fn push_rows(
         templates: config.templates.clone(),
         run_ts: Utc::now(),
         queue_id: None,
+        notifier: state.notifier.clone(),
     };
     match jobs::run_push(&ctx, batch, raw).await {
         Ok(report) => {

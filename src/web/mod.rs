@@ -40,6 +40,8 @@ pub struct AppState {
     stats: StatsCache,
     /// Admin credentials, session settings and the login limiter.
     pub admin: Arc<admin::AdminAuth>,
+    /// Sends alerts raised by rows pushed through the API.
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -56,7 +58,13 @@ impl AppState {
             admin: Arc::new(admin::AdminAuth::new(
                 crate::config::AdminSettings::default(),
             )),
+            notifier: None,
         }
+    }
+
+    pub fn with_notifier(mut self, notifier: Option<Arc<crate::notify::Notifier>>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Turns the admin panel on with these credentials and session settings.

@@ -21,9 +21,10 @@ pub fn router() -> Router<AppState> {
 async fn metrics(State(state): State<AppState>) -> Response {
     let totals = state.store.run_totals().await;
     let depth = state.store.queue_depth().await;
-    let (totals, depth) = match (totals, depth) {
-        (Ok(t), Ok(d)) => (t, d),
-        (Err(e), _) | (_, Err(e)) => {
+    let sent = state.store.notification_totals().await;
+    let (totals, depth, sent) = match (totals, depth, sent) {
+        (Ok(t), Ok(d), Ok(n)) => (t, d, n),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!(error = %e, "/metrics: cannot read the run history");
             return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
         }
@@ -34,7 +35,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        exposition(&totals, depth, batches),
+        {
+            let mut text = exposition(&totals, depth, batches);
+            notifications(&mut text, &sent);
+            text
+        },
     )
         .into_response()
 }
@@ -123,6 +128,22 @@ pub fn exposition(totals: &[RunTotals], depth: QueueDepth, batches: usize) -> St
         }
     }
     out
+}
+
+/// Alert messages by channel and outcome (`sent`, `failed`, `silenced`).
+fn notifications(out: &mut String, totals: &[(String, String, u64)]) {
+    let _ = writeln!(
+        out,
+        "# HELP anomstack_notifications_total Alert messages by channel and outcome (sent, failed, silenced).\n# TYPE anomstack_notifications_total counter"
+    );
+    for (channel, status, n) in totals {
+        let _ = writeln!(
+            out,
+            "anomstack_notifications_total{{channel=\"{}\",status=\"{}\"}} {n}",
+            label(channel),
+            label(status)
+        );
+    }
 }
 
 #[cfg(test)]

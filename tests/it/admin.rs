@@ -511,6 +511,7 @@ async fn work_until(site: &Admin, sql: &str, want: i64) {
         worker_id: worker::new_worker_id(),
         kill_after: Duration::from_secs(60),
         stale_after: Duration::from_secs(30),
+        notifier: None,
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(worker::run(env, 2, Duration::from_secs(5), async {
@@ -1149,6 +1150,7 @@ fn the_admin_password_never_reaches_logs_pages_or_metrics() {
         .build()
         .unwrap();
     let pages = rt.block_on(async {
+        anomstack::notify::tls_ready();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -89,6 +89,7 @@ async fn the_admin_panel_runs_a_job_in_a_real_browser() {
         worker_id: anomstack::queue::worker::new_worker_id(),
         kill_after: Duration::from_secs(60),
         stale_after: Duration::from_secs(30),
+        notifier: None,
     });
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(anomstack::queue::worker::run(

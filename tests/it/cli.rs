@@ -145,6 +145,7 @@ async fn serve_answers_health_as_soon_as_it_says_it_listens_and_stops_on_sigterm
     let base = format!("http://{}", addr.unwrap());
 
     // The first request, made right after the log line, must succeed: no retry loop.
+    anomstack::notify::tls_ready();
     let health = reqwest::get(format!("{base}/health"))
         .await
         .expect("health");

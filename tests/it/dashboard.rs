@@ -588,6 +588,7 @@ async fn prometheus_metrics_count_runs_and_the_queue() {
         templates: config.templates.clone(),
         run_ts: Utc::now(),
         queue_id: None,
+        notifier: None,
     };
     // `SELECT 1` has no metric columns: a failed ingest run.
     let _ = anomstack::jobs::run_recorded(

@@ -17,6 +17,7 @@ mod detect_parity;
 mod detect_quality;
 mod examples;
 pub mod nab_scorer;
+mod notify;
 mod pipeline;
 mod queue;
 mod queue_processes;

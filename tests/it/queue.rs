@@ -50,6 +50,7 @@ fn env(
         worker_id: worker::new_worker_id(),
         kill_after,
         stale_after: Duration::from_secs(1),
+        notifier: None,
     })
 }
 

@@ -1,0 +1,177 @@
+//! An alert as a message: title, description, tags, recent points, and its text and HTML
+//! bodies. The same message goes to every channel; each channel picks what it can show.
+
+use std::collections::BTreeMap;
+
+use maud::{Markup, html};
+
+use crate::charts::ascii::sparkline;
+use crate::charts::number;
+use crate::store::ChartPoint;
+
+/// Points shown as a text sparkline.
+const SPARK_WIDTH: usize = 60;
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// `anomaly`, `change`, `llm`, `threshold`, `summary`, `failure`, ...
+    pub kind: String,
+    pub batch: String,
+    /// Empty for messages about no one metric (summary, failures).
+    pub metric: String,
+    pub title: String,
+    pub description: String,
+    /// `metric_batch`, `metric_name`, `alert_type` and the metric's `metric_tags`.
+    pub tags: BTreeMap<String, String>,
+    /// The metric's recent points, oldest first (empty when there is no chart).
+    pub points: Vec<ChartPoint>,
+    /// The threshold line on the score panel.
+    pub threshold: Option<f64>,
+    /// What the lower panel's series is (anomaly score, change score).
+    pub score_label: String,
+}
+
+impl Message {
+    /// The attachment's file name.
+    pub fn chart_name(&self) -> String {
+        let safe: String = self
+            .metric
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(80)
+            .collect();
+        format!(
+            "{}.png",
+            if safe.is_empty() {
+                "chart".to_owned()
+            } else {
+                safe
+            }
+        )
+    }
+
+    fn sparklines(&self) -> Option<(String, String)> {
+        if self.points.is_empty() {
+            return None;
+        }
+        let values: Vec<Option<f64>> = self.points.iter().map(|p| p.value).collect();
+        let scores: Vec<Option<f64>> = self.points.iter().map(|p| p.score).collect();
+        Some((
+            sparkline(&values, SPARK_WIDTH),
+            sparkline(&scores, SPARK_WIDTH),
+        ))
+    }
+
+    fn latest(&self) -> Option<&ChartPoint> {
+        self.points.iter().rev().find(|p| p.value.is_some())
+    }
+
+    /// The plain-text body.
+    pub fn text(&self) -> String {
+        let mut out = vec![self.title.clone(), String::new()];
+        if !self.description.is_empty() {
+            out.push(self.description.clone());
+            out.push(String::new());
+        }
+        if let Some((values, scores)) = self.sparklines() {
+            out.push(format!("value {values}"));
+            out.push(format!("score {scores}"));
+            if let Some(p) = self.latest() {
+                out.push(format!(
+                    "latest {} at {} UTC",
+                    p.value.map(number).unwrap_or_default(),
+                    p.timestamp.format("%Y-%m-%d %H:%M")
+                ));
+            }
+            out.push(String::new());
+        }
+        for (k, v) in &self.tags {
+            out.push(format!("{k}: {v}"));
+        }
+        out.join("\n")
+    }
+
+    /// The HTML body; `image_cid` shows the chart inline.
+    pub fn html(&self, image_cid: Option<&str>) -> Markup {
+        let spark = self.sparklines();
+        html! {
+            div style="font-family: system-ui, sans-serif; color: #1b1f24" {
+                h2 style="font-size: 18px" { (self.title) }
+                @if !self.description.is_empty() {
+                    pre style="background: #f5f6f8; padding: 8px; white-space: pre-wrap" { code { (self.description) } }
+                }
+                @if let Some(cid) = image_cid {
+                    img src={ "cid:" (cid) } alt={ "chart of " (self.metric) } width="720" style="max-width: 100%";
+                }
+                @if let Some((values, scores)) = &spark {
+                    pre style="font-size: 13px; line-height: 1.1" { "value " (values) "\n" "score " (scores) }
+                }
+                @if !self.tags.is_empty() {
+                    table style="border-collapse: collapse; font-size: 13px" {
+                        @for (k, v) in &self.tags {
+                            tr { th style="text-align: left; padding: 2px 8px 2px 0; color: #5b6270" { (k) } td { (v) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn message() -> Message {
+        let t = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        Message {
+            kind: "anomaly".into(),
+            batch: "b".into(),
+            metric: "cpu <load>/x".into(),
+            title: "🔥 [cpu] looks anomalous (2026-01-01 00:00) 🔥".into(),
+            description: "value 9 with score <b>0.9</b>".into(),
+            tags: [("priority".to_owned(), "p1".to_owned())].into(),
+            points: (0..5)
+                .map(|i| ChartPoint {
+                    timestamp: t + chrono::Duration::minutes(i),
+                    value: Some(i as f64),
+                    score: Some(0.1 * i as f64),
+                    alert: i == 4,
+                    llmalert: None,
+                    change: false,
+                    tholdalert: None,
+                    feedback: None,
+                })
+                .collect(),
+            threshold: Some(0.8),
+            score_label: "anomaly score".into(),
+        }
+    }
+
+    #[test]
+    fn bodies_carry_title_description_sparklines_and_tags_escaped() {
+        let m = message();
+        let text = m.text();
+        assert!(text.starts_with("🔥 [cpu]"));
+        assert!(text.contains("value ▁▃▅▆█"), "{text}");
+        assert!(text.contains("priority: p1"));
+        assert!(text.contains("latest 4 at 2026-01-01 00:04 UTC"), "{text}");
+        let html = m.html(Some("chart1")).into_string();
+        assert!(html.contains("cid:chart1"));
+        assert!(
+            html.contains("&lt;b&gt;0.9&lt;/b&gt;"),
+            "descriptions are escaped"
+        );
+        assert_eq!(m.chart_name(), "cpu__load__x.png");
+    }
+}

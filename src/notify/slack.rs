@@ -1,0 +1,228 @@
+//! Slack: with a bot token, the chart is uploaded to the channel with the title and
+//! description as its comment (`files.getUploadURLExternal`, upload, then
+//! `files.completeUploadExternal`), or a `chat.postMessage` when there is no chart; channel
+//! names are looked up with `conversations.list` (every page) and remembered. Without a token,
+//! an incoming webhook gets the text.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use super::NotifyError;
+use super::message::Message;
+use super::webhook::without_url;
+use crate::config::SlackSettings;
+
+/// Pages of `conversations.list` read at most (200 channels each).
+const MAX_PAGES: usize = 50;
+
+/// Channel ids by name, learned once per process.
+#[derive(Default)]
+pub struct ChannelIds(Mutex<HashMap<String, String>>);
+
+fn slack_error(method: &str, detail: impl std::fmt::Display) -> NotifyError {
+    NotifyError::Slack(format!("{method}: {detail}"))
+}
+
+/// The text Slack shows: the title in bold, then the description.
+pub fn text(msg: &Message) -> String {
+    if msg.description.is_empty() {
+        format!("*{}*", msg.title)
+    } else {
+        format!("*{}*\n{}", msg.title, msg.description)
+    }
+}
+
+/// Calls a Web API method with form parameters; its JSON answer when `ok`.
+async fn call(
+    http: &reqwest::Client,
+    settings: &SlackSettings,
+    token: &str,
+    method: &str,
+    form: &[(&str, String)],
+) -> Result<Value, NotifyError> {
+    let response = http
+        .post(format!("{}/{method}", settings.api_url))
+        .bearer_auth(token)
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| slack_error(method, without_url(&e)))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|_| slack_error(method, format!("HTTP {status}, not a Slack answer")))?;
+    if body["ok"].as_bool() == Some(true) {
+        Ok(body)
+    } else {
+        let error = body["error"].as_str().unwrap_or("unknown error");
+        Err(slack_error(method, format!("HTTP {status}, {error}")))
+    }
+}
+
+/// Whether `channel` is already an id (C…, G…, D… in capitals and digits).
+fn is_channel_id(channel: &str) -> bool {
+    channel.len() >= 9
+        && channel.starts_with(['C', 'G', 'D'])
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+async fn channel_id(
+    http: &reqwest::Client,
+    settings: &SlackSettings,
+    token: &str,
+    ids: &ChannelIds,
+    channel: &str,
+) -> Result<String, NotifyError> {
+    let name = channel.trim().trim_start_matches('#');
+    if is_channel_id(name) {
+        return Ok(name.to_owned());
+    }
+    if let Some(id) = ids.0.lock().ok().and_then(|m| m.get(name).cloned()) {
+        return Ok(id);
+    }
+    let mut cursor = String::new();
+    for _ in 0..MAX_PAGES {
+        let mut form = vec![
+            ("types", "public_channel,private_channel".to_owned()),
+            ("exclude_archived", "true".to_owned()),
+            ("limit", "200".to_owned()),
+        ];
+        if !cursor.is_empty() {
+            form.push(("cursor", cursor.clone()));
+        }
+        let page = call(http, settings, token, "conversations.list", &form).await?;
+        let found = page["channels"].as_array().and_then(|list| {
+            list.iter()
+                .find(|c| c["name"].as_str() == Some(name))
+                .and_then(|c| c["id"].as_str())
+                .map(str::to_owned)
+        });
+        if let Some(id) = found {
+            if let Ok(mut m) = ids.0.lock() {
+                m.insert(name.to_owned(), id.clone());
+            }
+            return Ok(id);
+        }
+        cursor = page["response_metadata"]["next_cursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    Err(slack_error(
+        "conversations.list",
+        format!("no channel named #{name} that the bot can see (invite it, or use the channel id)"),
+    ))
+}
+
+/// Sends `msg` to `channel` (the configured one unless a route chose another).
+pub async fn send(
+    http: &reqwest::Client,
+    settings: &SlackSettings,
+    ids: &ChannelIds,
+    channel: Option<&str>,
+    msg: &Message,
+    chart: Option<&[u8]>,
+) -> Result<(), NotifyError> {
+    let channel = channel.or(settings.channel.as_deref());
+    let (Some(token), Some(channel)) = (&settings.bot_token, channel) else {
+        let Some(hook) = &settings.webhook_url else {
+            return Err(NotifyError::Slack(
+                "no bot token and channel, nor webhook URL".into(),
+            ));
+        };
+        let response = http
+            .post(hook.expose())
+            .json(&json!({ "text": text(msg) }))
+            .send()
+            .await
+            .map_err(|e| slack_error("incoming webhook", without_url(&e)))?;
+        return if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(slack_error(
+                "incoming webhook",
+                format!("HTTP {}", response.status()),
+            ))
+        };
+    };
+    let token = token.expose();
+    let id = channel_id(http, settings, token, ids, channel).await?;
+    let Some(bytes) = chart else {
+        call(
+            http,
+            settings,
+            token,
+            "chat.postMessage",
+            &[("channel", id), ("text", text(msg))],
+        )
+        .await?;
+        return Ok(());
+    };
+    let filename = msg.chart_name();
+    let upload = call(
+        http,
+        settings,
+        token,
+        "files.getUploadURLExternal",
+        &[
+            ("filename", filename.clone()),
+            ("length", bytes.len().to_string()),
+        ],
+    )
+    .await?;
+    let (Some(url), Some(file_id)) = (upload["upload_url"].as_str(), upload["file_id"].as_str())
+    else {
+        return Err(slack_error(
+            "files.getUploadURLExternal",
+            "no upload_url or file_id in the answer",
+        ));
+    };
+    let sent = http
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .map_err(|e| slack_error("file upload", without_url(&e)))?;
+    if !sent.status().is_success() {
+        return Err(slack_error(
+            "file upload",
+            format!("HTTP {}", sent.status()),
+        ));
+    }
+    let files = json!([{ "id": file_id, "title": msg.title }]).to_string();
+    call(
+        http,
+        settings,
+        token,
+        "files.completeUploadExternal",
+        &[
+            ("files", files),
+            ("channel_id", id),
+            ("initial_comment", text(msg)),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_told_from_names() {
+        assert!(is_channel_id("C0123456789"));
+        assert!(!is_channel_id("alerts"));
+        assert!(!is_channel_id("C01"));
+        assert!(!is_channel_id("Cabcdefghij"));
+    }
+}

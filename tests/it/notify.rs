@@ -1,0 +1,577 @@
+//! Alerts that reach people, against real servers on 127.0.0.1: a real SMTP server (aiosmtpd,
+//! `tests/support/smtp_sink.py`, installed by `scripts/install_test_deps.sh`), a server that
+//! answers Slack's Web API and webhook receivers (`tests/support/receiver.rs`). The alert job
+//! runs on a real database; the tests check the messages, routing, silences and isolation.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anomstack::config::{
+    BatchJob, ChannelSettings, DatabaseLocation, EmailSettings, Secret, SlackSettings, SmtpTls,
+    WebhookSettings,
+};
+use anomstack::jobs::{self, JobCtx, Trigger};
+use anomstack::notify::Notifier;
+use anomstack::store::{MetricRow, MetricType, NewSilence, Store};
+use chrono::{Duration as Span, Utc};
+use serde_json::Value;
+
+use crate::store_local::count;
+use crate::support::MetricsDir;
+use crate::support::receiver::{Recorded, fake_slack, webhook_receiver};
+
+/// A real SMTP server writing each message it gets as parsed JSON into a folder.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("tests/.venv/bin/python");
+        let mut child = Command::new(&python)
+            .arg(root.join("tests/support/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} (scripts/install_test_deps.sh installs it): {e}",
+                    python.display()
+                )
+            });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        Self { child, port, dir }
+    }
+
+    fn settings(&self, to: &[&str]) -> EmailSettings {
+        EmailSettings {
+            from: "anomstack <alerts@example.com>".into(),
+            to: to.iter().map(|s| s.to_string()).collect(),
+            host: "127.0.0.1".into(),
+            port: self.port,
+            username: "alerts@example.com".into(),
+            password: Secret::default(),
+            tls: SmtpTls::None,
+        }
+    }
+
+    /// The messages received so far, parsed.
+    fn messages(&self) -> Vec<Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Site {
+    dir: MetricsDir,
+    store: Store,
+}
+
+/// Batch `n` with metrics `m1` (tagged priority p1), `m2` and `m3`: 60 five-minute points up
+/// to now, each with a newest score of 0.95, so the alert job alerts on all three.
+async fn site(extra_yaml: &str) -> Site {
+    let dir = MetricsDir::new();
+    dir.write(
+        "n.yaml",
+        &format!(
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{extra_yaml}"
+        ),
+    );
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    // An hour back, so points a test adds later are still in the past.
+    let now = Utc::now().naive_utc();
+    let end = now - Span::seconds(now.and_utc().timestamp() % 300) - Span::hours(1);
+    let mut rows = Vec::new();
+    for name in ["m1", "m2", "m3"] {
+        for i in 0..60i64 {
+            let ts = end - Span::minutes(5 * (59 - i));
+            let row = |t, v| MetricRow {
+                timestamp: ts,
+                batch: "n".into(),
+                name: name.into(),
+                metric_type: t,
+                value: v,
+                metadata: String::new(),
+            };
+            rows.push(row(
+                MetricType::Metric,
+                10.0 + (i % 5) as f64 + if i == 59 { 25.0 } else { 0.0 },
+            ));
+            rows.push(row(MetricType::Score, if i == 59 { 0.95 } else { 0.1 }));
+        }
+    }
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    Site { dir, store }
+}
+
+/// Runs the alert job with these channels; the run's log.
+async fn alert(site: &Site, channels: ChannelSettings) -> String {
+    let config = site.dir.load_ok(&[]);
+    let batch = config.batch("n").unwrap();
+    let ctx = JobCtx {
+        store: site.store.clone(),
+        templates: config.templates.clone(),
+        run_ts: Utc::now(),
+        queue_id: None,
+        notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
+    };
+    jobs::run_recorded(&ctx, batch, BatchJob::Alert, Trigger::Cli)
+        .await
+        .unwrap();
+    let result = site
+        .store
+        .query("SELECT log FROM job_runs ORDER BY id DESC LIMIT 1", "test")
+        .await
+        .unwrap();
+    match &result.rows[0][0] {
+        anomstack::store::Value::Text(t) => t.clone(),
+        _ => String::new(),
+    }
+}
+
+fn slack_settings(api: &str) -> SlackSettings {
+    SlackSettings {
+        bot_token: Some(Secret::new("xoxb-test-token")),
+        channel: Some("#alerts".into()),
+        webhook_url: None,
+        api_url: api.into(),
+    }
+}
+
+fn webhook_settings(url: &str) -> WebhookSettings {
+    WebhookSettings {
+        url: Some(Secret::new(url)),
+        headers: BTreeMap::from([("X-Team".to_owned(), Secret::new("data"))]),
+        secret: Some(Secret::new("hook-secret")),
+        template: None,
+        tries: 3,
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn decode_png(bytes: &[u8]) -> (u32, u32) {
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    (reader.info().width, reader.info().height)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_email_reaches_a_real_smtp_server_with_text_html_and_a_chart() {
+    let site = site("alert_methods: email\n").await;
+    let sink = SmtpSink::start();
+    let channels = ChannelSettings {
+        email: Some(sink.settings(&["ops@example.com", "data@example.com"])),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by email").count(), 3, "{log}");
+    wait_for("three emails", || sink.messages().len() == 3);
+    let messages = sink.messages();
+    let m1 = messages
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("[m1]"))
+        .unwrap();
+    assert_eq!(
+        m1["rcpt_tos"],
+        serde_json::json!(["ops@example.com", "data@example.com"])
+    );
+    assert!(
+        m1["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("🔥 [m1] looks anomalous (")
+    );
+    let parts = m1["parts"].as_array().unwrap();
+    let text = parts.iter().find(|p| p["type"] == "text/plain").unwrap()["text"]
+        .as_str()
+        .unwrap();
+    let html = parts.iter().find(|p| p["type"] == "text/html").unwrap()["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("value ") && text.contains('█'),
+        "a text sparkline: {text}"
+    );
+    assert!(
+        text.contains("priority: p1") && text.contains("alert_type: anomaly"),
+        "{text}"
+    );
+    assert!(
+        html.contains("[m1] looks anomalous") && html.contains("src=\"cid:anomstack-chart\""),
+        "{html}"
+    );
+    let images: Vec<&Value> = parts.iter().filter(|p| p["type"] == "image/png").collect();
+    assert_eq!(images.len(), 2, "inline and attached");
+    assert!(images.iter().any(|p| {
+        p["content_id"]
+            .as_str()
+            .is_some_and(|c| c.contains("anomstack-chart"))
+    }));
+    let attached = images
+        .iter()
+        .find(|p| p["disposition"] == "attachment")
+        .unwrap();
+    assert_eq!(attached["filename"], "m1.png");
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(attached["base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(decode_png(&png), (960, 540));
+    assert!(
+        png.len() > 15_000 && png.len() < 400_000,
+        "{} bytes",
+        png.len()
+    );
+    std::fs::write(screenshots().join("email-chart.png"), &png).unwrap();
+    std::fs::write(screenshots().join("email.html"), html).unwrap();
+    // Alert rows were saved and the outcomes recorded.
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'alert'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM notifications WHERE channel = 'email' AND status = 'sent'"
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_gets_the_chart_through_the_upload_flow() {
+    let site = site("alert_methods: slack\n").await;
+    let (api, slack) = fake_slack(false).await;
+    let channels = ChannelSettings {
+        slack: Some(slack_settings(&api)),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by slack").count(), 3, "{log}");
+    let calls = slack.all();
+    let methods: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
+    // The channel is looked up once (two pages), then each alert uploads its chart.
+    assert_eq!(
+        methods
+            .iter()
+            .filter(|m| **m == "conversations.list")
+            .count(),
+        2,
+        "{methods:?}"
+    );
+    assert_eq!(
+        methods
+            .iter()
+            .filter(|m| **m == "files.getUploadURLExternal")
+            .count(),
+        3
+    );
+    assert_eq!(
+        methods.iter().filter(|m| m.starts_with("upload/")).count(),
+        3
+    );
+    assert_eq!(
+        methods
+            .iter()
+            .filter(|m| **m == "files.completeUploadExternal")
+            .count(),
+        3
+    );
+    for c in calls.iter().filter(|c| !c.path.starts_with("upload/")) {
+        assert_eq!(
+            c.header("authorization").as_deref(),
+            Some("Bearer xoxb-test-token")
+        );
+    }
+    let get_url = calls
+        .iter()
+        .find(|c| c.path == "files.getUploadURLExternal")
+        .unwrap();
+    let upload = calls
+        .iter()
+        .find(|c| c.path.starts_with("upload/"))
+        .unwrap();
+    assert_eq!(
+        get_url.field("length").unwrap(),
+        upload.body.len().to_string()
+    );
+    assert_eq!(decode_png(&upload.body), (960, 540));
+    std::fs::write(screenshots().join("slack-chart.png"), &upload.body).unwrap();
+    let complete = calls
+        .iter()
+        .find(|c| c.path == "files.completeUploadExternal")
+        .unwrap();
+    assert_eq!(complete.field("channel_id").as_deref(), Some("C000ALERTS1"));
+    assert!(
+        complete
+            .field("initial_comment")
+            .unwrap()
+            .starts_with("*🔥 [")
+    );
+    let files: Value = serde_json::from_str(&complete.field("files").unwrap()).unwrap();
+    assert_eq!(files[0]["id"], "F123");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_slack_neither_blocks_email_nor_the_alert_rows() {
+    let site = site("alert_methods: email,slack\n").await;
+    let sink = SmtpSink::start();
+    let (api, slack) = fake_slack(true).await;
+    let channels = ChannelSettings {
+        email: Some(sink.settings(&["ops@example.com"])),
+        slack: Some(slack_settings(&api)),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by email").count(), 3, "{log}");
+    assert_eq!(log.matches("NOT sent by slack").count(), 3, "{log}");
+    assert!(log.contains("HTTP 500"), "{log}");
+    assert!(!log.contains("xoxb-test-token"), "no token in the log");
+    assert!(!slack.all().is_empty());
+    wait_for("three emails", || sink.messages().len() == 3);
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'alert'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM notifications WHERE channel = 'slack' AND status = 'failed'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM job_runs WHERE status = 'succeeded'"
+        )
+        .await,
+        1,
+        "the run itself succeeded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_retried_on_500_and_templated() {
+    let site = site("alert_methods: webhook\n").await;
+    let (base, hook) = webhook_receiver(&[500]).await;
+    let channels = ChannelSettings {
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by webhook").count(), 3, "{log}");
+    let calls = hook.all();
+    assert_eq!(calls.len(), 4, "one 500 retried once");
+    for c in &calls {
+        let ts = c.header("x-anomstack-timestamp").unwrap();
+        let expected = anomstack::notify::webhook::signature("hook-secret", &ts, &c.text());
+        assert_eq!(c.header("x-anomstack-signature").unwrap(), expected);
+        assert_eq!(c.header("x-team").as_deref(), Some("data"));
+        assert_eq!(
+            c.header("content-type").as_deref(),
+            Some("application/json")
+        );
+    }
+    let body: Value = serde_json::from_str(&calls[0].text()).unwrap();
+    assert_eq!(body["source"], "anomstack");
+    assert_eq!(body["kind"], "anomaly");
+    assert_eq!(body["batch"], "n");
+    assert!(body["title"].as_str().unwrap().contains("looks anomalous"));
+    assert_eq!(body["threshold"], 0.9);
+
+    // A template (here Discord's shape) replaces the default body.
+    let template = site.dir.write(
+        "discord.json.j2",
+        "{\"content\": {{ title | tojson }}, \"username\": \"anomstack\"}",
+    );
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = ChannelSettings {
+        webhook: Some(WebhookSettings {
+            template: Some(template),
+            secret: None,
+            ..webhook_settings(&format!("{base}/discord"))
+        }),
+        ..ChannelSettings::default()
+    };
+    // New scores so there is something to alert on again.
+    bump_scores(&site).await;
+    let log = alert(&site, channels).await;
+    let calls = hook.all();
+    assert_eq!(calls.len(), 3, "{log}");
+    let body: Value = serde_json::from_str(&calls[0].text()).unwrap();
+    assert!(
+        body["content"]
+            .as_str()
+            .unwrap()
+            .contains("looks anomalous"),
+        "{body}"
+    );
+    assert!(calls[0].header("x-anomstack-signature").is_none());
+
+    // A receiver that keeps failing: given up after the tries, recorded as failed.
+    let (base, _hook) = webhook_receiver(&[503, 503, 503, 503, 503, 503, 503, 503, 503]).await;
+    bump_scores(&site).await;
+    let log = alert(
+        &site,
+        ChannelSettings {
+            webhook: Some(webhook_settings(&format!("{base}/x"))),
+            ..ChannelSettings::default()
+        },
+    )
+    .await;
+    assert!(
+        log.contains("HTTP 503 Service Unavailable after 3 tries"),
+        "{log}"
+    );
+}
+
+/// Adds a newer point with a high score to every metric.
+async fn bump_scores(site: &Site) {
+    let latest = site
+        .store
+        .query("SELECT MAX(metric_timestamp) FROM metrics", "t")
+        .await
+        .unwrap();
+    let anomstack::store::Value::Text(t) = &latest.rows[0][0] else {
+        panic!()
+    };
+    let next = anomstack::timestamp::parse_lenient(t).unwrap() + Span::minutes(5);
+    let rows: Vec<MetricRow> = ["m1", "m2", "m3"]
+        .iter()
+        .flat_map(|m| {
+            [(MetricType::Metric, 50.0), (MetricType::Score, 0.97)].map(|(t, v)| MetricRow {
+                timestamp: next,
+                batch: "n".into(),
+                name: (*m).into(),
+                metric_type: t,
+                value: v,
+                metadata: String::new(),
+            })
+        })
+        .collect();
+    site.store.upsert_metrics("metrics", &rows).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_routes_choose_the_channel_and_silences_mute_but_keep_the_alert() {
+    let (base, hook) = webhook_receiver(&[]).await;
+    let routes = format!(
+        "routes:\n  - match: {{priority: p1}}\n    methods: [webhook]\n    webhook_url: {base}/pager\n"
+    );
+    let site = site(&format!("alert_methods: email\n{routes}")).await;
+    let sink = SmtpSink::start();
+    // m3 is silenced for an hour.
+    let now = Utc::now().naive_utc();
+    site.store
+        .create_silence(&NewSilence {
+            batch: "n".into(),
+            metric: "m3".into(),
+            comment: "known issue".into(),
+            created_by: "ops".into(),
+            starts_at: now,
+            ends_at: now + Span::hours(1),
+            ..NewSilence::default()
+        })
+        .await
+        .unwrap();
+    let channels = ChannelSettings {
+        email: Some(sink.settings(&["team@example.com"])),
+        webhook: Some(webhook_settings(&format!("{base}/default"))),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    // m1 (p1) pages through the route's webhook only; m2 goes by email; m3 is silenced.
+    let calls: Vec<Recorded> = hook.all();
+    assert_eq!(calls.len(), 1, "{log}");
+    assert_eq!(calls[0].path, "pager");
+    assert!(calls[0].text().contains("[m1]"));
+    wait_for("one email", || sink.messages().len() == 1);
+    assert!(
+        sink.messages()[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("[m2]")
+    );
+    assert!(log.contains("silenced by #1"), "{log}");
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'alert' AND metric_name = 'm3'"
+        )
+        .await,
+        1,
+        "the silenced alert is saved"
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM notifications WHERE metric = 'm3' AND status = 'silenced'"
+        )
+        .await,
+        1
+    );
+}
