@@ -192,6 +192,58 @@ impl Notifier {
         log
     }
 
+    /// Mails a job's final failure to `ANOMSTACK_FAILURE_EMAIL_TO` (when configured) and
+    /// records it; the original sent these from a Dagster sensor.
+    pub async fn job_failed(&self, store: &Store, batch: &str, job: &str, error: &str) {
+        let Some(settings) = &self.channels.failure_email else {
+            return;
+        };
+        let msg = Message {
+            kind: "failure".into(),
+            batch: batch.to_owned(),
+            metric: String::new(),
+            title: format!("❌ anomstack: {job} of {batch} failed"),
+            description: error.to_owned(),
+            tags: BTreeMap::from([
+                ("metric_batch".to_owned(), batch.to_owned()),
+                ("job".to_owned(), job.to_owned()),
+            ]),
+            points: Vec::new(),
+            threshold: None,
+            score_label: String::new(),
+        };
+        let outcome = match tokio::time::timeout(
+            SEND_TIMEOUT,
+            email::send(settings, &settings.to, &msg, None),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(NotifyError::Email(
+                "the SMTP server did not answer in time".into(),
+            )),
+        };
+        let (status, error) = match outcome {
+            Ok(()) => ("sent", None),
+            Err(e) => {
+                tracing::warn!(batch, job, error = %e, "cannot send the job failure email");
+                ("failed", Some(e.to_string()))
+            }
+        };
+        let record = NotificationRecord {
+            run_id: None,
+            batch: batch.to_owned(),
+            metric: String::new(),
+            kind: "failure".into(),
+            channel: "email".into(),
+            status: status.into(),
+            error,
+        };
+        if let Err(e) = store.record_notifications(&[record]).await {
+            tracing::warn!(error = %e, "cannot record a notification");
+        }
+    }
+
     fn message(&self, batch: Option<&Batch>, notice: &Notice) -> Message {
         let mut tags = BTreeMap::new();
         if let Some(b) = batch {

@@ -306,7 +306,14 @@ async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, 
             );
             env.store.retry_job(item.id, e, delay).await
         }
-        Err(e) => env.store.finish_job(item.id, Some(e)).await,
+        Err(e) => {
+            if let Some(notifier) = &env.notifier {
+                notifier
+                    .job_failed(&env.store, &item.batch, &item.job, e)
+                    .await;
+            }
+            env.store.finish_job(item.id, Some(e)).await
+        }
     };
     if let Err(e) = result {
         tracing::warn!(error = %e, "cannot settle a queued job");

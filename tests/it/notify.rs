@@ -575,3 +575,109 @@ async fn tag_routes_choose_the_channel_and_silences_mute_but_keep_the_alert() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_fails_for_good_mails_the_failure_address() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "f.yaml",
+        "metric_batch: f\ningest_sql: SELECT * FROM no_such_table\n",
+    );
+    let config = dir.load_ok(&[]);
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let sink = SmtpSink::start();
+    let channels = ChannelSettings {
+        failure_email: Some(sink.settings(&["oncall@example.com"])),
+        ..ChannelSettings::default()
+    };
+    // One attempt only, so the first failure is final.
+    store
+        .enqueue("f", "ingest", "admin", Utc::now(), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let env = Arc::new(anomstack::queue::worker::WorkerEnv {
+        store: store.clone(),
+        config: anomstack::config::LiveConfig::fixed(config),
+        worker_id: anomstack::queue::worker::new_worker_id(),
+        kill_after: Duration::from_secs(60),
+        stale_after: Duration::from_secs(30),
+        notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(anomstack::queue::worker::run(
+        env,
+        1,
+        Duration::from_secs(5),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.messages().is_empty() {
+        assert!(Instant::now() < deadline, "no failure email");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    worker.await.unwrap();
+    let mail = &sink.messages()[0];
+    assert_eq!(mail["rcpt_tos"], serde_json::json!(["oncall@example.com"]));
+    assert_eq!(mail["subject"], "❌ anomstack: ingest of f failed");
+    let text = mail["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/plain")
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("no_such_table"),
+        "the error is in the mail: {text}"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'failure' AND status = 'sent'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_summary_goes_to_every_configured_channel() {
+    let site = site("").await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let config = site.dir.load_ok(&[]);
+    let ctx = JobCtx {
+        store: site.store.clone(),
+        templates: config.templates.clone(),
+        run_ts: Utc::now(),
+        queue_id: None,
+        notifier: Some(Arc::new(
+            Notifier::new(ChannelSettings {
+                webhook: Some(webhook_settings(&format!("{base}/summary"))),
+                ..ChannelSettings::default()
+            })
+            .unwrap(),
+        )),
+    };
+    jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None)
+        .await
+        .unwrap();
+    let calls = hook.all();
+    assert_eq!(calls.len(), 1);
+    let body: Value = serde_json::from_str(&calls[0].text()).unwrap();
+    assert_eq!(body["kind"], "summary");
+    assert_eq!(body["title"], "Anomstack Summary");
+    let table = body["description"].as_str().unwrap();
+    for m in ["m1", "m2", "m3"] {
+        assert!(table.contains(m), "{table}");
+    }
+}
