@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod jobs;
+pub mod llm;
 pub mod model_store;
 pub mod notify;
 pub mod password;

@@ -136,6 +136,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             kill_after: settings.kill_run_after,
             stale_after: settings.worker_stale,
             notifier: notifier.clone(),
+            llm: build_llm(&settings)?,
         });
         background.push(tokio::spawn(anomstack::queue::worker::run(
             env,
@@ -189,6 +190,21 @@ fn build_notifier(settings: &Settings) -> anyhow::Result<Option<Arc<anomstack::n
     let notifier =
         anomstack::notify::Notifier::new(c.clone()).context("cannot set up alert delivery")?;
     Ok(Some(Arc::new(notifier)))
+}
+
+/// The LLM client for `llmalert`, when one is configured.
+fn build_llm(settings: &Settings) -> anyhow::Result<Option<Arc<anomstack::llm::LlmClient>>> {
+    match &settings.llm {
+        None => Ok(None),
+        Some(llm) => {
+            let url = anomstack::config::mask::mask_url_password(&llm.base_url)
+                .unwrap_or_else(|| llm.base_url.clone());
+            tracing::info!(url, "LLM configured for llmalert");
+            let client = anomstack::llm::LlmClient::new(llm.clone())
+                .context("cannot set up the LLM client")?;
+            Ok(Some(Arc::new(client)))
+        }
+    }
 }
 
 fn validate_command(args: ValidateArgs) -> ExitCode {
@@ -516,6 +532,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         queue_id: None,
         // A job run by hand sends its alerts like a scheduled one.
         notifier: build_notifier(&settings)?,
+        llm: build_llm(&settings)?,
     };
     if args.job == "summary" {
         let report = jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None).await?;
@@ -598,6 +615,7 @@ async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         run_ts: to,
         queue_id: None,
         notifier: None,
+        llm: None,
     };
     let bar = indicatif::ProgressBar::new(times.len() as u64);
     bar.set_style(

@@ -104,6 +104,7 @@ pub async fn run(
         run_ts,
         queue_id: None,
         notifier: None,
+        llm: None,
     };
     let mut figures = Vec::new();
     for job in [BatchJob::Train, BatchJob::Score, BatchJob::Alert] {

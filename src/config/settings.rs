@@ -8,6 +8,7 @@ use super::admin::{self, AdminSettings};
 use super::channels::{self, ChannelSettings};
 use super::env::{EnvVars, parse_bool};
 use super::error::{ConfigError, ConfigErrors, Origin};
+use super::llm::{self, LlmSettings};
 use super::secret::Secret;
 
 pub const DEFAULT_SQLITE_PATH: &str = "./tmpdata/anomstack.db";
@@ -47,6 +48,8 @@ pub struct Settings {
     /// `ANOMSTACK_ALERT_EMAIL_*`, `ANOMSTACK_SLACK_*`, `ANOMSTACK_WEBHOOK_*`,
     /// `ANOMSTACK_FAILURE_EMAIL_*`.
     pub channels: ChannelSettings,
+    /// `OPENAI_*`, `ANOMSTACK_LLM_*`: the LLM for `llmalert`, if one is configured.
+    pub llm: Option<LlmSettings>,
 }
 
 /// Where the app database lives.
@@ -111,6 +114,10 @@ impl Settings {
             errors.append(&mut e);
             ChannelSettings::default()
         });
+        let llm = llm::llm(env).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            None
+        });
         let idle = read_number(env, "ANOMSTACK_SESSION_IDLE_MINUTES", 120, &mut errors);
         let max = read_number(env, "ANOMSTACK_SESSION_MAX_HOURS", 24, &mut errors);
         if errors.is_empty() {
@@ -135,6 +142,7 @@ impl Settings {
                     session_max: std::time::Duration::from_secs(max.clamp(1, 8_760) * 3600),
                 },
                 channels,
+                llm,
             })
         } else {
             Err(ConfigErrors(errors))

@@ -8,6 +8,7 @@ mod alert;
 mod change;
 mod delete;
 mod ingest;
+mod llmalert;
 pub mod rules;
 mod score;
 mod summary;
@@ -60,6 +61,8 @@ pub struct JobCtx {
     pub queue_id: Option<i64>,
     /// Sends the notices of a successful run; `None` only logs them.
     pub notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
+    /// The LLM `llmalert` asks; `None` when none is configured.
+    pub llm: Option<std::sync::Arc<crate::llm::LlmClient>>,
 }
 
 /// A message a job wants sent (by `notify`, once it exists; logged until then).
@@ -122,7 +125,8 @@ pub async fn run_job(ctx: &JobCtx, batch: &Batch, job: BatchJob) -> Result<JobRe
         BatchJob::Alert => alert::run(ctx, batch).await,
         BatchJob::Change => change::run(ctx, batch).await,
         BatchJob::Delete => delete::run(ctx, batch).await,
-        BatchJob::Llmalert | BatchJob::Plot => {
+        BatchJob::Llmalert => llmalert::run(ctx, batch).await,
+        BatchJob::Plot => {
             let mut report = JobReport::default();
             report.note(format!("{job} is not available yet; nothing done"));
             Ok(report)

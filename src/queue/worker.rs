@@ -30,6 +30,8 @@ pub struct WorkerEnv {
     pub stale_after: Duration,
     /// Sends the alerts jobs produce (`None`: logged only).
     pub notifier: Option<Arc<crate::notify::Notifier>>,
+    /// The LLM for `llmalert` jobs.
+    pub llm: Option<Arc<crate::llm::LlmClient>>,
 }
 
 /// Pause between claims while the queue is empty.
@@ -200,6 +202,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         run_ts: item.run_ts.and_utc(),
         queue_id: Some(item.id),
         notifier: env.notifier.clone(),
+        llm: env.llm.clone(),
     };
     let limit = Some(env.kill_after);
     let (result, next) = if item.job == "summary" {

@@ -162,6 +162,7 @@ async fn push_rows(
         run_ts: Utc::now(),
         queue_id: None,
         notifier: state.notifier.clone(),
+        llm: None,
     };
     match jobs::run_push(&ctx, batch, raw).await {
         Ok(report) => {

@@ -589,6 +589,7 @@ async fn prometheus_metrics_count_runs_and_the_queue() {
         run_ts: Utc::now(),
         queue_id: None,
         notifier: None,
+        llm: None,
     };
     // `SELECT 1` has no metric columns: a failed ingest run.
     let _ = anomstack::jobs::run_recorded(

@@ -153,6 +153,7 @@ async fn alert(site: &Site, channels: ChannelSettings) -> String {
         run_ts: Utc::now(),
         queue_id: None,
         notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
+        llm: None,
     };
     jobs::run_recorded(&ctx, batch, BatchJob::Alert, Trigger::Cli)
         .await
@@ -607,6 +608,7 @@ async fn a_job_that_fails_for_good_mails_the_failure_address() {
         kill_after: Duration::from_secs(60),
         stale_after: Duration::from_secs(30),
         notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
+        llm: None,
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(anomstack::queue::worker::run(
@@ -667,6 +669,7 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
             })
             .unwrap(),
         )),
+        llm: None,
     };
     jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None)
         .await
@@ -680,4 +683,135 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
     for m in ["m1", "m2", "m3"] {
         assert!(table.contains(m), "{table}");
     }
+}
+
+fn llm_client(base: &str, max_calls: u32) -> Arc<anomstack::llm::LlmClient> {
+    Arc::new(
+        anomstack::llm::LlmClient::new(anomstack::config::LlmSettings {
+            base_url: base.to_owned(),
+            api_key: Some(Secret::new("sk-test")),
+            random_models: Vec::new(),
+            timeout: Duration::from_secs(1),
+            max_calls,
+            max_tokens: 1_000_000,
+        })
+        .unwrap(),
+    )
+}
+
+async fn llmalert(
+    site: &Site,
+    llm: Arc<anomstack::llm::LlmClient>,
+    hook: &str,
+) -> Result<String, String> {
+    let config = site.dir.load_ok(&[]);
+    let ctx = JobCtx {
+        store: site.store.clone(),
+        templates: config.templates.clone(),
+        run_ts: Utc::now(),
+        queue_id: None,
+        notifier: Some(Arc::new(
+            Notifier::new(ChannelSettings {
+                webhook: Some(webhook_settings(hook)),
+                ..ChannelSettings::default()
+            })
+            .unwrap(),
+        )),
+        llm: Some(llm),
+    };
+    let batch = config.batch("n").unwrap();
+    match jobs::run_recorded(&ctx, batch, BatchJob::Llmalert, Trigger::Cli).await {
+        Ok(r) => Ok(r.log.join("\n")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_alerts_save_explanations_and_survive_bad_answers_and_timeouts() {
+    let site =
+        site("disable_llmalert: false\nalert_methods: webhook\nllmalert_model: test-model\n").await;
+    let (api, llm_log) = crate::support::receiver::fake_openai().await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let log = llmalert(&site, llm_client(&api, 50), &format!("{base}/llm"))
+        .await
+        .unwrap();
+    assert!(
+        log.contains("m2: the LLM answer could not be read: the answer is not JSON"),
+        "{log}"
+    );
+    assert!(log.contains("m3: the LLM call failed: timed out"), "{log}");
+    // m1: one confirmed anomaly at the newest point, with its explanation; the dropped and the
+    // invented ones are not saved.
+    let rows = site
+        .store
+        .query("SELECT metric_name, metric_timestamp, metadata FROM metrics WHERE metric_type = 'llmalert'", "t")
+        .await
+        .unwrap();
+    assert_eq!(rows.rows.len(), 1, "{:?}", rows.rows);
+    let anomstack::store::Value::Text(meta) = &rows.rows[0][2] else {
+        panic!()
+    };
+    assert!(meta.contains("sudden jump"), "{meta}");
+    let newest = count(&site.store, "SELECT COUNT(*) FROM metrics WHERE metric_type = 'llmalert' AND metric_timestamp = (SELECT MAX(metric_timestamp) FROM metrics WHERE metric_name = 'm1' AND metric_type = 'metric')").await;
+    assert_eq!(newest, 1);
+    // The message lists the explanation.
+    let calls = hook.all();
+    assert_eq!(calls.len(), 1, "{log}");
+    let body: Value = serde_json::from_str(&calls[0].text()).unwrap();
+    assert!(
+        body["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("🤖 LLM says [m1] looks anomalous")
+    );
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains("sudden jump")
+    );
+    assert_eq!(body["kind"], "llm");
+    // The requests: the key, the model, structured output, the real metric name.
+    let requests = llm_log.all();
+    assert_eq!(requests.len(), 4, "m1 detect + verify, m2, m3");
+    for r in &requests {
+        assert_eq!(r.header("authorization").as_deref(), Some("Bearer sk-test"));
+        let b: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(b["model"], "test-model");
+        assert_eq!(b["response_format"]["type"], "json_schema");
+    }
+    assert!(requests.iter().any(|r| r.text().contains("Metric: m1")));
+    // Again: the same anomaly is saved again but not re-sent.
+    llmalert(&site, llm_client(&api, 50), &format!("{base}/llm"))
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.all().len(),
+        1,
+        "an anomaly already flagged is not sent twice"
+    );
+    // A budget of one call stops after it, and says so.
+    let log = llmalert(&site, llm_client(&api, 1), &format!("{base}/llm"))
+        .await
+        .unwrap();
+    assert!(log.contains("budget is spent"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llmalert_whose_every_call_fails_fails_its_run_only() {
+    let site = site("disable_llmalert: false\n").await;
+    let llm = llm_client("http://127.0.0.1:9/v1", 50);
+    let err = llmalert(&site, llm, "http://127.0.0.1:9/x")
+        .await
+        .unwrap_err();
+    assert!(err.contains("every LLM call failed"), "{err}");
+    assert!(!err.contains("sk-test"));
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM job_runs WHERE job = 'llmalert' AND status = 'failed'"
+        )
+        .await,
+        1
+    );
 }

@@ -104,6 +104,7 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
         run_ts: t(i),
         queue_id: None,
         notifier: None,
+        llm: None,
     };
     let times: Vec<_> = (0..400).map(t).collect();
     jobs::backfill(&ctx(399), batch, &times, &|_| {})
@@ -245,6 +246,7 @@ async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_rec
         run_ts: t(10),
         queue_id: None,
         notifier: None,
+        llm: None,
     };
     // No src table: ingest fails and says why.
     let err = jobs::run_recorded(&ctx, batch, BatchJob::Ingest, Trigger::Cli)
@@ -338,6 +340,7 @@ async fn a_train_sql_that_interleaves_metrics_trains_on_whole_series() {
         run_ts: t(59),
         queue_id: None,
         notifier: None,
+        llm: None,
     };
     for (batch, folder) in [("g", &grouped), ("i", &interleaved)] {
         let report = jobs::run_recorded(

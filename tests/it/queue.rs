@@ -51,6 +51,7 @@ fn env(
         kill_after,
         stale_after: Duration::from_secs(1),
         notifier: None,
+        llm: None,
     })
 }
 

@@ -176,3 +176,76 @@ async fn hook(
     let status = s.statuses.lock().unwrap().pop_front().unwrap_or(200);
     (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "ok").into_response()
 }
+
+#[derive(Clone)]
+struct LlmState {
+    log: Log,
+}
+
+/// An OpenAI-compatible `/v1/chat/completions` that answers by the metric in the prompt:
+/// `m1` has an anomaly at its newest point (detection also reports one the verification drops,
+/// and one at a time not in the series), `m2` gets malformed JSON, `m3` an answer too slow to
+/// wait for. The newest timestamp is taken from the prompt itself.
+pub async fn fake_openai() -> (String, Log) {
+    let log = Log::default();
+    let router = Router::new()
+        .route("/v1/chat/completions", post(completion))
+        .with_state(LlmState { log: log.clone() });
+    (format!("{}/v1", serve(router).await), log)
+}
+
+async fn completion(State(s): State<LlmState>, headers: HeaderMap, body: Bytes) -> Response {
+    s.log.push("chat/completions", headers, body.clone());
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let user = request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let metric = user
+        .lines()
+        .find_map(|l| l.strip_prefix("Metric: "))
+        .unwrap_or_default()
+        .to_owned();
+    let series: Vec<&str> = user
+        .lines()
+        .filter(|l| l.len() > 20 && l.as_bytes()[4] == b'-' && l.contains(','))
+        .collect();
+    let newest = series
+        .last()
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_default()
+        .to_owned();
+    let older = series
+        .get(series.len().saturating_sub(10))
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_default()
+        .to_owned();
+    let verifying = user.contains("Candidate anomalies");
+    let content = match metric.as_str() {
+        "m1" if verifying => json!({"anomalies": [
+            {"timestamp": newest, "variable_value": 39.0, "anomaly_description": "a sudden jump to about 39, far above the usual 10-14"}
+        ]})
+        .to_string(),
+        "m1" => format!(
+            "```json\n{}\n```",
+            json!({"anomalies": [
+                {"timestamp": newest, "variable_value": 39.0, "anomaly_description": "spike"},
+                {"timestamp": older, "variable_value": 12.0, "anomaly_description": "maybe"},
+                {"timestamp": "1999-01-01 00:00:00", "variable_value": 1.0, "anomaly_description": "invented"}
+            ]})
+        ),
+        "m2" => "Sorry, I cannot answer that {".to_owned(),
+        "m3" => {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            json!({"anomalies": []}).to_string()
+        }
+        _ => json!({"anomalies": []}).to_string(),
+    };
+    axum::Json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 90, "completion_tokens": 10, "total_tokens": 100}
+    }))
+    .into_response()
+}

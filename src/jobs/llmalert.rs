@@ -1,0 +1,244 @@
+//! LLM alert: per metric, the newest `llmalert_prompt_max_n` values (optionally smoothed and
+//! rounded) go to an LLM under the metric's real name; the anomalies it reports are re-checked
+//! by a verification prompt. Every confirmed anomaly becomes an `llmalert` row carrying its
+//! explanation; confirmed anomalies among the newest `llmalert_recent_n` points that were not
+//! flagged before become one notice per metric. A failing call (timeout, error, unreadable
+//! answer) is logged for its metric and the others go on.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, round_to, title_time};
+use crate::config::Batch;
+use crate::llm::parse::Flag;
+use crate::llm::{Budget, LlmError, prompt};
+use crate::store::{MetricRow, MetricType};
+use crate::timestamp::{format_db, parse_lenient};
+
+pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    let Some(llm) = &ctx.llm else {
+        return Err(JobError::Config {
+            batch: batch.name().to_owned(),
+            message: "llmalert needs an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL or ANOMSTACK_LLM_PLATFORM for other providers)".into(),
+        });
+    };
+    let mut report = JobReport::default();
+    let sql = render(ctx, batch, "llmalert_sql", &spec.llmalert_sql)?;
+    let rows = ctx
+        .store
+        .query_long_rows(batch.name(), &sql, "llmalert_sql failed")
+        .await?;
+    report.rows_read = rows.len() as u64;
+    let budget = Budget::new(llm.settings());
+    let system = spec
+        .llmalert_anomaly_agent_system_prompt
+        .as_deref()
+        .unwrap_or(prompt::SYSTEM);
+    let detection = spec
+        .llmalert_anomaly_agent_detection_prompt
+        .as_deref()
+        .unwrap_or(prompt::DETECTION);
+    let verification = spec
+        .llmalert_anomaly_agent_verification_prompt
+        .as_deref()
+        .unwrap_or(prompt::VERIFICATION);
+    let mut new_rows = Vec::new();
+    let (mut asked, mut failed) = (0usize, 0usize);
+    let mut budget_spent = false;
+    for (metric, rows) in by_metric(rows) {
+        let mut points: Vec<(chrono::NaiveDateTime, f64)> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Metric && r.value.is_finite())
+            .map(|r| (r.timestamp, r.value))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let flagged_before: BTreeSet<_> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::LlmAlert)
+            .map(|r| r.timestamp)
+            .collect();
+        smooth(&mut points, spec.llmalert_smooth_n as usize);
+        let keep = spec.llmalert_prompt_max_n.max(1) as usize;
+        let points = &points[points.len().saturating_sub(keep)..];
+        let lines: Vec<(String, f64)> = points
+            .iter()
+            .map(|(t, v)| {
+                let v = if spec.llmalert_metric_rounding >= 0 {
+                    round_to(*v, spec.llmalert_metric_rounding as u32)
+                } else {
+                    *v
+                };
+                (format_db(*t), v)
+            })
+            .collect();
+        let model = llm.model(&spec.llmalert_model, seed(&metric));
+        asked += 1;
+        let outcome = ask_and_verify(
+            llm,
+            &budget,
+            &model,
+            system,
+            detection,
+            verification,
+            &metric,
+            &lines,
+        )
+        .await;
+        let confirmed = match outcome {
+            Ok(c) => c,
+            Err(e) => {
+                failed += 1;
+                report.note(format!("{metric}: {e}"));
+                if matches!(e, LlmError::Budget(_)) {
+                    budget_spent = true;
+                    break;
+                }
+                continue;
+            }
+        };
+        // Only anomalies at timestamps of the series count; the model may invent others.
+        let mut found: Vec<(chrono::NaiveDateTime, String)> = confirmed
+            .iter()
+            .filter_map(|f| {
+                let ts = parse_lenient(&f.timestamp)?;
+                points
+                    .iter()
+                    .any(|(t, _)| *t == ts)
+                    .then(|| (ts, f.description.clone()))
+            })
+            .collect();
+        found.sort();
+        found.dedup_by_key(|(t, _)| *t);
+        if found.is_empty() {
+            continue;
+        }
+        for (ts, why) in &found {
+            new_rows.push(MetricRow {
+                timestamp: *ts,
+                batch: batch.name().to_owned(),
+                name: metric.clone(),
+                metric_type: MetricType::LlmAlert,
+                value: 1.0,
+                metadata: json!({ "anomaly_explanation": why }).to_string(),
+            });
+        }
+        let recent_n = spec.llmalert_recent_n.max(1) as usize;
+        let recent_from = points[points.len().saturating_sub(recent_n)].0;
+        let mut fresh: Vec<&(chrono::NaiveDateTime, String)> = found
+            .iter()
+            .filter(|(t, _)| *t >= recent_from && !flagged_before.contains(t))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        fresh.sort_by_key(|f| std::cmp::Reverse(f.0));
+        report.notices.push(Notice {
+            kind: "llm",
+            metric: metric.clone(),
+            title: format!(
+                "🤖 LLM says [{metric}] looks anomalous ({}) 🤖",
+                title_time(fresh[0].0)
+            ),
+            description: fresh
+                .iter()
+                .map(|(t, why)| format!("- {}: {why}", format_db(*t)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        });
+    }
+    // A run fails when the LLM could not be used at all; a spent budget is a limit, not a fault.
+    if asked > 0 && failed == asked && !budget_spent {
+        return Err(JobError::Config {
+            batch: batch.name().to_owned(),
+            message: format!(
+                "every LLM call failed ({failed} metric(s)); {}",
+                report.log.join("; ")
+            ),
+        });
+    }
+    let written = ctx.store.upsert_metrics(&spec.table_key, &new_rows).await?;
+    report.rows_written = written.written as u64;
+    report.note(format!(
+        "asked about {asked} metric(s), {failed} failed; {} LLM anomaly row(s), {} alert(s)",
+        written.written,
+        report.notices.len()
+    ));
+    Ok(report)
+}
+
+/// Detection, then verification of its candidates.
+#[allow(clippy::too_many_arguments)]
+async fn ask_and_verify(
+    llm: &crate::llm::LlmClient,
+    budget: &Budget,
+    model: &str,
+    system: &str,
+    detection: &str,
+    verification: &str,
+    metric: &str,
+    lines: &[(String, f64)],
+) -> Result<Vec<Flag>, LlmError> {
+    let candidates = llm
+        .ask(
+            budget,
+            model,
+            system,
+            &prompt::user_message(metric, detection, lines, None),
+        )
+        .await?;
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    llm.ask(
+        budget,
+        model,
+        system,
+        &prompt::user_message(metric, verification, lines, Some(&candidates)),
+    )
+    .await
+}
+
+/// A trailing mean over `n` points (0 or 1: unchanged).
+fn smooth(points: &mut [(chrono::NaiveDateTime, f64)], n: usize) {
+    if n <= 1 {
+        return;
+    }
+    let raw: Vec<f64> = points.iter().map(|p| p.1).collect();
+    for (i, p) in points.iter_mut().enumerate() {
+        let from = (i + 1).saturating_sub(n);
+        p.1 = raw[from..=i].iter().sum::<f64>() / (i + 1 - from) as f64;
+    }
+}
+
+/// A stable number per metric, so `random` picks the same model for a metric within a run.
+fn seed(metric: &str) -> u64 {
+    metric.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1099511628211)
+    }) ^ (chrono::Utc::now().timestamp() as u64 / 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_is_a_trailing_mean() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let mut p = vec![(t, 1.0), (t, 3.0), (t, 5.0)];
+        smooth(&mut p, 2);
+        assert_eq!(
+            p.iter().map(|x| x.1).collect::<Vec<_>>(),
+            vec![1.0, 2.0, 4.0]
+        );
+        let mut q = vec![(t, 1.0), (t, 3.0)];
+        smooth(&mut q, 0);
+        assert_eq!(q[1].1, 3.0);
+    }
+}
