@@ -55,6 +55,9 @@ pub struct BatchSpec {
     /// Where alerts go by metric tag; the first matching route decides.
     pub routes: Vec<Route>,
     pub alert_always: bool,
+    /// Send a "back to normal" notice once a metric that alerted has this many scored points
+    /// below the threshold after its alert (0: never).
+    pub alert_resolve_n: u32,
     pub alert_metric_timestamp_max_days_ago: u32,
     pub alert_recent_n: u32,
     pub alert_max_n: u32,

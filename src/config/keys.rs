@@ -67,6 +67,7 @@ pub static KEYS: &[Key] = &[
     key("llmalert_methods", Yaml),
     key("routes", Yaml),
     key("alert_always", Bool),
+    key("alert_resolve_n", Int),
     key("alert_metric_timestamp_max_days_ago", Int),
     key("alert_recent_n", Int),
     key("alert_max_n", Int),

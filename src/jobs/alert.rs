@@ -38,10 +38,29 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             })
             .collect();
         let decided = alert_decisions(&rule, &values, &alerted);
+        let smoothed = smoothed_scores(&values, rule.smooth_n);
         if decided.is_empty() {
+            if let Some(since) = resolved(
+                &smoothed,
+                &alerted,
+                rule.threshold,
+                spec.alert_resolve_n as usize,
+            ) {
+                let last = scores[scores.len() - 1].timestamp;
+                report.notices.push(Notice {
+                    kind: "resolved",
+                    metric: metric.clone(),
+                    title: format!("✅ [{metric}] is back to normal ({}) ✅", title_time(last)),
+                    description: format!(
+                        "{} scored point(s) below the threshold {} since the alert at {}",
+                        spec.alert_resolve_n,
+                        rule.threshold,
+                        title_time(scores[since].timestamp)
+                    ),
+                });
+            }
             continue;
         }
-        let smoothed = smoothed_scores(&values, rule.smooth_n);
         for i in decided {
             let at = scores[i].timestamp;
             let value = rows
@@ -79,4 +98,51 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     }
     report.note(format!("{} alert(s)", written.written));
     Ok(report)
+}
+
+/// The index of the alert a metric has just recovered from: exactly `n` scored points after
+/// its newest alert, all below the threshold (so the notice goes once, when the n-th arrives).
+fn resolved(smoothed: &[f64], alerted: &[bool], threshold: f64, n: usize) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    let last = alerted.iter().rposition(|a| *a)?;
+    let after = smoothed.get(last + 1..)?;
+    (after.len() == n && after.iter().all(|s| *s < threshold)).then_some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_is_told_once_after_n_quiet_points() {
+        let alerted = [false, true, false, false];
+        assert_eq!(resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 2), Some(1));
+        assert_eq!(
+            resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 3),
+            None,
+            "not yet"
+        );
+        assert_eq!(
+            resolved(&[0.1, 0.99, 0.2, 0.95], &alerted, 0.9, 2),
+            None,
+            "still high"
+        );
+        assert_eq!(
+            resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 1),
+            None,
+            "told already"
+        );
+        assert_eq!(
+            resolved(&[0.1, 0.2], &[false, false], 0.9, 1),
+            None,
+            "never alerted"
+        );
+        assert_eq!(
+            resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 0),
+            None,
+            "off"
+        );
+    }
 }

@@ -492,6 +492,11 @@ async fn webhooks_are_signed_retried_on_500_and_templated() {
 
 /// Adds a newer point with a high score to every metric.
 async fn bump_scores(site: &Site) {
+    add_point(site, 50.0, 0.97).await;
+}
+
+/// Adds a newer point with this value and score to every metric.
+async fn add_point(site: &Site, value: f64, score: f64) {
     let latest = site
         .store
         .query("SELECT MAX(metric_timestamp) FROM metrics", "t")
@@ -504,7 +509,7 @@ async fn bump_scores(site: &Site) {
     let rows: Vec<MetricRow> = ["m1", "m2", "m3"]
         .iter()
         .flat_map(|m| {
-            [(MetricType::Metric, 50.0), (MetricType::Score, 0.97)].map(|(t, v)| MetricRow {
+            [(MetricType::Metric, value), (MetricType::Score, score)].map(|(t, v)| MetricRow {
                 timestamp: next,
                 batch: "n".into(),
                 name: (*m).into(),
@@ -813,5 +818,64 @@ async fn an_llmalert_whose_every_call_fails_fails_its_run_only() {
         )
         .await,
         1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_back_to_normal_is_told_once() {
+    let site = site("alert_methods: webhook\nalert_resolve_n: 2\n").await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = || ChannelSettings {
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        ..ChannelSettings::default()
+    };
+    alert(&site, channels()).await;
+    assert_eq!(hook.all().len(), 3, "the three alerts");
+    add_point(&site, 11.0, 0.1).await;
+    alert(&site, channels()).await;
+    assert_eq!(hook.all().len(), 3, "one quiet point is not enough");
+    add_point(&site, 12.0, 0.2).await;
+    let log = alert(&site, channels()).await;
+    let calls = hook.all();
+    assert_eq!(calls.len(), 6, "{log}");
+    let body: Value = serde_json::from_str(&calls[5].text()).unwrap();
+    assert_eq!(body["kind"], "resolved");
+    assert!(
+        body["title"]
+            .as_str()
+            .unwrap()
+            .contains("is back to normal"),
+        "{body}"
+    );
+    add_point(&site, 12.0, 0.2).await;
+    alert(&site, channels()).await;
+    assert_eq!(hook.all().len(), 6, "told once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_incoming_webhook_gets_the_text() {
+    let site = site("alert_methods: slack\n").await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = ChannelSettings {
+        slack: Some(SlackSettings {
+            bot_token: None,
+            channel: None,
+            webhook_url: Some(Secret::new(format!("{base}/services/T0/B0/secret"))),
+            api_url: "http://127.0.0.1:9".into(),
+        }),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by slack").count(), 3, "{log}");
+    let calls = hook.all();
+    assert_eq!(calls.len(), 3);
+    let body: Value = serde_json::from_str(&calls[0].text()).unwrap();
+    assert!(
+        body["text"].as_str().unwrap().starts_with("*🔥 [m"),
+        "{body}"
+    );
+    assert!(
+        !log.contains("services/T0"),
+        "the webhook URL (a secret) is not logged"
     );
 }
