@@ -86,7 +86,7 @@ fn draw(
     let values: Vec<f64> = points
         .iter()
         .filter_map(|p| p.value)
-        .filter(|v| v.is_finite())
+        .filter(|v| v.is_finite() && v.abs() < 1e300)
         .collect();
     let (mut lo, mut hi) = values
         .iter()
@@ -96,7 +96,10 @@ fn draw(
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
-    let pad = ((hi - lo).abs() * 0.08).max(hi.abs() * 0.01).max(1e-9);
+    let mut pad = ((hi - lo).abs() * 0.08).max(hi.abs() * 0.01).max(1e-9);
+    if !(lo - pad).is_finite() || !(hi + pad).is_finite() || !pad.is_finite() {
+        (lo, hi, pad) = (0.0, 1.0, 0.1);
+    }
     let alerts: Vec<f64> = points
         .iter()
         .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
@@ -129,7 +132,7 @@ fn draw(
         .iter()
         .filter_map(|p| {
             p.value
-                .filter(|v| v.is_finite())
+                .filter(|v| v.is_finite() && v.abs() < 1e300)
                 .map(|v| (x(p.timestamp), v))
         })
         .collect();
@@ -143,12 +146,12 @@ fn draw(
     let scores: Vec<f64> = points
         .iter()
         .filter_map(|p| p.score)
-        .filter(|s| s.is_finite())
+        .filter(|s| s.is_finite() && s.abs() < 1e300)
         .collect();
     let top_score = scores
         .iter()
         .copied()
-        .chain(threshold)
+        .chain(threshold.filter(|t| t.is_finite() && t.abs() < 1e300))
         .fold(0.0f64, f64::max);
     let score_max = if top_score <= 1.0 {
         1.05
@@ -176,7 +179,7 @@ fn draw(
             .draw_series(LineSeries::new([(*t, 0.0), (*t, score_max)], faint))
             .map_err(err)?;
     }
-    if let Some(th) = threshold.filter(|t| t.is_finite()) {
+    if let Some(th) = threshold.filter(|t| t.is_finite() && *t <= score_max) {
         lower
             .draw_series(LineSeries::new(
                 [(t0, th), (t1, th)],
@@ -190,7 +193,7 @@ fn draw(
         .iter()
         .filter_map(|p| {
             p.score
-                .filter(|s| s.is_finite())
+                .filter(|s| s.is_finite() && *s <= score_max)
                 .map(|s| (x(p.timestamp), s))
         })
         .collect();
@@ -271,5 +274,14 @@ mod tests {
         }
         assert!(alert_png("none", &[], None, "score").is_ok());
         assert!(alert_png("one", &points(1), Some(0.8), "score").is_ok());
+        let mut huge = points(5);
+        huge[0].value = Some(-1e308);
+        huge[1].value = Some(1e308);
+        huge[2].value = Some(1.78e308);
+        huge[3].score = Some(1.7e308);
+        assert!(
+            alert_png("huge", &huge, Some(f64::MAX), "score").is_ok(),
+            "extreme values still draw"
+        );
     }
 }

@@ -19,6 +19,9 @@ pub fn is_secret_key(key: &str) -> bool {
         "credential",
         "auth",
         "dsn",
+        // Webhook URLs (Slack, Discord, Teams) carry their token in the path; headers, keys.
+        "webhook",
+        "headers",
     ]
     .iter()
     .any(|s| k.contains(s))
@@ -149,6 +152,20 @@ mod tests {
             MASK
         );
         assert_eq!(shown_env_value("ANOMSTACK_PORT", "8080"), "8080");
+        assert_eq!(
+            shown_env_value(
+                "ANOMSTACK_SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T/B/x"
+            ),
+            MASK
+        );
+        assert_eq!(
+            shown_env_value(
+                "ANOMSTACK_WEBHOOK_HEADERS",
+                "{\"Authorization\": \"Bearer k\"}"
+            ),
+            MASK
+        );
         assert_eq!(mask_url_password("https://example.com/a@b"), None);
         assert_eq!(mask_url_password("no url here"), None);
         assert_eq!(

@@ -44,7 +44,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         .llmalert_anomaly_agent_verification_prompt
         .as_deref()
         .unwrap_or(prompt::VERIFICATION);
-    let mut new_rows = Vec::new();
+    let mut written = 0u64;
     let (mut asked, mut failed) = (0usize, 0usize);
     let mut budget_spent = false;
     for (metric, rows) in by_metric(rows) {
@@ -75,7 +75,12 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 (format_db(*t), v)
             })
             .collect();
-        let model = llm.model(&spec.llmalert_model, seed(&metric));
+        let model = llm
+            .model(&spec.llmalert_model, seed(&metric))
+            .map_err(|e| JobError::Config {
+                batch: batch.name().to_owned(),
+                message: e.to_string(),
+            })?;
         asked += 1;
         let outcome = ask_and_verify(
             llm,
@@ -116,6 +121,8 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         if found.is_empty() {
             continue;
         }
+        // Saved per metric, so a run cut short keeps what it already paid for.
+        let mut new_rows = Vec::new();
         for (ts, why) in &found {
             new_rows.push(MetricRow {
                 timestamp: *ts,
@@ -126,6 +133,11 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 metadata: json!({ "anomaly_explanation": why }).to_string(),
             });
         }
+        written += ctx
+            .store
+            .upsert_metrics(&spec.table_key, &new_rows)
+            .await?
+            .written as u64;
         let recent_n = spec.llmalert_recent_n.max(1) as usize;
         let recent_from = points[points.len().saturating_sub(recent_n)].0;
         let mut fresh: Vec<&(chrono::NaiveDateTime, String)> = found
@@ -160,11 +172,10 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             ),
         });
     }
-    let written = ctx.store.upsert_metrics(&spec.table_key, &new_rows).await?;
-    report.rows_written = written.written as u64;
+    report.rows_written = written;
     report.note(format!(
         "asked about {asked} metric(s), {failed} failed; {} LLM anomaly row(s), {} alert(s)",
-        written.written,
+        written,
         report.notices.len()
     ));
     Ok(report)

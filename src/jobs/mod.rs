@@ -326,10 +326,14 @@ async fn record(
     if let (Ok(report), Some(notifier)) = (&mut result, &ctx.notifier)
         && !report.notices.is_empty()
     {
-        let lines = notifier
-            .deliver(&ctx.store, target, &report.notices, Some(id))
-            .await;
-        report.log.extend(lines);
+        let delivery = notifier.deliver(&ctx.store, target, &report.notices, Some(id));
+        match tokio::time::timeout(crate::notify::DELIVERY_DEADLINE, delivery).await {
+            Ok(lines) => report.log.extend(lines),
+            Err(_) => report.note(format!(
+                "delivery stopped after {} s; the remaining messages were not sent",
+                crate::notify::DELIVERY_DEADLINE.as_secs()
+            )),
+        }
     }
     let (status, outcome) = match &result {
         Ok(report) => (

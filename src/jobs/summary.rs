@@ -9,9 +9,11 @@ use crate::store::Value;
 pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, JobError> {
     let mut report = JobReport::default();
     let mut lines = vec![format!(
-        "{:<20} {:<40} {:<19} {:>8} {:>7} {:>7} {:>7}",
-        "batch", "metric", "latest", "metrics", "scores", "alerts", "changes"
+        "{:<20} {:<40} {:<19} {:>8} {:>7} {:>7} {:>7} {:>5} {:>6}",
+        "batch", "metric", "latest", "metrics", "scores", "alerts", "changes", "llm", "thold"
     )];
+    // (alerts of every kind, batch, metric) for the "most anomalous" list.
+    let mut busiest: Vec<(u64, String, String)> = Vec::new();
     for batch in batches.iter().filter(|b| !b.spec.disable_summary) {
         let sql = render(ctx, batch, "summary_sql", &batch.spec.summary_sql)?;
         let result = ctx.store.query(&sql, "summary_sql failed").await?;
@@ -26,15 +28,32 @@ pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, J
         };
         for row in &result.rows {
             lines.push(format!(
-                "{:<20} {:<40} {:<19} {:>8} {:>7} {:>7} {:>7}",
+                "{:<20} {:<40} {:<19} {:>8} {:>7} {:>7} {:>7} {:>5} {:>6}",
                 batch.name(),
                 get(row, "metric_name"),
                 get(row, "metric_timestamp_max"),
                 get(row, "n_metric"),
                 get(row, "n_score"),
                 get(row, "n_alert"),
-                get(row, "n_change")
+                get(row, "n_change"),
+                get(row, "n_llmalert"),
+                get(row, "n_tholdalert")
             ));
+            let alerts: u64 = ["n_alert", "n_change", "n_llmalert", "n_tholdalert"]
+                .iter()
+                .filter_map(|c| get(row, c).parse::<u64>().ok())
+                .sum();
+            if alerts > 0 {
+                busiest.push((alerts, batch.name().to_owned(), get(row, "metric_name")));
+            }
+        }
+    }
+    busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (&a.1, &a.2).cmp(&(&b.1, &b.2))));
+    if !busiest.is_empty() {
+        lines.push(String::new());
+        lines.push("Most anomalous over the period:".to_owned());
+        for (n, batch, metric) in busiest.iter().take(10) {
+            lines.push(format!("  {batch}/{metric}: {n} alert(s)"));
         }
     }
     report.notices.push(Notice {

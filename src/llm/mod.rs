@@ -75,13 +75,17 @@ impl LlmClient {
     }
 
     /// The model to use: the batch's, or a pick from `ANOMSTACK_LLMALERT_MODELS` for `random`.
-    pub fn model(&self, configured: &str, pick: u64) -> String {
-        if configured == "random" && !self.settings.random_models.is_empty() {
-            let i = (pick % self.settings.random_models.len() as u64) as usize;
-            self.settings.random_models[i].clone()
-        } else {
-            configured.to_owned()
+    pub fn model(&self, configured: &str, pick: u64) -> Result<String, LlmError> {
+        if configured != "random" {
+            return Ok(configured.to_owned());
         }
+        let models = &self.settings.random_models;
+        if models.is_empty() {
+            return Err(LlmError::Call(
+                "llmalert_model is `random` but ANOMSTACK_LLMALERT_MODELS lists no models".into(),
+            ));
+        }
+        Ok(models[(pick % models.len() as u64) as usize].clone())
     }
 
     /// One chat completion asking for the anomaly list.
@@ -99,7 +103,6 @@ impl LlmClient {
                 {"role": "system", "content": system},
                 {"role": "user", "content": user}
             ],
-            "temperature": 0,
             "response_format": prompt::response_format(),
         });
         let mut req = self

@@ -23,6 +23,10 @@ use message::Message;
 
 /// Longest a single channel may take for one message.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a chart may take to draw.
+const CHART_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest one job's delivery may take in all; the rest of its messages are dropped and logged.
+pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 /// Points of a metric drawn in its chart.
 const CHART_POINTS: u32 = 250;
 
@@ -36,6 +40,8 @@ pub enum NotifyError {
     Webhook(String),
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
+    #[error("{0}: no answer within {1} s")]
+    TimedOut(&'static str, u64),
 }
 
 /// The configured channels and what they share (an HTTP client, Slack channel ids).
@@ -130,7 +136,8 @@ impl Notifier {
                 .iter()
                 .copied()
                 .filter(|m| {
-                    let ok = self.configured(*m);
+                    let ok = self.configured(*m)
+                        || (*m == AlertMethod::Webhook && plan.webhook_url.is_some());
                     if !ok && batch.is_some() && !unconfigured.contains(m) {
                         unconfigured.push(*m);
                     }
@@ -153,11 +160,7 @@ impl Notifier {
                     let work = self.send(*m, plan, msg, chart);
                     let result = match tokio::time::timeout(SEND_TIMEOUT, work).await {
                         Ok(r) => r,
-                        Err(_) => Err(NotifyError::Webhook(format!(
-                            "{} did not answer within {} s",
-                            m.as_str(),
-                            SEND_TIMEOUT.as_secs()
-                        ))),
+                        Err(_) => Err(NotifyError::TimedOut(m.as_str(), SEND_TIMEOUT.as_secs())),
                     };
                     (*m, result)
                 }
@@ -303,16 +306,23 @@ impl Notifier {
             msg.threshold,
             msg.score_label.clone(),
         );
-        match tokio::task::spawn_blocking(move || alert_png(&title, &points, threshold, &label))
-            .await
-        {
-            Ok(Ok(png)) => Some(png),
+        let drawing =
+            tokio::task::spawn_blocking(move || alert_png(&title, &points, threshold, &label));
+        match tokio::time::timeout(CHART_TIMEOUT, drawing).await {
+            Ok(Ok(Ok(png))) => Some(png),
+            Ok(Ok(Err(e))) => {
+                log.push(format!("no chart for {}: {e}", msg.metric));
+                None
+            }
             Ok(Err(e)) => {
                 log.push(format!("no chart for {}: {e}", msg.metric));
                 None
             }
-            Err(e) => {
-                log.push(format!("no chart for {}: {e}", msg.metric));
+            Err(_) => {
+                log.push(format!(
+                    "no chart for {}: drawing took too long",
+                    msg.metric
+                ));
                 None
             }
         }
@@ -348,9 +358,15 @@ impl Notifier {
                 .await
             }
             AlertMethod::Webhook => {
-                let Some(settings) = &self.channels.webhook else {
-                    return Err(NotifyError::Webhook("not configured".into()));
+                // A route's URL works without a global webhook: plain JSON, default tries.
+                let plain = crate::config::WebhookSettings {
+                    url: None,
+                    headers: BTreeMap::new(),
+                    secret: None,
+                    template: None,
+                    tries: 3,
                 };
+                let settings = self.channels.webhook.as_ref().unwrap_or(&plain);
                 let Some(url) = plan
                     .webhook_url
                     .as_deref()

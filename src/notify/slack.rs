@@ -26,11 +26,18 @@ fn slack_error(method: &str, detail: impl std::fmt::Display) -> NotifyError {
 }
 
 /// The text Slack shows: the title in bold, then the description.
+/// Slack's control characters are escaped, so `<!channel>` in a metric name or an LLM answer
+/// pings no one.
 pub fn text(msg: &Message) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     if msg.description.is_empty() {
-        format!("*{}*", msg.title)
+        format!("*{}*", esc(&msg.title))
     } else {
-        format!("*{}*\n{}", msg.title, msg.description)
+        format!("*{}*\n{}", esc(&msg.title), esc(&msg.description))
     }
 }
 
@@ -156,16 +163,45 @@ pub async fn send(
     let token = token.expose();
     let id = channel_id(http, settings, token, ids, channel).await?;
     let Some(bytes) = chart else {
-        call(
-            http,
-            settings,
-            token,
-            "chat.postMessage",
-            &[("channel", id), ("text", text(msg))],
-        )
-        .await?;
-        return Ok(());
+        return post_text(http, settings, token, &id, msg).await;
     };
+    match upload(http, settings, token, &id, msg, bytes).await {
+        Ok(()) => Ok(()),
+        // No files:write, say, or the upload host unreachable: the text still goes out.
+        Err(upload_error) => post_text(http, settings, token, &id, msg)
+            .await
+            .map_err(|_| upload_error),
+    }
+}
+
+async fn post_text(
+    http: &reqwest::Client,
+    settings: &SlackSettings,
+    token: &str,
+    channel: &str,
+    msg: &Message,
+) -> Result<(), NotifyError> {
+    call(
+        http,
+        settings,
+        token,
+        "chat.postMessage",
+        &[("channel", channel.to_owned()), ("text", text(msg))],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The chart, with the text as its comment, through Slack's external upload flow.
+async fn upload(
+    http: &reqwest::Client,
+    settings: &SlackSettings,
+    token: &str,
+    id: &str,
+    msg: &Message,
+    bytes: &[u8],
+) -> Result<(), NotifyError> {
+    let id = id.to_owned();
     let filename = msg.chart_name();
     let upload = call(
         http,

@@ -161,11 +161,28 @@ async fn push_rows(
         templates: config.templates.clone(),
         run_ts: Utc::now(),
         queue_id: None,
-        notifier: state.notifier.clone(),
+        // Sent after answering (below): a slow channel must not hold the request.
+        notifier: None,
         llm: None,
     };
     match jobs::run_push(&ctx, batch, raw).await {
         Ok(report) => {
+            if let (Some(notifier), false) = (state.notifier.clone(), report.notices.is_empty()) {
+                let (store, batch, notices) =
+                    (state.store.clone(), batch.clone(), report.notices.clone());
+                tokio::spawn(async move {
+                    let delivery = notifier.deliver(&store, Some(&batch), &notices, None);
+                    if tokio::time::timeout(crate::notify::DELIVERY_DEADLINE, delivery)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            batch = batch.name(),
+                            "delivery of pushed alerts stopped at its deadline"
+                        );
+                    }
+                });
+            }
             tracing::info!(
                 token = client.token_name,
                 batch = batch.name(),

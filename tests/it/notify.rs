@@ -660,6 +660,7 @@ async fn a_job_that_fails_for_good_mails_the_failure_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_summary_goes_to_every_configured_channel() {
     let site = site("").await;
+    alert(&site, ChannelSettings::default()).await;
     let (base, hook) = webhook_receiver(&[]).await;
     let config = site.dir.load_ok(&[]);
     let ctx = JobCtx {
@@ -688,6 +689,14 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
     for m in ["m1", "m2", "m3"] {
         assert!(table.contains(m), "{table}");
     }
+    assert!(
+        table.contains("llm") && table.contains("thold"),
+        "every kind: {table}"
+    );
+    assert!(
+        table.contains("Most anomalous over the period:\n  n/m1: 1 alert(s)"),
+        "{table}"
+    );
 }
 
 fn llm_client(base: &str, max_calls: u32) -> Arc<anomstack::llm::LlmClient> {
