@@ -40,12 +40,24 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         let decided = alert_decisions(&rule, &values, &alerted);
         let smoothed = smoothed_scores(&values, rule.smooth_n);
         if decided.is_empty() {
-            if let Some(since) = resolved(
+            let recovered = resolved(
                 &smoothed,
                 &alerted,
                 rule.threshold,
                 spec.alert_resolve_n as usize,
-            ) {
+            );
+            // Told once: a sent "resolved" message since the alert means it was.
+            let recovered = match recovered {
+                Some(i) => {
+                    let told = ctx
+                        .store
+                        .notified_since(batch.name(), &metric, "resolved", scores[i].timestamp)
+                        .await?;
+                    (!told).then_some(i)
+                }
+                None => None,
+            };
+            if let Some(since) = recovered {
                 let last = scores[scores.len() - 1].timestamp;
                 report.notices.push(Notice {
                     kind: "resolved",
@@ -100,15 +112,16 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
-/// The index of the alert a metric has just recovered from: exactly `n` scored points after
-/// its newest alert, all below the threshold (so the notice goes once, when the n-th arrives).
+/// The index of the alert a metric has recovered from: its newest alert is followed by at
+/// least `n` scored points, the first `n` of them below the threshold. Whether the notice was
+/// already sent is for the caller to check.
 fn resolved(smoothed: &[f64], alerted: &[bool], threshold: f64, n: usize) -> Option<usize> {
     if n == 0 {
         return None;
     }
     let last = alerted.iter().rposition(|a| *a)?;
     let after = smoothed.get(last + 1..)?;
-    (after.len() == n && after.iter().all(|s| *s < threshold)).then_some(last)
+    (after.len() >= n && after[..n].iter().all(|s| *s < threshold)).then_some(last)
 }
 
 #[cfg(test)]
@@ -116,7 +129,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recovery_is_told_once_after_n_quiet_points() {
+    fn recovery_needs_n_quiet_points_after_the_newest_alert() {
         let alerted = [false, true, false, false];
         assert_eq!(resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 2), Some(1));
         assert_eq!(
@@ -131,8 +144,8 @@ mod tests {
         );
         assert_eq!(
             resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 1),
-            None,
-            "told already"
+            Some(1),
+            "more quiet points than needed (the job checks it was not told yet)"
         );
         assert_eq!(
             resolved(&[0.1, 0.2], &[false, false], 0.9, 1),

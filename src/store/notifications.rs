@@ -52,6 +52,26 @@ impl Store {
         tx.commit().await.context(ctx)
     }
 
+    /// Whether a message of `kind` about this metric was sent since `since`.
+    pub async fn notified_since(
+        &self,
+        batch: &str,
+        metric: &str,
+        kind: &str,
+        since: chrono::NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot read notifications";
+        let mut rows = conn
+            .query(
+                "SELECT 1 FROM notifications WHERE batch = ?1 AND metric = ?2 AND kind = ?3 AND status = 'sent' AND created_at >= ?4 LIMIT 1",
+                libsql::params![batch, metric, kind, format_db(since)],
+            )
+            .await
+            .context(ctx)?;
+        Ok(rows.next().await.context(ctx)?.is_some())
+    }
+
     /// Counts by (channel, status), for `/metrics`.
     pub async fn notification_totals(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let conn = self.connect().await?;
