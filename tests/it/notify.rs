@@ -888,3 +888,23 @@ async fn a_slack_incoming_webhook_gets_the_text() {
         "the webhook URL (a secret) is not logged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_without_file_rights_still_gets_the_text() {
+    let site = site("alert_methods: slack\n").await;
+    let (api, slack) = crate::support::receiver::fake_slack_without_files().await;
+    let channels = ChannelSettings {
+        slack: Some(slack_settings(&api)),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by slack").count(), 3, "{log}");
+    let posts: Vec<Recorded> = slack
+        .all()
+        .into_iter()
+        .filter(|c| c.path == "chat.postMessage")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    assert_eq!(posts[0].field("channel").as_deref(), Some("C000ALERTS1"));
+    assert!(posts[0].field("text").unwrap().starts_with("*🔥 [m"));
+}

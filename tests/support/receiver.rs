@@ -77,17 +77,29 @@ struct SlackState {
     log: Log,
     base: Arc<Mutex<String>>,
     fail: bool,
+    /// A bot without `files:write`: uploads are refused with `missing_scope`.
+    no_files: bool,
 }
 
 /// Slack's Web API as the alert sender uses it: `conversations.list` in two pages (the
 /// channel `alerts` is on the second), the external upload flow, and `chat.postMessage`.
 /// With `fail`, every method answers 500.
 pub async fn fake_slack(fail: bool) -> (String, Log) {
+    slack_server(fail, false).await
+}
+
+/// Slack for a bot that may post messages but not upload files.
+pub async fn fake_slack_without_files() -> (String, Log) {
+    slack_server(false, true).await
+}
+
+async fn slack_server(fail: bool, no_files: bool) -> (String, Log) {
     let log = Log::default();
     let state = SlackState {
         log: log.clone(),
         base: Arc::new(Mutex::new(String::new())),
         fail,
+        no_files,
     };
     let router = Router::new()
         .route("/api/{method}", post(slack_method))
@@ -125,6 +137,9 @@ async fn slack_method(
             }
             Some(_) => json!({"ok": false, "error": "invalid_cursor"}),
         },
+        "files.getUploadURLExternal" if s.no_files => {
+            json!({"ok": false, "error": "missing_scope"})
+        }
         "files.getUploadURLExternal" => {
             let base = s.base.lock().unwrap().clone();
             json!({"ok": true, "upload_url": format!("{base}/upload/F123"), "file_id": "F123"})
