@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 
 use super::Store;
 use super::error::{SqlContext, StoreError};
-use super::row::{columns, text, wide};
+use super::row::{columns, first_id, text, wide};
 use crate::timestamp::{format_db, parse_lenient};
 
 /// A logged-in operator's session.
@@ -238,10 +238,8 @@ impl Store {
             )
             .await
             .context(ctx)?;
-        match rows.next().await.context(ctx)? {
-            Some(row) => row.get::<i64>(0).context(ctx),
-            None => Ok(0),
-        }
+        // RETURNING always yields the new row's id.
+        Ok(first_id(&mut rows, ctx).await?.unwrap_or(0))
     }
 
     /// Silences still in force at `now` (and, with `include_ended`, the ended ones too),
@@ -317,10 +315,8 @@ impl Store {
             )
             .await
             .context(ctx)?;
-        match rows.next().await.context(ctx)? {
-            Some(row) => row.get::<i64>(0).context(ctx),
-            None => Ok(0),
-        }
+        // RETURNING always yields the new row's id.
+        Ok(first_id(&mut rows, ctx).await?.unwrap_or(0))
     }
 
     pub async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::Store;
 use super::error::{SqlContext, StoreError};
+use super::row::first_id;
 use crate::timestamp::{format_db, parse_lenient};
 
 /// A job taken from the queue.
@@ -349,10 +350,7 @@ impl Store {
             )
             .await
             .context(ctx)?;
-        match rows.next().await.context(ctx)? {
-            Some(row) => Ok(Some(row.get::<i64>(0).context(ctx)?)),
-            None => Ok(None),
-        }
+        first_id(&mut rows, ctx).await
     }
 
     /// Worker processes that have reported, most recent first.

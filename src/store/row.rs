@@ -41,3 +41,14 @@ pub(super) fn wide(value: &Value) -> u64 {
         _ => 0,
     }
 }
+
+/// The first column of the first row, as an id (`INSERT … RETURNING id` and the like).
+pub(super) async fn first_id(
+    rows: &mut libsql::Rows,
+    context: &str,
+) -> Result<Option<i64>, StoreError> {
+    match rows.next().await.context(context)? {
+        Some(row) => Ok(Some(row.get::<i64>(0).context(context)?)),
+        None => Ok(None),
+    }
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::admin::secret_id::digest;
+use super::secret_id::digest;
 use crate::jobs::{self, JobCtx, Trigger, normalize};
 use crate::queue::{ALL_BATCHES, enqueue_now, is_batch_job};
 use crate::sources::{RawRow, RawValue};
@@ -83,6 +83,15 @@ impl FromRequestParts<AppState> for ApiClient {
     }
 }
 
+/// A JSON body, or (for a 400) what was expected and why this one was not it.
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+    expected: &str,
+) -> Result<T, String> {
+    body.map(|Json(b)| b)
+        .map_err(|e| format!("expected {expected}: {e}"))
+}
+
 fn no_batch(name: &str) -> Response {
     error(StatusCode::NOT_FOUND, format!("no batch named `{name}`"))
 }
@@ -109,14 +118,9 @@ async fn push_rows(
     client: ApiClient,
     body: Result<Json<PushBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
+    let body = match json_body(body, r#"{"rows": [...]}"#) {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body must be {{\"rows\": [...]}}: {e}"),
-            );
-        }
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let config = state.config.current();
     let Some(batch) = config.batch(&name) else {
@@ -308,14 +312,9 @@ async fn feedback(
     _client: ApiClient,
     body: Result<Json<FeedbackBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
+    let body = match json_body(body, r#"{"metric", "timestamp", "verdict"}"#) {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("expected {{\"metric\", \"timestamp\", \"verdict\"}}: {e}"),
-            );
-        }
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let config = state.config.current();
     let Some(batch) = config.batch(&name) else {
@@ -394,16 +393,12 @@ async fn create_silence(
     client: ApiClient,
     body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
+    let body = match json_body(
+        body,
+        r#"{"duration", "batch"?, "metric"?, "tag"?, "comment"?}"#,
+    ) {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "expected {{\"duration\", \"batch\"?, \"metric\"?, \"tag\"?, \"comment\"?}}: {e}"
-                ),
-            );
-        }
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let config = state.config.current();
     let by = format!("token:{}", client.token_name);

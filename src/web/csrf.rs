@@ -2,8 +2,11 @@
 //! HttpOnly cookie, repeated in each form; a post is accepted only when both agree (the
 //! double-submit pattern), so another site can neither read the token nor send the cookie.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use password_hash::rand_core::{OsRng, RngCore};
+
+use super::cookies::cookie;
+use super::secret_id::constant_time_eq;
 
 const COOKIE: &str = "anomstack_csrf";
 
@@ -21,32 +24,17 @@ pub fn token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
 
 /// Whether a form's token is the visitor's cookie token (compared in constant time).
 pub fn matches(headers: &HeaderMap, submitted: &str) -> bool {
-    let Some(expected) = from_cookie(headers) else {
-        return false;
-    };
-    expected.len() == submitted.len()
-        && expected
-            .bytes()
-            .zip(submitted.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    from_cookie(headers).is_some_and(|expected| constant_time_eq(&expected, submitted))
 }
 
 fn from_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| v.len() == 48 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    cookie(headers, COOKIE).filter(|v| v.len() == 48 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn a_token_round_trips_through_its_cookie_and_nothing_else_matches() {

@@ -5,11 +5,13 @@ pub mod admin;
 mod api;
 mod api_write;
 mod assets;
+mod cookies;
 mod csrf;
 mod health;
 mod pages;
 mod prometheus;
 mod rate_limit;
+pub mod secret_id;
 mod stats_cache;
 pub mod view;
 

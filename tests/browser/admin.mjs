@@ -2,32 +2,11 @@
 // logging in, running ingest of a batch from its button and watching the run finish live,
 // the new points on the public chart, run history, and logging out.
 // Run by tests/it/browser.rs: node admin.mjs <base-url> <shots-dir> <username> <password>
-import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch } from './harness.mjs';
 
 const [base, shots, username, password] = process.argv.slice(2);
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-const errors = [];
-page.on('pageerror', (e) => errors.push(String(e)));
-const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const { page, step, finish } = await launch(shots);
 const cards = () => page.locator('#cards article.chart-card').count();
-const step = async (name, fn) => {
-  try {
-    await fn();
-    await shot(name);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    await shot(`${name}-failed`).catch(() => {});
-    console.error(`FAIL ${name}: ${e.message}`);
-    await browser.close();
-    process.exit(1);
-  }
-};
 
 await step('admin-closed', async () => {
   await page.goto(`${base}/admin/batch/b`);
@@ -89,8 +68,4 @@ await step('admin-logout', async () => {
   if (cookies.some((c) => c.name === 'anomstack_session')) throw new Error('the session cookie survived logout');
 });
 
-await browser.close();
-if (errors.length) {
-  console.error(`FAIL page errors: ${errors.join('; ')}`);
-  process.exit(1);
-}
+await finish();

@@ -1,32 +1,11 @@
 // The dashboard in a real browser (Debian chromium via playwright-core): home, a batch,
 // search, window, theme, load more, the anomaly list and feedback that survives a reload.
 // Run by tests/it/browser.rs against a seeded server: node dashboard.mjs <base-url> <shots-dir>
-import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch } from './harness.mjs';
 
 const [base, shots] = process.argv.slice(2);
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-const errors = [];
-page.on('pageerror', (e) => errors.push(String(e)));
-const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const { browser, page, step, finish } = await launch(shots);
 const cards = () => page.locator('#cards article.chart-card').count();
-const step = async (name, fn) => {
-  try {
-    await fn();
-    await shot(name);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    await shot(`${name}-failed`).catch(() => {});
-    console.error(`FAIL ${name}: ${e.message}`);
-    await browser.close();
-    process.exit(1);
-  }
-};
 
 await step('home', async () => {
   await page.goto(`${base}/`);
@@ -107,8 +86,4 @@ await step('phone', async () => {
   if (!layout.oneColumn) throw new Error('charts are not in one column on a phone');
 });
 
-await browser.close();
-if (errors.length) {
-  console.error(`page errors: ${errors.join('; ')}`);
-  process.exit(1);
-}
+await finish();

@@ -15,12 +15,12 @@ use serde::Deserialize;
 
 use super::disabled_page;
 use super::login_limit::keys;
-use super::secret_id::constant_time_eq;
 use super::session;
 use crate::config::Secret;
 use crate::password::verify_password;
 use crate::web::pages::layout::{page, server_error};
 use crate::web::rate_limit::client_ip;
+use crate::web::secret_id::constant_time_eq;
 use crate::web::{AppState, csrf};
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,7 +9,6 @@ mod login;
 pub mod login_limit;
 mod overview;
 mod runs;
-pub mod secret_id;
 pub mod session;
 pub(crate) mod silences;
 mod tokens;

@@ -7,16 +7,16 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::disabled_page;
-use super::secret_id::{constant_time_eq, digest, is_random_hex, random_hex};
 use crate::store::SessionRecord;
 use crate::web::AppState;
+use crate::web::secret_id::{constant_time_eq, digest, is_random_hex, random_hex};
 
 pub const COOKIE: &str = "anomstack_session";
 /// The header htmx requests carry the CSRF token in (set once on the page body).
@@ -43,7 +43,7 @@ impl Admin {
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Admin> {
     let settings = &state.admin.settings;
     let credentials = settings.credentials.as_ref()?;
-    let id = cookie(headers, COOKIE).filter(|id| is_random_hex(id))?;
+    let id = crate::web::cookies::cookie(headers, COOKIE).filter(|id| is_random_hex(id))?;
     let digest = digest(&id);
     let record = match state.store.session(&digest).await {
         Ok(r) => r?,
@@ -94,7 +94,7 @@ pub async fn start(
     if let Err(e) = state.store.delete_expired_sessions(now, now - idle).await {
         tracing::warn!(error = %e, "cannot sweep expired sessions");
     }
-    if let Some(old) = cookie(headers, COOKIE).filter(|id| is_random_hex(id)) {
+    if let Some(old) = crate::web::cookies::cookie(headers, COOKIE).filter(|id| is_random_hex(id)) {
         state.store.delete_session(&digest(&old)).await?;
     }
     let id = random_hex();
@@ -140,18 +140,6 @@ fn secure(state: &AppState, headers: &HeaderMap) -> bool {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
     })
-}
-
-/// A cookie's value.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
 }
 
 /// Why a request did not reach an admin handler.

@@ -8,11 +8,11 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::secret_id::{digest, random_hex};
 use super::session::{Admin, AdminForm};
 use super::{NoFields, admin_page, csrf_field};
 use crate::web::AppState;
 use crate::web::pages::layout::server_error;
+use crate::web::secret_id::{digest, random_hex};
 
 /// Tokens start with this, so they are recognisable in a config file or a leak scanner.
 pub const TOKEN_PREFIX: &str = "ask_";
