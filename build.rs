@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn main() {
+    duckdb_rpath();
     println!("cargo:rerun-if-env-changed=ANOMSTACK_BUILD_HASH");
     println!("cargo:rerun-if-env-changed=ANOMSTACK_BUILD_TIME");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
@@ -67,4 +68,20 @@ fn utc_text(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// With the `duckdb` feature linked against a prebuilt `libduckdb.so` (`DUCKDB_LIB_DIR`), the
+/// binaries and tests find it at run time without `LD_LIBRARY_PATH`. The bundled build links
+/// DuckDB in and needs nothing.
+fn duckdb_rpath() {
+    println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
+    if std::env::var_os("CARGO_FEATURE_DUCKDB").is_none()
+        || std::env::var_os("CARGO_FEATURE_DUCKDB_BUNDLED").is_some()
+    {
+        return;
+    }
+    if let Ok(dir) = std::env::var("DUCKDB_LIB_DIR") {
+        let dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.into());
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+    }
 }

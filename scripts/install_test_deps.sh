@@ -39,16 +39,54 @@ if [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
   npm ci --prefix "$browser_dir" --no-audit --no-fund --silent
 fi
 
-# Notification tests: a real SMTP server (aiosmtpd, tests/support/smtp_sink.py) in a venv of
-# its own under tests/.venv, pinned by tests/requirements.txt.
+# Notification tests: a real SMTP server (aiosmtpd, tests/support/smtp_sink.py); data-source and
+# model-store tests: the S3 (moto) and GCS (gcp-storage-emulator) emulators. All in a venv of
+# their own under tests/.venv, pinned by tests/requirements.txt; pip runs again whenever that
+# file changes (a stamp in the venv holds the hash it was last installed from).
 venv="$(dirname "$0")/../tests/.venv"
-if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+requirements="$(dirname "$0")/../tests/requirements.txt"
+requirements_hash="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$requirements_hash" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1; then
     apt_get() { if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
     apt_get update -qq
     DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends python3 python3-venv
   fi
-  echo "installing aiosmtpd"
+  echo "installing tests/requirements.txt into tests/.venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$(dirname "$0")/../tests/requirements.txt"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$requirements_hash" >"$venv/.requirements.sha256"
+fi
+
+# Data-source and model-store tests (tests/support/services.rs): PostgreSQL and ClickHouse from
+# Debian, each started by the tests in a temporary folder. Their system services are neither
+# needed nor started: a policy-rc.d that denies every start is in place during the install
+# (unless the machine already has one), so a service that cannot start fails no install.
+missing_debs=()
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing_debs+=(postgresql)
+have psql || missing_debs+=(postgresql-client)
+{ have clickhouse-server || [ -x /usr/sbin/clickhouse-server ]; } || missing_debs+=(clickhouse-server)
+have clickhouse-client || missing_debs+=(clickhouse-client)
+have openssl || missing_debs+=(openssl)
+if [ "${#missing_debs[@]}" -gt 0 ]; then
+  echo "installing ${missing_debs[*]}"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f "$policy"' EXIT
+  fi
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_debs[@]}"
+fi
+
+# Azure tests: the Azurite blob emulator; DuckDB tests: the libduckdb.so that the duckdb crate
+# links against (DUCKDB_LIB_DIR=tests/services/node_modules/@duckdb/node-bindings-linux-x64).
+# Both from npm, pinned by tests/services/package-lock.json.
+services_dir="$(dirname "$0")/../tests/services"
+if [ ! -x "$services_dir/node_modules/.bin/azurite-blob" ] \
+  || [ ! -f "$services_dir/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so" ]; then
+  echo "installing azurite and libduckdb"
+  npm ci --prefix "$services_dir" --no-audit --no-fund --silent
 fi

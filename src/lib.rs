@@ -11,6 +11,9 @@
 //! - [`web`]: the axum server: dashboard pages, JSON API, health.
 //! - [`cli`]: command-line arguments (only `main.rs` reads them).
 //! - [`telemetry`]: tracing setup.
+//! - [`sources`]: where batches' metrics come from (SQL engines, programs).
+//! - [`model_store`]: where trained models are kept (files, the database, object storage).
+//! - [`http`]: the outbound HTTP client.
 //! - [`password`]: argon2 password hashing for admin credentials.
 
 pub mod backtest;
@@ -18,7 +21,9 @@ pub mod bench;
 pub mod charts;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod detect;
+pub mod http;
 pub mod jobs;
 pub mod llm;
 pub mod model_store;

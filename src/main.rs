@@ -128,6 +128,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.clone().wait(),
         )));
     }
+    let connectors = anomstack::connectors::Connectors::from_settings(&settings);
     if settings.workers {
         let env = Arc::new(anomstack::queue::worker::WorkerEnv {
             store: store.clone(),
@@ -137,6 +138,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             stale_after: settings.worker_stale,
             notifier: notifier.clone(),
             llm: build_llm(&settings)?,
+            connectors: connectors.clone(),
         });
         background.push(tokio::spawn(anomstack::queue::worker::run(
             env,
@@ -154,7 +156,8 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = AppState::new(store, config)
         .with_public_feedback(settings.public_feedback)
         .with_admin(settings.admin.clone())
-        .with_notifier(notifier);
+        .with_notifier(notifier)
+        .with_connectors(connectors);
     let web_shutdown = shutdown.clone();
     tokio::spawn(async move {
         serve::shutdown_signal().await;
@@ -533,6 +536,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         // A job run by hand sends its alerts like a scheduled one.
         notifier: build_notifier(&settings)?,
         llm: build_llm(&settings)?,
+        connectors: anomstack::connectors::Connectors::from_settings(&settings),
     };
     if args.job == "summary" {
         let report = jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None).await?;
@@ -605,17 +609,13 @@ async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     if times.len() > 100_000 {
         anyhow::bail!("{} runs is too many; use a larger --every", times.len());
     }
-    let Some((config, store, _settings)) = open_for_jobs(args.metrics_dir).await? else {
+    let Some((config, store, settings)) = open_for_jobs(args.metrics_dir).await? else {
         return Ok(ExitCode::FAILURE);
     };
     let batch = find_batch(&config, &args.batch)?;
     let ctx = JobCtx {
-        store,
-        templates: config.templates.clone(),
-        run_ts: to,
-        queue_id: None,
-        notifier: None,
-        llm: None,
+        connectors: anomstack::connectors::Connectors::from_settings(&settings),
+        ..JobCtx::new(store, config.templates.clone(), to)
     };
     let bar = indicatif::ProgressBar::new(times.len() as u64);
     bar.set_style(

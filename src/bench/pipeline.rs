@@ -105,6 +105,7 @@ pub async fn run(
         queue_id: None,
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     };
     let mut figures = Vec::new();
     for job in [BatchJob::Train, BatchJob::Score, BatchJob::Alert] {

@@ -30,6 +30,7 @@ mod llm;
 pub mod mask;
 mod secret;
 mod settings;
+mod sources;
 mod template;
 mod validate;
 
@@ -53,6 +54,11 @@ pub use live::{LiveConfig, Reload};
 pub use llm::LlmSettings;
 pub use secret::Secret;
 pub use settings::{DEFAULT_PORT, DEFAULT_SQLITE_PATH, DatabaseLocation, Settings};
+pub use sources::{
+    AzureSettings, BigquerySettings, ClickhouseSettings, DuckdbSettings, GoogleCredentials,
+    ObjectStoreSettings, PostgresSettings, S3Settings, SnowflakeAuth, SnowflakeSettings,
+    SourceSettings, SslMode, TursoSourceSettings,
+};
 pub use template::{TIMESTAMP_FORMAT, TemplateError, Templates};
 pub use validate::is_identifier;
 

@@ -10,6 +10,7 @@ use super::env::{EnvVars, parse_bool};
 use super::error::{ConfigError, ConfigErrors, Origin};
 use super::llm::{self, LlmSettings};
 use super::secret::Secret;
+use super::sources::{self, ObjectStoreSettings, SourceSettings};
 
 pub const DEFAULT_SQLITE_PATH: &str = "./tmpdata/anomstack.db";
 pub const DEFAULT_PORT: u16 = 8080;
@@ -50,6 +51,11 @@ pub struct Settings {
     pub channels: ChannelSettings,
     /// `OPENAI_*`, `ANOMSTACK_LLM_*`: the LLM for `llmalert`, if one is configured.
     pub llm: Option<LlmSettings>,
+    /// Where `db` engines other than the app database are (`ANOMSTACK_DUCKDB_*`,
+    /// `_CLICKHOUSE_*`, `_POSTGRES_*`, `_SNOWFLAKE_*`, BigQuery's credentials...).
+    pub sources: SourceSettings,
+    /// Credentials for `s3://`, `gs://` and `az://` model paths.
+    pub object_stores: ObjectStoreSettings,
 }
 
 /// Where the app database lives.
@@ -118,6 +124,11 @@ impl Settings {
             errors.append(&mut e);
             None
         });
+        let sources = sources::sources(env).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            SourceSettings::default()
+        });
+        let object_stores = sources::object_stores(env, &mut errors);
         let idle = read_number(env, "ANOMSTACK_SESSION_IDLE_MINUTES", 120, &mut errors);
         let max = read_number(env, "ANOMSTACK_SESSION_MAX_HOURS", 24, &mut errors);
         if errors.is_empty() {
@@ -143,6 +154,8 @@ impl Settings {
                 },
                 channels,
                 llm,
+                sources,
+                object_stores,
             })
         } else {
             Err(ConfigErrors(errors))

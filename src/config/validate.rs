@@ -247,7 +247,23 @@ impl DbKind {
 
     /// Engines this binary can run `ingest_sql` on.
     pub fn available() -> &'static [DbKind] {
-        &[DbKind::Sqlite]
+        &[
+            DbKind::Sqlite,
+            #[cfg(feature = "turso")]
+            DbKind::Turso,
+            #[cfg(feature = "duckdb")]
+            DbKind::Duckdb,
+            #[cfg(feature = "clickhouse")]
+            DbKind::Clickhouse,
+            #[cfg(feature = "bigquery")]
+            DbKind::Bigquery,
+            #[cfg(feature = "snowflake")]
+            DbKind::Snowflake,
+            #[cfg(feature = "postgres")]
+            DbKind::Postgres,
+            #[cfg(feature = "redshift")]
+            DbKind::Redshift,
+        ]
     }
 }
 

@@ -84,7 +84,14 @@ pub fn normalize(
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let mut report = JobReport::default();
-    let fetched = sources::fetch(batch, &ctx.store, &ctx.templates, ctx.run_ts).await?;
+    let fetched = sources::fetch(
+        batch,
+        &ctx.store,
+        &ctx.templates,
+        &ctx.connectors.sources,
+        ctx.run_ts,
+    )
+    .await?;
     report
         .log
         .extend(fetched.log.iter().map(|l| format!("stderr: {l}")));

@@ -63,6 +63,24 @@ pub struct JobCtx {
     pub notifier: Option<std::sync::Arc<crate::notify::Notifier>>,
     /// The LLM `llmalert` asks; `None` when none is configured.
     pub llm: Option<std::sync::Arc<crate::llm::LlmClient>>,
+    /// The `db` engines and object stores batches use.
+    pub connectors: crate::connectors::Connectors,
+}
+
+impl JobCtx {
+    /// A context that sends nothing and reaches only the app database and local files; set
+    /// the other fields for more.
+    pub fn new(store: Store, templates: Templates, run_ts: DateTime<Utc>) -> Self {
+        Self {
+            store,
+            templates,
+            run_ts,
+            queue_id: None,
+            notifier: None,
+            llm: None,
+            connectors: Default::default(),
+        }
+    }
 }
 
 /// A message a job wants sent (by `notify`, once it exists; logged until then).
@@ -393,7 +411,11 @@ fn by_metric(rows: Vec<MetricRow>) -> BTreeMap<String, Vec<MetricRow>> {
 
 /// A batch's model store.
 fn model_store(ctx: &JobCtx, batch: &Batch) -> Result<ModelStore, JobError> {
-    Ok(ModelStore::from_path(&batch.spec.model_path, &ctx.store)?)
+    Ok(ModelStore::from_path(
+        &batch.spec.model_path,
+        &ctx.store,
+        &ctx.connectors.object_stores,
+    )?)
 }
 
 /// Rounds to `places` decimals.

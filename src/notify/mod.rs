@@ -51,20 +51,11 @@ pub struct Notifier {
     slack_ids: slack::ChannelIds,
 }
 
-/// Makes rustls use ring (already built for libsql) in this process; call before building a
-/// reqwest client. Installing twice is harmless: the first provider stays.
-pub fn tls_ready() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::http::tls_ready;
 
 /// One HTTP client for every channel; TLS with rustls on ring and the system's certificates.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, NotifyError> {
-    tls_ready();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| NotifyError::Client(e.to_string()))
+    crate::http::client(timeout).map_err(|e| NotifyError::Client(e.to_string()))
 }
 
 impl Notifier {

@@ -116,20 +116,7 @@ pub async fn send(
     )))
 }
 
-/// A reqwest error without its URL (webhook URLs often embed a token).
-pub fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    match e.status() {
-        Some(s) => format!("{kind} (HTTP {s})"),
-        None => kind.to_owned(),
-    }
-}
+pub use crate::http::without_url;
 
 #[cfg(test)]
 mod tests {

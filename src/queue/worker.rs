@@ -32,6 +32,8 @@ pub struct WorkerEnv {
     pub notifier: Option<Arc<crate::notify::Notifier>>,
     /// The LLM for `llmalert` jobs.
     pub llm: Option<Arc<crate::llm::LlmClient>>,
+    /// The `db` engines and object stores batches use.
+    pub connectors: crate::connectors::Connectors,
 }
 
 /// Pause between claims while the queue is empty.
@@ -203,6 +205,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         queue_id: Some(item.id),
         notifier: env.notifier.clone(),
         llm: env.llm.clone(),
+        connectors: env.connectors.clone(),
     };
     let limit = Some(env.kill_after);
     let (result, next) = if item.job == "summary" {

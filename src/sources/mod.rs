@@ -2,18 +2,114 @@
 //! program (`ingest_cmd`, or an original Anomstack Python `ingest_fn`). Sources return raw
 //! rows; the ingest job normalises and stores them. Sources never write the app database.
 
+#[cfg(feature = "bigquery")]
+mod bigquery;
+#[cfg(feature = "clickhouse")]
+mod clickhouse;
 mod command;
+#[cfg(feature = "duckdb")]
+mod duckdb;
+#[cfg(any(feature = "bigquery", feature = "snowflake"))]
+mod jwt;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod python;
+#[cfg(feature = "snowflake")]
+mod snowflake;
 mod sqlite;
+mod table;
+#[cfg(feature = "turso")]
+mod turso;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Batch, DbKind, Templates};
+use crate::config::{Batch, DbKind, SourceSettings, Templates};
 use crate::store::Store;
 
 pub use command::parse_program_output;
+pub use table::{Cell, Table};
+
+/// The engines' settings and what is worth keeping between runs: one HTTP client and the
+/// access tokens it was given. Cheap to clone; one per process.
+#[derive(Clone, Default)]
+pub struct Sources(Arc<SourcesInner>);
+
+#[derive(Default)]
+struct SourcesInner {
+    settings: SourceSettings,
+    http: std::sync::OnceLock<reqwest::Client>,
+    /// Bearer tokens by what they are for, with when they stop being good.
+    #[cfg_attr(not(feature = "bigquery"), allow(dead_code))]
+    tokens: tokio::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
+}
+
+impl Sources {
+    pub fn new(settings: SourceSettings) -> Self {
+        Self(Arc::new(SourcesInner {
+            settings,
+            ..Default::default()
+        }))
+    }
+
+    pub fn settings(&self) -> &SourceSettings {
+        &self.0.settings
+    }
+
+    /// The shared HTTP client; each request sets its own deadline.
+    #[cfg_attr(
+        not(any(feature = "clickhouse", feature = "bigquery", feature = "snowflake")),
+        allow(dead_code)
+    )]
+    fn http(&self) -> Result<reqwest::Client, String> {
+        if let Some(client) = self.0.http.get() {
+            return Ok(client.clone());
+        }
+        let client = crate::http::client(self.0.settings.query_timeout + Duration::from_secs(30))
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        Ok(self.0.http.get_or_init(|| client).clone())
+    }
+
+    /// A cached token for `key`, or a new one from `fetch` (which says how long it lives).
+    #[cfg_attr(not(feature = "bigquery"), allow(dead_code))]
+    async fn token<F, Fut>(&self, key: &str, fetch: F) -> Result<String, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(String, Duration), String>>,
+    {
+        let mut tokens = self.0.tokens.lock().await;
+        if let Some((token, until)) = tokens.get(key)
+            && *until > std::time::Instant::now()
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = fetch().await?;
+        // Renew a minute early, so a token never expires in flight.
+        let until = std::time::Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
+        tokens.insert(key.to_owned(), (token.clone(), until));
+        Ok(token)
+    }
+
+    /// Forgets a token the service refused (revoked, or the clock moved).
+    #[cfg_attr(not(feature = "bigquery"), allow(dead_code))]
+    async fn forget_token(&self, key: &str) {
+        self.0.tokens.lock().await.remove(key);
+    }
+}
+
+/// The error for an engine this binary was built without (validation normally stops such a
+/// batch at startup).
+fn not_built(batch: &str, db: DbKind, feature: &str) -> SourceError {
+    SourceError::failed(
+        batch,
+        format!(
+            "db `{}` is not in this build: rebuild with `--features {feature}` (or `full`)",
+            db.as_str()
+        ),
+    )
+}
 
 /// A row as the source gave it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +155,7 @@ pub async fn fetch(
     batch: &Batch,
     store: &Store,
     templates: &Templates,
+    sources: &Sources,
     run_ts: DateTime<Utc>,
 ) -> Result<Fetched, SourceError> {
     let spec = &batch.spec;
@@ -72,13 +169,7 @@ pub async fn fetch(
     let work = async {
         if let Some(sql) = &spec.ingest_sql {
             let sql = render(sql)?;
-            match spec.db {
-                DbKind::Sqlite => sqlite::fetch(name, store, &sql).await,
-                other => Err(SourceError::failed(
-                    name,
-                    format!("db `{}` is not available in this build", other.as_str()),
-                )),
-            }
+            run_sql(name, spec.db, store, sources, &sql).await
         } else if let Some(cmd) = &spec.ingest_cmd {
             command::fetch(name, cmd, batch.dir(), run_ts).await
         } else if let Some(source) = &spec.ingest_fn {
@@ -97,4 +188,44 @@ pub async fn fetch(
             batch: name.to_owned(),
             seconds: timeout.as_secs(),
         })?
+}
+
+/// Runs `sql` on the engine `db` names.
+#[cfg_attr(
+    not(any(
+        feature = "turso",
+        feature = "duckdb",
+        feature = "clickhouse",
+        feature = "bigquery",
+        feature = "snowflake",
+        feature = "postgres"
+    )),
+    allow(unused_variables)
+)]
+async fn run_sql(
+    name: &str,
+    db: DbKind,
+    store: &Store,
+    sources: &Sources,
+    sql: &str,
+) -> Result<Fetched, SourceError> {
+    match db {
+        DbKind::Sqlite => sqlite::fetch(name, store, sql).await,
+        #[cfg(feature = "turso")]
+        DbKind::Turso => turso::fetch(name, sources.settings(), sql).await,
+        #[cfg(feature = "duckdb")]
+        DbKind::Duckdb => duckdb::fetch(name, sources.settings(), sql).await,
+        #[cfg(feature = "clickhouse")]
+        DbKind::Clickhouse => clickhouse::fetch(name, sources, sql).await,
+        #[cfg(feature = "bigquery")]
+        DbKind::Bigquery => bigquery::fetch(name, sources, sql).await,
+        #[cfg(feature = "snowflake")]
+        DbKind::Snowflake => snowflake::fetch(name, sources, sql).await,
+        #[cfg(feature = "postgres")]
+        DbKind::Postgres | DbKind::Redshift => {
+            postgres::fetch(name, db, sources.settings(), sql).await
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(name, other, other.as_str())),
+    }
 }

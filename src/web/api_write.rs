@@ -168,6 +168,7 @@ async fn push_rows(
         // Sent after answering (below): a slow channel must not hold the request.
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     };
     match jobs::run_push(&ctx, batch, raw).await {
         Ok(report) => {

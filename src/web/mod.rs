@@ -44,6 +44,8 @@ pub struct AppState {
     pub admin: Arc<admin::AdminAuth>,
     /// Sends alerts raised by rows pushed through the API.
     pub notifier: Option<Arc<crate::notify::Notifier>>,
+    /// Where models are stored (the metric page shows them).
+    pub connectors: crate::connectors::Connectors,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -61,7 +63,13 @@ impl AppState {
                 crate::config::AdminSettings::default(),
             )),
             notifier: None,
+            connectors: Default::default(),
         }
+    }
+
+    pub fn with_connectors(mut self, connectors: crate::connectors::Connectors) -> Self {
+        self.connectors = connectors;
+        self
     }
 
     pub fn with_notifier(mut self, notifier: Option<Arc<crate::notify::Notifier>>) -> Self {

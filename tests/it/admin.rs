@@ -513,6 +513,7 @@ async fn work_until(site: &Admin, sql: &str, want: i64) {
         stale_after: Duration::from_secs(30),
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(worker::run(env, 2, Duration::from_secs(5), async {

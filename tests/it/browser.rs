@@ -91,6 +91,7 @@ async fn the_admin_panel_runs_a_job_in_a_real_browser() {
         stale_after: Duration::from_secs(30),
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     });
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(anomstack::queue::worker::run(

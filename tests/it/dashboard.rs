@@ -590,6 +590,7 @@ async fn prometheus_metrics_count_runs_and_the_queue() {
         queue_id: None,
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     };
     // `SELECT 1` has no metric columns: a failed ingest run.
     let _ = anomstack::jobs::run_recorded(

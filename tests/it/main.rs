@@ -16,11 +16,31 @@ mod detect_models;
 mod detect_parity;
 mod detect_quality;
 mod examples;
+#[cfg(all(feature = "s3", feature = "gcs", feature = "azure"))]
+mod model_stores;
 pub mod nab_scorer;
 mod notify;
 mod pipeline;
 mod queue;
 mod queue_processes;
+#[cfg(all(
+    feature = "bigquery",
+    feature = "snowflake",
+    feature = "clickhouse",
+    feature = "postgres",
+    feature = "redshift",
+    feature = "turso"
+))]
+mod sources;
+#[cfg(all(
+    feature = "bigquery",
+    feature = "snowflake",
+    feature = "clickhouse",
+    feature = "postgres",
+    feature = "redshift",
+    feature = "turso"
+))]
+mod sources_servers;
 mod store_local;
 mod store_remote;
 mod web;

@@ -154,6 +154,7 @@ async fn alert(site: &Site, channels: ChannelSettings) -> String {
         queue_id: None,
         notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
         llm: None,
+        connectors: Default::default(),
     };
     jobs::run_recorded(&ctx, batch, BatchJob::Alert, Trigger::Cli)
         .await
@@ -614,6 +615,7 @@ async fn a_job_that_fails_for_good_mails_the_failure_address() {
         stale_after: Duration::from_secs(30),
         notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
         llm: None,
+        connectors: Default::default(),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(anomstack::queue::worker::run(
@@ -676,6 +678,7 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
             .unwrap(),
         )),
         llm: None,
+        connectors: Default::default(),
     };
     jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None)
         .await
@@ -732,6 +735,7 @@ async fn llmalert(
             .unwrap(),
         )),
         llm: Some(llm),
+        connectors: Default::default(),
     };
     let batch = config.batch("n").unwrap();
     match jobs::run_recorded(&ctx, batch, BatchJob::Llmalert, Trigger::Cli).await {

@@ -105,6 +105,7 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
         queue_id: None,
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     };
     let times: Vec<_> = (0..400).map(t).collect();
     jobs::backfill(&ctx(399), batch, &times, &|_| {})
@@ -247,6 +248,7 @@ async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_rec
         queue_id: None,
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     };
     // No src table: ingest fails and says why.
     let err = jobs::run_recorded(&ctx, batch, BatchJob::Ingest, Trigger::Cli)
@@ -341,6 +343,7 @@ async fn a_train_sql_that_interleaves_metrics_trains_on_whole_series() {
         queue_id: None,
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     };
     for (batch, folder) in [("g", &grouped), ("i", &interleaved)] {
         let report = jobs::run_recorded(

@@ -52,6 +52,7 @@ fn env(
         stale_after: Duration::from_secs(1),
         notifier: None,
         llm: None,
+        connectors: Default::default(),
     })
 }
 

@@ -5,6 +5,8 @@
 
 pub mod hrana;
 pub mod receiver;
+pub mod services;
+pub mod warehouses;
 
 use std::path::{Path, PathBuf};
 

@@ -50,8 +50,11 @@ pub async fn metric_page(
     }
     let models: Vec<(String, Option<TrainedModel>)> = {
         let mut out = Vec::new();
-        if let Ok(store) = crate::model_store::ModelStore::from_path(&spec.model_path, &state.store)
-        {
+        if let Ok(store) = crate::model_store::ModelStore::from_path(
+            &spec.model_path,
+            &state.store,
+            &state.connectors.object_stores,
+        ) {
             for plan in spec.models().unwrap_or_default() {
                 let model = store
                     .load(batch.name(), &metric, &plan.tag)
