@@ -247,6 +247,19 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
         }
     }
 
+    for batch in &batches {
+        if batch.spec.ingest_sql.is_some()
+            && !batch.spec.disable_ingest
+            && let Some(var) = settings.sources.missing_variable(batch.spec.db)
+        {
+            warnings.push(format!(
+                "{}: db `{}` is not configured in this environment: set {var} (README, \"Data sources\"); until then the batch's ingest fails",
+                batch.file.display(),
+                batch.spec.db.as_str()
+            ));
+        }
+    }
+
     if errors.is_empty() {
         Ok(Config {
             batches,

@@ -11,7 +11,7 @@ use super::error::{ConfigError, Origin};
 use super::secret::Secret;
 
 /// Every engine's connection settings. `None`: not configured in this environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SourceSettings {
     pub duckdb: DuckdbSettings,
     pub turso: Option<TursoSourceSettings>,
@@ -24,6 +24,52 @@ pub struct SourceSettings {
     /// (the engine is asked to stop it too). The batch's `ingest_timeout_seconds` bounds the
     /// whole ingest anyway.
     pub query_timeout: std::time::Duration,
+    /// `ANOMSTACK_PYTHON`: the interpreter `ingest_fn` runs with (default `python3`; a
+    /// virtualenv's `bin/python` brings its own pandas).
+    pub python: String,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            duckdb: DuckdbSettings::default(),
+            turso: None,
+            clickhouse: None,
+            bigquery: None,
+            snowflake: None,
+            postgres: None,
+            redshift: None,
+            query_timeout: std::time::Duration::from_secs(DEFAULT_QUERY_TIMEOUT_SECONDS),
+            python: "python3".to_owned(),
+        }
+    }
+}
+
+const DEFAULT_QUERY_TIMEOUT_SECONDS: u64 = 600;
+
+impl SourceSettings {
+    /// The variable to set before `db` can run, when this environment does not configure it.
+    pub fn missing_variable(&self, db: super::DbKind) -> Option<&'static str> {
+        use super::DbKind;
+        match db {
+            DbKind::Sqlite | DbKind::Duckdb => None,
+            DbKind::Turso => self.turso.is_none().then_some("ANOMSTACK_TURSO_SOURCE_URL"),
+            DbKind::Clickhouse => self
+                .clickhouse
+                .is_none()
+                .then_some("ANOMSTACK_CLICKHOUSE_HOST"),
+            DbKind::Bigquery => self
+                .bigquery
+                .is_none()
+                .then_some("ANOMSTACK_GOOGLE_APPLICATION_CREDENTIALS"),
+            DbKind::Snowflake => self
+                .snowflake
+                .is_none()
+                .then_some("ANOMSTACK_SNOWFLAKE_ACCOUNT"),
+            DbKind::Postgres => self.postgres.is_none().then_some("ANOMSTACK_POSTGRES_URL"),
+            DbKind::Redshift => self.redshift.is_none().then_some("ANOMSTACK_REDSHIFT_URL"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -258,13 +304,13 @@ pub(super) fn sources(env: &EnvVars) -> Result<SourceSettings, Vec<ConfigError>>
         &mut errors,
     );
     let query_timeout = match get(env, "ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS") {
-        None => 600,
+        None => DEFAULT_QUERY_TIMEOUT_SECONDS,
         Some(raw) => raw.parse::<u64>().map(|s| s.max(1)).unwrap_or_else(|_| {
             errors.push(var_error(
                 "ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS",
                 format!("expected a whole number of seconds, got {raw:?}"),
             ));
-            600
+            DEFAULT_QUERY_TIMEOUT_SECONDS
         }),
     };
     if errors.is_empty() {
@@ -277,6 +323,7 @@ pub(super) fn sources(env: &EnvVars) -> Result<SourceSettings, Vec<ConfigError>>
             postgres,
             redshift,
             query_timeout: std::time::Duration::from_secs(query_timeout),
+            python: owned(env, "ANOMSTACK_PYTHON").unwrap_or_else(|| "python3".to_owned()),
         })
     } else {
         Err(errors)

@@ -85,7 +85,14 @@ struct FieldValue {
     v: serde_json::Value,
 }
 
-pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched, SourceError> {
+/// Runs `sql` in `project` (the batch's `gcp_project_id`), else in `ANOMSTACK_GCP_PROJECT_ID`'s,
+/// else in the service account's own project.
+pub async fn fetch(
+    batch: &str,
+    sources: &Sources,
+    project: Option<&str>,
+    sql: &str,
+) -> Result<Fetched, SourceError> {
     let settings = sources.settings();
     let Some(bq) = &settings.bigquery else {
         return Err(SourceError::failed(
@@ -96,9 +103,9 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
     };
     let failed = |m: String| SourceError::failed(batch, format!("bigquery: {m}"));
     let account = service_account(bq).map_err(failed)?;
-    let project = bq
-        .project_id
-        .clone()
+    let project = project
+        .map(str::to_owned)
+        .or_else(|| bq.project_id.clone())
         .or_else(|| account.project_id.clone())
         .ok_or_else(|| failed("set ANOMSTACK_GCP_PROJECT_ID (the key names no project)".into()))?;
     let http = sources.http().map_err(failed)?;

@@ -64,7 +64,7 @@ pub(super) fn run_output(
         .map(str::to_owned)
         .collect();
     if !output.status.success() {
-        let tail = log.last().cloned().unwrap_or_default();
+        let tail = log[log.len().saturating_sub(5)..].join(" | ");
         return Err(SourceError::failed(
             batch,
             format!("`{program}` exited with {}: {tail}", output.status),
@@ -106,11 +106,9 @@ pub fn parse_program_output(text: &str) -> Result<Vec<RawRow>, String> {
             })
             .collect()
     } else {
-        let header: Vec<String> = lines
-            .next()
-            .unwrap_or_default()
-            .split(',')
-            .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
+        let header: Vec<String> = csv_cells(lines.next().unwrap_or_default())
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
             .collect();
         let col = |name: &str| {
             header
@@ -125,15 +123,13 @@ pub fn parse_program_output(text: &str) -> Result<Vec<RawRow>, String> {
         );
         Ok(lines
             .map(|line| {
-                let cells: Vec<&str> = line
-                    .split(',')
-                    .map(|c| c.trim().trim_matches('"'))
-                    .collect();
+                let cells = csv_cells(line);
                 let get = |i: usize| {
                     cells
                         .get(i)
+                        .map(|c| c.trim())
                         .filter(|c| !c.is_empty())
-                        .map(|c| (*c).to_owned())
+                        .map(str::to_owned)
                 };
                 RawRow {
                     timestamp: get(ts),
@@ -143,6 +139,28 @@ pub fn parse_program_output(text: &str) -> Result<Vec<RawRow>, String> {
             })
             .collect())
     }
+}
+
+/// One CSV line's fields: commas inside double quotes stay, `""` is a quote (RFC 4180, one
+/// record per line).
+fn csv_cells(line: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
 }
 
 #[cfg(test)]
@@ -164,6 +182,12 @@ mod tests {
         .unwrap();
         assert_eq!(rows[0].value, RawValue::Number(2.0));
         assert!(parse_program_output("a,b\n1,2\n").is_err());
+        let rows = parse_program_output(
+            "\"metric_name\",metric_timestamp,metric_value\r\n\"sales, \"\"EU\"\"\",2024-01-01,3\r\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].name.as_deref(), Some("sales, \"EU\""));
+        assert_eq!(rows[0].value, RawValue::Text("3".into()));
         assert!(parse_program_output("").unwrap().is_empty());
     }
 }

@@ -169,12 +169,13 @@ pub async fn fetch(
     let work = async {
         if let Some(sql) = &spec.ingest_sql {
             let sql = render(sql)?;
-            run_sql(name, spec.db, store, sources, &sql).await
+            run_sql(batch, store, sources, &sql).await
         } else if let Some(cmd) = &spec.ingest_cmd {
             command::fetch(name, cmd, batch.dir(), run_ts).await
         } else if let Some(source) = &spec.ingest_fn {
             let source = render(source)?;
-            python::fetch(name, &source, batch.dir(), run_ts).await
+            let python = &sources.settings().python;
+            python::fetch(name, python, &source, batch.dir(), run_ts).await
         } else {
             Err(SourceError::failed(
                 name,
@@ -203,12 +204,12 @@ pub async fn fetch(
     allow(unused_variables)
 )]
 async fn run_sql(
-    name: &str,
-    db: DbKind,
+    batch: &Batch,
     store: &Store,
     sources: &Sources,
     sql: &str,
 ) -> Result<Fetched, SourceError> {
+    let (name, db) = (batch.name(), batch.spec.db);
     match db {
         DbKind::Sqlite => sqlite::fetch(name, store, sql).await,
         #[cfg(feature = "turso")]
@@ -218,7 +219,9 @@ async fn run_sql(
         #[cfg(feature = "clickhouse")]
         DbKind::Clickhouse => clickhouse::fetch(name, sources, sql).await,
         #[cfg(feature = "bigquery")]
-        DbKind::Bigquery => bigquery::fetch(name, sources, sql).await,
+        DbKind::Bigquery => {
+            bigquery::fetch(name, sources, batch.spec.gcp_project_id.as_deref(), sql).await
+        }
         #[cfg(feature = "snowflake")]
         DbKind::Snowflake => snowflake::fetch(name, sources, sql).await,
         #[cfg(feature = "postgres")]

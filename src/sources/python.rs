@@ -43,11 +43,12 @@ for _, row in df.iterrows():
 
 pub async fn fetch(
     batch: &str,
+    python: &str,
     source: &str,
     dir: &Path,
     run_ts: DateTime<Utc>,
 ) -> Result<Fetched, SourceError> {
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python)
         .args(["-c", SHIM])
         .current_dir(dir)
         .env(
@@ -63,17 +64,20 @@ pub async fn fetch(
         .map_err(|e| {
             SourceError::failed(
                 batch,
-                format!("ingest_fn needs python3 (with pandas) on PATH: {e}"),
+                format!(
+                    "ingest_fn needs Python 3 with pandas: cannot run `{python}` ({e}); install \
+                     it or set ANOMSTACK_PYTHON to its path"
+                ),
             )
         })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(source.as_bytes()).await.map_err(|e| {
-            SourceError::failed(batch, format!("cannot pass ingest_fn to python3: {e}"))
+            SourceError::failed(batch, format!("cannot pass ingest_fn to `{python}`: {e}"))
         })?;
     }
     let output = child
         .wait_with_output()
         .await
-        .map_err(|e| SourceError::failed(batch, format!("python3 failed: {e}")))?;
-    run_output(batch, "python3 ingest_fn", output)
+        .map_err(|e| SourceError::failed(batch, format!("`{python}` failed: {e}")))?;
+    run_output(batch, "ingest_fn", output)
 }

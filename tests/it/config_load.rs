@@ -654,3 +654,32 @@ fn a_model_may_override_the_batch_preprocessing() {
         "{lines:?}"
     );
 }
+
+#[cfg(feature = "snowflake")]
+#[test]
+fn a_batch_on_an_unconfigured_engine_warns_with_the_variable_to_set() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "sf.yaml",
+        "metric_batch: sf\ndb: snowflake\ningest_sql: SELECT 1\n",
+    );
+    let config = dir.load_ok(&[]);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("sf.yaml") && w.contains("ANOMSTACK_SNOWFLAKE_ACCOUNT")),
+        "{:?}",
+        config.warnings
+    );
+    let config = dir.load_ok(&[
+        ("ANOMSTACK_SNOWFLAKE_ACCOUNT", "acct"),
+        ("ANOMSTACK_SNOWFLAKE_USER", "u"),
+        ("ANOMSTACK_SNOWFLAKE_TOKEN", "t"),
+    ]);
+    assert!(
+        !config.warnings.iter().any(|w| w.contains("snowflake")),
+        "{:?}",
+        config.warnings
+    );
+}

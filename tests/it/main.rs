@@ -40,6 +40,15 @@ mod sources;
     feature = "redshift",
     feature = "turso"
 ))]
+mod sources_programs;
+#[cfg(all(
+    feature = "bigquery",
+    feature = "snowflake",
+    feature = "clickhouse",
+    feature = "postgres",
+    feature = "redshift",
+    feature = "turso"
+))]
 mod sources_servers;
 mod store_local;
 mod store_remote;

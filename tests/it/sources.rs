@@ -23,15 +23,32 @@ pub async fn ingest(
     sql: &str,
     sources: SourceSettings,
 ) -> Result<Vec<(String, String, f64)>, String> {
-    let dir = MetricsDir::new();
     let yaml = format!(
-        "metric_batch: src\ndb: {db}\ningest_sql: |\n{}\n",
+        "db: {db}\ningest_sql: |\n{}\n",
         sql.lines()
             .map(|l| format!("  {l}"))
             .collect::<Vec<_>>()
             .join("\n")
     );
-    dir.write("src.yaml", &yaml);
+    ingest_batch(&yaml, &[], sources).await.0
+}
+
+/// A batch `src` with these YAML keys and these files beside it (executable when they start
+/// with `#!`), ingested once: the stored rows or the error, and the run's log.
+pub async fn ingest_batch(
+    yaml: &str,
+    files: &[(&str, &str)],
+    sources: SourceSettings,
+) -> (Result<Vec<(String, String, f64)>, String>, String) {
+    let dir = MetricsDir::new();
+    dir.write("src.yaml", &format!("metric_batch: src\n{yaml}"));
+    for (name, text) in files {
+        let path = dir.write(name, text);
+        if text.starts_with("#!") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
     let config = dir.load_ok(&[]);
     let batch = config.batch("src").expect("batch");
     let store = Store::open(&anomstack::config::DatabaseLocation::Local {
@@ -50,14 +67,30 @@ pub async fn ingest(
             Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap(),
         )
     };
-    jobs::run_recorded(
+    let outcome = jobs::run_recorded(
         &ctx,
         batch,
         anomstack::config::BatchJob::Ingest,
         Trigger::Cli,
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string());
+    let runs = store
+        .query("SELECT log FROM job_runs ORDER BY id", "test")
+        .await
+        .expect("runs");
+    let log = runs
+        .rows
+        .iter()
+        .map(|r| match &r[0] {
+            Value::Text(s) => s.clone(),
+            _ => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Err(e) = outcome {
+        return (Err(e), log);
+    }
     let result = store
         .query(
             "SELECT metric_timestamp, metric_name, metric_value FROM metrics \
@@ -66,7 +99,7 @@ pub async fn ingest(
         )
         .await
         .expect("read back");
-    Ok(result
+    let rows = result
         .rows
         .iter()
         .map(|r| {
@@ -81,7 +114,8 @@ pub async fn ingest(
             };
             (text(&r[0]), text(&r[1]), value)
         })
-        .collect())
+        .collect();
+    (Ok(rows), log)
 }
 
 pub fn quick(mut sources: SourceSettings) -> SourceSettings {
