@@ -24,6 +24,8 @@ pub struct SourceSettings {
     /// (the engine is asked to stop it too). The batch's `ingest_timeout_seconds` bounds the
     /// whole ingest anyway.
     pub query_timeout: std::time::Duration,
+    /// `ANOMSTACK_SOURCE_MAX_ROWS`: the most rows one query may return (default 1,000,000).
+    pub max_rows: usize,
     /// `ANOMSTACK_PYTHON`: the interpreter `ingest_fn` runs with (default `python3`; a
     /// virtualenv's `bin/python` brings its own pandas).
     pub python: String,
@@ -40,12 +42,14 @@ impl Default for SourceSettings {
             postgres: None,
             redshift: None,
             query_timeout: std::time::Duration::from_secs(DEFAULT_QUERY_TIMEOUT_SECONDS),
+            max_rows: DEFAULT_MAX_ROWS,
             python: "python3".to_owned(),
         }
     }
 }
 
 const DEFAULT_QUERY_TIMEOUT_SECONDS: u64 = 600;
+const DEFAULT_MAX_ROWS: usize = 1_000_000;
 
 impl SourceSettings {
     /// The variable to set before `db` can run, when this environment does not configure it.
@@ -313,6 +317,16 @@ pub(super) fn sources(env: &EnvVars) -> Result<SourceSettings, Vec<ConfigError>>
             DEFAULT_QUERY_TIMEOUT_SECONDS
         }),
     };
+    let max_rows = match get(env, "ANOMSTACK_SOURCE_MAX_ROWS") {
+        None => DEFAULT_MAX_ROWS,
+        Some(raw) => raw.parse::<usize>().map(|n| n.max(1)).unwrap_or_else(|_| {
+            errors.push(var_error(
+                "ANOMSTACK_SOURCE_MAX_ROWS",
+                format!("expected a whole number of rows, got {raw:?}"),
+            ));
+            DEFAULT_MAX_ROWS
+        }),
+    };
     if errors.is_empty() {
         Ok(SourceSettings {
             duckdb,
@@ -323,6 +337,7 @@ pub(super) fn sources(env: &EnvVars) -> Result<SourceSettings, Vec<ConfigError>>
             postgres,
             redshift,
             query_timeout: std::time::Duration::from_secs(query_timeout),
+            max_rows,
             python: owned(env, "ANOMSTACK_PYTHON").unwrap_or_else(|| "python3".to_owned()),
         })
     } else {
@@ -399,10 +414,12 @@ fn snowflake(env: &EnvVars, errors: &mut Vec<ConfigError>) -> Option<SnowflakeSe
     let api_url = get(env, "ANOMSTACK_SNOWFLAKE_API_URL")
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| {
-            format!(
-                "https://{}.snowflakecomputing.com",
-                account.to_ascii_lowercase().replace('_', "-")
-            )
+            let host = account
+                .trim()
+                .trim_end_matches(".snowflakecomputing.com")
+                .to_ascii_lowercase()
+                .replace('_', "-");
+            format!("https://{host}.snowflakecomputing.com")
         });
     Some(SnowflakeSettings {
         account,
@@ -519,8 +536,11 @@ fn parse_postgres_url(url: &str, default_port: u16) -> Result<PostgresSettings, 
     let (host, port) = match host_port.rsplit_once(':') {
         Some((h, p)) if !p.contains(']') => (
             h,
-            p.parse::<u16>()
-                .map_err(|_| format!("the port in the URL is not a number: {p:?}"))?,
+            // Never echo `p`: with an unencoded `@`, `/` or `?` in a password it is part of it.
+            p.parse::<u16>().map_err(|_| {
+                "the URL's port is not a number (percent-encode @ : / ? # in the user and password)"
+                    .to_owned()
+            })?,
         ),
         _ => (host_port, default_port),
     };
@@ -528,7 +548,7 @@ fn parse_postgres_url(url: &str, default_port: u16) -> Result<PostgresSettings, 
         return Err("the URL has no host".to_owned());
     }
     let decode = |s: &str| {
-        percent_decode(s)
+        crate::http::percent_decode(s)
             .ok_or_else(|| "the URL's user or password is badly percent-encoded".to_owned())
     };
     let (user, password) = match auth {
@@ -550,23 +570,6 @@ fn parse_postgres_url(url: &str, default_port: u16) -> Result<PostgresSettings, 
         sslmode: SslMode::Prefer,
         root_cert: None,
     })
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Reads the object-store credentials. Nothing here is required: a store says what it is

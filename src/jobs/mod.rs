@@ -411,11 +411,9 @@ fn by_metric(rows: Vec<MetricRow>) -> BTreeMap<String, Vec<MetricRow>> {
 
 /// A batch's model store.
 fn model_store(ctx: &JobCtx, batch: &Batch) -> Result<ModelStore, JobError> {
-    Ok(ModelStore::from_path(
-        &batch.spec.model_path,
-        &ctx.store,
-        &ctx.connectors.object_stores,
-    )?)
+    Ok(ctx
+        .connectors
+        .model_store(&batch.spec.model_path, &ctx.store)?)
 }
 
 /// Rounds to `places` decimals.

@@ -206,20 +206,7 @@ fn object_key(batch: &str, metric: &str, tag: &str) -> [String; 2] {
 
 /// A stored file's model name (`<metric>_<tag>`), unescaped; `None` for other files.
 fn model_name(file: &str) -> Option<String> {
-    let stem = file.strip_suffix(".json")?;
-    let bytes = stem.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(stem.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    crate::http::percent_decode(file.strip_suffix(".json")?)
 }
 
 fn safe_name(name: &str) -> String {

@@ -95,6 +95,12 @@ impl ObjectModels {
     ) -> Result<Self, ModelStoreError> {
         use object_store::gcp::GoogleCloudStorageBuilder;
         let (bucket, prefix) = split_url(url)?;
+        if let Some(problem) = gcs_key_problem(credentials) {
+            return Err(ModelStoreError::Object {
+                url: url.to_owned(),
+                reason: problem,
+            });
+        }
         let mut builder = GoogleCloudStorageBuilder::new().with_bucket_name(&bucket);
         // A key may name its own endpoint (`gcs_base_url`: a private gateway, an emulator);
         // plain HTTP is allowed only when that endpoint says so.
@@ -189,6 +195,31 @@ impl ObjectModels {
             .iter()
             .filter_map(|o| o.location.filename().and_then(model_name))
             .collect())
+    }
+}
+
+/// Why a service-account key is unusable, without quoting it (a parser's message may repeat
+/// the value, private key included).
+#[cfg(feature = "gcs")]
+fn gcs_key_problem(credentials: Option<&GoogleCredentials>) -> Option<String> {
+    let (json, origin) = match credentials? {
+        GoogleCredentials::Inline(json) => (
+            json.expose().to_owned(),
+            "ANOMSTACK_GOOGLE_APPLICATION_CREDENTIALS_JSON".to_owned(),
+        ),
+        GoogleCredentials::File(path) => match std::fs::read_to_string(path) {
+            Ok(text) => (text, path.display().to_string()),
+            Err(e) => return Some(format!("cannot read {}: {e}", path.display())),
+        },
+    };
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json) {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "{origin} is not a service account key ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        )),
     }
 }
 

@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::jwt::SigningKey;
 use super::table::{Cell, Table};
-use super::{Fetched, SourceError, Sources};
+use super::{Fetched, Limits, SourceError, Sources};
 use crate::config::{BigquerySettings, GoogleCredentials};
-use crate::http::without_url;
+use crate::http::{path_segment, without_url};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
 /// Rows per page; BigQuery also caps pages at about 10 MB.
@@ -91,6 +91,7 @@ pub async fn fetch(
     batch: &str,
     sources: &Sources,
     project: Option<&str>,
+    limits: Limits,
     sql: &str,
 ) -> Result<Fetched, SourceError> {
     let settings = sources.settings();
@@ -119,7 +120,15 @@ pub async fn fetch(
         api: &bq.api_url,
         token: &token,
     };
-    let deadline = Instant::now() + settings.query_timeout;
+    let deadline = Instant::now() + limits.timeout;
+    // A 401 on any call means the cached token went bad: forget it, so the next run asks anew.
+    let key = token_key.as_str();
+    let checked = |result: Result<QueryResponse, CallError>| async move {
+        if matches!(&result, Err(CallError::Unauthorized(_))) {
+            sources.forget_token(key).await;
+        }
+        result.map_err(|e| failed(e.to_string()))
+    };
 
     let mut body = json!({
         "query": sql,
@@ -127,6 +136,8 @@ pub async fn fetch(
         "timeoutMs": WAIT_MS,
         "maxResults": PAGE_ROWS,
         "formatOptions": {"useInt64Timestamp": true},
+        // Google stops the job itself at the deadline, even if this process is gone.
+        "jobTimeoutMs": limits.timeout.as_millis().to_string(),
     });
     if let Some(location) = &bq.location {
         body["location"] = location.as_str().into();
@@ -134,13 +145,9 @@ pub async fn fetch(
     let url = format!(
         "{}/bigquery/v2/projects/{}/queries",
         bq.api_url,
-        enc(&project)
+        path_segment(&project)
     );
-    let first = client.send(client.http.post(url).json(&body)).await;
-    if matches!(&first, Err(CallError::Unauthorized(_))) {
-        sources.forget_token(&token_key).await;
-    }
-    let mut page: QueryResponse = first.map_err(|e| failed(e.to_string()))?;
+    let mut page = checked(client.send(client.http.post(url).json(&body)).await).await?;
 
     let job = page.job_reference.clone();
     let results = |job: &JobReference, page_token: Option<&str>| {
@@ -160,13 +167,12 @@ pub async fn fetch(
             .get(format!(
                 "{}/bigquery/v2/projects/{}/queries/{}",
                 client.api,
-                enc(&job.project_id),
-                enc(&job.job_id)
+                path_segment(&job.project_id),
+                path_segment(&job.job_id)
             ))
             .query(&query)
     };
 
-    // Wait for the job.
     while !page.job_complete {
         let Some(job) = &job else {
             return Err(failed(
@@ -176,14 +182,12 @@ pub async fn fetch(
         if Instant::now() >= deadline {
             client.cancel(job).await;
             return Err(failed(format!(
-                "the query was still running after {} s and was cancelled (ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS)",
-                settings.query_timeout.as_secs()
+                "the query was still running after {} s and was cancelled \
+                 (ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS, ingest_timeout_seconds)",
+                limits.timeout.as_secs()
             )));
         }
-        page = client
-            .send(results(job, None))
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        page = checked(client.send(results(job, None)).await).await?;
     }
 
     let columns: Vec<Field> = page.schema.take().map(|s| s.fields).unwrap_or_default();
@@ -200,31 +204,23 @@ pub async fn fetch(
                 .map(|(field, kind)| cell(field.v, kind))
                 .collect::<Vec<Cell>>()
         }));
+        limits.check_rows(rows.len()).map_err(failed)?;
         let (Some(token), Some(job)) = (page.page_token.take(), &job) else {
             break;
         };
         if Instant::now() >= deadline {
             return Err(failed(format!(
                 "reading the results took longer than {} s",
-                settings.query_timeout.as_secs()
+                limits.timeout.as_secs()
             )));
         }
-        page = client
-            .send(results(job, Some(&token)))
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        page = checked(client.send(results(job, Some(&token))).await).await?;
     }
     Table {
         columns: columns.into_iter().map(|f| f.name).collect(),
         rows,
     }
     .into_fetched(batch)
-}
-
-fn enc(segment: &str) -> String {
-    serde_urlencoded::to_string([("", segment)])
-        .map(|s| s.trim_start_matches('=').replace('+', "%20"))
-        .unwrap_or_default()
 }
 
 fn service_account(bq: &BigquerySettings) -> Result<ServiceAccount, String> {
@@ -268,6 +264,8 @@ async fn access_token(
         .map_err(|e| e.to_string())?;
     let response = http
         .post(&account.token_uri)
+        // The token cache is locked meanwhile: a stuck endpoint must not hold every batch.
+        .timeout(Duration::from_secs(30))
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
@@ -343,8 +341,8 @@ impl Client<'_> {
         let mut request = self.http.post(format!(
             "{}/bigquery/v2/projects/{}/jobs/{}/cancel",
             self.api,
-            enc(&job.project_id),
-            enc(&job.job_id)
+            path_segment(&job.project_id),
+            path_segment(&job.job_id)
         ));
         if let Some(location) = &job.location {
             request = request.query(&[("location", location)]);
@@ -407,11 +405,5 @@ mod tests {
             Cell::Text("2024-01-01T10:00:00".into())
         );
         assert_eq!(cell(serde_json::Value::Null, "FLOAT"), Cell::Null);
-    }
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(enc("my-project"), "my-project");
-        assert_eq!(enc("a b/c"), "a%20b%2Fc");
     }
 }

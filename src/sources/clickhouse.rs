@@ -5,7 +5,9 @@
 use serde::Deserialize;
 
 use super::table::{Cell, Table};
-use super::{Fetched, SourceError, Sources};
+use super::{Fetched, Limits, SourceError, Sources};
+use crate::config::ClickhouseSettings;
+use crate::config::mask::mask_url_password;
 use crate::http::without_url;
 
 #[derive(Deserialize)]
@@ -21,7 +23,12 @@ struct Column {
     kind: String,
 }
 
-pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched, SourceError> {
+pub async fn fetch(
+    batch: &str,
+    sources: &Sources,
+    limits: Limits,
+    sql: &str,
+) -> Result<Fetched, SourceError> {
     let settings = sources.settings();
     let Some(ch) = &settings.clickhouse else {
         return Err(SourceError::failed(
@@ -31,34 +38,74 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
     };
     let failed = |m: String| SourceError::failed(batch, format!("clickhouse: {m}"));
     let http = sources.http().map_err(failed)?;
-    let timeout = settings.query_timeout;
-    let response = http
-        .post(format!("{}/", ch.url))
-        .query(&[
-            ("database", ch.database.as_str()),
-            ("default_format", "JSONCompact"),
-            ("max_execution_time", &timeout.as_secs().to_string()),
-        ])
-        .basic_auth(&ch.user, Some(ch.password.expose()))
-        .timeout(timeout + std::time::Duration::from_secs(5))
-        .body(sql.trim().trim_end_matches(';').to_owned())
-        .send()
+    // The format goes in the query, not a setting: users with `readonly=1` may not change
+    // settings at all.
+    let query = format!("{}\nFORMAT JSONCompact", sql.trim().trim_end_matches(';'));
+    let timeout = limits.timeout.as_secs().to_string();
+    let max_rows = limits.max_rows.to_string();
+    let settings: [(&str, &str); 6] = [
+        // Times in UTC (ISO 8601 with Z) whatever the server's or column's zone.
+        ("date_time_output_format", "iso"),
+        ("max_execution_time", &timeout),
+        ("max_result_rows", &max_rows),
+        ("result_overflow_mode", "throw"),
+        // An error halfway through a result comes back as an error, not as cut-off JSON.
+        ("wait_end_of_query", "1"),
+        ("database", &ch.database),
+    ];
+    let mut body = send(&http, ch, &settings, &query, limits)
         .await
-        .map_err(|e| failed(format!("cannot reach {}: {}", ch.url, without_url(&e))))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| failed(format!("reading the answer: {}", without_url(&e))))?;
-    if !status.is_success() {
-        return Err(failed(format!("HTTP {status}: {}", body.trim())));
+        .map_err(&failed)?;
+    if let Err(message) = &body
+        && (message.contains("Unknown setting") || message.contains("readonly mode"))
+    {
+        // Servers before 20.7 lack some of these settings; read-only users may set none.
+        // Times then come in the server's zone.
+        body = send(&http, ch, &settings[5..], &query, limits)
+            .await
+            .map_err(&failed)?;
     }
-    let parsed: Response = serde_json::from_str(&body).map_err(|e| {
+    let text = body.map_err(&failed)?;
+    let parsed: Response = serde_json::from_str(&text).map_err(|e| {
         failed(format!(
             "the answer is not JSONCompact ({e}); does the query end with its own FORMAT clause?"
         ))
     })?;
+    limits.check_rows(parsed.data.len()).map_err(&failed)?;
     table(parsed).into_fetched(batch)
+}
+
+/// One request: `Ok(Ok(body))` on success, `Ok(Err(server message))` when ClickHouse refused
+/// the query, `Err` when it could not be asked.
+async fn send(
+    http: &reqwest::Client,
+    ch: &ClickhouseSettings,
+    settings: &[(&str, &str)],
+    query: &str,
+    limits: Limits,
+) -> Result<Result<String, String>, String> {
+    // The URL is shown without any password someone wrote into it.
+    let shown = mask_url_password(&ch.url).unwrap_or_else(|| ch.url.clone());
+    let response = http
+        .post(format!("{}/", ch.url))
+        .query(settings)
+        .basic_auth(&ch.user, Some(ch.password.expose()))
+        .timeout(limits.timeout + std::time::Duration::from_secs(5))
+        .body(query.to_owned())
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {shown}: {}", without_url(&e)))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("reading the answer: {}", without_url(&e)))?;
+    if status.is_success() {
+        Ok(Ok(body))
+    } else {
+        let message: String = body.trim().chars().take(1000).collect();
+        Ok(Err(format!("HTTP {status}: {message}")))
+    }
 }
 
 fn table(response: Response) -> Table {

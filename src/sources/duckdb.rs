@@ -1,26 +1,28 @@
 //! `db: duckdb`: the batch's query on a DuckDB file (`ANOMSTACK_DUCKDB_PATH`; parent folders
 //! are created) or on MotherDuck (`md:<database>` with `ANOMSTACK_MOTHERDUCK_TOKEN`). DuckDB's
-//! API blocks, so the query runs on a blocking thread and is interrupted at the deadline.
+//! API blocks, so the query runs on a blocking thread and is interrupted at the deadline. One
+//! instance per file stays open for the life of the process.
 
 use duckdb::types::{TimeUnit, ValueRef};
 
 use super::table::{Cell, Table};
-use super::{Fetched, SourceError};
-use crate::config::SourceSettings;
+use super::{Fetched, Limits, SourceError, Sources};
 
 pub async fn fetch(
     batch: &str,
-    settings: &SourceSettings,
+    sources: &Sources,
+    limits: Limits,
     sql: &str,
 ) -> Result<Fetched, SourceError> {
     let failed = |m: String| SourceError::failed(batch, format!("duckdb: {m}"));
+    let settings = sources.settings();
     let path = settings.duckdb.path.clone();
-    let target = if let Some(db) = path.strip_prefix("md:") {
+    let token = if path.starts_with("md:") {
         let token =
             settings.duckdb.motherduck_token.as_ref().ok_or_else(|| {
                 failed("an `md:` path needs ANOMSTACK_MOTHERDUCK_TOKEN".to_owned())
             })?;
-        format!("md:{db}?motherduck_token={}", token.expose())
+        Some(token.expose().to_owned())
     } else {
         if let Some(parent) = std::path::Path::new(&path).parent()
             && !parent.as_os_str().is_empty()
@@ -28,29 +30,65 @@ pub async fn fetch(
             std::fs::create_dir_all(parent)
                 .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
         }
-        path.clone()
+        None
     };
-    let connection = tokio::task::spawn_blocking(move || duckdb::Connection::open(target))
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let opener = sources.clone();
+    let key = path.clone();
+    let open = tokio::task::spawn_blocking(move || connection(&opener, &key, token.as_deref()));
+    let connection = tokio::time::timeout_at(deadline, open)
         .await
+        .map_err(|_| {
+            failed(format!(
+                "opening {path} took longer than {} s",
+                limits.timeout.as_secs()
+            ))
+        })?
         .map_err(|e| failed(e.to_string()))?
-        // DuckDB's messages quote the path they were given; never the token-bearing one.
         .map_err(|e| failed(format!("cannot open {path}: {}", scrub(&e.to_string()))))?;
     let interrupt = connection.interrupt_handle();
     let sql = sql.to_owned();
-    let work = tokio::task::spawn_blocking(move || query(&connection, &sql));
-    match tokio::time::timeout(settings.query_timeout, work).await {
+    let work = tokio::task::spawn_blocking(move || query(&connection, &sql, limits));
+    match tokio::time::timeout_at(deadline, work).await {
         Ok(joined) => joined
             .map_err(|e| failed(e.to_string()))?
-            .map_err(|e| failed(scrub(&e.to_string())))?
+            .map_err(|e| failed(scrub(&e)))?
             .into_fetched(batch),
         Err(_) => {
             interrupt.interrupt();
             Err(failed(format!(
-                "the query ran longer than {} s and was interrupted (ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS)",
-                settings.query_timeout.as_secs()
+                "the query ran longer than {} s and was interrupted \
+                 (ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS, ingest_timeout_seconds)",
+                limits.timeout.as_secs()
             )))
         }
     }
+}
+
+/// A connection to the process's one DuckDB instance for `path`: two instances of one file in
+/// a process would fight over its lock, so batches running at once share it.
+fn connection(
+    sources: &Sources,
+    path: &str,
+    motherduck_token: Option<&str>,
+) -> Result<duckdb::Connection, duckdb::Error> {
+    let mut instances = sources
+        .0
+        .duckdb
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(existing) = instances.get(path) {
+        return existing.try_clone();
+    }
+    let mut config = duckdb::Config::default();
+    if let Some(token) = motherduck_token {
+        // A setting, not part of the path: the path shows up in messages.
+        config = config.with("motherduck_token", token)?;
+    }
+    let opened = duckdb::Connection::open_with_flags(path, config)?;
+    let clone = opened.try_clone()?;
+    instances.insert(path.to_owned(), opened);
+    Ok(clone)
 }
 
 /// Hides a MotherDuck token should a message repeat the connection string.
@@ -66,7 +104,29 @@ fn scrub(message: &str) -> String {
     }
 }
 
-fn query(connection: &duckdb::Connection, sql: &str) -> Result<Table, duckdb::Error> {
+fn query(connection: &duckdb::Connection, sql: &str, limits: Limits) -> Result<Table, String> {
+    query_rows(connection, sql, limits).map_err(|e| match e {
+        QueryError::Duckdb(e) => e.to_string(),
+        QueryError::TooMany(message) => message,
+    })
+}
+
+enum QueryError {
+    Duckdb(duckdb::Error),
+    TooMany(String),
+}
+
+impl From<duckdb::Error> for QueryError {
+    fn from(e: duckdb::Error) -> Self {
+        QueryError::Duckdb(e)
+    }
+}
+
+fn query_rows(
+    connection: &duckdb::Connection,
+    sql: &str,
+    limits: Limits,
+) -> Result<Table, QueryError> {
     let mut statement = connection.prepare(sql)?;
     let mut out = Vec::new();
     {
@@ -78,6 +138,7 @@ fn query(connection: &duckdb::Connection, sql: &str) -> Result<Table, duckdb::Er
                 cells.push(cell(row.get_ref(i)?));
             }
             out.push(cells);
+            limits.check_rows(out.len()).map_err(QueryError::TooMany)?;
         }
     }
     // Executed above, so the column names are known.
@@ -132,5 +193,15 @@ mod tests {
             "IO Error: md:db?motherduck_token=*** failed"
         );
         assert_eq!(scrub("plain"), "plain");
+    }
+
+    #[test]
+    fn a_motherduck_token_is_accepted_as_a_setting() {
+        // DuckDB keeps options it does not know for the extension that will (MotherDuck's).
+        assert!(
+            duckdb::Config::default()
+                .with("motherduck_token", "t")
+                .is_ok()
+        );
     }
 }

@@ -32,6 +32,52 @@ use crate::store::Store;
 pub use command::parse_program_output;
 pub use table::{Cell, Table};
 
+/// How long one query may run and how many rows it may return.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Shorter than the batch's whole ingest, so the engine is told to stop the query (and
+    /// a job is cancelled) before the ingest gives up on it.
+    pub timeout: Duration,
+    pub max_rows: usize,
+}
+
+impl Limits {
+    fn for_ingest(settings: &SourceSettings, ingest_timeout: Duration) -> Self {
+        let margin = (ingest_timeout / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
+        Self {
+            timeout: settings
+                .query_timeout
+                .min(ingest_timeout.saturating_sub(margin))
+                .max(Duration::from_secs(1)),
+            max_rows: settings.max_rows,
+        }
+    }
+
+    /// The error once a result passes the row cap (checked while rows arrive, so a query
+    /// without a time filter cannot fill the memory of the process serving the dashboard).
+    #[cfg_attr(
+        not(any(
+            feature = "duckdb",
+            feature = "clickhouse",
+            feature = "bigquery",
+            feature = "snowflake",
+            feature = "postgres"
+        )),
+        allow(dead_code)
+    )]
+    fn check_rows(&self, rows: usize) -> Result<(), String> {
+        if rows > self.max_rows {
+            Err(format!(
+                "the query returned more than {} rows (ANOMSTACK_SOURCE_MAX_ROWS); filter it to \
+                 the window the batch needs",
+                self.max_rows
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The engines' settings and what is worth keeping between runs: one HTTP client and the
 /// access tokens it was given. Cheap to clone; one per process.
 #[derive(Clone, Default)]
@@ -41,6 +87,9 @@ pub struct Sources(Arc<SourcesInner>);
 struct SourcesInner {
     settings: SourceSettings,
     http: std::sync::OnceLock<reqwest::Client>,
+    /// One DuckDB instance per file: connections to the same file must share it.
+    #[cfg(feature = "duckdb")]
+    duckdb: std::sync::Mutex<std::collections::HashMap<String, ::duckdb::Connection>>,
     /// Bearer tokens by what they are for, with when they stop being good.
     #[cfg_attr(not(feature = "bigquery"), allow(dead_code))]
     tokens: tokio::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
@@ -169,7 +218,8 @@ pub async fn fetch(
     let work = async {
         if let Some(sql) = &spec.ingest_sql {
             let sql = render(sql)?;
-            run_sql(batch, store, sources, &sql).await
+            let limits = Limits::for_ingest(sources.settings(), timeout);
+            run_sql(batch, store, sources, limits, &sql).await
         } else if let Some(cmd) = &spec.ingest_cmd {
             command::fetch(name, cmd, batch.dir(), run_ts).await
         } else if let Some(source) = &spec.ingest_fn {
@@ -207,6 +257,7 @@ async fn run_sql(
     batch: &Batch,
     store: &Store,
     sources: &Sources,
+    limits: Limits,
     sql: &str,
 ) -> Result<Fetched, SourceError> {
     let (name, db) = (batch.name(), batch.spec.db);
@@ -215,18 +266,19 @@ async fn run_sql(
         #[cfg(feature = "turso")]
         DbKind::Turso => turso::fetch(name, sources.settings(), sql).await,
         #[cfg(feature = "duckdb")]
-        DbKind::Duckdb => duckdb::fetch(name, sources.settings(), sql).await,
+        DbKind::Duckdb => duckdb::fetch(name, sources, limits, sql).await,
         #[cfg(feature = "clickhouse")]
-        DbKind::Clickhouse => clickhouse::fetch(name, sources, sql).await,
+        DbKind::Clickhouse => clickhouse::fetch(name, sources, limits, sql).await,
         #[cfg(feature = "bigquery")]
         DbKind::Bigquery => {
-            bigquery::fetch(name, sources, batch.spec.gcp_project_id.as_deref(), sql).await
+            let project = batch.spec.gcp_project_id.as_deref();
+            bigquery::fetch(name, sources, project, limits, sql).await
         }
         #[cfg(feature = "snowflake")]
-        DbKind::Snowflake => snowflake::fetch(name, sources, sql).await,
+        DbKind::Snowflake => snowflake::fetch(name, sources, limits, sql).await,
         #[cfg(feature = "postgres")]
         DbKind::Postgres | DbKind::Redshift => {
-            postgres::fetch(name, db, sources.settings(), sql).await
+            postgres::fetch(name, db, sources.settings(), limits, sql).await
         }
         #[allow(unreachable_patterns)]
         other => Err(not_built(name, other, other.as_str())),

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -14,13 +15,14 @@ use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio_postgres::SimpleQueryMessage;
 
 use super::table::{Cell, Table};
-use super::{Fetched, SourceError};
+use super::{Fetched, Limits, SourceError};
 use crate::config::{DbKind, PostgresSettings, SourceSettings, SslMode};
 
 pub async fn fetch(
     batch: &str,
     db: DbKind,
     settings: &SourceSettings,
+    limits: Limits,
     sql: &str,
 ) -> Result<Fetched, SourceError> {
     let (pg, prefix) = match db {
@@ -38,54 +40,56 @@ pub async fn fetch(
     };
     let failed = |m: String| SourceError::failed(batch, format!("{engine}: {m}"));
     let client = connect(pg).await.map_err(&failed)?;
-    let timeout_ms = settings.query_timeout.as_millis();
+    // The server cancels the statement itself at the deadline.
+    let timeout_ms = limits.timeout.as_millis();
     client
         .batch_execute(&format!(
             "SET statement_timeout = {timeout_ms}; SET TIME ZONE 'UTC'"
         ))
         .await
         .map_err(|e| failed(server_message(&e)))?;
-    let messages = client
-        .simple_query(sql)
-        .await
-        .map_err(|e| failed(server_message(&e)))?;
-    table(messages).into_fetched(batch)
-}
-
-/// The rows of the last statement that returned any (a script may set things up first).
-fn table(messages: Vec<SimpleQueryMessage>) -> Table {
+    let mut messages = std::pin::pin!(
+        client
+            .simple_query_raw(sql)
+            .await
+            .map_err(|e| failed(server_message(&e)))?
+    );
     let mut table = Table::default();
-    for message in messages {
-        match message {
-            SimpleQueryMessage::RowDescription(columns) => {
-                table = Table {
-                    columns: columns.iter().map(|c| c.name().to_owned()).collect(),
-                    rows: Vec::new(),
-                };
-            }
-            SimpleQueryMessage::Row(row) => {
-                if table.columns.is_empty() {
-                    table.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
-                }
-                table.rows.push(
-                    (0..row.len())
-                        .map(|i| match row.get(i) {
-                            None => Cell::Null,
-                            Some(text) => text_cell(text),
-                        })
-                        .collect(),
-                );
-            }
-            _ => {}
-        }
+    while let Some(message) = messages
+        .try_next()
+        .await
+        .map_err(|e| failed(server_message(&e)))?
+    {
+        add(&mut table, message);
+        limits.check_rows(table.rows.len()).map_err(&failed)?;
     }
-    table
+    table.into_fetched(batch)
 }
 
-/// Server text: numbers parse as numbers (including `NaN` and `Infinity`, which ingest then
-/// rejects with a reason); everything else stays text.
-fn text_cell(text: &str) -> Cell {
-    Cell::numeric_text(text.to_owned())
+/// Adds a message to the rows of the last statement that returned any (a script may set
+/// things up first).
+fn add(table: &mut Table, message: SimpleQueryMessage) {
+    match message {
+        SimpleQueryMessage::RowDescription(columns) => {
+            *table = Table {
+                columns: columns.iter().map(|c| c.name().to_owned()).collect(),
+                rows: Vec::new(),
+            };
+        }
+        SimpleQueryMessage::Row(row) => {
+            if table.columns.is_empty() {
+                table.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
+            }
+            // The server's own text, numbers included: ingest parses values, and names
+            // such as `007` stay as written.
+            table.rows.push(
+                (0..row.len())
+                    .map(|i| row.get(i).map_or(Cell::Null, |t| Cell::Text(t.to_owned())))
+                    .collect(),
+            );
+        }
+        _ => {}
+    }
 }
 
 /// The server's own words (`ERROR: relation "x" does not exist`), not just "db error".
@@ -165,7 +169,8 @@ fn tls_config(pg: &PostgresSettings) -> Result<ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     match (pg.sslmode, &pg.root_cert) {
-        (SslMode::VerifyFull, Some(path)) => {
+        // As libpq: `require` with a root certificate file verifies against it.
+        (SslMode::VerifyFull | SslMode::Require, Some(path)) => {
             let mut roots = rustls::RootCertStore::empty();
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;

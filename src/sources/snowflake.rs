@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::jwt::SigningKey;
 use super::table::{Cell, Table};
-use super::{Fetched, SourceError, Sources};
+use super::{Fetched, Limits, SourceError, Sources};
 use crate::config::{SnowflakeAuth, SnowflakeSettings};
 use crate::http::without_url;
 
@@ -47,7 +47,12 @@ struct Column {
     kind: String,
 }
 
-pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched, SourceError> {
+pub async fn fetch(
+    batch: &str,
+    sources: &Sources,
+    limits: Limits,
+    sql: &str,
+) -> Result<Fetched, SourceError> {
     let settings = sources.settings();
     let Some(sf) = &settings.snowflake else {
         return Err(SourceError::failed(
@@ -65,7 +70,7 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
         token: &token,
         token_type,
     };
-    let timeout = settings.query_timeout;
+    let timeout = limits.timeout;
     let deadline = Instant::now() + timeout;
 
     let mut body = json!({"statement": sql, "timeout": timeout.as_secs()});
@@ -98,7 +103,8 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
         if Instant::now() >= deadline {
             client.cancel(&handle).await;
             return Err(failed(format!(
-                "the statement was still running after {} s and was cancelled (ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS)",
+                "the statement was still running after {} s and was cancelled \
+                 (ANOMSTACK_SOURCE_QUERY_TIMEOUT_SECONDS, ingest_timeout_seconds)",
                 timeout.as_secs()
             )));
         }
@@ -129,6 +135,7 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
         }));
     };
     add(std::mem::take(&mut answer.data));
+    limits.check_rows(rows_seen(&meta, 0)).map_err(failed)?;
     if meta.partition_info.len() > 1 {
         let handle = answer
             .statement_handle
@@ -151,6 +158,9 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
                 .await
                 .map_err(failed)?;
             add(part.data);
+            limits
+                .check_rows(rows_seen(&meta, partition))
+                .map_err(failed)?;
         }
     }
     Table {
@@ -158,6 +168,15 @@ pub async fn fetch(batch: &str, sources: &Sources, sql: &str) -> Result<Fetched,
         rows,
     }
     .into_fetched(batch)
+}
+
+/// Rows in partitions 0..=`last`, as the result's metadata counts them.
+fn rows_seen(meta: &Meta, last: usize) -> usize {
+    meta.partition_info
+        .iter()
+        .take(last + 1)
+        .map(|p| p["rowCount"].as_u64().unwrap_or(0) as usize)
+        .sum()
 }
 
 fn statement_url(api: &str, handle: &str) -> String {
@@ -168,7 +187,7 @@ fn statement_url(api: &str, handle: &str) -> String {
     format!("{api}/api/v2/statements/{safe}")
 }
 
-/// A UUID v4 for `requestId` (lets Snowflake recognise a retried submission).
+/// A UUID v4 for `requestId`, which the SQL API asks of every submission.
 fn request_id() -> String {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
@@ -310,7 +329,8 @@ fn cell(text: String, kind: &str) -> Cell {
         "date" => text
             .parse::<i64>()
             .ok()
-            .and_then(|days| chrono::DateTime::from_timestamp(days * 86_400, 0))
+            .and_then(|days| days.checked_mul(86_400))
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
             .map_or(Cell::Text(text), |t| Cell::Time(t.naive_utc())),
         // Seconds since the epoch in UTC; TIMESTAMP_TZ adds its offset after a space.
         "timestamp_ntz" | "timestamp_ltz" | "timestamp_tz" => {

@@ -108,7 +108,7 @@ impl Cell {
         };
         // Negative times with a fraction count back from the whole second.
         let (secs, nanos) = if negative && nanos > 0 {
-            (secs - 1, 1_000_000_000 - nanos)
+            (secs.checked_sub(1)?, 1_000_000_000 - nanos)
         } else {
             (secs, nanos)
         };

@@ -164,18 +164,7 @@ fn matcher(search: &str) -> Result<Option<Regex>, String> {
         })
 }
 
-/// Percent-encodes one path segment (metric names may hold `/`, `?`, spaces, anything).
-pub fn segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::http::path_segment as segment;
 
 #[cfg(test)]
 mod tests {

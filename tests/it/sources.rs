@@ -57,10 +57,7 @@ pub async fn ingest_batch(
     .await
     .expect("store");
     let ctx = JobCtx {
-        connectors: Connectors {
-            sources: Sources::new(sources),
-            ..Default::default()
-        },
+        connectors: Connectors::new(Sources::new(sources), Default::default()),
         ..JobCtx::new(
             store.clone(),
             config.templates.clone(),
@@ -177,6 +174,10 @@ async fn bigquery_pages_through_a_job_that_needs_waiting_for() {
     let body = &fake.query_bodies()[0];
     assert_eq!(body["useLegacySql"], false);
     assert_eq!(body["formatOptions"]["useInt64Timestamp"], true);
+    assert_eq!(
+        body["jobTimeoutMs"], "20000",
+        "Google stops the job at the deadline too"
+    );
     let claims = &fake.accepted_claims()[0];
     assert_eq!(claims["iss"], warehouses::BQ_CLIENT_EMAIL);
 }
@@ -207,7 +208,7 @@ async fn bigquery_quotes_a_failed_job_and_a_refused_key() {
 }
 
 #[tokio::test]
-async fn bigquery_cancels_a_job_still_running_at_the_deadline() {
+async fn bigquery_cancels_a_job_still_running_when_the_ingest_times_out() {
     let fake = FakeBigQuery::start(BigQueryOpts::default()).await;
     fake.on_query(
         BQ_SQL,
@@ -215,9 +216,11 @@ async fn bigquery_cancels_a_job_still_running_at_the_deadline() {
             .never_complete()
             .delay(std::time::Duration::from_millis(300)),
     );
-    let mut sources = bigquery(&fake, warehouses::TEST_KEY);
-    sources.query_timeout = std::time::Duration::from_secs(1);
-    let err = ingest("bigquery", BQ_SQL, sources).await.unwrap_err();
+    // The query may run 20 s, but the batch's ingest only 3: the job is cancelled before the
+    // ingest gives up, not left running (and billing) on Google's side.
+    let yaml = format!("db: bigquery\ningest_timeout_seconds: 3\ningest_sql: \"{BQ_SQL}\"\n");
+    let (rows, _) = ingest_batch(&yaml, &[], bigquery(&fake, warehouses::TEST_KEY)).await;
+    let err = rows.unwrap_err();
     assert!(err.contains("cancelled"), "{err}");
     assert_eq!(fake.cancelled_jobs().len(), 1);
 }

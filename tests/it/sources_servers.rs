@@ -37,6 +37,7 @@ async fn postgres_reads_every_numeric_and_temporal_type_in_utc() {
     let pg = Postgres::start().await;
     pg.exec(PG_SETUP).await;
     let sql = "SELECT ts AS \"Metric_Timestamp\", 'amount_' || region AS metric_name, amount AS metric_value FROM sales
+UNION ALL SELECT ts, '007', 7 FROM sales WHERE region = 'us'
 UNION ALL SELECT ts, 'orders', orders FROM sales
 UNION ALL SELECT ts::date, 'ratio', ratio FROM sales";
     let sources = quick(SourceSettings {
@@ -51,6 +52,8 @@ UNION ALL SELECT ts::date, 'ratio', ratio FROM sales";
             .unwrap_or_else(|| panic!("no {name} at {ts} in {rows:?}"))
     };
     assert_eq!(find("amount_eu", "2024-01-01 00:00:00"), 1234.5);
+    // Names are kept as written, even when they look like numbers.
+    assert_eq!(find("007", "2024-01-01 02:00:00"), 7.0);
     // +02:00 is read in UTC.
     assert_eq!(find("amount_eu", "2023-12-31 23:00:00"), 99.99);
     assert_eq!(find("orders", "2023-12-31 23:00:00"), 9007199254740993.0);
@@ -91,6 +94,20 @@ async fn postgres_quotes_the_server_and_stops_long_queries() {
     .await
     .unwrap_err();
     assert!(err.contains("statement timeout"), "{err}");
+
+    sources.query_timeout = Duration::from_secs(20);
+    sources.max_rows = 5;
+    let err = ingest(
+        "postgres",
+        "SELECT now() AS metric_timestamp, 'm' || i AS metric_name, i AS metric_value FROM generate_series(1, 100000) AS i",
+        sources.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("more than 5 rows") && err.contains("ANOMSTACK_SOURCE_MAX_ROWS"),
+        "{err}"
+    );
 
     let mut wrong = postgres_settings(&pg, SslMode::Disable);
     wrong.password = Secret::new("wrong-password");

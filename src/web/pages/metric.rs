@@ -48,24 +48,27 @@ pub async fn metric_page(
             batch.name()
         ));
     }
+    // Models may live in object storage: a slow or unreachable store costs the page at most
+    // a few seconds, and the page still shows without them.
     let models: Vec<(String, Option<TrainedModel>)> = {
-        let mut out = Vec::new();
-        if let Ok(store) = crate::model_store::ModelStore::from_path(
-            &spec.model_path,
-            &state.store,
-            &state.connectors.object_stores,
-        ) {
-            for plan in spec.models().unwrap_or_default() {
-                let model = store
-                    .load(batch.name(), &metric, &plan.tag)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|bytes| TrainedModel::from_json(&bytes).ok());
-                out.push((plan.tag.clone(), model));
+        let load = async {
+            let mut out = Vec::new();
+            if let Ok(store) = state.connectors.model_store(&spec.model_path, &state.store) {
+                for plan in spec.models().unwrap_or_default() {
+                    let model = store
+                        .load(batch.name(), &metric, &plan.tag)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|bytes| TrainedModel::from_json(&bytes).ok());
+                    out.push((plan.tag.clone(), model));
+                }
             }
-        }
-        out
+            out
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(3), load)
+            .await
+            .unwrap_or_default()
     };
     let base = format!("/batch/{}", segment(batch.name()));
     let alerts: Vec<_> = points
