@@ -68,6 +68,8 @@ have psql || missing_debs+=(postgresql-client)
 { have clickhouse-server || [ -x /usr/sbin/clickhouse-server ]; } || missing_debs+=(clickhouse-server)
 have clickhouse-client || missing_debs+=(clickhouse-client)
 have openssl || missing_debs+=(openssl)
+# Deployment-script tests (tests/deploy/run.sh) lint the scripts with shellcheck.
+have shellcheck || missing_debs+=(shellcheck)
 if [ "${#missing_debs[@]}" -gt 0 ]; then
   echo "installing ${missing_debs[*]}"
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -50,6 +50,19 @@ pub enum Command {
     /// Replay CSV series through a batch's detection settings, causally, and write per-row
     /// scores and alerts; with --nab, score them on the Numenta Anomaly Benchmark.
     Backtest(BacktestArgs),
+    /// Ask a running server for `/health` and exit 0 if it answers 200 (the Docker
+    /// HEALTHCHECK: the image has no curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthcheckArgs {
+    /// The URL to ask; default `http://127.0.0.1:<ANOMSTACK_PORT or 8080>/health`.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -51,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Dashboard(args)) => bench_dashboard_command(args).await,
         Command::Run(args) => run_command(args).await,
         Command::Backfill(args) => backfill_command(args).await,
+        Command::Healthcheck(args) => healthcheck_command(args).await,
     }
 }
 
@@ -631,6 +632,28 @@ async fn backfill_command(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("backfill failed: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn healthcheck_command(args: anomstack::cli::HealthcheckArgs) -> anyhow::Result<ExitCode> {
+    let url = args.url.unwrap_or_else(|| {
+        let port = std::env::var("ANOMSTACK_PORT")
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .unwrap_or(anomstack::config::DEFAULT_PORT);
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let client = anomstack::http::client(std::time::Duration::from_secs(args.timeout.max(1)))?;
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(response) => {
+            eprintln!("{url}: HTTP {}", response.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url}: {}", anomstack::http::without_url(&e));
             Ok(ExitCode::FAILURE)
         }
     }

@@ -162,6 +162,15 @@ async fn serve_answers_health_as_soon_as_it_says_it_listens_and_stops_on_sigterm
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
     assert!(metrics.tmp.path().join("data/app.db").exists());
 
+    // The Docker HEALTHCHECK: `anomstack healthcheck` asks /health (the image has no curl).
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let check = anomstack(metrics.tmp.path())
+        .arg("healthcheck")
+        .env("ANOMSTACK_PORT", &port)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -172,6 +181,18 @@ async fn serve_answers_health_as_soon_as_it_says_it_listens_and_stops_on_sigterm
         .unwrap()
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
+
+    // Nothing listens any more: the check fails, saying where it looked.
+    let check = anomstack(metrics.tmp.path())
+        .args(["healthcheck", "--timeout", "2"])
+        .env("ANOMSTACK_PORT", &port)
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains(&format!("127.0.0.1:{port}/health")),
+        "{check:?}"
+    );
 }
 
 #[test]
