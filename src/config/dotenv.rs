@@ -28,7 +28,14 @@ pub fn parse(text: &str) -> Result<Pairs, LineErrors> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
         {
-            errors.push((line_no, format!("`{key}` is not a variable name")));
+            // The "name" may be a piece of a multi-line secret (a PEM key split at `=`), so
+            // the message never quotes it.
+            errors.push((
+                line_no,
+                "the text before `=` is not a variable name (letters, digits, `_`, `.`); \
+                 values spanning several lines must be quoted on one line"
+                    .to_owned(),
+            ));
             continue;
         }
         match parse_value(value.trim()) {
@@ -54,8 +61,10 @@ fn parse_value(value: &str) -> Result<String, String> {
             let inner = &rest[..end];
             let after = rest[end + 1..].trim();
             if !after.is_empty() && !after.starts_with('#') {
+                // Quoting `after` would print part of the value (a password with a quote).
                 return Err(format!(
-                    "unexpected text after the closing quote: `{after}`"
+                    "unexpected text after the closing {q} quote (a quote inside the value? \
+                     escape it or use the other quote)"
                 ));
             }
             Ok(if q == '"' {
@@ -147,5 +156,17 @@ mod tests {
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].0, 2);
         assert_eq!(errors[1], (3, "unterminated ' quote".into()));
+
+        // A pretty-printed JSON key split over lines, and a password with a stray quote:
+        // the errors give the line, never the text.
+        let errors =
+            parse("\"private_key\": \"MIIEsecretbase64==\"\nPASSWORD='it's-x'\n").unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2]);
+        for (_, message) in &errors {
+            assert!(
+                !message.contains("MIIE") && !message.contains("s-x"),
+                "{message}"
+            );
+        }
     }
 }

@@ -239,8 +239,16 @@ fn service_account(bq: &BigquerySettings) -> Result<ServiceAccount, String> {
             path.display().to_string(),
         ),
     };
-    // serde's message names the field and position, never the key's contents.
-    serde_json::from_str(&json).map_err(|e| format!("{origin} is not a service account key: {e}"))
+    // serde's Display can quote the whole input (a double-encoded key is one JSON string), so
+    // only the kind and position of the problem leave this function.
+    serde_json::from_str(&json).map_err(|e| {
+        format!(
+            "{origin} is not a service account key ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 async fn access_token(
@@ -405,5 +413,23 @@ mod tests {
             Cell::Text("2024-01-01T10:00:00".into())
         );
         assert_eq!(cell(serde_json::Value::Null, "FLOAT"), Cell::Null);
+    }
+
+    #[test]
+    fn a_double_encoded_key_is_refused_without_quoting_it() {
+        // What an env var holding `json.dumps(json.dumps(key))` looks like: one JSON string.
+        let inner = r#"{"client_email":"a@b.iam","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEsecret\n"}"#;
+        let outer = serde_json::Value::String(inner.to_owned()).to_string();
+        let settings = BigquerySettings {
+            credentials: GoogleCredentials::Inline(crate::config::Secret::new(outer)),
+            project_id: None,
+            location: None,
+            api_url: String::new(),
+        };
+        let Err(err) = service_account(&settings) else {
+            panic!("a JSON string is not a key");
+        };
+        assert!(err.contains("not a service account key"), "{err}");
+        assert!(!err.contains("MIIE") && !err.contains("PRIVATE"), "{err}");
     }
 }

@@ -2,11 +2,13 @@
 //! `ANOMSTACK_BATCH` set, printing CSV (with a header) or JSON lines with `metric_timestamp`,
 //! `metric_name` and `metric_value` on stdout. Its stderr goes to the run's log.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
 
 use chrono::{DateTime, Utc};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 use super::{Fetched, RawRow, RawValue, SourceError};
 use crate::config::TIMESTAMP_FORMAT;
@@ -16,6 +18,7 @@ pub async fn fetch(
     cmd: &str,
     dir: &Path,
     run_ts: DateTime<Utc>,
+    max_rows: usize,
 ) -> Result<Fetched, SourceError> {
     let mut parts = cmd.split_whitespace();
     let Some(program) = parts.next() else {
@@ -29,7 +32,7 @@ pub async fn fetch(
     } else {
         program.into()
     };
-    let output = Command::new(&program_path)
+    let child = Command::new(&program_path)
         .args(parts)
         .current_dir(dir)
         .env(
@@ -41,38 +44,115 @@ pub async fn fetch(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output()
-        .await
+        .spawn()
         .map_err(|e| SourceError::failed(batch, format!("cannot run `{program}`: {e}")))?;
-    run_output(batch, program, output)
+    collect(batch, program, child, max_rows).await
 }
 
-/// Turns a finished program's output into rows, or an error quoting its stderr.
-pub(super) fn run_output(
+/// Longest output line kept (a row is a few dozen bytes; this only stops runaway output).
+const MAX_LINE_BYTES: usize = 1 << 20;
+/// Lines of stderr kept for the run log (the last ones).
+const LOG_LINES: usize = 50;
+/// Longest stderr line kept in the log.
+const LOG_LINE_CHARS: usize = 2000;
+
+/// Reads a running program's output without holding more than the row limit allows: past
+/// `max_rows` rows (or a line over 1 MiB) the program is killed and the ingest fails, so a
+/// runaway program cannot fill the server's memory. Keeps the last lines of stderr for the log.
+pub(super) async fn collect(
     batch: &str,
     program: &str,
-    output: std::process::Output,
+    mut child: Child,
+    max_rows: usize,
 ) -> Result<Fetched, SourceError> {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let log: Vec<String> = stderr
-        .lines()
-        .rev()
-        .take(50)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .map(str::to_owned)
-        .collect();
-    if !output.status.success() {
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(SourceError::failed(
+            batch,
+            format!("`{program}` has no output pipes"),
+        ));
+    };
+    let log_task = tokio::spawn(last_lines(stderr));
+    let mut reader = BufReader::new(stdout);
+    let mut text = String::new();
+    let mut line = Vec::new();
+    let mut rows = 0usize;
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| {
+                SourceError::failed(batch, format!("cannot read `{program}`'s output: {e}"))
+            })?;
+        if read == 0 {
+            break;
+        }
+        if line.len() > MAX_LINE_BYTES {
+            return Err(SourceError::failed(
+                batch,
+                format!("`{program}` printed a line longer than 1 MiB: stopped"),
+            ));
+        }
+        let piece = String::from_utf8_lossy(&line);
+        if !piece.trim().is_empty() {
+            rows += 1;
+            // One more than the limit: the CSV header is not a row.
+            if rows > max_rows.saturating_add(1) {
+                return Err(SourceError::failed(
+                    batch,
+                    format!(
+                        "`{program}` printed more than {max_rows} rows \
+                         (ANOMSTACK_SOURCE_MAX_ROWS): stopped"
+                    ),
+                ));
+            }
+        }
+        text.push_str(&piece);
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| SourceError::failed(batch, format!("`{program}` failed: {e}")))?;
+    let log = log_task.await.unwrap_or_default();
+    if !status.success() {
         let tail = log[log.len().saturating_sub(5)..].join(" | ");
         return Err(SourceError::failed(
             batch,
-            format!("`{program}` exited with {}: {tail}", output.status),
+            format!("`{program}` exited with {status}: {tail}"),
         ));
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let rows = parse_program_output(&stdout).map_err(|e| SourceError::failed(batch, e))?;
+    let rows = parse_program_output(&text).map_err(|e| SourceError::failed(batch, e))?;
     Ok(Fetched { rows, log })
+}
+
+/// The last [`LOG_LINES`] lines of a stream, each cut to [`LOG_LINE_CHARS`] characters.
+async fn last_lines(stream: impl AsyncRead + Unpin) -> Vec<String> {
+    let mut reader = BufReader::new(stream);
+    let mut kept = VecDeque::with_capacity(LOG_LINES);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut reader)
+            .take(MAX_LINE_BYTES as u64)
+            .read_until(b'\n', &mut line)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text: String = String::from_utf8_lossy(&line)
+                    .trim_end()
+                    .chars()
+                    .take(LOG_LINE_CHARS)
+                    .collect();
+                if kept.len() == LOG_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(text);
+            }
+        }
+    }
+    kept.into()
 }
 
 /// CSV with a header, or JSON lines (objects), detected from the first non-empty line.

@@ -40,12 +40,19 @@ pub async fn fetch(
         .await
         .map_err(|_| {
             failed(format!(
-                "opening {path} took longer than {} s",
+                "opening {} took longer than {} s",
+                scrub(&path),
                 limits.timeout.as_secs()
             ))
         })?
         .map_err(|e| failed(e.to_string()))?
-        .map_err(|e| failed(format!("cannot open {path}: {}", scrub(&e.to_string()))))?;
+        .map_err(|e| {
+            failed(format!(
+                "cannot open {}: {}",
+                scrub(&path),
+                scrub(&e.to_string())
+            ))
+        })?;
     let interrupt = connection.interrupt_handle();
     let sql = sql.to_owned();
     let work = tokio::task::spawn_blocking(move || query(&connection, &sql, limits));

@@ -221,11 +221,13 @@ pub async fn fetch(
             let limits = Limits::for_ingest(sources.settings(), timeout);
             run_sql(batch, store, sources, limits, &sql).await
         } else if let Some(cmd) = &spec.ingest_cmd {
-            command::fetch(name, cmd, batch.dir(), run_ts).await
+            let max_rows = sources.settings().max_rows;
+            command::fetch(name, cmd, batch.dir(), run_ts, max_rows).await
         } else if let Some(source) = &spec.ingest_fn {
             let source = render(source)?;
             let python = &sources.settings().python;
-            python::fetch(name, python, &source, batch.dir(), run_ts).await
+            let max_rows = sources.settings().max_rows;
+            python::fetch(name, python, &source, batch.dir(), run_ts, max_rows).await
         } else {
             Err(SourceError::failed(
                 name,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::command::run_output;
+use super::command::collect;
 use super::{Fetched, SourceError};
 use crate::config::TIMESTAMP_FORMAT;
 
@@ -47,6 +47,7 @@ pub async fn fetch(
     source: &str,
     dir: &Path,
     run_ts: DateTime<Utc>,
+    max_rows: usize,
 ) -> Result<Fetched, SourceError> {
     let mut child = Command::new(python)
         .args(["-c", SHIM])
@@ -75,9 +76,5 @@ pub async fn fetch(
             SourceError::failed(batch, format!("cannot pass ingest_fn to `{python}`: {e}"))
         })?;
     }
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|e| SourceError::failed(batch, format!("`{python}` failed: {e}")))?;
-    run_output(batch, "ingest_fn", output)
+    collect(batch, "ingest_fn", child, max_rows).await
 }

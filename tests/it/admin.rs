@@ -878,6 +878,13 @@ async fn api_tokens_authorize_writes_until_revoked() {
     let token = page.body[start..].split('<').next().unwrap().to_owned();
     assert!(token.starts_with("ask_") && token.len() == 68, "{token}");
     assert_eq!(
+        page.headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "the one-time token stays out of caches"
+    );
+    assert_eq!(
         count(
             &site.store,
             &format!(

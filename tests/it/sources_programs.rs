@@ -39,6 +39,37 @@ echo '2024-01-01 01:00:00,"orders, ""eu""",not-a-number'
 }
 
 #[tokio::test]
+async fn a_runaway_program_is_stopped_at_the_row_limit() {
+    // `yes` never ends: without the limit the server would buffer it until memory runs out.
+    let script = "#!/bin/sh\necho 'metric_timestamp,metric_name,metric_value'\nexec yes '2024-01-01 00:00:00,m,1'\n";
+    let mut settings = quick(SourceSettings::default());
+    settings.max_rows = 1000;
+    let started = Instant::now();
+    let (rows, _) = ingest_batch(
+        "ingest_cmd: ./flood.sh\n",
+        &[("flood.sh", script)],
+        settings.clone(),
+    )
+    .await;
+    let err = rows.unwrap_err();
+    assert!(
+        err.contains("more than 1000 rows") && err.contains("ANOMSTACK_SOURCE_MAX_ROWS"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Exactly at the limit is fine; the header is not a row.
+    let script = "#!/bin/sh\necho 'metric_timestamp,metric_name,metric_value'\nseq 1000 | sed 's/.*/2024-01-01 00:00:00,m&,1/'\n";
+    let (rows, _) = ingest_batch(
+        "ingest_cmd: ./exact.sh\n",
+        &[("exact.sh", script)],
+        settings,
+    )
+    .await;
+    assert_eq!(rows.unwrap().len(), 1000);
+}
+
+#[tokio::test]
 async fn a_program_prints_json_lines() {
     let script = r#"#!/bin/sh
 echo '{"metric_timestamp": "2024-01-01T00:00:00Z", "metric_name": "users", "metric_value": 12}'

@@ -14,10 +14,12 @@ pub(crate) mod silences;
 mod tokens;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 use super::pages::layout::page;
@@ -74,6 +76,12 @@ pub fn router() -> Router<AppState> {
             get(tokens::token_list).post(tokens::create),
         )
         .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
+        // Admin pages show one-time API tokens, run logs and configuration: keep them out of
+        // browser and proxy caches (the back button after logout must not show them).
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// A form with nothing but its CSRF token.

@@ -138,7 +138,7 @@ fn cards_section(batch: &Batch, view: &View, stats: &[MetricStats]) -> Markup {
 /// Cards `offset..offset+PAGE` as lazy placeholders, then the button for the next ones.
 fn placeholders(batch: &Batch, view: &View, stats: &[MetricStats], offset: usize) -> Markup {
     let base = format!("/batch/{}", segment(batch.name()));
-    let end = (offset + PAGE).min(stats.len());
+    let end = offset.saturating_add(PAGE).min(stats.len());
     let rest = stats.len().saturating_sub(end);
     html! {
         @for s in stats.get(offset..end).unwrap_or_default() {
