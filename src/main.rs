@@ -129,6 +129,13 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.clone().wait(),
         )));
     }
+    if let Some(keep) = settings.history {
+        background.push(tokio::spawn(anomstack::queue::housekeeping::run(
+            store.clone(),
+            keep,
+            shutdown.clone().wait(),
+        )));
+    }
     let connectors = anomstack::connectors::Connectors::from_settings(&settings);
     if settings.workers {
         let env = Arc::new(anomstack::queue::worker::WorkerEnv {

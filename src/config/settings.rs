@@ -41,6 +41,9 @@ pub struct Settings {
     /// `ANOMSTACK_CONFIG_POLL_SECONDS`: how often `serve` looks for changes under the metrics
     /// folder and reloads the configuration (default 5; 0 turns it off).
     pub config_poll: Option<std::time::Duration>,
+    /// `ANOMSTACK_HISTORY_DAYS`: run history, finished queue entries and the notification log
+    /// are kept this long (default 30; 0 keeps them forever).
+    pub history: Option<std::time::Duration>,
     /// `ANOMSTACK_PUBLIC_FEEDBACK`: anyone may give 👍/👎 feedback on anomalies, rate limited
     /// per client (default false: an admin session is needed).
     pub public_feedback: bool,
@@ -108,6 +111,7 @@ impl Settings {
         let workers = read_bool(env, "ANOMSTACK_WORKERS", true, &mut errors);
         let stale = read_number(env, "ANOMSTACK_WORKER_STALE_SECONDS", 30, &mut errors);
         let poll = read_number(env, "ANOMSTACK_CONFIG_POLL_SECONDS", 5, &mut errors);
+        let history_days = read_number(env, "ANOMSTACK_HISTORY_DAYS", 30, &mut errors);
         let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);
         let credentials = admin::credentials(env).unwrap_or_else(|e| {
             errors.push(e);
@@ -144,6 +148,9 @@ impl Settings {
                 workers,
                 worker_stale: std::time::Duration::from_secs(stale.max(1)),
                 config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
+                // A century at most: longer is "forever", and overflows dates.
+                history: (history_days > 0)
+                    .then(|| std::time::Duration::from_secs(history_days.min(36_500) * 86_400)),
                 public_feedback,
                 admin: AdminSettings {
                     credentials,

@@ -6,8 +6,10 @@
 //!   RETURNING`; a unique index keeps one run of a (batch, job) at a time across processes),
 //!   runs them with a time limit, retries failures with backoff, heartbeats, and recovers jobs
 //!   orphaned by a dead process;
-//! - admin buttons and the API enqueue the same jobs with [`enqueue`].
+//! - admin buttons and the API enqueue the same jobs with [`enqueue`];
+//! - [`housekeeping`] deletes old run history, queue entries and notification logs.
 
+pub mod housekeeping;
 pub mod scheduler;
 pub mod worker;
 

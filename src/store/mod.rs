@@ -35,7 +35,7 @@ pub use migrations::{MigrationReport, latest_version};
 pub use notifications::NotificationRecord;
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
-pub use runs::{JobRun, RunFilter, RunOutcome, RunStatus};
+pub use runs::{JobRun, Pruned, RunFilter, RunOutcome, RunStatus};
 
 use crate::config::DatabaseLocation;
 use error::SqlContext;

@@ -207,6 +207,16 @@ impl Store {
     /// the attempt does not count.
     pub async fn release_worker_jobs(&self, worker: &str) -> Result<u64, StoreError> {
         let conn = self.connect().await?;
+        // The interrupted runs end here: their futures were dropped before recording an end.
+        conn.execute(
+            "UPDATE job_runs SET status = 'failed', finished_at = ?2,
+                    error = 'stopped by a shutdown before it finished; the job was requeued'
+             WHERE status = 'running'
+               AND queue_id IN (SELECT id FROM job_queue WHERE status = 'running' AND lock_by = ?1)",
+            libsql::params![worker, now()],
+        )
+        .await
+        .context("cannot end a worker's interrupted runs")?;
         conn.execute(
             "UPDATE job_queue SET status = 'pending', attempts = MAX(attempts - 1, 0), lock_by = NULL, lock_at = NULL
              WHERE status = 'running' AND lock_by = ?1",
@@ -250,25 +260,23 @@ impl Store {
                         last_error = 'the worker running it stopped (crash or kill); requeued'
                  WHERE status = 'running'
                    AND (lock_by IS NULL OR lock_by NOT IN (SELECT id FROM queue_workers WHERE last_seen >= ?1))
-                 RETURNING batch, job",
+                 RETURNING id",
                 [stale.clone()],
             )
             .await
             .context(ctx)?;
         let mut recovered = Vec::new();
         while let Some(row) = rows.next().await.context(ctx)? {
-            recovered.push((
-                row.get::<String>(0).context(ctx)?,
-                row.get::<String>(1).context(ctx)?,
-            ));
+            recovered.push(row.get::<i64>(0).context(ctx)?);
         }
         drop(rows);
-        for (batch, job) in &recovered {
+        // By queue id: another process may be running the same (batch, job) right now.
+        for id in &recovered {
             conn.execute(
-                "UPDATE job_runs SET status = 'failed', finished_at = ?3,
+                "UPDATE job_runs SET status = 'failed', finished_at = ?2,
                         error = 'the worker running it stopped (crash or kill); the job was requeued'
-                 WHERE status = 'running' AND batch = ?1 AND job = ?2",
-                libsql::params![batch.as_str(), job.as_str(), now()],
+                 WHERE status = 'running' AND queue_id = ?1",
+                libsql::params![*id, now()],
             )
             .await
             .context(ctx)?;

@@ -1,7 +1,7 @@
 //! The `job_runs` table: one row per job run, opened when it starts and closed with its
 //! outcome, so the admin panel and `/metrics` can show what ran, when and how it went.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::Store;
 use super::error::{SqlContext, StoreError};
@@ -86,6 +86,17 @@ pub struct RunOutcome {
     pub log: String,
 }
 
+/// Rows deleted per statement when pruning.
+const PRUNE_SLICE: u64 = 5000;
+
+/// What one pass of [`Store::prune_history`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub runs: u64,
+    pub queue: u64,
+    pub notifications: u64,
+}
+
 impl Store {
     /// Records that a run started; returns its id.
     pub async fn start_run(
@@ -139,15 +150,74 @@ impl Store {
         Ok(())
     }
 
-    /// Runs left `running` by a process that died are marked failed (called at start-up).
-    pub async fn fail_abandoned_runs(&self, reason: &str) -> Result<u64, StoreError> {
+    /// Runs outside the queue (`anomstack run`, backfills) still `running` that started before
+    /// `before` are marked failed: their process died without recording an end. Queued runs
+    /// are ended by the queue's own recovery. A run that was only slow records its real end
+    /// over this when it finishes. Returns how many.
+    pub async fn fail_runs_started_before(
+        &self,
+        before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
         let conn = self.connect().await?;
         conn.execute(
-            "UPDATE job_runs SET status = 'failed', finished_at = ?1, error = ?2 WHERE status = 'running'",
-            libsql::params![format_db(Utc::now().naive_utc()), reason],
+            "UPDATE job_runs SET status = 'failed', finished_at = ?1, error = ?2 WHERE status = 'running' AND queue_id IS NULL AND started_at < ?3",
+            libsql::params![
+                format_db(Utc::now().naive_utc()),
+                reason,
+                format_db(before.naive_utc())
+            ],
         )
         .await
         .context("cannot mark abandoned runs")
+    }
+
+    /// Deletes run history, finished queue entries and the notification log older than
+    /// `before`, in slices so a large backlog never holds the database's write lock for long.
+    pub async fn prune_history(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let cutoff = format_db(before.naive_utc());
+        let slice = |table: &str, condition: &str| {
+            format!(
+                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {condition} LIMIT {PRUNE_SLICE})"
+            )
+        };
+        Ok(Pruned {
+            runs: self
+                .delete_in_slices(
+                    &slice("job_runs", "status != 'running' AND started_at < ?1"),
+                    &cutoff,
+                )
+                .await?,
+            queue: self
+                .delete_in_slices(
+                    &slice(
+                        "job_queue",
+                        "status IN ('done', 'failed') AND COALESCE(finished_at, created_at) < ?1",
+                    ),
+                    &cutoff,
+                )
+                .await?,
+            notifications: self
+                .delete_in_slices(&slice("notifications", "created_at < ?1"), &cutoff)
+                .await?,
+        })
+    }
+
+    async fn delete_in_slices(&self, sql: &str, cutoff: &str) -> Result<u64, StoreError> {
+        let conn = self.connect().await?;
+        let mut total = 0;
+        loop {
+            let n = conn
+                .execute(sql, [cutoff])
+                .await
+                .context("cannot prune history")?;
+            total += n;
+            if n < PRUNE_SLICE {
+                return Ok(total);
+            }
+            // Let other writers (the jobs) in between slices.
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The newest runs, optionally of one batch, newest first.

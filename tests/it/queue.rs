@@ -256,8 +256,13 @@ async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
         .unwrap();
     // A worker took the job, started its run, and died without a word.
     store.heartbeat("dead-worker").await.unwrap();
-    store.claim_job("dead-worker").await.unwrap().unwrap();
-    store.start_run("b", "ingest", "admin", None).await.unwrap();
+    let claimed = store.claim_job("dead-worker").await.unwrap().unwrap();
+    store
+        .start_run("b", "ingest", "admin", Some(claimed.id))
+        .await
+        .unwrap();
+    // A run of the same batch and job by hand, alive in another process: not touched.
+    let by_hand = store.start_run("b", "ingest", "cli", None).await.unwrap();
     store
         .execute(
             "UPDATE queue_workers SET last_seen = '2000-01-01 00:00:00'",
@@ -279,7 +284,11 @@ async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
     )
     .await;
     let runs = store.recent_runs(Some("b"), 10).await.unwrap();
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        store.run(by_hand).await.unwrap().unwrap().status,
+        anomstack::store::RunStatus::Running
+    );
     let dead = runs
         .iter()
         .find(|r| r.status == anomstack::store::RunStatus::Failed)
@@ -352,4 +361,172 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
         .unwrap();
     assert_eq!((again, joined), (id, true));
     assert_eq!(store.claim_job("w3").await.unwrap().unwrap().id, id);
+}
+
+#[tokio::test]
+async fn a_shutdown_ends_the_runs_it_interrupts_and_requeues_their_jobs() {
+    let (_dir, config, store) = setup_with(
+        "metric_batch: b\ningest_cmd: ./slow.sh\n",
+        &[("slow.sh", "#!/bin/sh\nsleep 30\n")],
+    )
+    .await;
+    let (fire, shutdown) = Shutdown::new();
+    let w = tokio::spawn(worker::run(
+        env(&store, &config, Duration::from_secs(60)),
+        1,
+        Duration::from_millis(300),
+        shutdown.wait(),
+    ));
+    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
+        .await
+        .unwrap();
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        1,
+    )
+    .await;
+    fire.send(true).unwrap();
+    w.await.unwrap();
+    let run = &store.recent_runs(Some("b"), 1).await.unwrap()[0];
+    assert_eq!(run.status, anomstack::store::RunStatus::Failed, "{run:?}");
+    assert!(run.finished_at.is_some(), "{run:?}");
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("shutdown"),
+        "{run:?}"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_queue WHERE status = 'pending' AND attempts = 0"
+        )
+        .await,
+        1,
+        "the job waits for the next start, its attempt not counted"
+    );
+}
+
+#[tokio::test]
+async fn runs_of_a_killed_process_are_ended_by_the_next_worker() {
+    let (_dir, config, store) = setup(SIMPLE).await;
+    // `anomstack run` killed mid-job an hour ago (4 time limits of 10 minutes = 40 minutes).
+    let old = store.start_run("b", "train", "cli", None).await.unwrap();
+    store
+        .execute(
+            &format!(
+                "UPDATE job_runs SET started_at = datetime('now', '-1 hour') WHERE id = {old}"
+            ),
+            "test",
+        )
+        .await
+        .unwrap();
+    let recent = store.start_run("b", "score", "cli", None).await.unwrap();
+    let (fire, shutdown) = Shutdown::new();
+    let w = tokio::spawn(worker::run(
+        env(&store, &config, Duration::from_secs(600)),
+        1,
+        Duration::from_secs(5),
+        shutdown.wait(),
+    ));
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE status = 'failed'",
+        1,
+    )
+    .await;
+    fire.send(true).unwrap();
+    w.await.unwrap();
+    let old = store.run(old).await.unwrap().unwrap();
+    assert!(
+        old.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no end was recorded"),
+        "{old:?}"
+    );
+    assert_eq!(
+        store.run(recent).await.unwrap().unwrap().status,
+        anomstack::store::RunStatus::Running,
+        "a run within its limits may still be going"
+    );
+}
+
+#[tokio::test]
+async fn history_older_than_the_retention_is_pruned_and_the_rest_kept() {
+    let (_dir, _config, store) = setup(SIMPLE).await;
+    for (age, status) in [(40, "succeeded"), (40, "running"), (5, "failed")] {
+        store
+            .execute(
+                &format!(
+                    "INSERT INTO job_runs (batch, job, trigger, status, started_at) \
+                     VALUES ('b', 'ingest', 'schedule', '{status}', datetime('now', '-{age} days'))"
+                ),
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+    for (age, status) in [(40, "done"), (40, "failed"), (40, "pending"), (5, "done")] {
+        store
+            .execute(
+                &format!(
+                    "INSERT INTO job_queue (batch, job, trigger, run_ts, status, run_after, created_at, finished_at) \
+                     VALUES ('b', 'j{age}{status}', 'schedule', datetime('now'), '{status}', datetime('now'), \
+                             datetime('now', '-{age} days'), datetime('now', '-{age} days'))"
+                ),
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+    for age in [40, 5] {
+        store
+            .execute(
+                &format!(
+                    "INSERT INTO notifications (created_at, batch, metric, kind, channel, status) \
+                     VALUES (datetime('now', '-{age} days'), 'b', 'm', 'alert', 'email', 'sent')"
+                ),
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+    let pruned = queue::housekeeping::prune(&store, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(
+        pruned,
+        anomstack::store::Pruned {
+            runs: 1,
+            queue: 2,
+            notifications: 1
+        }
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM job_runs").await,
+        2,
+        "a running run is kept"
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM job_queue").await,
+        2,
+        "a pending job is kept"
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM notifications").await, 1);
+    // A second pass finds nothing; a retention too long to compute keeps everything.
+    assert_eq!(
+        queue::housekeeping::prune(&store, Duration::from_secs(30 * 86_400))
+            .await
+            .unwrap(),
+        anomstack::store::Pruned::default()
+    );
+    assert_eq!(
+        queue::housekeeping::prune(&store, Duration::MAX)
+            .await
+            .unwrap(),
+        anomstack::store::Pruned::default()
+    );
 }

@@ -1,0 +1,49 @@
+//! Retention of the app's own history: run logs, finished queue entries and the notification
+//! log older than `ANOMSTACK_HISTORY_DAYS` are deleted once an hour, so a small volume does
+//! not fill up with bookkeeping (metric rows have their own retention, the `delete` job).
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::store::{Pruned, Store};
+
+/// Time between passes; the first runs a minute after start, off the start-up path.
+const EVERY: Duration = Duration::from_secs(3600);
+const FIRST_AFTER: Duration = Duration::from_secs(60);
+
+/// Prunes every hour until `shutdown` resolves.
+pub async fn run(store: Store, keep: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut wait = FIRST_AFTER;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = EVERY;
+        match prune(&store, keep).await {
+            Ok(p) if p == Pruned::default() => {}
+            Ok(p) => tracing::info!(
+                runs = p.runs,
+                queue = p.queue,
+                notifications = p.notifications,
+                "pruned history"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot prune history"),
+        }
+    }
+}
+
+/// One pass: everything older than `keep`.
+pub async fn prune(store: &Store, keep: Duration) -> Result<Pruned, crate::store::StoreError> {
+    // A retention too long to subtract keeps everything.
+    let Some(before) = chrono::Duration::from_std(keep)
+        .ok()
+        .and_then(|d| Utc::now().checked_sub_signed(d))
+    else {
+        return Ok(Pruned::default());
+    };
+    store.prune_history(before).await
+}
