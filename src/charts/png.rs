@@ -33,15 +33,25 @@ fn err(e: impl std::fmt::Display) -> ChartError {
 
 /// The chart of one metric's recent points as PNG bytes. `score_label` names the lower
 /// panel's series (the anomaly score, or a change score).
+/// `value_smooth` is empty or one value per point (NaN for none): a smoothed value drawn dashed
+/// over the values (change alerts' `change_smooth_n`, as in the original's plot).
 pub fn alert_png(
     title: &str,
     points: &[ChartPoint],
     threshold: Option<f64>,
     score_label: &str,
+    value_smooth: &[f64],
 ) -> Result<Vec<u8>, ChartError> {
     font_ready()?;
     let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-    draw(&mut rgb, title, points, threshold, score_label)?;
+    draw(
+        &mut rgb,
+        title,
+        points,
+        threshold,
+        score_label,
+        value_smooth,
+    )?;
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
     encoder.set_color(png::ColorType::Rgb);
@@ -62,6 +72,7 @@ fn draw(
     points: &[ChartPoint],
     threshold: Option<f64>,
     score_label: &str,
+    value_smooth: &[f64],
 ) -> Result<(), ChartError> {
     let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -142,6 +153,22 @@ fn draw(
             RGBColor(31, 119, 180).stroke_width(2),
         ))
         .map_err(err)?;
+    let smooth: Vec<(f64, f64)> = points
+        .iter()
+        .zip(value_smooth)
+        .filter(|(_, v)| v.is_finite() && v.abs() < 1e300)
+        .map(|(p, v)| (x(p.timestamp), *v))
+        .collect();
+    if !smooth.is_empty() {
+        upper
+            .draw_series(DashedLineSeries::new(
+                smooth,
+                6,
+                4,
+                RGBColor(255, 127, 14).stroke_width(2),
+            ))
+            .map_err(err)?;
+    }
 
     let scores: Vec<f64> = points
         .iter()
@@ -257,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_chart_is_a_png_of_the_right_size_and_empty_series_still_draw() {
-        let png = alert_png("cpu", &points(100), Some(0.8), "anomaly score").unwrap();
+        let png = alert_png("cpu", &points(100), Some(0.8), "anomaly score", &[]).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let decoder = png::Decoder::new(std::io::Cursor::new(&png));
         let reader = decoder.read_info().unwrap();
@@ -272,15 +299,28 @@ mod tests {
         if std::fs::create_dir_all(&shots).is_ok() {
             let _ = std::fs::write(shots.join("alert-chart.png"), &png);
         }
-        assert!(alert_png("none", &[], None, "score").is_ok());
-        assert!(alert_png("one", &points(1), Some(0.8), "score").is_ok());
+        let values: Vec<f64> = points(100)
+            .iter()
+            .map(|p| p.value.unwrap_or(f64::NAN) - 3.0)
+            .collect();
+        let smoothed = alert_png("cpu", &points(100), Some(0.8), "anomaly score", &values).unwrap();
+        assert_ne!(png, smoothed, "the smoothed line is drawn");
+        assert!(alert_png("none", &[], None, "score", &[]).is_ok());
+        assert!(alert_png("one", &points(1), Some(0.8), "score", &[5.0]).is_ok());
         let mut huge = points(5);
         huge[0].value = Some(-1e308);
         huge[1].value = Some(1e308);
         huge[2].value = Some(1.78e308);
         huge[3].score = Some(1.7e308);
         assert!(
-            alert_png("huge", &huge, Some(f64::MAX), "score").is_ok(),
+            alert_png(
+                "huge",
+                &huge,
+                Some(f64::MAX),
+                "score",
+                &[f64::MAX, f64::NAN, 1.0]
+            )
+            .is_ok(),
             "extreme values still draw"
         );
     }

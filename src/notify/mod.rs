@@ -18,6 +18,7 @@ use chrono::Utc;
 use crate::charts::png::alert_png;
 use crate::config::{AlertMethod, Batch, ChannelSettings};
 use crate::jobs::Notice;
+use crate::jobs::rules::smoothed_scores;
 use crate::store::{NotificationRecord, Store, Window};
 use message::Message;
 
@@ -27,8 +28,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 const CHART_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one job's delivery may take in all; the rest of its messages are dropped and logged.
 pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
-/// Points of a metric drawn in its chart.
-const CHART_POINTS: u32 = 250;
+/// Most points drawn in an alert's chart, whatever `alert_max_n` asks (a PNG 1000 px wide).
+const MAX_CHART_POINTS: u32 = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -138,9 +139,17 @@ impl Notifier {
             if methods.is_empty() {
                 continue;
             }
+            // Every channel gets the recent points (the webhook payload carries them); only
+            // email and Slack get a drawing.
             let wants_chart = methods.iter().any(|m| *m != AlertMethod::Webhook);
-            let chart = match (batch, wants_chart && !notice.metric.is_empty()) {
-                (Some(b), true) => self.chart(store, b, &mut msg, &mut log).await,
+            let chart = match batch {
+                Some(b) if !notice.metric.is_empty() => {
+                    if self.points(store, b, &mut msg, &mut log).await && wants_chart {
+                        self.chart(b, &msg, &mut log).await
+                    } else {
+                        None
+                    }
+                }
                 _ => None,
             };
             let sends = methods.iter().map(|m| {
@@ -266,39 +275,59 @@ impl Notifier {
         }
     }
 
-    /// Reads the metric's recent points into `msg` and draws them.
-    async fn chart(
+    /// Reads the metric's newest `alert_max_n` points into `msg`; false when they cannot be read.
+    async fn points(
         &self,
         store: &Store,
         batch: &Batch,
         msg: &mut Message,
         log: &mut Vec<String>,
-    ) -> Option<Vec<u8>> {
+    ) -> bool {
         let points = store
             .dashboard_series(
                 &batch.spec.table_key,
                 batch.name(),
                 &msg.metric,
-                Window::Last(CHART_POINTS),
+                Window::Last(batch.spec.alert_max_n.clamp(1, MAX_CHART_POINTS)),
                 Utc::now().naive_utc(),
                 None,
             )
             .await;
         match points {
-            Ok(p) => msg.points = p,
+            Ok(p) => {
+                msg.points = p;
+                true
+            }
             Err(e) => {
                 log.push(format!("no chart for {}: {e}", msg.metric));
-                return None;
+                false
             }
         }
+    }
+
+    /// Draws `msg`'s points as a PNG.
+    async fn chart(&self, batch: &Batch, msg: &Message, log: &mut Vec<String>) -> Option<Vec<u8>> {
+        // The original draws change alerts' values smoothed over `change_smooth_n`, dashed.
+        let smooth_n = batch.spec.change_smooth_n as usize;
+        let value_smooth = if msg.kind == "change" && smooth_n > 1 {
+            let values: Vec<f64> = msg
+                .points
+                .iter()
+                .map(|p| p.value.unwrap_or(f64::NAN))
+                .collect();
+            smoothed_scores(&values, smooth_n)
+        } else {
+            Vec::new()
+        };
         let (title, points, threshold, label) = (
             msg.metric.clone(),
             msg.points.clone(),
             msg.threshold,
             msg.score_label.clone(),
         );
-        let drawing =
-            tokio::task::spawn_blocking(move || alert_png(&title, &points, threshold, &label));
+        let drawing = tokio::task::spawn_blocking(move || {
+            alert_png(&title, &points, threshold, &label, &value_smooth)
+        });
         match tokio::time::timeout(CHART_TIMEOUT, drawing).await {
             Ok(Ok(Ok(png))) => Some(png),
             Ok(Ok(Err(e))) => {

@@ -418,7 +418,8 @@ async fn a_failing_slack_neither_blocks_email_nor_the_alert_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_signed_retried_on_500_and_templated() {
-    let site = site("alert_methods: webhook\n").await;
+    // alert_max_n: the chart and the payload hold the newest 20 of the 60 points.
+    let site = site("alert_methods: webhook\nalert_max_n: 20\n").await;
     let (base, hook) = webhook_receiver(&[500]).await;
     let channels = ChannelSettings {
         webhook: Some(webhook_settings(&format!("{base}/hook"))),
@@ -444,6 +445,7 @@ async fn webhooks_are_signed_retried_on_500_and_templated() {
     assert_eq!(body["batch"], "n");
     assert!(body["title"].as_str().unwrap().contains("looks anomalous"));
     assert_eq!(body["threshold"], 0.9);
+    assert_eq!(body["points"].as_array().map(Vec::len), Some(20), "{body}");
 
     // A template (here Discord's shape) replaces the default body.
     let template = site.dir.write(
