@@ -22,6 +22,7 @@ use crate::timestamp::{format_db, parse_lenient};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/metrics", post(push_metrics))
         .route("/api/v1/batches/{batch}/ingest", post(push_rows))
         .route("/api/v1/batches/{batch}/jobs/{job}", post(run_job))
         .route("/api/v1/summary/run", post(run_summary))
@@ -99,6 +100,8 @@ fn no_batch(name: &str) -> Response {
 /// One pushed row; the field names are the metrics table's columns.
 #[derive(Debug, Deserialize)]
 struct PushedRow {
+    /// Needed by `/api/v1/metrics`; ignored by a batch's own ingest route.
+    metric_batch: Option<String>,
     metric_name: Option<String>,
     metric_value: Option<Value>,
     metric_timestamp: Option<String>,
@@ -122,19 +125,88 @@ async fn push_rows(
         Ok(b) => b,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
-    let config = state.config.current();
-    let Some(batch) = config.batch(&name) else {
+    if body.rows.len() > MAX_PUSH_ROWS {
+        return too_many_rows();
+    }
+    if state.config.current().batch(&name).is_none() {
         return no_batch(&name);
+    }
+    let (status, answer) = push(&state, &client, &name, body.rows).await;
+    (status, Json(answer)).into_response()
+}
+
+/// `POST /api/v1/metrics`: rows of any batches, each naming its `metric_batch` (the metrics
+/// table's shape), stored batch by batch. 200 when every batch took its rows, else 422 with
+/// each batch's answer.
+async fn push_metrics(
+    State(state): State<AppState>,
+    client: ApiClient,
+    body: Result<Json<PushBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let body = match json_body(body, r#"{"rows": [{"metric_batch": ..., ...}]}"#) {
+        Ok(b) => b,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     if body.rows.len() > MAX_PUSH_ROWS {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("at most {MAX_PUSH_ROWS} rows per push"),
-        );
+        return too_many_rows();
     }
+    let mut by_batch: std::collections::BTreeMap<String, Vec<PushedRow>> = Default::default();
+    for (i, row) in body.rows.into_iter().enumerate() {
+        let Some(batch) = row.metric_batch.clone().filter(|b| !b.is_empty()) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "row {}: no metric_batch (or push to /api/v1/batches/{{batch}}/ingest)",
+                    i + 1
+                ),
+            );
+        };
+        by_batch.entry(batch).or_default().push(row);
+    }
+    let config = state.config.current();
+    if let Some(unknown) = by_batch.keys().find(|b| config.batch(b).is_none()) {
+        // Nothing stored: a typo in one batch name should not half-apply a push.
+        return no_batch(unknown);
+    }
+    let mut all_ok = true;
+    let mut batches = Vec::new();
+    for (name, rows) in by_batch {
+        let (status, answer) = push(&state, &client, &name, rows).await;
+        all_ok &= status == StatusCode::OK;
+        batches.push(answer);
+    }
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, Json(json!({ "batches": batches }))).into_response()
+}
+
+fn too_many_rows() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("at most {MAX_PUSH_ROWS} rows per push"),
+    )
+}
+
+/// Stores one batch's pushed rows as an ingest run; the answer says what was written and
+/// which rows were rejected, and why.
+async fn push(
+    state: &AppState,
+    client: &ApiClient,
+    name: &str,
+    rows: Vec<PushedRow>,
+) -> (StatusCode, Value) {
+    let config = state.config.current();
+    let Some(batch) = config.batch(name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            json!({"batch": name, "error": format!("no batch named `{name}`")}),
+        );
+    };
     let now = format_db(Utc::now().naive_utc());
-    let raw: Vec<RawRow> = body
-        .rows
+    let raw: Vec<RawRow> = rows
         .into_iter()
         .map(|r| RawRow {
             // A row without a time is "now", as an ingest query's would be.
@@ -196,24 +268,23 @@ async fn push_rows(
             );
             (
                 StatusCode::OK,
-                Json(json!({
+                json!({
                     "batch": batch.name(),
                     "rows_written": report.rows_written,
                     "rows_rejected": rejected.len(),
                     "rejected": rejected_json,
-                })),
+                }),
             )
-                .into_response()
         }
         Err(e) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({
+            json!({
+                "batch": batch.name(),
                 "error": e.to_string(),
                 "rows_rejected": rejected.len(),
                 "rejected": rejected_json,
-            })),
-        )
-            .into_response(),
+            }),
+        ),
     }
 }
 

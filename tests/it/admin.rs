@@ -259,6 +259,7 @@ async fn every_admin_route_and_write_api_refuses_without_a_session_or_token() {
         0
     );
     for (method, path) in [
+        ("POST", "/api/v1/metrics"),
         ("POST", "/api/v1/batches/b/ingest"),
         ("POST", "/api/v1/batches/b/jobs/ingest"),
         ("POST", "/api/v1/summary/run"),
@@ -954,6 +955,46 @@ async fn api_tokens_authorize_writes_until_revoked() {
         ))
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // The batch-less route: each row names its batch; an unknown batch stores nothing.
+    let r = anon
+        .send(api("POST", "/api/v1/metrics", serde_json::json!({"rows": [
+            {"metric_batch": "b", "metric_name": "pushed2", "metric_value": 1, "metric_timestamp": "2026-01-01T00:00:00Z"},
+            {"metric_batch": "zz", "metric_name": "pushed2", "metric_value": 1}
+        ]})))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(r.body.contains("zz"), "{}", r.body);
+    let r = anon
+        .send(api(
+            "POST",
+            "/api/v1/metrics",
+            serde_json::json!({"rows": [
+                {"metric_name": "pushed2", "metric_value": 1}
+            ]}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("row 1: no metric_batch"), "{}", r.body);
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_name = 'pushed2'"
+        )
+        .await,
+        0
+    );
+    let r = anon
+        .send(api("POST", "/api/v1/metrics", serde_json::json!({"rows": [
+            {"metric_batch": "b", "metric_name": "pushed2", "metric_value": 1, "metric_timestamp": "2026-01-01T00:00:00Z"},
+            {"metric_batch": "b", "metric_name": "pushed2", "metric_value": "x", "metric_timestamp": "2026-01-01T00:05:00Z"}
+        ]})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["batches"][0]["batch"], "b");
+    assert_eq!(v["batches"][0]["rows_written"], 1);
+    assert_eq!(v["batches"][0]["rows_rejected"], 1);
 
     // Run a job and follow it.
     let r = anon

@@ -568,6 +568,8 @@ async fn the_openapi_document_describes_every_api_route() {
         "/api/v1/batches/{batch}/metrics",
         "/api/v1/batches/{batch}/metrics/{metric}/series",
         "/api/v1/batches/{batch}/anomalies",
+        "/api/v1/metrics",
+        "/api/v1/batches/{batch}/ingest",
     ] {
         assert!(paths.contains_key(path), "{path}");
     }
