@@ -683,3 +683,56 @@ fn a_batch_on_an_unconfigured_engine_warns_with_the_variable_to_set() {
         config.warnings
     );
 }
+
+/// `.example.env` promises every variable with a comment: each one the code reads is there.
+#[test]
+fn example_env_lists_every_variable_the_code_reads() {
+    // Set by anomstack for programs it runs, or at build time: not for users to set.
+    const NOT_SETTINGS: [&str; 4] = [
+        "ANOMSTACK_BATCH",
+        "ANOMSTACK_RUN_TS",
+        "ANOMSTACK_BUILD_COMMIT",
+        "ANOMSTACK_BUILD_TIME_UTC",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join(".example.env")).unwrap();
+    let mut sources = Vec::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let mut missing = std::collections::BTreeSet::new();
+    let mut seen = 0;
+    for text in &sources {
+        for piece in text.split('"').skip(1).step_by(2) {
+            let is_name = |p: &str| {
+                ["ANOMSTACK_", "OPENAI_", "OPENROUTER_"]
+                    .iter()
+                    .any(|prefix| p.starts_with(prefix))
+                    && p.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            };
+            // `ANOMSTACK__<BATCH>__<KEY>` overrides are a pattern, not variables.
+            if !is_name(piece) || piece.starts_with("ANOMSTACK__") || NOT_SETTINGS.contains(&piece)
+            {
+                continue;
+            }
+            seen += 1;
+            if !example.contains(piece) {
+                missing.insert(piece.to_owned());
+            }
+        }
+    }
+    assert!(
+        seen > 50,
+        "found only {seen} variable names: is the scan broken?"
+    );
+    assert!(missing.is_empty(), "not in .example.env: {missing:?}");
+}
