@@ -8,8 +8,10 @@ export CARGO_TARGET_DIR ?= target
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
 
+# `make run` seeds batches that have no data yet with a day of history (ANOMSTACK_SEED_HOURS=0
+# turns it off), so the first look at the dashboard shows charts and scores.
 run: ## build (release) and serve the dashboard on :8080 with the example metrics
-	$(CARGO) run --release -- serve
+	ANOMSTACK_SEED_HOURS=$${ANOMSTACK_SEED_HOURS:-24} $(CARGO) run --release -- serve
 
 dev: ## the same with a debug build (faster to compile)
 	$(CARGO) run -- serve

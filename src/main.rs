@@ -129,6 +129,32 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown.clone().wait(),
         )));
     }
+    if settings.seed_hours > 0 {
+        let ctx = anomstack::jobs::JobCtx {
+            connectors: anomstack::connectors::Connectors::from_settings(&settings),
+            ..anomstack::jobs::JobCtx::new(
+                store.clone(),
+                config.current().templates.clone(),
+                chrono::Utc::now(),
+            )
+        };
+        let (batches, hours) = (config.current().batches.clone(), settings.seed_hours);
+        // In the background: the dashboard answers at once and fills as batches are seeded;
+        // a shutdown stops it (each ingest is idempotent, so a later seed or schedule resumes).
+        let stop = shutdown.clone().wait();
+        background.push(tokio::spawn(async move {
+            let seed = anomstack::jobs::seed_empty_batches(
+                &ctx,
+                &batches,
+                hours,
+                chrono::Duration::minutes(10),
+            );
+            tokio::select! {
+                _ = seed => {}
+                () = stop => {}
+            }
+        }));
+    }
     if let Some(keep) = settings.history {
         background.push(tokio::spawn(anomstack::queue::housekeeping::run(
             store.clone(),

@@ -44,6 +44,9 @@ pub struct Settings {
     /// `ANOMSTACK_HISTORY_DAYS`: run history, finished queue entries and the notification log
     /// are kept this long (default 30; 0 keeps them forever).
     pub history: Option<std::time::Duration>,
+    /// `ANOMSTACK_SEED_HOURS`: at start, batches without any row get this many hours of
+    /// history (ingest every 10 minutes, then train and score); 0 (default) seeds nothing.
+    pub seed_hours: u32,
     /// `ANOMSTACK_PUBLIC_FEEDBACK`: anyone may give 👍/👎 feedback on anomalies, rate limited
     /// per client (default false: an admin session is needed).
     pub public_feedback: bool,
@@ -112,6 +115,7 @@ impl Settings {
         let stale = read_number(env, "ANOMSTACK_WORKER_STALE_SECONDS", 30, &mut errors);
         let poll = read_number(env, "ANOMSTACK_CONFIG_POLL_SECONDS", 5, &mut errors);
         let history_days = read_number(env, "ANOMSTACK_HISTORY_DAYS", 30, &mut errors);
+        let seed_hours = read_number(env, "ANOMSTACK_SEED_HOURS", 0, &mut errors);
         let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);
         let credentials = admin::credentials(env).unwrap_or_else(|e| {
             errors.push(e);
@@ -147,6 +151,8 @@ impl Settings {
                 scheduler,
                 workers,
                 worker_stale: std::time::Duration::from_secs(stale.max(1)),
+                // A week at most: seeding replays the ingest once per 10 minutes.
+                seed_hours: seed_hours.min(168) as u32,
                 config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
                 // A century at most: longer is "forever", and overflows dates.
                 history: (history_days > 0)

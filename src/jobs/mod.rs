@@ -205,6 +205,59 @@ pub async fn run_pipeline_until(
 
 /// Runs ingest at each logical time of `times`, then train and score once at the last, so a
 /// new batch gets history. `on_step` is told how many ingests are done.
+/// Gives every enabled batch without any stored row `hours` of history (ingest every
+/// `every`, then train and score), so a new deployment's dashboard shows data, scores and
+/// models at once instead of after the first hour of schedules (`ANOMSTACK_SEED_HOURS`).
+/// Batches already holding rows are left alone; a failing batch is logged and skipped.
+/// Returns the batches seeded.
+pub async fn seed_empty_batches(
+    ctx: &JobCtx,
+    batches: &[Batch],
+    hours: u32,
+    every: chrono::Duration,
+) -> Vec<String> {
+    let end = ctx.run_ts;
+    let start = end - chrono::Duration::hours(i64::from(hours));
+    let mut times = Vec::new();
+    let mut at = start;
+    while at <= end && every > chrono::Duration::zero() {
+        times.push(at);
+        at += every;
+    }
+    let mut seeded = Vec::new();
+    for batch in batches {
+        let spec = &batch.spec;
+        if spec.disable_batch || spec.schedule(BatchJob::Ingest).disabled {
+            continue;
+        }
+        match ctx
+            .store
+            .batch_has_rows(&spec.table_key, batch.name())
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => continue,
+            Err(e) => {
+                tracing::warn!(batch = batch.name(), error = %e, "seed: cannot look at the batch");
+                continue;
+            }
+        }
+        match backfill(ctx, batch, &times, &|_| {}).await {
+            Ok(report) => {
+                tracing::info!(
+                    batch = batch.name(),
+                    hours,
+                    rows = report.rows_written,
+                    "seeded an empty batch with history"
+                );
+                seeded.push(batch.name().to_owned());
+            }
+            Err(e) => tracing::warn!(batch = batch.name(), error = %e, "seed failed"),
+        }
+    }
+    seeded
+}
+
 pub async fn backfill(
     ctx: &JobCtx,
     batch: &Batch,

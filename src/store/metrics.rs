@@ -202,6 +202,22 @@ impl Store {
     }
 
     /// The newest rows per metric; see [`WindowQuery`]. Ordered by metric, then time.
+    /// Whether `batch` has any row in `table` (a new deployment has none).
+    pub async fn batch_has_rows(&self, table: &str, batch: &str) -> Result<bool, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let conn = self.connect().await?;
+        let ctx = "cannot look for a batch's rows";
+        let mut rows = conn
+            .query(
+                &format!("SELECT 1 FROM {table} WHERE metric_batch = ?1 LIMIT 1"),
+                [batch],
+            )
+            .await
+            .context(ctx)?;
+        Ok(rows.next().await.context(ctx)?.is_some())
+    }
+
     pub async fn metric_window(&self, q: &WindowQuery<'_>) -> Result<Vec<MetricRow>, StoreError> {
         check_table(q.table)?;
         self.ensure_metrics_table(q.table).await?;

@@ -374,3 +374,67 @@ async fn a_train_sql_that_interleaves_metrics_trains_on_whole_series() {
         }
     }
 }
+
+#[tokio::test]
+async fn seeding_gives_only_empty_batches_history_scores_and_models() {
+    let dir = MetricsDir::new();
+    let models = dir.tmp.path().join("models");
+    // Each ingest writes one point at its run time, so the history is one point per step.
+    for name in ["fresh", "kept"] {
+        dir.write(
+            &format!("{name}.yaml"),
+            &format!(
+                "metric_batch: {name}\ningest_sql: SELECT {{{{ run_ts | sql_quote }}}} AS metric_timestamp, 'm' AS metric_name, (CAST(strftime('%M', {{{{ run_ts | sql_quote }}}}) AS REAL) * 7) % 13 AS metric_value\nmodel_path: local://{}\ntrain_min_n: 14\n",
+                models.display()
+            ),
+        );
+    }
+    let config = dir.load_ok(&[]);
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let now = Utc::now();
+    let ctx = JobCtx::new(store.clone(), config.templates.clone(), now);
+    // `kept` already has data: seeding must not add to it.
+    jobs::run_job(&ctx, config.batch("kept").unwrap(), BatchJob::Ingest)
+        .await
+        .unwrap();
+
+    let seeded = jobs::seed_empty_batches(&ctx, &config.batches, 6, Duration::minutes(10)).await;
+    assert_eq!(seeded, ["fresh"]);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_batch = 'fresh' AND metric_type = 'metric'"
+        )
+        .await,
+        37,
+        "6 hours every 10 minutes, both ends included"
+    );
+    assert!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_batch = 'fresh' AND metric_type = 'score'"
+        )
+        .await
+            > 0,
+        "scored right away"
+    );
+    assert!(models.join("fresh").exists(), "a model trained");
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_batch = 'kept'"
+        )
+        .await,
+        1
+    );
+    // A second start finds nothing to seed.
+    assert!(
+        jobs::seed_empty_batches(&ctx, &config.batches, 6, Duration::minutes(10))
+            .await
+            .is_empty()
+    );
+}
