@@ -11,6 +11,7 @@ pub fn is_secret_key(key: &str) -> bool {
     [
         "password",
         "passwd",
+        "pwd",
         "secret",
         "token",
         "api_key",
@@ -43,6 +44,9 @@ pub fn mask_secrets(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(mask_secrets),
         Value::String(s) => {
             if let Some(masked) = mask_url_password(s) {
+                *s = masked;
+            }
+            if let Some(masked) = mask_inline_secrets(s) {
                 *s = masked;
             }
         }
@@ -109,13 +113,52 @@ fn mask_one_url(url: &str) -> String {
     format!("{head}{tail}")
 }
 
-/// An environment variable's value as it may be shown.
+/// Secrets written inline in SQL or commands: libpq keyword DSNs (`password=…`, `pwd=…`, as
+/// in DuckDB's `ATTACH 'host=… password=…'`) and `Bearer …` headers. The value runs to
+/// whitespace, a quote, `;` or `&`.
+pub fn mask_inline_secrets(text: &str) -> Option<String> {
+    const MARKERS: [&str; 4] = ["password=", "passwd=", "pwd=", "bearer "];
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut changed = false;
+    while let Some((start, marker)) = MARKERS
+        .iter()
+        .filter_map(|m| lower[at..].find(m).map(|i| (at + i, *m)))
+        .min_by_key(|(i, _)| *i)
+    {
+        // ASCII markers in an ASCII-lowered copy: byte offsets match the original's.
+        let value_start = start + marker.len();
+        let value_len = text[value_start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '&'))
+            .unwrap_or(text.len() - value_start);
+        out.push_str(&text[at..value_start]);
+        if value_len > 0 && &text[value_start..value_start + value_len] != MASK {
+            out.push_str(MASK);
+            changed = true;
+        } else {
+            out.push_str(&text[value_start..value_start + value_len]);
+        }
+        at = value_start + value_len;
+    }
+    out.push_str(&text[at..]);
+    changed.then_some(out)
+}
+
+/// An environment variable's value as it may be shown. A JSON value (a whole-map override
+/// such as `ANOMSTACK__<BATCH>__VARS`) is masked key by key.
 pub fn shown_env_value(name: &str, value: &str) -> String {
     if is_secret_key(name) && !value.is_empty() {
-        MASK.to_owned()
-    } else {
-        mask_url_password(value).unwrap_or_else(|| value.to_owned())
+        return MASK.to_owned();
     }
+    if let Ok(mut json @ (Value::Object(_) | Value::Array(_))) =
+        serde_json::from_str::<Value>(value)
+    {
+        mask_secrets(&mut json);
+        return json.to_string();
+    }
+    let value = mask_url_password(value).unwrap_or_else(|| value.to_owned());
+    mask_inline_secrets(&value).unwrap_or(value)
 }
 
 #[cfg(test)]
@@ -189,5 +232,39 @@ mod tests {
             mask_url_password("ünï://ç:é@ö").as_deref(),
             Some("ünï://ç:********@ö")
         );
+    }
+
+    #[test]
+    fn inline_dsn_passwords_bearer_tokens_and_json_overrides_are_masked() {
+        assert_eq!(
+            mask_inline_secrets("ATTACH 'host=db user=u PASSWORD=s3cr3t dbname=x' AS pg")
+                .as_deref(),
+            Some("ATTACH 'host=db user=u PASSWORD=******** dbname=x' AS pg")
+        );
+        assert_eq!(
+            mask_inline_secrets("curl -H 'Authorization: Bearer abc.def' https://x; pwd=ü1;")
+                .as_deref(),
+            Some("curl -H 'Authorization: Bearer ********' https://x; pwd=********;")
+        );
+        assert_eq!(
+            mask_inline_secrets("SELECT 1 -- no secrets, password= empty"),
+            None
+        );
+        assert_eq!(
+            mask_inline_secrets("Bearer ********"),
+            None,
+            "already masked"
+        );
+        let mut v =
+            json!({"ingest_sql": "ATTACH 'password=hunter2' AS pg", "vars": {"db_pwd": "x"}});
+        mask_secrets(&mut v);
+        assert!(!v.to_string().contains("hunter2"), "{v}");
+        assert_eq!(v["vars"]["db_pwd"], MASK);
+        let shown = shown_env_value(
+            "ANOMSTACK__SALES__VARS",
+            r#"{"region": "eu", "db_password": "pw1"}"#,
+        );
+        assert!(shown.contains("eu") && !shown.contains("pw1"), "{shown}");
+        assert_eq!(shown_env_value("ANOMSTACK__SALES__VARS", "[1, 2]"), "[1,2]");
     }
 }
