@@ -183,6 +183,9 @@ fn trailing_mean(values: &[f64], window: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Most buckets one resampled series keeps (the newest).
+const MAX_BUCKETS: i64 = 200_000;
+
 /// Buckets of `step` seconds aligned to midnight UTC of the first day (pandas' default
 /// origin), every bucket from the first to the last; empty buckets are gaps.
 fn resample(points: &[(i64, f64)], step: i64, agg: Aggregation) -> (Vec<i64>, Vec<f64>) {
@@ -192,17 +195,23 @@ fn resample(points: &[(i64, f64)], step: i64, agg: Aggregation) -> (Vec<i64>, Ve
     let origin = first.div_euclid(86_400) * 86_400;
     let bucket_of = |t: i64| origin + (t - origin).div_euclid(step) * step;
     let last = points.last().map_or(first, |p| p.0);
-    let n = ((bucket_of(last) - bucket_of(first)) / step + 1) as usize;
+    // A fine `freq` over a long span (1 s over a year) would allocate millions of empty
+    // buckets: keep the newest MAX_BUCKETS, which is more than any model window uses.
+    let span = (bucket_of(last) - bucket_of(first)).max(0) / step + 1;
+    let n = span.min(MAX_BUCKETS) as usize;
+    let base = bucket_of(last) - (n as i64 - 1) * step;
     let mut sums = vec![0.0; n];
     let mut counts = vec![0usize; n];
-    let base = bucket_of(first);
     for &(t, v) in points {
-        if !v.is_finite() {
+        let bucket = bucket_of(t);
+        if !v.is_finite() || bucket < base {
             continue;
         }
-        let i = ((bucket_of(t) - base) / step) as usize;
-        sums[i] += v;
-        counts[i] += 1;
+        let i = ((bucket - base) / step) as usize;
+        if let (Some(s), Some(c)) = (sums.get_mut(i), counts.get_mut(i)) {
+            *s += v;
+            *c += 1;
+        }
     }
     let ts = (0..n).map(|i| base + i as i64 * step).collect();
     let values = sums
@@ -220,6 +229,18 @@ fn resample(points: &[(i64, f64)], step: i64, agg: Aggregation) -> (Vec<i64>, Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fine_resample_over_a_long_span_keeps_the_newest_buckets() {
+        // One-second buckets over a year: 31.5 M buckets without the cap.
+        let year = 365 * 86_400;
+        let points = [(0, 1.0), (year - 1, 2.0), (year, 3.0)];
+        let (ts, values) = resample(&points, 1, Aggregation::Mean);
+        assert_eq!(ts.len(), MAX_BUCKETS as usize);
+        assert_eq!(ts.last(), Some(&year));
+        assert_eq!(&values[values.len() - 2..], &[2.0, 3.0]);
+        assert!(values[..values.len() - 2].iter().all(|v| v.is_nan()));
+    }
 
     fn series(values: &[f64]) -> Vec<(i64, f64)> {
         values
