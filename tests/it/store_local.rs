@@ -297,3 +297,68 @@ async fn a_key_repeated_within_one_write_keeps_its_last_value() {
     assert_eq!(r.next().await.unwrap().unwrap().get::<f64>(0).unwrap(), 2.0);
     assert!(r.next().await.unwrap().is_none());
 }
+
+/// `db://` keeps models in the app database, so a machine without a volume (Turso as the
+/// database) still finds them after a restart; `local://` keeps them as files.
+#[tokio::test]
+async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
+    use anomstack::model_store::ModelStore;
+    let dir = tempfile::tempdir().unwrap();
+    let location = DatabaseLocation::Local {
+        path: dir.path().join("app.db"),
+    };
+    let files = format!("local://{}", dir.path().join("models").display());
+    for url in ["db://", files.as_str()] {
+        let store = Store::open(&location).await.unwrap();
+        let models = ModelStore::from_path(url, &store, &Default::default()).unwrap();
+        assert_eq!(
+            models.load("sales", "revenue", "pca").await.unwrap(),
+            None,
+            "{url}"
+        );
+        models
+            .save("sales", "revenue", "pca", b"{\"v\":1}")
+            .await
+            .unwrap();
+        models
+            .save("sales", "eu/rev:%", "knn", b"{\"v\":2}")
+            .await
+            .unwrap();
+        models
+            .save("sales", "revenue", "pca", b"{\"v\":3}")
+            .await
+            .unwrap();
+        models
+            .save("other", "revenue", "pca", b"{\"v\":4}")
+            .await
+            .unwrap();
+        drop(models);
+        drop(store);
+
+        let store = Store::open(&location).await.unwrap();
+        let models = ModelStore::from_path(url, &store, &Default::default()).unwrap();
+        assert_eq!(
+            models.list("sales").await.unwrap(),
+            ["eu/rev:%_knn", "revenue_pca"],
+            "{url}"
+        );
+        assert_eq!(
+            models
+                .load("sales", "revenue", "pca")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"{\"v\":3}"[..]),
+            "{url}: the last save wins"
+        );
+        assert_eq!(
+            models
+                .load("sales", "eu/rev:%", "knn")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"{\"v\":2}"[..]),
+            "{url}"
+        );
+    }
+}
