@@ -227,7 +227,8 @@ pub async fn seed_empty_batches(
     let mut seeded = Vec::new();
     for batch in batches {
         let spec = &batch.spec;
-        if spec.disable_batch || spec.schedule(BatchJob::Ingest).disabled {
+        // Switched-off batches are not in `batches` at all; a disabled ingest has no history.
+        if spec.schedule(BatchJob::Ingest).disabled {
             continue;
         }
         match ctx

@@ -184,7 +184,7 @@ async fn recover(env: &WorkerEnv) {
     };
     match env
         .store
-        .fail_runs_started_before(
+        .fail_unqueued_runs_started_before(
             abandoned,
             "no end was recorded: the process running it stopped (killed, or the machine stopped)",
         )

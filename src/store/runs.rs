@@ -154,7 +154,7 @@ impl Store {
     /// `before` are marked failed: their process died without recording an end. Queued runs
     /// are ended by the queue's own recovery. A run that was only slow records its real end
     /// over this when it finishes. Returns how many.
-    pub async fn fail_runs_started_before(
+    pub async fn fail_unqueued_runs_started_before(
         &self,
         before: DateTime<Utc>,
         reason: &str,

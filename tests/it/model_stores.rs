@@ -9,6 +9,7 @@ use anomstack::config::{
 use anomstack::model_store::ModelStore;
 use anomstack::store::Store;
 
+use crate::store_local::model_store_round_trip as round_trip;
 use crate::support::services::{Azurite, GcsEmulator, Moto};
 
 async fn app_store(dir: &tempfile::TempDir) -> Store {
@@ -17,53 +18,6 @@ async fn app_store(dir: &tempfile::TempDir) -> Store {
     })
     .await
     .unwrap()
-}
-
-/// Saves two models (one with characters unsafe in paths), lists and reloads them, and looks
-/// for one that was never saved.
-async fn round_trip(url: &str, clouds: &ObjectStoreSettings) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = app_store(&dir).await;
-    let models = ModelStore::from_path(url, &store, clouds).unwrap();
-    assert_eq!(models.list("sales").await.unwrap(), Vec::<String>::new());
-    models
-        .save("sales", "revenue", "pca", b"{\"v\":1}")
-        .await
-        .unwrap();
-    models
-        .save("sales", "eu/rev:%", "knn", b"{\"v\":2}")
-        .await
-        .unwrap();
-    models
-        .save("other", "revenue", "pca", b"{\"v\":3}")
-        .await
-        .unwrap();
-    // Overwriting keeps one object.
-    models
-        .save("sales", "revenue", "pca", b"{\"v\":4}")
-        .await
-        .unwrap();
-    assert_eq!(
-        models.list("sales").await.unwrap(),
-        vec!["eu/rev:%_knn".to_owned(), "revenue_pca".to_owned()]
-    );
-    assert_eq!(
-        models
-            .load("sales", "revenue", "pca")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(&b"{\"v\":4}"[..])
-    );
-    assert_eq!(
-        models
-            .load("sales", "eu/rev:%", "knn")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(&b"{\"v\":2}"[..])
-    );
-    assert_eq!(models.load("sales", "missing", "pca").await.unwrap(), None);
 }
 
 fn s3(moto: &Moto) -> ObjectStoreSettings {

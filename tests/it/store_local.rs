@@ -298,49 +298,43 @@ async fn a_key_repeated_within_one_write_keeps_its_last_value() {
     assert!(r.next().await.unwrap().is_none());
 }
 
-/// `db://` keeps models in the app database, so a machine without a volume (Turso as the
-/// database) still finds them after a restart; `local://` keeps them as files.
-#[tokio::test]
-async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
+/// Saves models (one with characters unsafe in paths, one overwritten), lists and reloads
+/// them, looks for one never saved, then does it again after reopening the app database: a
+/// machine restarted without a volume (Turso as the database, `db://` or an object store)
+/// still finds its models. The object-store tests run it against their emulators.
+pub async fn model_store_round_trip(url: &str, clouds: &anomstack::config::ObjectStoreSettings) {
     use anomstack::model_store::ModelStore;
     let dir = tempfile::tempdir().unwrap();
     let location = DatabaseLocation::Local {
         path: dir.path().join("app.db"),
     };
-    let files = format!("local://{}", dir.path().join("models").display());
-    for url in ["db://", files.as_str()] {
-        let store = Store::open(&location).await.unwrap();
-        let models = ModelStore::from_path(url, &store, &Default::default()).unwrap();
-        assert_eq!(
-            models.load("sales", "revenue", "pca").await.unwrap(),
-            None,
-            "{url}"
-        );
+    let store = Store::open(&location).await.unwrap();
+    let models = ModelStore::from_path(url, &store, clouds).unwrap();
+    assert_eq!(models.list("sales").await.unwrap(), Vec::<String>::new());
+    for (batch, metric, tag, body) in [
+        ("sales", "revenue", "pca", "{\"v\":1}"),
+        ("sales", "eu/rev:%", "knn", "{\"v\":2}"),
+        ("other", "revenue", "pca", "{\"v\":3}"),
+        // Overwriting keeps one object.
+        ("sales", "revenue", "pca", "{\"v\":4}"),
+    ] {
         models
-            .save("sales", "revenue", "pca", b"{\"v\":1}")
+            .save(batch, metric, tag, body.as_bytes())
             .await
             .unwrap();
-        models
-            .save("sales", "eu/rev:%", "knn", b"{\"v\":2}")
-            .await
-            .unwrap();
-        models
-            .save("sales", "revenue", "pca", b"{\"v\":3}")
-            .await
-            .unwrap();
-        models
-            .save("other", "revenue", "pca", b"{\"v\":4}")
-            .await
-            .unwrap();
-        drop(models);
-        drop(store);
-
-        let store = Store::open(&location).await.unwrap();
-        let models = ModelStore::from_path(url, &store, &Default::default()).unwrap();
+    }
+    drop(models);
+    for reopened in [false, true] {
+        let store = if reopened {
+            Store::open(&location).await.unwrap()
+        } else {
+            store.clone()
+        };
+        let models = ModelStore::from_path(url, &store, clouds).unwrap();
         assert_eq!(
             models.list("sales").await.unwrap(),
             ["eu/rev:%_knn", "revenue_pca"],
-            "{url}"
+            "{url}, reopened: {reopened}"
         );
         assert_eq!(
             models
@@ -348,7 +342,7 @@ async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
                 .await
                 .unwrap()
                 .as_deref(),
-            Some(&b"{\"v\":3}"[..]),
+            Some(&b"{\"v\":4}"[..]),
             "{url}: the last save wins"
         );
         assert_eq!(
@@ -360,5 +354,15 @@ async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
             Some(&b"{\"v\":2}"[..]),
             "{url}"
         );
+        assert_eq!(models.load("sales", "missing", "pca").await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
+    let files = tempfile::tempdir().unwrap();
+    let local = format!("local://{}", files.path().join("models").display());
+    for url in ["db://", local.as_str()] {
+        model_store_round_trip(url, &Default::default()).await;
     }
 }
