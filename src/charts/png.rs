@@ -1,6 +1,6 @@
-//! PNG charts for alert messages (email, Slack), drawn in Rust with a bundled font: the value
-//! on top; the anomaly score, the threshold line and the alert markers below; alert times as
-//! faint vertical lines in both panels.
+//! PNG charts drawn in Rust with a bundled font. Alert messages (email, Slack) get the value on
+//! top and the anomaly score, the threshold line and the alert markers below, with alert times
+//! as faint vertical lines in both panels; LLM alerts get the plain series they are asked about.
 
 use std::sync::OnceLock;
 
@@ -52,18 +52,144 @@ pub fn alert_png(
         score_label,
         value_smooth,
     )?;
+    encode(&rgb)
+}
+
+/// One series' values as a line over time, as PNG bytes: the picture a multimodal LLM gets next
+/// to the numbers (`llmalert_include_plot`).
+pub fn series_png(title: &str, points: &[(NaiveDateTime, f64)]) -> Result<Vec<u8>, ChartError> {
+    font_ready()?;
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    draw_series(&mut rgb, title, points)?;
+    encode(&rgb)
+}
+
+/// Draws on a blocking thread, so a big chart never stalls the async workers, and gives up
+/// after 10 s.
+pub async fn draw_in_background<F>(draw: F) -> Result<Vec<u8>, ChartError>
+where
+    F: FnOnce() -> Result<Vec<u8>, ChartError> + Send + 'static,
+{
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+    match tokio::time::timeout(LIMIT, tokio::task::spawn_blocking(draw)).await {
+        Ok(Ok(drawn)) => drawn,
+        Ok(Err(e)) => Err(err(e)),
+        Err(_) => Err(ChartError("drawing took too long".into())),
+    }
+}
+
+fn encode(rgb: &[u8]) -> Result<Vec<u8>, ChartError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header().map_err(err)?;
-    writer.write_image_data(&rgb).map_err(err)?;
+    writer.write_image_data(rgb).map_err(err)?;
     writer.finish().map_err(err)?;
     Ok(out)
 }
 
 fn secs(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp()
+}
+
+/// Seconds since the first point, as f64: plotters' integer axes overflow on epoch seconds.
+#[derive(Clone, Copy)]
+struct TimeAxis {
+    base: i64,
+    t0: f64,
+    t1: f64,
+}
+
+impl TimeAxis {
+    fn new(first: Option<NaiveDateTime>, last: Option<NaiveDateTime>) -> Self {
+        let (base, t0, t1) = match (first, last) {
+            (Some(a), Some(b)) if secs(b) > secs(a) => (secs(a), 0.0, (secs(b) - secs(a)) as f64),
+            (Some(a), _) => (secs(a), -60.0, 60.0),
+            _ => (0, 0.0, 1.0),
+        };
+        Self { base, t0, t1 }
+    }
+
+    fn x(&self, t: NaiveDateTime) -> f64 {
+        (secs(t) - self.base) as f64
+    }
+
+    fn label(&self, v: f64) -> String {
+        DateTime::from_timestamp(self.base + v as i64, 0)
+            .map(|d| d.format("%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Values plotters can place: finite and far from the f64 limits, where its arithmetic
+/// overflows.
+fn drawable(v: f64) -> bool {
+    v.is_finite() && v.abs() < 1e300
+}
+
+/// The value axis: lowest, highest and the padding around them.
+fn value_range(values: &[f64]) -> (f64, f64, f64) {
+    let (mut lo, mut hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo).abs() * 0.08).max(hi.abs() * 0.01).max(1e-9);
+    if !(lo - pad).is_finite() || !(hi + pad).is_finite() || !pad.is_finite() {
+        return (0.0, 1.0, 0.1);
+    }
+    (lo, hi, pad)
+}
+
+fn draw_series(
+    rgb: &mut [u8],
+    title: &str,
+    points: &[(NaiveDateTime, f64)],
+) -> Result<(), ChartError> {
+    let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let axis = TimeAxis::new(points.first().map(|p| p.0), points.last().map(|p| p.0));
+    let line: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|(_, v)| drawable(*v))
+        .map(|(t, v)| (axis.x(*t), *v))
+        .collect();
+    let values: Vec<f64> = line.iter().map(|p| p.1).collect();
+    let (lo, hi, pad) = value_range(&values);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{title} (n={})", values.len()), ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(axis.t0..axis.t1, (lo - pad)..(hi + pad))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|v| axis.label(*v))
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            line.iter().copied(),
+            RGBColor(31, 119, 180).stroke_width(2),
+        ))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            line.iter()
+                .map(|p| Circle::new(*p, 2, RGBColor(31, 119, 180).filled())),
+        )
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
 }
 
 fn draw(
@@ -77,40 +203,19 @@ fn draw(
     let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (top, bottom) = root.split_vertically(HEIGHT * 56 / 100);
-    // Seconds since the first point, as f64: plotters' integer axes overflow on epoch
-    // seconds.
-    let (base, t0, t1) = match (points.first(), points.last()) {
-        (Some(a), Some(b)) if secs(b.timestamp) > secs(a.timestamp) => (
-            secs(a.timestamp),
-            0.0,
-            (secs(b.timestamp) - secs(a.timestamp)) as f64,
-        ),
-        (Some(a), _) => (secs(a.timestamp), -60.0, 60.0),
-        _ => (0, 0.0, 1.0),
-    };
-    let x = |t: NaiveDateTime| (secs(t) - base) as f64;
-    let label = move |v: &f64| {
-        DateTime::from_timestamp(base + *v as i64, 0)
-            .map(|d| d.format("%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    };
+    let axis = TimeAxis::new(
+        points.first().map(|p| p.timestamp),
+        points.last().map(|p| p.timestamp),
+    );
+    let (t0, t1) = (axis.t0, axis.t1);
+    let x = |t: NaiveDateTime| axis.x(t);
+    let label = move |v: &f64| axis.label(*v);
     let values: Vec<f64> = points
         .iter()
         .filter_map(|p| p.value)
-        .filter(|v| v.is_finite() && v.abs() < 1e300)
+        .filter(|v| drawable(*v))
         .collect();
-    let (mut lo, mut hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(*v), h.max(*v))
-        });
-    if !lo.is_finite() {
-        (lo, hi) = (0.0, 1.0);
-    }
-    let mut pad = ((hi - lo).abs() * 0.08).max(hi.abs() * 0.01).max(1e-9);
-    if !(lo - pad).is_finite() || !(hi + pad).is_finite() || !pad.is_finite() {
-        (lo, hi, pad) = (0.0, 1.0, 0.1);
-    }
+    let (lo, hi, pad) = value_range(&values);
     let alerts: Vec<f64> = points
         .iter()
         .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
@@ -143,7 +248,7 @@ fn draw(
         .iter()
         .filter_map(|p| {
             p.value
-                .filter(|v| v.is_finite() && v.abs() < 1e300)
+                .filter(|v| drawable(*v))
                 .map(|v| (x(p.timestamp), v))
         })
         .collect();
@@ -156,7 +261,7 @@ fn draw(
     let smooth: Vec<(f64, f64)> = points
         .iter()
         .zip(value_smooth)
-        .filter(|(_, v)| v.is_finite() && v.abs() < 1e300)
+        .filter(|(_, v)| drawable(**v))
         .map(|(p, v)| (x(p.timestamp), *v))
         .collect();
     if !smooth.is_empty() {
@@ -173,12 +278,12 @@ fn draw(
     let scores: Vec<f64> = points
         .iter()
         .filter_map(|p| p.score)
-        .filter(|s| s.is_finite() && s.abs() < 1e300)
+        .filter(|s| drawable(*s))
         .collect();
     let top_score = scores
         .iter()
         .copied()
-        .chain(threshold.filter(|t| t.is_finite() && t.abs() < 1e300))
+        .chain(threshold.filter(|t| drawable(*t)))
         .fold(0.0f64, f64::max);
     let score_max = if top_score <= 1.0 {
         1.05
@@ -323,5 +428,32 @@ mod tests {
             .is_ok(),
             "extreme values still draw"
         );
+    }
+
+    #[test]
+    fn a_series_chart_draws_its_line_and_survives_odd_series() {
+        let series: Vec<(NaiveDateTime, f64)> = points(60)
+            .iter()
+            .map(|p| (p.timestamp, p.value.unwrap_or(0.0)))
+            .collect();
+        let png = series_png("signups", &series).unwrap();
+        let reader = png::Decoder::new(std::io::Cursor::new(&png))
+            .read_info()
+            .unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (WIDTH, HEIGHT));
+        let flat: Vec<(NaiveDateTime, f64)> = series.iter().map(|(t, _)| (*t, 12.0)).collect();
+        assert_ne!(
+            png,
+            series_png("signups", &flat).unwrap(),
+            "the line follows the values"
+        );
+        assert!(series_png("none", &[]).is_ok());
+        assert!(series_png("one", &series[..1]).is_ok());
+        let wild = [
+            (series[0].0, f64::NAN),
+            (series[1].0, 1.7e308),
+            (series[2].0, -3.0),
+        ];
+        assert!(series_png("wild", &wild).is_ok());
     }
 }

@@ -69,6 +69,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                         rule.threshold,
                         title_time(scores[since].timestamp)
                     ),
+                    table: None,
                 });
             }
             continue;
@@ -97,6 +98,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                     smoothed[i],
                     rule.threshold
                 ),
+                table: None,
             });
         }
     }

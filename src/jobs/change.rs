@@ -56,6 +56,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                     "value {} has a modified z-score of {z:.2} against the window before it (threshold {})",
                     points[i].value, spec.change_threshold
                 ),
+                table: None,
             });
         }
     }

@@ -245,6 +245,7 @@ async fn threshold_alerts(
                     breach.kind(),
                     breach.bound()
                 ),
+                table: None,
             });
         }
     }

@@ -2,14 +2,16 @@
 //! rounded) go to an LLM under the metric's real name; the anomalies it reports are re-checked
 //! by a verification prompt. Every confirmed anomaly becomes an `llmalert` row carrying its
 //! explanation; confirmed anomalies among the newest `llmalert_recent_n` points that were not
-//! flagged before become one notice per metric. A failing call (timeout, error, unreadable
-//! answer) is logged for its metric and the others go on.
+//! flagged before become one notice per metric. With `llmalert_include_plot` a PNG of the same
+//! points goes along; a model that refuses images is asked again without. A failing call
+//! (timeout, error, unreadable answer) is logged for its metric and the others go on.
 
 use std::collections::BTreeSet;
 
 use serde_json::json;
 
 use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, round_to, title_time};
+use crate::charts::png::{draw_in_background, series_png};
 use crate::config::Batch;
 use crate::llm::parse::Flag;
 use crate::llm::{Budget, LlmError, prompt};
@@ -32,18 +34,15 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         .await?;
     report.rows_read = rows.len() as u64;
     let budget = Budget::new(llm.settings());
-    let system = spec
-        .llmalert_anomaly_agent_system_prompt
-        .as_deref()
-        .unwrap_or(prompt::SYSTEM);
-    let detection = spec
-        .llmalert_anomaly_agent_detection_prompt
-        .as_deref()
-        .unwrap_or(prompt::DETECTION);
-    let verification = spec
-        .llmalert_anomaly_agent_verification_prompt
-        .as_deref()
-        .unwrap_or(prompt::VERIFICATION);
+    let prompts = Prompts {
+        detection: spec.llm_detection_prompt().unwrap_or(prompt::DETECTION),
+        verification: spec
+            .llmalert_anomaly_agent_verification_prompt
+            .as_deref()
+            .unwrap_or(prompt::VERIFICATION),
+    };
+    // Cleared when the model refuses images, so the other metrics are not asked twice.
+    let mut send_charts = spec.llmalert_include_plot;
     let mut written = 0u64;
     let (mut asked, mut failed) = (0usize, 0usize);
     let mut budget_spent = false;
@@ -82,17 +81,29 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 message: e.to_string(),
             })?;
         asked += 1;
-        let outcome = ask_and_verify(
-            llm,
-            &budget,
-            &model,
-            system,
-            detection,
-            verification,
-            &metric,
-            &lines,
-        )
-        .await;
+        let chart = if send_charts {
+            let (title, series) = (metric.clone(), points.to_vec());
+            draw_in_background(move || series_png(&title, &series))
+                .await
+                .map_err(|e| report.note(format!("{metric}: asked without a chart: {e}")))
+                .ok()
+        } else {
+            None
+        };
+        let ask = |chart| ask_and_verify(llm, &budget, &model, &prompts, &metric, &lines, chart);
+        let outcome = match ask(chart.as_deref()).await {
+            Err(LlmError::Status { status, detail })
+                if chart.is_some() && matches!(status, 400 | 413 | 415 | 422) =>
+            {
+                send_charts = false;
+                report.note(format!(
+                    "{model} refused the chart (HTTP {status}: {detail}); asking without charts \
+                     from now on (set llmalert_include_plot: false for text-only models)"
+                ));
+                ask(None).await
+            }
+            other => other,
+        };
         let confirmed = match outcome {
             Ok(c) => c,
             Err(e) => {
@@ -160,6 +171,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 .map(|(t, why)| format!("- {}: {why}", format_db(*t)))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            table: None,
         });
     }
     // A run fails when the LLM could not be used at all; a spent budget is a limit, not a fault.
@@ -181,36 +193,34 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
-/// Detection, then verification of its candidates.
-#[allow(clippy::too_many_arguments)]
+/// The batch's instructions for each step (built-in unless the batch replaces them).
+struct Prompts<'a> {
+    detection: &'a str,
+    verification: &'a str,
+}
+
+/// Detection, then verification of its candidates, both with the chart when there is one.
 async fn ask_and_verify(
     llm: &crate::llm::LlmClient,
     budget: &Budget,
     model: &str,
-    system: &str,
-    detection: &str,
-    verification: &str,
+    prompts: &Prompts<'_>,
     metric: &str,
     lines: &[(String, f64)],
+    chart: Option<&[u8]>,
 ) -> Result<Vec<Flag>, LlmError> {
-    let candidates = llm
-        .ask(
-            budget,
-            model,
-            system,
-            &prompt::user_message(metric, detection, lines, None),
-        )
-        .await?;
+    let system = if chart.is_some() {
+        prompt::SYSTEM_WITH_CHART
+    } else {
+        prompt::SYSTEM
+    };
+    let detection = prompt::user_message(metric, prompts.detection, lines, None);
+    let candidates = llm.ask(budget, model, system, &detection, chart).await?;
     if candidates.is_empty() {
         return Ok(candidates);
     }
-    llm.ask(
-        budget,
-        model,
-        system,
-        &prompt::user_message(metric, verification, lines, Some(&candidates)),
-    )
-    .await
+    let verification = prompt::user_message(metric, prompts.verification, lines, Some(&candidates));
+    llm.ask(budget, model, system, &verification, chart).await
 }
 
 /// A trailing mean over `n` points (0 or 1: unchanged).

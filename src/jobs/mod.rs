@@ -83,13 +83,22 @@ impl JobCtx {
     }
 }
 
-/// A message a job wants sent (by `notify`, once it exists; logged until then).
+/// A message a job wants sent (by `notify`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub kind: &'static str,
     pub metric: String,
     pub title: String,
     pub description: String,
+    /// Tabular content (the daily summary), which each channel lays out as it can.
+    pub table: Option<Table>,
+}
+
+/// Rows of cells under named columns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// What a run did.

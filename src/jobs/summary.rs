@@ -1,17 +1,35 @@
 //! Summary: over every batch that keeps it on, per metric over the last day — newest
-//! timestamp and how many metric, score and alert rows were stored (`summary_sql`). The
-//! digest is returned as a notice for the channels (`notify`, a later issue).
+//! timestamp and how many metric, score and alert rows were stored (`summary_sql`) — as one
+//! table, with the metrics that alerted most named first.
 
-use super::{JobCtx, JobError, JobReport, Notice, render};
+use super::{JobCtx, JobError, JobReport, Notice, Table, render};
 use crate::config::Batch;
 use crate::store::Value;
 
+/// `summary_sql`'s columns, and their headings.
+const COLUMNS: [(&str, &str); 8] = [
+    ("metric_name", "metric"),
+    ("metric_timestamp_max", "latest"),
+    ("n_metric", "metrics"),
+    ("n_score", "scores"),
+    ("n_alert", "alerts"),
+    ("n_change", "changes"),
+    ("n_llmalert", "llm"),
+    ("n_tholdalert", "thold"),
+];
+
+/// How many of the busiest metrics the description names.
+const BUSIEST_SHOWN: usize = 10;
+
 pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, JobError> {
     let mut report = JobReport::default();
-    let mut lines = vec![format!(
-        "{:<20} {:<40} {:<19} {:>8} {:>7} {:>7} {:>7} {:>5} {:>6}",
-        "batch", "metric", "latest", "metrics", "scores", "alerts", "changes", "llm", "thold"
-    )];
+    let mut table = Table {
+        columns: std::iter::once("batch")
+            .chain(COLUMNS.iter().map(|c| c.1))
+            .map(str::to_owned)
+            .collect(),
+        rows: Vec::new(),
+    };
     // (alerts of every kind, batch, metric) for the "most anomalous" list.
     let mut busiest: Vec<(u64, String, String)> = Vec::new();
     for batch in batches.iter().filter(|b| !b.spec.disable_summary) {
@@ -27,18 +45,8 @@ pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, J
             }
         };
         for row in &result.rows {
-            lines.push(format!(
-                "{:<20} {:<40} {:<19} {:>8} {:>7} {:>7} {:>7} {:>5} {:>6}",
-                batch.name(),
-                get(row, "metric_name"),
-                get(row, "metric_timestamp_max"),
-                get(row, "n_metric"),
-                get(row, "n_score"),
-                get(row, "n_alert"),
-                get(row, "n_change"),
-                get(row, "n_llmalert"),
-                get(row, "n_tholdalert")
-            ));
+            let mut cells = vec![batch.name().to_owned()];
+            cells.extend(COLUMNS.iter().map(|(column, _)| get(row, column)));
             let alerts: u64 = ["n_alert", "n_change", "n_llmalert", "n_tholdalert"]
                 .iter()
                 .filter_map(|c| get(row, c).parse::<u64>().ok())
@@ -46,21 +54,25 @@ pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, J
             if alerts > 0 {
                 busiest.push((alerts, batch.name().to_owned(), get(row, "metric_name")));
             }
+            table.rows.push(cells);
         }
     }
     busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (&a.1, &a.2).cmp(&(&b.1, &b.2))));
-    if !busiest.is_empty() {
-        lines.push(String::new());
-        lines.push("Most anomalous over the period:".to_owned());
-        for (n, batch, metric) in busiest.iter().take(10) {
+    let description = if busiest.is_empty() {
+        "No alerts over the period.".to_owned()
+    } else {
+        let mut lines = vec!["Most anomalous over the period:".to_owned()];
+        for (n, batch, metric) in busiest.iter().take(BUSIEST_SHOWN) {
             lines.push(format!("  {batch}/{metric}: {n} alert(s)"));
         }
-    }
+        lines.join("\n")
+    };
     report.notices.push(Notice {
         kind: "summary",
         metric: String::new(),
         title: "Anomstack Summary".to_owned(),
-        description: lines.join("\n"),
+        description,
+        table: Some(table),
     });
     report.note(format!("summary of {} metric(s)", report.rows_read));
     Ok(report)

@@ -88,20 +88,21 @@ impl LlmClient {
         Ok(models[(pick % models.len() as u64) as usize].clone())
     }
 
-    /// One chat completion asking for the anomaly list.
+    /// One chat completion asking for the anomaly list; `chart_png` goes along as an image.
     pub async fn ask(
         &self,
         budget: &Budget,
         model: &str,
         system: &str,
         user: &str,
+        chart_png: Option<&[u8]>,
     ) -> Result<Vec<Flag>, LlmError> {
         budget.take_call()?;
         let body = json!({
             "model": model,
             "messages": [
                 {"role": "system", "content": system},
-                {"role": "user", "content": user}
+                {"role": "user", "content": prompt::user_content(user.to_owned(), chart_png)}
             ],
             "response_format": prompt::response_format(),
         });

@@ -2,12 +2,20 @@
 //! the candidates (the original's anomaly-agent flow), each replaceable per batch. The series
 //! goes in as `timestamp,value` lines under the metric's real name.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::parse::Flag;
 
 pub const SYSTEM: &str = "You are an expert in time series anomaly detection for business and \
 operational metrics. You answer only with JSON that follows the requested schema.";
+
+/// The system prompt when a chart goes along (`llmalert_include_plot`).
+pub const SYSTEM_WITH_CHART: &str = "You are an expert in time series anomaly detection for \
+business and operational metrics. A chart of the series is attached: use it to see the shape of \
+the series, but take timestamps and values only from the listed points. You answer only with \
+JSON that follows the requested schema.";
 
 pub const DETECTION: &str = "Find the anomalies in this time series. Look for values far outside \
 the usual range (beyond 2-3 standard deviations of the recent behaviour), sudden breaks in trend, \
@@ -41,6 +49,20 @@ pub fn user_message(
         out.push_str(&format!("\nCandidate anomalies:\n{}\n", Value::Array(list)));
     }
     out
+}
+
+/// The user message's `content`: the text alone, or the text and the chart as a PNG data URL
+/// (the OpenAI vision format, which OpenRouter and Ollama's OpenAI API accept too).
+pub fn user_content(text: String, chart_png: Option<&[u8]>) -> Value {
+    match chart_png {
+        None => Value::String(text),
+        Some(png) => json!([
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {
+                "url": format!("data:image/png;base64,{}", STANDARD.encode(png))
+            }}
+        ]),
+    }
 }
 
 /// The structured-output schema every answer is asked to follow.
@@ -89,5 +111,17 @@ mod tests {
         }];
         let v = user_message("signups", VERIFICATION, &lines, Some(&c));
         assert!(v.contains("Candidate anomalies") && v.contains("jump"));
+    }
+
+    #[test]
+    fn a_chart_goes_along_as_a_png_data_url_after_the_text() {
+        assert_eq!(user_content("hi".into(), None), Value::String("hi".into()));
+        let parts = user_content("hi".into(), Some(b"\x89PNG"));
+        assert_eq!(parts[0], json!({"type": "text", "text": "hi"}));
+        assert_eq!(parts[1]["type"], "image_url");
+        assert_eq!(
+            parts[1]["image_url"]["url"],
+            "data:image/png;base64,iVBORw=="
+        );
     }
 }

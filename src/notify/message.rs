@@ -1,5 +1,5 @@
-//! An alert as a message: title, description, tags, recent points, and its text and HTML
-//! bodies. The same message goes to every channel; each channel picks what it can show.
+//! An alert as a message: title, description, tags, recent points or a table, and its text and
+//! HTML bodies. The same message goes to every channel; each channel picks what it can show.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +7,7 @@ use maud::{Markup, html};
 
 use crate::charts::ascii::sparkline;
 use crate::charts::number;
+use crate::jobs::Table;
 use crate::store::ChartPoint;
 
 /// Points shown as a text sparkline.
@@ -29,6 +30,8 @@ pub struct Message {
     pub threshold: Option<f64>,
     /// What the lower panel's series is (anomaly score, change score).
     pub score_label: String,
+    /// Tabular content (the daily summary).
+    pub table: Option<Table>,
 }
 
 impl Message {
@@ -79,6 +82,10 @@ impl Message {
             out.push(self.description.clone());
             out.push(String::new());
         }
+        if let Some(table) = &self.table {
+            out.push(aligned(table));
+            out.push(String::new());
+        }
         if let Some((values, scores)) = self.sparklines() {
             out.push(format!("value {values}"));
             out.push(format!("score {scores}"));
@@ -106,6 +113,9 @@ impl Message {
                 @if !self.description.is_empty() {
                     pre style="background: #f5f6f8; padding: 8px; white-space: pre-wrap" { code { (self.description) } }
                 }
+                @if let Some(table) = &self.table {
+                    (html_table(table))
+                }
                 @if let Some(cid) = image_cid {
                     img src={ "cid:" (cid) } alt={ "chart of " (self.metric) } width="720" style="max-width: 100%";
                 }
@@ -116,6 +126,92 @@ impl Message {
                     table style="border-collapse: collapse; font-size: 13px" {
                         @for (k, v) in &self.tags {
                             tr { th style="text-align: left; padding: 2px 8px 2px 0; color: #5b6270" { (k) } td { (v) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Cells that read as numbers, which tables align right.
+fn numeric(cell: &str) -> bool {
+    !cell.is_empty() && cell.parse::<f64>().is_ok()
+}
+
+/// Which columns hold numbers (and are aligned right).
+fn numeric_columns(table: &Table) -> Vec<bool> {
+    (0..table.columns.len())
+        .map(|i| {
+            !table.rows.is_empty()
+                && table
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .all(|c| c.is_empty() || numeric(c))
+        })
+        .collect()
+}
+
+/// A table as fixed-width text, for plain-text bodies and Slack's code blocks.
+pub fn aligned(table: &Table) -> String {
+    let mut widths: Vec<usize> = table.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &table.rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let right = numeric_columns(table);
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .zip(&right)
+            .map(|((cell, width), right)| {
+                if *right {
+                    format!("{cell:>width$}")
+                } else {
+                    format!("{cell:<width$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    std::iter::once(line(&table.columns))
+        .chain(table.rows.iter().map(|r| line(r)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A table with inline styles, which mail clients keep (they drop style sheets).
+fn html_table(table: &Table) -> Markup {
+    let right = numeric_columns(table);
+    let style = |i: usize| {
+        let align = if right.get(i).copied().unwrap_or(false) {
+            "right"
+        } else {
+            "left"
+        };
+        format!("padding: 4px 10px; border-bottom: 1px solid #e3e6ea; text-align: {align}")
+    };
+    html! {
+        table style="border-collapse: collapse; font-size: 13px; margin: 8px 0" {
+            thead {
+                tr {
+                    @for (i, column) in table.columns.iter().enumerate() {
+                        th style={ (style(i)) "; background: #f5f6f8; color: #5b6270" } { (column) }
+                    }
+                }
+            }
+            tbody {
+                @for row in &table.rows {
+                    tr {
+                        @for (i, value) in row.iter().enumerate() {
+                            td style=(style(i)) { (value) }
                         }
                     }
                 }
@@ -155,6 +251,7 @@ mod tests {
                 .collect(),
             threshold: Some(0.8),
             score_label: "anomaly score".into(),
+            table: None,
         }
     }
 
@@ -173,5 +270,32 @@ mod tests {
             "descriptions are escaped"
         );
         assert_eq!(m.chart_name(), "cpu__load__x.png");
+    }
+
+    #[test]
+    fn tables_align_in_text_and_are_real_tables_in_html() {
+        let mut m = message();
+        m.points.clear();
+        m.table = Some(Table {
+            columns: vec!["batch".into(), "metric".into(), "alerts".into()],
+            rows: vec![
+                vec!["shop".into(), "orders <eu>".into(), "12".into()],
+                vec!["shop".into(), "refunds".into(), "3".into()],
+            ],
+        });
+        let text = m.text();
+        assert!(
+            text.contains(
+                "batch  metric       alerts\nshop   orders <eu>      12\nshop   refunds           3"
+            ),
+            "{text}"
+        );
+        let html = m.html(None).into_string();
+        assert!(html.contains(">batch</th>"), "{html}");
+        assert!(
+            html.contains(">orders &lt;eu&gt;</td>"),
+            "cells are escaped: {html}"
+        );
+        assert!(html.contains("text-align: right\">12</td>"), "{html}");
     }
 }

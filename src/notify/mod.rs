@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::charts::png::alert_png;
+use crate::charts::png::{alert_png, draw_in_background};
 use crate::config::{AlertMethod, Batch, ChannelSettings};
 use crate::jobs::Notice;
 use crate::jobs::rules::smoothed_scores;
@@ -25,7 +25,6 @@ use message::Message;
 /// Longest a single channel may take for one message.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a chart may take to draw.
-const CHART_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one job's delivery may take in all; the rest of its messages are dropped and logged.
 pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 /// Most points drawn in an alert's chart, whatever `alert_max_n` asks (a PNG 1000 px wide).
@@ -214,6 +213,7 @@ impl Notifier {
             points: Vec::new(),
             threshold: None,
             score_label: String::new(),
+            table: None,
         };
         let outcome = match tokio::time::timeout(
             SEND_TIMEOUT,
@@ -272,6 +272,7 @@ impl Notifier {
             points: Vec::new(),
             threshold,
             score_label: score_label.to_owned(),
+            table: notice.table.clone(),
         }
     }
 
@@ -325,27 +326,13 @@ impl Notifier {
             msg.threshold,
             msg.score_label.clone(),
         );
-        let drawing = tokio::task::spawn_blocking(move || {
+        let drawn = draw_in_background(move || {
             alert_png(&title, &points, threshold, &label, &value_smooth)
-        });
-        match tokio::time::timeout(CHART_TIMEOUT, drawing).await {
-            Ok(Ok(Ok(png))) => Some(png),
-            Ok(Ok(Err(e))) => {
-                log.push(format!("no chart for {}: {e}", msg.metric));
-                None
-            }
-            Ok(Err(e)) => {
-                log.push(format!("no chart for {}: {e}", msg.metric));
-                None
-            }
-            Err(_) => {
-                log.push(format!(
-                    "no chart for {}: drawing took too long",
-                    msg.metric
-                ));
-                None
-            }
-        }
+        })
+        .await;
+        drawn
+            .map_err(|e| log.push(format!("no chart for {}: {e}", msg.metric)))
+            .ok()
     }
 
     async fn send(

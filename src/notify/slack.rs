@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 
 use super::NotifyError;
-use super::message::Message;
+use super::message::{Message, aligned};
 use super::webhook::without_url;
 use crate::config::SlackSettings;
 
@@ -25,7 +25,8 @@ fn slack_error(method: &str, detail: impl std::fmt::Display) -> NotifyError {
     NotifyError::Slack(format!("{method}: {detail}"))
 }
 
-/// The text Slack shows: the title in bold, then the description.
+/// The text Slack shows: the title in bold, the description, and a table as a code block
+/// (Slack has no tables, but keeps a code block's columns aligned).
 /// Slack's control characters are escaped, so `<!channel>` in a metric name or an LLM answer
 /// pings no one.
 pub fn text(msg: &Message) -> String {
@@ -34,11 +35,15 @@ pub fn text(msg: &Message) -> String {
             .replace('<', "&lt;")
             .replace('>', "&gt;")
     };
-    if msg.description.is_empty() {
-        format!("*{}*", esc(&msg.title))
-    } else {
-        format!("*{}*\n{}", esc(&msg.title), esc(&msg.description))
+    let mut out = format!("*{}*", esc(&msg.title));
+    if !msg.description.is_empty() {
+        out.push('\n');
+        out.push_str(&esc(&msg.description));
     }
+    if let Some(table) = &msg.table {
+        out.push_str(&format!("\n```\n{}\n```", esc(&aligned(table))));
+    }
+    out
 }
 
 /// Calls a Web API method with form parameters; its JSON answer when `ok`.

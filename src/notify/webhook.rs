@@ -37,6 +37,7 @@ pub fn payload(msg: &Message) -> Value {
         "tags": msg.tags,
         "threshold": msg.threshold,
         "points": points,
+        "table": msg.table.as_ref().map(|t| json!({"columns": t.columns, "rows": t.rows})),
     })
 }
 

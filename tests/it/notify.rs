@@ -666,6 +666,7 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
     let site = site("").await;
     alert(&site, ChannelSettings::default()).await;
     let (base, hook) = webhook_receiver(&[]).await;
+    let sink = SmtpSink::start();
     let config = site.dir.load_ok(&[]);
     let ctx = JobCtx {
         store: site.store.clone(),
@@ -675,6 +676,7 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
         notifier: Some(Arc::new(
             Notifier::new(ChannelSettings {
                 webhook: Some(webhook_settings(&format!("{base}/summary"))),
+                email: Some(sink.settings(&["ops@example.com"])),
                 ..ChannelSettings::default()
             })
             .unwrap(),
@@ -690,26 +692,64 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
     let body: Value = serde_json::from_str(&calls[0].text()).unwrap();
     assert_eq!(body["kind"], "summary");
     assert_eq!(body["title"], "Anomstack Summary");
-    let table = body["description"].as_str().unwrap();
+    assert_eq!(
+        body["description"],
+        "Most anomalous over the period:\n  n/m1: 1 alert(s)\n  n/m2: 1 alert(s)\n  n/m3: 1 alert(s)"
+    );
+    // The table as data: a row per metric, every kind of alert counted.
+    assert_eq!(
+        body["table"]["columns"],
+        serde_json::json!([
+            "batch", "metric", "latest", "metrics", "scores", "alerts", "changes", "llm", "thold"
+        ])
+    );
+    let rows = body["table"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0][0], "n");
+    assert_eq!(rows[0][1], "m1");
+    assert_eq!(
+        (&rows[0][3], &rows[0][4], &rows[0][5]),
+        (&"60".into(), &"60".into(), &"1".into())
+    );
+    // As text: aligned columns.
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains("batch  metric  latest               metrics  scores  alerts"),
+        "{text}"
+    );
+    // By email: a real HTML table.
+    wait_for("the summary email", || sink.messages().len() == 1);
+    let mail = &sink.messages()[0];
+    assert_eq!(mail["subject"], "Anomstack Summary");
+    let html = mail["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/html")
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        html.contains("<table") && html.contains(">alerts</th>"),
+        "{html}"
+    );
     for m in ["m1", "m2", "m3"] {
-        assert!(table.contains(m), "{table}");
+        assert!(html.contains(&format!(">{m}</td>")), "{html}");
     }
-    assert!(
-        table.contains("llm") && table.contains("thold"),
-        "every kind: {table}"
-    );
-    assert!(
-        table.contains("Most anomalous over the period:\n  n/m1: 1 alert(s)"),
-        "{table}"
-    );
+    std::fs::write(screenshots().join("summary-email.html"), html).unwrap();
 }
 
-fn llm_client(base: &str, max_calls: u32) -> Arc<anomstack::llm::LlmClient> {
+fn llm_client(
+    base: &str,
+    max_calls: u32,
+    random_models: &[&str],
+) -> Arc<anomstack::llm::LlmClient> {
     Arc::new(
         anomstack::llm::LlmClient::new(anomstack::config::LlmSettings {
             base_url: base.to_owned(),
             api_key: Some(Secret::new("sk-test")),
-            random_models: Vec::new(),
+            random_models: random_models.iter().map(|m| m.to_string()).collect(),
             timeout: Duration::from_secs(1),
             max_calls,
             max_tokens: 1_000_000,
@@ -752,7 +792,7 @@ async fn llm_alerts_save_explanations_and_survive_bad_answers_and_timeouts() {
         site("disable_llmalert: false\nalert_methods: webhook\nllmalert_model: test-model\n").await;
     let (api, llm_log) = crate::support::receiver::fake_openai().await;
     let (base, hook) = webhook_receiver(&[]).await;
-    let log = llmalert(&site, llm_client(&api, 50), &format!("{base}/llm"))
+    let log = llmalert(&site, llm_client(&api, 50, &[]), &format!("{base}/llm"))
         .await
         .unwrap();
     assert!(
@@ -802,7 +842,7 @@ async fn llm_alerts_save_explanations_and_survive_bad_answers_and_timeouts() {
     }
     assert!(requests.iter().any(|r| r.text().contains("Metric: m1")));
     // Again: the same anomaly is saved again but not re-sent.
-    llmalert(&site, llm_client(&api, 50), &format!("{base}/llm"))
+    llmalert(&site, llm_client(&api, 50, &[]), &format!("{base}/llm"))
         .await
         .unwrap();
     assert_eq!(
@@ -811,16 +851,165 @@ async fn llm_alerts_save_explanations_and_survive_bad_answers_and_timeouts() {
         "an anomaly already flagged is not sent twice"
     );
     // A budget of one call stops after it, and says so.
-    let log = llmalert(&site, llm_client(&api, 1), &format!("{base}/llm"))
+    let log = llmalert(&site, llm_client(&api, 1, &[]), &format!("{base}/llm"))
         .await
         .unwrap();
     assert!(log.contains("budget is spent"), "{log}");
 }
 
+/// The user message's parts as sent: its text, and the PNG it carried, if any.
+fn llm_user_message(request: &crate::support::receiver::Recorded) -> (String, Option<Vec<u8>>) {
+    use base64::Engine;
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let content = &body["messages"][1]["content"];
+    if let Some(text) = content.as_str() {
+        return (text.to_owned(), None);
+    }
+    assert_eq!(content[0]["type"], "text");
+    assert_eq!(content[1]["type"], "image_url");
+    let url = content[1]["image_url"]["url"].as_str().unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(url.strip_prefix("data:image/png;base64,").unwrap())
+        .unwrap();
+    (content[0]["text"].as_str().unwrap().to_owned(), Some(png))
+}
+
+fn llm_system_prompt(request: &crate::support::receiver::Recorded) -> String {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    body["messages"][0]["content"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_alerts_show_the_model_a_chart_of_the_points_they_send() {
+    let vision =
+        site("disable_llmalert: false\nllmalert_model: vision\nllmalert_prompt_max_n: 40\n").await;
+    let (api, llm_log) = crate::support::receiver::fake_openai().await;
+    llmalert(&vision, llm_client(&api, 50, &[]), "http://127.0.0.1:9/x")
+        .await
+        .unwrap();
+    let requests = llm_log.all();
+    assert_eq!(requests.len(), 4, "m1 detect + verify, m2, m3");
+    let mut charts = Vec::new();
+    for r in &requests {
+        let (text, png) = llm_user_message(r);
+        let png = png.unwrap_or_else(|| panic!("no chart with {text}"));
+        let reader = png::Decoder::new(std::io::Cursor::new(&png))
+            .read_info()
+            .unwrap();
+        assert!(reader.info().width >= 640, "a chart a model can read");
+        assert_eq!(text.lines().filter(|l| l.starts_with("20")).count(), 40);
+        assert!(llm_system_prompt(r).contains("chart of the series is attached"));
+        charts.push(png);
+    }
+    assert_eq!(charts[0], charts[1], "verification sees the same chart");
+    assert_ne!(charts[0], charts[2], "every metric gets its own chart");
+
+    // Turned off: text alone, with the text-only system prompt.
+    let text_only =
+        site("disable_llmalert: false\nllmalert_model: vision\nllmalert_include_plot: false\n")
+            .await;
+    let (api, llm_log) = crate::support::receiver::fake_openai().await;
+    llmalert(
+        &text_only,
+        llm_client(&api, 50, &[]),
+        "http://127.0.0.1:9/x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(llm_log.all().len(), 4);
+    for r in &llm_log.all() {
+        assert!(llm_user_message(r).1.is_none());
+        assert!(!llm_system_prompt(r).contains("chart"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_only_model_that_refuses_the_chart_is_asked_without_it() {
+    let site = site("disable_llmalert: false\nllmalert_model: text-only\n").await;
+    let (api, llm_log) = crate::support::receiver::fake_openai().await;
+    let log = llmalert(&site, llm_client(&api, 50, &[]), "http://127.0.0.1:9/x")
+        .await
+        .unwrap();
+    assert!(
+        log.contains("text-only refused the chart (HTTP 400: Invalid content type."),
+        "{log}"
+    );
+    let requests = llm_log.all();
+    let with_chart = requests
+        .iter()
+        .filter(|r| llm_user_message(r).1.is_some())
+        .count();
+    assert_eq!(with_chart, 1, "only the first call carries a chart");
+    assert_eq!(
+        requests.len(),
+        5,
+        "the refused call, then m1 detect + verify, m2, m3"
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'llmalert'"
+        )
+        .await,
+        1,
+        "m1's anomaly is still found"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_prompts_and_a_random_model_reach_the_llm() {
+    // The original's legacy key `llmalert_anomaly_agent_system_prompt` is its detection prompt.
+    let site = site(
+        "disable_llmalert: false\nllmalert_model: random\nllmalert_include_plot: false\n\
+         llmalert_anomaly_agent_system_prompt: Flag odd sales only.\n\
+         llmalert_anomaly_agent_verification_prompt: Double-check these sales flags.\n",
+    )
+    .await;
+    let (api, llm_log) = crate::support::receiver::fake_openai().await;
+    llmalert(
+        &site,
+        llm_client(&api, 50, &["model-a", "model-b"]),
+        "http://127.0.0.1:9/x",
+    )
+    .await
+    .unwrap();
+    let requests = llm_log.all();
+    assert_eq!(requests.len(), 4);
+    let mut models_by_metric = std::collections::BTreeMap::new();
+    for r in &requests {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        let model = body["model"].as_str().unwrap().to_owned();
+        assert!(["model-a", "model-b"].contains(&model.as_str()), "{model}");
+        assert!(llm_system_prompt(r).starts_with("You are an expert"));
+        let (text, _) = llm_user_message(r);
+        let metric = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Metric: "))
+            .unwrap()
+            .to_owned();
+        if text.contains("Candidate anomalies") {
+            assert!(
+                text.starts_with("Double-check these sales flags."),
+                "{text}"
+            );
+        } else {
+            assert!(text.starts_with("Flag odd sales only."), "{text}");
+        }
+        let first = models_by_metric.entry(metric).or_insert(model.clone());
+        assert_eq!(*first, model, "one model per metric within a run");
+    }
+
+    // `random` with no models to pick from is a configuration error that says what to set.
+    let err = llmalert(&site, llm_client(&api, 50, &[]), "http://127.0.0.1:9/x")
+        .await
+        .unwrap_err();
+    assert!(err.contains("ANOMSTACK_LLMALERT_MODELS"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_llmalert_whose_every_call_fails_fails_its_run_only() {
     let site = site("disable_llmalert: false\n").await;
-    let llm = llm_client("http://127.0.0.1:9/v1", 50);
+    let llm = llm_client("http://127.0.0.1:9/v1", 50, &[]);
     let err = llmalert(&site, llm, "http://127.0.0.1:9/x")
         .await
         .unwrap_err();

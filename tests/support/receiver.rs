@@ -200,7 +200,8 @@ struct LlmState {
 /// An OpenAI-compatible `/v1/chat/completions` that answers by the metric in the prompt:
 /// `m1` has an anomaly at its newest point (detection also reports one the verification drops,
 /// and one at a time not in the series), `m2` gets malformed JSON, `m3` an answer too slow to
-/// wait for. The newest timestamp is taken from the prompt itself.
+/// wait for. The newest timestamp is taken from the prompt itself. The model `text-only` answers
+/// a message with an image by HTTP 400, as OpenAI's text models do.
 pub async fn fake_openai() -> (String, Log) {
     let log = Log::default();
     let router = Router::new()
@@ -212,10 +213,30 @@ pub async fn fake_openai() -> (String, Log) {
 async fn completion(State(s): State<LlmState>, headers: HeaderMap, body: Bytes) -> Response {
     s.log.push("chat/completions", headers, body.clone());
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let user = request["messages"][1]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let content = &request["messages"][1]["content"];
+    // A plain string, or the vision format's parts: text, then an image.
+    let (user, image) = match content.as_array() {
+        Some(parts) => (
+            parts
+                .iter()
+                .filter(|p| p["type"] == "text")
+                .filter_map(|p| p["text"].as_str())
+                .collect::<String>(),
+            parts.iter().any(|p| p["type"] == "image_url"),
+        ),
+        None => (content.as_str().unwrap_or_default().to_owned(), false),
+    };
+    // Like OpenAI's text-only models.
+    if image && request["model"] == "text-only" {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {
+                "message": "Invalid content type. image_url is only supported by certain models.",
+                "type": "invalid_request_error", "param": "messages.[1].content.[1].type"
+            }})),
+        )
+            .into_response();
+    }
     let metric = user
         .lines()
         .find_map(|l| l.strip_prefix("Metric: "))
