@@ -552,6 +552,12 @@ fn print_report(job: &str, report: &anomstack::jobs::JobReport) {
             n.title,
             n.description.replace('\n', "\n    ")
         );
+        if let Some(table) = &n.table {
+            println!(
+                "    {}",
+                anomstack::notify::message::aligned(table).replace('\n', "\n    ")
+            );
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod change;
 mod delete;
 mod ingest;
 mod llmalert;
+mod plot;
 pub mod rules;
 mod score;
 mod summary;
@@ -153,11 +154,7 @@ pub async fn run_job(ctx: &JobCtx, batch: &Batch, job: BatchJob) -> Result<JobRe
         BatchJob::Change => change::run(ctx, batch).await,
         BatchJob::Delete => delete::run(ctx, batch).await,
         BatchJob::Llmalert => llmalert::run(ctx, batch).await,
-        BatchJob::Plot => {
-            let mut report = JobReport::default();
-            report.note(format!("{job} is not available yet; nothing done"));
-            Ok(report)
-        }
+        BatchJob::Plot => plot::run(ctx, batch).await,
     }
 }
 

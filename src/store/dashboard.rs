@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::Store;
 use super::error::{SqlContext, StoreError};
-use super::metrics::{MetricType, check_table};
+use super::metrics::{MetricRow, MetricType, check_table};
 use super::row::{columns, count, real, text, wide};
 use crate::timestamp::{format_db, parse_lenient};
 
@@ -164,6 +164,45 @@ pub struct ChartPoint {
     /// A threshold alert, with its metadata (bounds, value).
     pub tholdalert: Option<String>,
     pub feedback: Option<Feedback>,
+}
+
+impl ChartPoint {
+    /// Adds one long-format row stored at this point's time (`metric_type`, value, metadata).
+    pub fn apply(&mut self, kind: &str, value: Option<f64>, metadata: String) {
+        let flagged = value.is_some_and(|v| v > 0.0);
+        match kind {
+            "metric" => self.value = value,
+            "score" => self.score = value,
+            "alert" => self.alert = flagged,
+            "llmalert" if flagged => self.llmalert = Some(explanation(&metadata)),
+            "change" => self.change = flagged,
+            "tholdalert" if flagged => self.tholdalert = Some(metadata),
+            other => {
+                if let Some(f) = Feedback::from_type(other) {
+                    self.feedback = Some(f);
+                }
+            }
+        }
+    }
+
+    /// Long-format rows of one metric as chart points, oldest first.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a MetricRow>) -> Vec<ChartPoint> {
+        let mut by_time: std::collections::BTreeMap<NaiveDateTime, ChartPoint> = Default::default();
+        for row in rows {
+            by_time
+                .entry(row.timestamp)
+                .or_insert_with(|| ChartPoint {
+                    timestamp: row.timestamp,
+                    ..ChartPoint::default()
+                })
+                .apply(
+                    row.metric_type.as_str(),
+                    Some(row.value),
+                    row.metadata.clone(),
+                );
+        }
+        by_time.into_values().collect()
+    }
 }
 
 /// A person's verdict on an anomaly.
@@ -353,24 +392,13 @@ impl Store {
             let kind = text(row.get_value(1).context(&context)?).unwrap_or_default();
             let value = real(&row.get_value(2).context(&context)?);
             let metadata = text(row.get_value(3).context(&context)?).unwrap_or_default();
-            let point = by_time.entry(ts).or_insert_with(|| ChartPoint {
-                timestamp: ts,
-                ..ChartPoint::default()
-            });
-            let flagged = value.is_some_and(|v| v > 0.0);
-            match kind.as_str() {
-                "metric" => point.value = value,
-                "score" => point.score = value,
-                "alert" => point.alert = flagged,
-                "llmalert" if flagged => point.llmalert = Some(explanation(&metadata)),
-                "change" => point.change = flagged,
-                "tholdalert" if flagged => point.tholdalert = Some(metadata),
-                other => {
-                    if let Some(f) = Feedback::from_type(other) {
-                        point.feedback = Some(f);
-                    }
-                }
-            }
+            by_time
+                .entry(ts)
+                .or_insert_with(|| ChartPoint {
+                    timestamp: ts,
+                    ..ChartPoint::default()
+                })
+                .apply(&kind, value, metadata);
         }
         // Markers without a value at their time (the value aged out) are kept: the chart
         // places them on the score axis.

@@ -40,6 +40,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "notifications",
         sql: include_str!("migrations/0005_notifications.sql"),
     },
+    Migration {
+        version: 6,
+        name: "plots",
+        sql: include_str!("migrations/0006_plots.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

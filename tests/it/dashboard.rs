@@ -697,3 +697,90 @@ async fn a_long_time_window_reads_at_most_the_point_cap() {
     let n = series["points"].as_array().unwrap().len();
     assert!((59..=61).contains(&n), "{n}");
 }
+
+#[tokio::test]
+async fn the_plot_job_draws_the_batch_and_the_dashboard_serves_it() {
+    let site = site(false).await;
+    let missing = get(&site.state, "/batch/web/plot.png").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.body.contains("plot job has not run"),
+        "{}",
+        missing.body
+    );
+    assert!(
+        !get(&site.state, "/batch/web")
+            .await
+            .body
+            .contains("PNG snapshot")
+    );
+
+    let config = site.state.config.current();
+    let ctx =
+        anomstack::jobs::JobCtx::new(site.store.clone(), config.templates.clone(), Utc::now());
+    let run = |batch: &'static str| {
+        let (ctx, config) = (ctx.clone(), config.clone());
+        async move {
+            anomstack::jobs::run_recorded(
+                &ctx,
+                config.batch(batch).unwrap(),
+                anomstack::config::BatchJob::Plot,
+                anomstack::jobs::Trigger::Cli,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let report = run("web").await;
+    assert!(
+        report.log.iter().any(|l| l.contains("drew 15 metric(s)")),
+        "{:?}",
+        report.log
+    );
+
+    let response = router(site.state.clone())
+        .oneshot(
+            Request::get("/batch/web/plot.png")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/png");
+    assert!(response.headers().contains_key(header::LAST_MODIFIED));
+    let png = response.into_body().collect().await.unwrap().to_bytes();
+    let reader = png::Decoder::new(std::io::Cursor::new(&png[..]))
+        .read_info()
+        .unwrap();
+    assert_eq!(
+        (reader.info().width, reader.info().height),
+        (1200, 8 * 260),
+        "15 metrics, two abreast"
+    );
+    let page = get(&site.state, "/batch/web").await;
+    assert!(
+        page.body.contains("href=\"/batch/web/plot.png\"") && page.body.contains("of 15 metric(s)"),
+        "the batch page links the picture"
+    );
+
+    // A batch with nothing to draw keeps no picture and says why; a hidden batch has none.
+    let report = run("empty").await;
+    assert!(
+        report
+            .log
+            .iter()
+            .any(|l| l.contains("no values in the plot window")),
+        "{:?}",
+        report.log
+    );
+    assert_eq!(
+        get(&site.state, "/batch/empty/plot.png").await.status,
+        StatusCode::NOT_FOUND
+    );
+    run("hidden").await;
+    assert_eq!(
+        get(&site.state, "/batch/hidden/plot.png").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

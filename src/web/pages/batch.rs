@@ -72,6 +72,8 @@ pub async fn batch_page(
     };
     let base = format!("/batch/{}", segment(batch.name()));
     let batches = config.dashboard_batches();
+    // A missing picture only hides its link.
+    let plot = state.store.plot(batch.name(), false).await.ok().flatten();
     let body = html! {
         div.controls {
             a.button href={ "/" (view.query(&[])) } { "⌂ Home" }
@@ -101,6 +103,9 @@ pub async fn batch_page(
             a.button href={ (base) (view.toggled(|v| v.dark = !v.dark)) } { @if view.dark { "☀ Light" } @else { "☾ Dark" } }
             a.button href={ (base) (view.query(&[("refresh", "1".into())])) } { "↻ Refresh" }
             a.button href={ (base) "/anomalies" (view.query(&[])) } { "Anomaly list" }
+            @if let Some(plot) = &plot {
+                a.button href={ (base) "/plot.png" } title={ "The plot job's picture of " (plot.info.metrics) " metric(s), drawn " (plot.info.created_at.format("%Y-%m-%d %H:%M")) " UTC" } { "PNG snapshot" }
+            }
         }
         h1 { (batch.name()) }
         (cards_section(batch, &view, &stats))

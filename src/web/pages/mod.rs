@@ -6,6 +6,7 @@ mod batch;
 mod home;
 pub mod layout;
 mod metric;
+mod plot;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/batch/{batch}/chart", get(batch::chart_card))
         .route("/batch/{batch}/metric/{metric}", get(metric::metric_page))
         .route("/batch/{batch}/anomalies", get(anomalies::anomaly_list))
+        .route("/batch/{batch}/plot.png", get(plot::batch_plot))
         .route("/batch/{batch}/feedback", post(anomalies::post_feedback))
 }
 
