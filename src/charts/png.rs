@@ -350,7 +350,7 @@ fn draw(
     let (lo, hi, pad) = value_range(&values);
     let alerts: Vec<f64> = points
         .iter()
-        .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
+        .filter(|p| p.flagged())
         .map(|p| x(p.timestamp))
         .collect();
     let faint = RGBColor(200, 200, 200);
@@ -471,7 +471,7 @@ fn draw(
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RGBColor(44, 160, 44)));
     let marks: Vec<(f64, f64)> = points
         .iter()
-        .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
+        .filter(|p| p.flagged())
         .map(|p| (x(p.timestamp), p.score.unwrap_or(0.0).min(score_max)))
         .collect();
     lower

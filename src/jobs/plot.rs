@@ -60,8 +60,5 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
 
 /// Points flagged by any job.
 fn alerts(points: &[ChartPoint]) -> usize {
-    points
-        .iter()
-        .filter(|p| p.alert || p.change || p.llmalert.is_some() || p.tholdalert.is_some())
-        .count()
+    points.iter().filter(|p| p.flagged()).count()
 }

@@ -167,6 +167,11 @@ pub struct ChartPoint {
 }
 
 impl ChartPoint {
+    /// Whether any job flagged this point (alert, LLM alert, change or threshold alert).
+    pub fn flagged(&self) -> bool {
+        self.alert || self.change || self.llmalert.is_some() || self.tholdalert.is_some()
+    }
+
     /// Adds one long-format row stored at this point's time (`metric_type`, value, metadata).
     pub fn apply(&mut self, kind: &str, value: Option<f64>, metadata: String) {
         let flagged = value.is_some_and(|v| v > 0.0);
@@ -516,6 +521,56 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// The chart around one moment: up to `n` values before `timestamp`, the one at it and up
+    /// to `n` after, with every row stored at those times.
+    pub async fn series_around(
+        &self,
+        table: &str,
+        batch: &str,
+        metric: &str,
+        timestamp: NaiveDateTime,
+        n: u32,
+    ) -> Result<Vec<ChartPoint>, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let context = format!("cannot read metric `{metric}` of batch `{batch}`");
+        let side = |cmp: &str, order: &str| {
+            format!(
+                "(SELECT metric_timestamp FROM {table}
+                  WHERE metric_batch = ?1 AND metric_name = ?2 AND metric_type = 'metric'
+                    AND metric_timestamp {cmp} ?3
+                  ORDER BY metric_timestamp {order} LIMIT ?4)"
+            )
+        };
+        let sql = format!(
+            "SELECT (SELECT MIN(metric_timestamp) FROM {}), (SELECT MAX(metric_timestamp) FROM {})",
+            side("<=", "DESC"),
+            side(">=", "ASC")
+        );
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(
+                &sql,
+                // Each side counts the point at `timestamp` too.
+                libsql::params![batch, metric, format_db(timestamp), n.saturating_add(1)],
+            )
+            .await
+            .context(&context)?;
+        let (mut from, mut to) = (timestamp, timestamp);
+        if let Some(row) = rows.next().await.context(&context)? {
+            let bound = |i| -> Result<Option<NaiveDateTime>, StoreError> {
+                Ok(text(row.get_value(i).context(&context)?)
+                    .as_deref()
+                    .and_then(parse_lenient))
+            };
+            from = bound(0)?.unwrap_or(timestamp).min(timestamp);
+            to = bound(1)?.unwrap_or(timestamp).max(timestamp);
+        }
+        let minutes = u32::try_from((to - from).num_minutes() + 1).unwrap_or(u32::MAX);
+        self.dashboard_series(table, batch, metric, Window::Minutes(minutes), to, Some(to))
+            .await
     }
 
     /// Whether the batch has an alert of any kind for `metric` at `timestamp`: feedback is

@@ -1,5 +1,6 @@
 // The dashboard in a real browser (Debian chromium via playwright-core): home, a batch,
-// search, window, theme, load more, the anomaly list and feedback that survives a reload.
+// search, window, theme, load more, the anomaly list, feedback that survives a reload, and an
+// anomaly expanded in a dialog.
 // Run by tests/it/browser.rs against a seeded server: node dashboard.mjs <base-url> <shots-dir>
 import { launch } from './harness.mjs';
 
@@ -69,6 +70,22 @@ await step('anomalies', async () => {
   await page.waitForFunction(() => !document.querySelector('form.feedback button.active'));
   await page.reload();
   if (await page.locator('form.feedback button.active').count() !== 0) throw new Error('cleared feedback came back');
+});
+
+await step('anomaly-expand', async () => {
+  // ⤢ opens the anomaly's chart in a dialog; feedback there also updates the row behind it.
+  await page.locator('table.list button[title=Expand]').first().click();
+  await page.locator('#modal[open] .expanded svg.chart').waitFor();
+  if (await page.locator('#modal .expanded svg.chart .marker').count() !== 1) throw new Error('more than the one anomaly is marked');
+  await page.locator('#modal form.feedback button[title="Real anomaly"]').click();
+  await page.locator('#modal form.feedback button.active[title="Real anomaly"]').waitFor();
+});
+
+await step('anomaly-feedback-in-row', async () => {
+  await page.click('#modal button:has-text("Close")');
+  await page.locator('table.list form.feedback').first().locator('button.active[title="Real anomaly"]').waitFor();
+  await page.locator('table.list form.feedback').first().locator('button[title="Real anomaly"]').click();
+  await page.waitForFunction(() => !document.querySelector('table.list form.feedback button.active'));
 });
 
 await step('phone', async () => {

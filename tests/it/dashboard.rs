@@ -784,3 +784,119 @@ async fn the_plot_job_draws_the_batch_and_the_dashboard_serves_it() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn an_anomaly_expands_to_its_chart_centred_on_it_with_only_it_marked() {
+    let site = site(true).await;
+    // As stored: whole seconds.
+    let at = |i: i64| {
+        chrono::Timelike::with_nanosecond(&(site.end - Duration::minutes(5 * (99 - i))), 0).unwrap()
+    };
+    let list = get(&site.state, "/batch/web/anomalies").await;
+    assert!(list.body.contains("<dialog id=\"modal\""));
+    let ts = anomstack::timestamp::format_db(at(90));
+    let expand = format!(
+        "/batch/web/anomalies/expand?metric=spiky&amp;ts={}",
+        ts.replace(' ', "+").replace(':', "%3A")
+    );
+    assert!(
+        list.body.contains(&expand),
+        "⤢ loads the dialog: {}",
+        list.body
+    );
+
+    // Centred: as many points before as after, where there are.
+    let around = site
+        .store
+        .series_around("metrics", "web", "spiky", at(90), 5)
+        .await
+        .unwrap();
+    let times: Vec<_> = around.iter().map(|p| p.timestamp).collect();
+    assert_eq!(times.first(), Some(&at(85)));
+    assert_eq!(times.last(), Some(&at(95)));
+    assert_eq!(times.len(), 11);
+    let newest = site
+        .store
+        .series_around("metrics", "web", "spiky", at(98), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        (newest.first().unwrap().timestamp, newest.len()),
+        (at(93), 7)
+    );
+
+    let page = get(&site.state, &expand.replace("&amp;", "&")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<h2>spiky</h2>"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("alert at {} UTC", &ts[..16])),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("class=\"marker alert\"").count(),
+        1,
+        "the alert at i = 95 is not marked here"
+    );
+    assert!(!page.body.contains("class=\"marker llmalert\""));
+    assert!(page.body.contains("name=\"from\" value=\"expanded\""));
+    assert!(page.body.contains("href=\"/batch/web/metric/spiky\""));
+
+    // An LLM alert shows its explanation.
+    let llm = get(
+        &site.state,
+        &format!(
+            "/batch/web/anomalies/expand?metric=spiky&ts={}",
+            anomstack::timestamp::format_db(at(96)).replace(' ', "+")
+        ),
+    )
+    .await;
+    assert!(
+        llm.body.contains("LLM: a &lt;b&gt;sudden&lt;/b&gt; jump"),
+        "{}",
+        llm.body
+    );
+
+    // No anomaly there, or no time at all.
+    let calm = format!(
+        "/batch/web/anomalies/expand?metric=spiky&ts={}",
+        anomstack::timestamp::format_db(at(50)).replace(' ', "+")
+    );
+    assert_eq!(get(&site.state, &calm).await.status, StatusCode::NOT_FOUND);
+    let bad = get(
+        &site.state,
+        "/batch/web/anomalies/expand?metric=spiky&ts=yesterday",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Feedback given in the dialog also updates the list's row, out of band.
+    let cookie = list
+        .set_cookie
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let form = format!(
+        "metric=spiky&ts={}&verdict=up&csrf={token}&from=expanded",
+        ts.replace(' ', "+")
+    );
+    let answer = send(
+        &site.state,
+        Request::post("/batch/web/feedback")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("hx-request", "true")
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body.matches("<form").count(), 2, "{}", answer.body);
+    assert_eq!(answer.body.matches("hx-swap-oob=\"true\"").count(), 1);
+    assert_eq!(answer.body.matches("-expanded\"").count(), 1);
+    assert_eq!(answer.body.matches("class=\"active\"").count(), 2);
+    assert_eq!(feedback_rows(&site.store).await, ["thumbsup"]);
+}

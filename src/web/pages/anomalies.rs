@@ -1,6 +1,7 @@
 //! `/batch/{batch}/anomalies`: every alert of the batch, newest first, 50 a page, filterable
-//! by kind, each with a sparkline and 👍/👎 feedback. Feedback is per anomaly (metric and
-//! time), idempotent and undoable: clicking the active thumb clears it.
+//! by kind, each with a sparkline, 👍/👎 feedback and ⤢, which opens the metric's chart
+//! centred on that anomaly (the only one marked) in a dialog. Feedback is per anomaly (metric
+//! and time), idempotent and undoable: clicking the active thumb clears it.
 
 use std::net::SocketAddr;
 
@@ -13,9 +14,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{not_found, page, server_error};
-use crate::charts::{number, sparkline};
+use crate::charts::{metric_chart, number, sparkline};
 use crate::config::Batch;
-use crate::store::{ANOMALY_KINDS, Anomaly, Feedback, MetricType, Window};
+use crate::store::{ANOMALY_KINDS, Anomaly, ChartPoint, Feedback, MetricType, Window};
 use crate::timestamp::{format_db, parse_lenient};
 use crate::web::csrf;
 use crate::web::view::{View, ViewQuery, segment};
@@ -111,8 +112,13 @@ pub async fn anomaly_list(
                             td { span class={ "kind " (a.kind.as_str()) } { (kind_label(a.kind)) } }
                             td { (a.value.map(number).unwrap_or_else(|| "–".into())) }
                             td { (spark) }
-                            td { (feedback_form(&base, &a.metric, a.timestamp, a.feedback, &token, can_vote)) }
-                            td { a.button href={ (base) "/metric/" (segment(&a.metric)) (view.query(&[])) } title="Open the metric" { "⤢" } }
+                            td { (feedback_form(&base, &a.metric, a.timestamp, a.feedback, &token, can_vote, Place::Row)) }
+                            td {
+                                button type="button" title="Expand" aria-label={ "Expand " (a.metric) " at " (a.timestamp.format("%Y-%m-%d %H:%M")) }
+                                    hx-get={ (base) "/anomalies/expand" (view.query(&[("metric", a.metric.clone()), ("ts", format_db(a.timestamp))])) }
+                                    hx-target="#modal-body"
+                                    hx-on--after-request="document.getElementById('modal').showModal()" { "⤢" }
+                            }
                         }
                     }
                 }
@@ -123,8 +129,118 @@ pub async fn anomaly_list(
             span { "Page " (page_no) " of " (pages) }
             @if u64::from(page_no) < pages { a.button href=(link(kind, page_no + 1)) { "Next ›" } }
         }
+        dialog #modal {
+            form method="dialog" { button { "Close" } }
+            div #modal-body {}
+        }
     };
     let mut response = page("Anomalies", view.dark, body).into_response();
+    if let Some(cookie) = new_cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExpandQuery {
+    #[serde(flatten)]
+    view: ViewQuery,
+    metric: String,
+    ts: String,
+}
+
+/// `/batch/{batch}/anomalies/expand`: the dialog's content for one anomaly: what and when,
+/// its feedback, and the metric's chart centred on it with only it marked.
+pub async fn expand(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ExpandQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let config = state.config.current();
+    let batch = match super::batch_or_404(&config, &name) {
+        Ok(b) => b,
+        Err(missing) => return missing.into_response(),
+    };
+    let Some(ts) = parse_lenient(&q.ts) else {
+        return (StatusCode::BAD_REQUEST, "Unreadable timestamp.").into_response();
+    };
+    let points = match state
+        .store
+        .series_around(
+            &batch.spec.table_key,
+            batch.name(),
+            &q.metric,
+            ts,
+            EXPAND_POINTS,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return server_error("reading the anomaly's chart", &e),
+    };
+    let Some(at) = points
+        .iter()
+        .find(|p| p.timestamp == ts && p.flagged())
+        .cloned()
+    else {
+        return not_found("There is no such anomaly.");
+    };
+    // Only this anomaly is marked; the others would pull the eye elsewhere.
+    let points: Vec<ChartPoint> = points
+        .into_iter()
+        .map(|p| {
+            if p.timestamp == ts {
+                p
+            } else {
+                ChartPoint {
+                    alert: false,
+                    llmalert: None,
+                    change: false,
+                    tholdalert: None,
+                    ..p
+                }
+            }
+        })
+        .collect();
+    let kinds: Vec<&str> = [
+        (at.alert, MetricType::Alert),
+        (at.llmalert.is_some(), MetricType::LlmAlert),
+        (at.change, MetricType::Change),
+        (at.tholdalert.is_some(), MetricType::TholdAlert),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, k)| kind_label(k))
+    .collect();
+    let (token, new_cookie) = csrf::token(&headers);
+    let can_vote =
+        state.public_feedback || admin::session::current(&state, &headers).await.is_some();
+    let view = View::from_query(&q.view);
+    let mut style = view.chart_style();
+    style.large = true;
+    let base = format!("/batch/{}", segment(batch.name()));
+    let body = html! {
+        div.expanded {
+            header {
+                h2 { (q.metric) }
+                p.muted {
+                    (kinds.join(", ")) " at " (ts.format("%Y-%m-%d %H:%M")) " UTC · value "
+                    (at.value.map(number).unwrap_or_else(|| "–".into()))
+                    @if let Some(score) = at.score { " · score " (crate::charts::percent(score)) }
+                }
+                @if let Some(why) = at.llmalert.as_deref().filter(|w| !w.is_empty()) {
+                    p { "LLM: " (why) }
+                }
+                div.controls {
+                    (feedback_form(&base, &q.metric, ts, at.feedback, &token, can_vote, Place::Expanded))
+                    a.button href={ (base) "/metric/" (segment(&q.metric)) (view.query(&[])) } { "Open the metric" }
+                }
+            }
+            (metric_chart(&q.metric, &points, style))
+        }
+    };
+    let mut response = body.into_response();
     if let Some(cookie) = new_cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
@@ -164,6 +280,26 @@ async fn spark(state: &AppState, batch: &Batch, a: &Anomaly) -> Markup {
     }
 }
 
+/// Points around an anomaly in its expanded chart, on each side.
+const EXPAND_POINTS: u32 = 60;
+
+/// Where a feedback form sits: in its row of the list, or in the expanded view, whose answer
+/// also replaces the row's form (out of band) so both show the same verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Row,
+    Expanded,
+    RowOutOfBand,
+}
+
+/// The id of an anomaly's feedback form in the list: stable for a metric and time.
+fn form_id(metric: &str, ts: NaiveDateTime) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{metric}\u{0}{}", format_db(ts)).as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("fb-{hex}")
+}
+
 /// The 👍/👎 pair of one anomaly: a form htmx posts and swaps with the answer.
 fn feedback_form(
     base: &str,
@@ -172,6 +308,7 @@ fn feedback_form(
     current: Option<Feedback>,
     token: &str,
     enabled: bool,
+    place: Place,
 ) -> Markup {
     // The active thumb clears; the other sets.
     let (up, down) = match current {
@@ -179,12 +316,20 @@ fn feedback_form(
         Some(Feedback::Down) => ("up", "clear"),
         None => ("up", "down"),
     };
+    let id = match place {
+        Place::Expanded => format!("{}-expanded", form_id(metric, ts)),
+        Place::Row | Place::RowOutOfBand => form_id(metric, ts),
+    };
     html! {
-        form.feedback method="post" action={ (base) "/feedback" } hx-post={ (base) "/feedback" }
-            hx-target="this" hx-swap="outerHTML" {
+        form.feedback id=(id) method="post" action={ (base) "/feedback" } hx-post={ (base) "/feedback" }
+            hx-target="this" hx-swap="outerHTML"
+            hx-swap-oob=[(place == Place::RowOutOfBand).then_some("true")] {
             input type="hidden" name="metric" value=(metric);
             input type="hidden" name="ts" value=(format_db(ts));
             input type="hidden" name="csrf" value=(token);
+            @if place == Place::Expanded {
+                input type="hidden" name="from" value="expanded";
+            }
             button type="submit" name="verdict" value=(up) disabled[!enabled]
                 class=[(current == Some(Feedback::Up)).then_some("active")]
                 aria-pressed=(current == Some(Feedback::Up)) title="Real anomaly" { "👍" }
@@ -202,6 +347,9 @@ pub struct FeedbackForm {
     ts: String,
     verdict: String,
     csrf: String,
+    /// `expanded` when posted from the expanded view.
+    #[serde(default)]
+    from: Option<String>,
 }
 
 pub async fn post_feedback(
@@ -270,7 +418,13 @@ pub async fn post_feedback(
     }
     let base = format!("/batch/{}", segment(batch.name()));
     if headers.contains_key("hx-request") {
-        feedback_form(&base, &form.metric, ts, verdict, &form.csrf, true).into_response()
+        let form_at =
+            |place| feedback_form(&base, &form.metric, ts, verdict, &form.csrf, true, place);
+        if form.from.as_deref() == Some("expanded") {
+            html! { (form_at(Place::Expanded)) (form_at(Place::RowOutOfBand)) }.into_response()
+        } else {
+            form_at(Place::Row).into_response()
+        }
     } else {
         Redirect::to(&format!("{base}/anomalies")).into_response()
     }

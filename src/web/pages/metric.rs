@@ -74,7 +74,7 @@ pub async fn metric_page(
     let alerts: Vec<_> = points
         .iter()
         .rev()
-        .filter(|p| p.alert || p.llmalert.is_some() || p.change || p.tholdalert.is_some())
+        .filter(|p| p.flagged())
         .take(20)
         .collect();
     let body = html! {

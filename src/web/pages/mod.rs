@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/batch/{batch}/chart", get(batch::chart_card))
         .route("/batch/{batch}/metric/{metric}", get(metric::metric_page))
         .route("/batch/{batch}/anomalies", get(anomalies::anomaly_list))
+        .route("/batch/{batch}/anomalies/expand", get(anomalies::expand))
         .route("/batch/{batch}/plot.png", get(plot::batch_plot))
         .route("/batch/{batch}/feedback", post(anomalies::post_feedback))
 }
