@@ -130,6 +130,14 @@ async fn get(state: &AppState, uri: &str) -> Page {
     send(state, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// The CSRF cookie a page set (`name=value`, for a Cookie header) and its token.
+fn csrf_pair(page: &Page) -> (String, String) {
+    let set_cookie = page.set_cookie.as_deref().expect("a CSRF cookie");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    (cookie, token)
+}
+
 fn enc(s: &str) -> String {
     anomstack::web::view::segment(s)
 }
@@ -361,9 +369,7 @@ async fn feedback_rows(store: &Store) -> Vec<String> {
 async fn feedback_is_per_anomaly_idempotent_undoable_and_csrf_protected() {
     let site = site(true).await;
     let list = get(&site.state, "/batch/web/anomalies").await;
-    let set_cookie = list.set_cookie.expect("a CSRF cookie");
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let (cookie, token) = csrf_pair(&list);
     assert!(list.body.contains(&format!("value=\"{token}\"")));
 
     let up = send(
@@ -453,14 +459,7 @@ async fn feedback_is_per_anomaly_idempotent_undoable_and_csrf_protected() {
 async fn feedback_needs_a_session_unless_public() {
     let site = site(false).await;
     let list = get(&site.state, "/batch/web/anomalies").await;
-    let cookie = list
-        .set_cookie
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let (cookie, token) = csrf_pair(&list);
     let r = send(
         &site.state,
         feedback_request(&site, Some(&cookie), &token, "up"),
@@ -871,14 +870,7 @@ async fn an_anomaly_expands_to_its_chart_centred_on_it_with_only_it_marked() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     // Feedback given in the dialog also updates the list's row, out of band.
-    let cookie = list
-        .set_cookie
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let (cookie, token) = csrf_pair(&list);
     let form = format!(
         "metric=spiky&ts={}&verdict=up&csrf={token}&from=expanded",
         ts.replace(' ', "+")
