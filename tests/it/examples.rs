@@ -7,7 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use crate::store_local::{count, row};
 use crate::support::repo_metrics_dir;
 
-fn repo_config(env: &[(&str, &str)]) -> Config {
+pub(crate) fn repo_config(env: &[(&str, &str)]) -> Config {
     let env = EnvVars::from_pairs(env.iter().copied());
     let mut settings = Settings::from_env(&env).unwrap();
     settings.metrics_dir = repo_metrics_dir();
@@ -17,7 +17,7 @@ fn repo_config(env: &[(&str, &str)]) -> Config {
     }
 }
 
-async fn temp_store() -> (tempfile::TempDir, Store) {
+pub(crate) async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&anomstack::config::DatabaseLocation::Local {
         path: dir.path().join("app.db"),

@@ -16,6 +16,7 @@ mod detect_models;
 mod detect_parity;
 mod detect_quality;
 mod examples;
+mod examples_online;
 #[cfg(all(feature = "s3", feature = "gcs", feature = "azure"))]
 mod model_stores;
 pub mod nab_scorer;
