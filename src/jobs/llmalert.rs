@@ -41,8 +41,9 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             .as_deref()
             .unwrap_or(prompt::VERIFICATION),
     };
-    // Cleared when the model refuses images, so the other metrics are not asked twice.
-    let mut send_charts = spec.llmalert_include_plot;
+    // Models that refused an image, so later metrics are not asked twice (`random` may pick
+    // another model for them).
+    let mut text_only: BTreeSet<String> = BTreeSet::new();
     let mut written = 0u64;
     let (mut asked, mut failed) = (0usize, 0usize);
     let mut budget_spent = false;
@@ -81,7 +82,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 message: e.to_string(),
             })?;
         asked += 1;
-        let chart = if send_charts {
+        let chart = if spec.llmalert_include_plot && !text_only.contains(&model) {
             let (title, series) = (metric.clone(), points.to_vec());
             draw_in_background(move || series_png(&title, &series))
                 .await
@@ -92,14 +93,12 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         };
         let ask = |chart| ask_and_verify(llm, &budget, &model, &prompts, &metric, &lines, chart);
         let outcome = match ask(chart.as_deref()).await {
-            Err(LlmError::Status { status, detail })
-                if chart.is_some() && matches!(status, 400 | 413 | 415 | 422) =>
-            {
-                send_charts = false;
+            Err(LlmError::Status { status, detail }) if chart.is_some() && refusal(status) => {
                 report.note(format!(
-                    "{model} refused the chart (HTTP {status}: {detail}); asking without charts \
-                     from now on (set llmalert_include_plot: false for text-only models)"
+                    "{model} refused the chart (HTTP {status}: {detail}); asking it without \
+                     charts from now on (set llmalert_include_plot: false for text-only models)"
                 ));
+                text_only.insert(model.clone());
                 ask(None).await
             }
             other => other,
@@ -193,6 +192,13 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
+/// Whether an HTTP error may be the model refusing an image, worth one retry without it:
+/// OpenAI answers 400, OpenRouter 404 ("No endpoints found that support image input"), others
+/// 413, 415 or 422. Authentication, rate limits and timeouts would fail again.
+fn refusal(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 429)
+}
+
 /// The batch's instructions for each step (built-in unless the batch replaces them).
 struct Prompts<'a> {
     detection: &'a str,
@@ -245,6 +251,16 @@ fn seed(metric: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_errors_an_image_can_cause_are_retried_without_it() {
+        for status in [400, 404, 413, 415, 422] {
+            assert!(refusal(status), "{status}");
+        }
+        for status in [401, 403, 408, 429, 500, 503] {
+            assert!(!refusal(status), "{status}");
+        }
+    }
 
     #[test]
     fn smoothing_is_a_trailing_mean() {

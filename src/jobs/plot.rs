@@ -44,7 +44,8 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let size = png.len();
     let plot = Plot {
         info: PlotInfo {
-            created_at: ctx.run_ts.naive_utc(),
+            // When it was drawn (a backfill's run time may be long ago).
+            created_at: chrono::Utc::now().naive_utc(),
             metrics,
         },
         png,

@@ -24,7 +24,6 @@ use message::Message;
 
 /// Longest a single channel may take for one message.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest a chart may take to draw.
 /// Longest one job's delivery may take in all; the rest of its messages are dropped and logged.
 pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 /// Most points drawn in an alert's chart, whatever `alert_max_n` asks (a PNG 1000 px wide).

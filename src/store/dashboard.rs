@@ -370,6 +370,18 @@ impl Store {
         check_table(table)?;
         self.ensure_metrics_table(table).await?;
         let since = since_sql(table, window, now);
+        self.series_since(table, batch, metric, &since, until).await
+    }
+
+    /// One metric's chart from the SQL expression `since` up to `until`; `table` is checked.
+    async fn series_since(
+        &self,
+        table: &str,
+        batch: &str,
+        metric: &str,
+        since: &str,
+        until: Option<NaiveDateTime>,
+    ) -> Result<Vec<ChartPoint>, StoreError> {
         let sql = format!(
             "WITH cut AS (SELECT ?2 AS n), bound AS (SELECT {since} AS since FROM cut)
              SELECT m.metric_timestamp, m.metric_type, m.metric_value, m.metadata
@@ -568,8 +580,10 @@ impl Store {
             from = bound(0)?.unwrap_or(timestamp).min(timestamp);
             to = bound(1)?.unwrap_or(timestamp).max(timestamp);
         }
-        let minutes = u32::try_from((to - from).num_minutes() + 1).unwrap_or(u32::MAX);
-        self.dashboard_series(table, batch, metric, Window::Minutes(minutes), to, Some(to))
+        // A literal bound: a window's point cap counts from the newest point, which would cut
+        // off anomalies older than the newest 5000 points.
+        let since = format!("'{}'", format_db(from));
+        self.series_since(table, batch, metric, &since, Some(to))
             .await
     }
 

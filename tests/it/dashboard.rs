@@ -892,3 +892,47 @@ async fn an_anomaly_expands_to_its_chart_centred_on_it_with_only_it_marked() {
     assert_eq!(answer.body.matches("class=\"active\"").count(), 2);
     assert_eq!(feedback_rows(&site.store).await, ["thumbsup"]);
 }
+
+#[tokio::test]
+async fn an_anomaly_older_than_the_newest_5000_points_still_expands() {
+    let site = site(false).await;
+    let newest = chrono::Timelike::with_nanosecond(&site.end, 0).unwrap();
+    let at = |i: i64| newest - Duration::minutes(5200 - i);
+    let mut rows = Vec::new();
+    for i in 0..=5200 {
+        rows.push(MetricRow {
+            timestamp: at(i),
+            batch: "web".into(),
+            name: "long".into(),
+            metric_type: MetricType::Metric,
+            value: i as f64,
+            metadata: String::new(),
+        });
+    }
+    rows.push(MetricRow {
+        timestamp: at(10),
+        batch: "web".into(),
+        name: "long".into(),
+        metric_type: MetricType::Alert,
+        value: 1.0,
+        metadata: String::new(),
+    });
+    site.store.upsert_metrics("metrics", &rows).await.unwrap();
+    let around = site
+        .store
+        .series_around("metrics", "web", "long", at(10), 60)
+        .await
+        .unwrap();
+    assert_eq!(around.len(), 71, "10 before, 60 after");
+    assert_eq!(around[0].value, Some(0.0));
+    assert!(around[10].alert);
+    let page = get(
+        &site.state,
+        &format!(
+            "/batch/web/anomalies/expand?metric=long&ts={}",
+            anomstack::timestamp::format_db(at(10)).replace(' ', "+")
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}

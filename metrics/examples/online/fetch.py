@@ -6,6 +6,7 @@ proxy or (in anomstack's tests) a local server that answers like the real API.
 """
 
 import json
+import math
 import os
 import sys
 import urllib.request
@@ -35,8 +36,8 @@ def run_ts():
 
 
 def emit(name, value, timestamp=None):
-    """One metric row; values that are missing or not numbers are skipped."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """One metric row; values that are missing, not numbers, NaN or infinite are skipped."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return
     row = {"metric_timestamp": timestamp or run_ts(), "metric_name": name, "metric_value": value}
     print(json.dumps(row))

@@ -117,7 +117,7 @@ pub async fn anomaly_list(
                                 button type="button" title="Expand" aria-label={ "Expand " (a.metric) " at " (a.timestamp.format("%Y-%m-%d %H:%M")) }
                                     hx-get={ (base) "/anomalies/expand" (view.query(&[("metric", a.metric.clone()), ("ts", format_db(a.timestamp))])) }
                                     hx-target="#modal-body"
-                                    hx-on--after-request="document.getElementById('modal').showModal()" { "⤢" }
+                                    hx-on--after-request="if (event.detail.successful) document.getElementById('modal').showModal()" { "⤢" }
                             }
                         }
                     }

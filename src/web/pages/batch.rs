@@ -236,7 +236,7 @@ pub async fn chart_card(
                 span.actions {
                     button type="button" title="Expand" aria-label={ "Expand " (metric) }
                         hx-get=(expand) hx-target="#modal-body"
-                        hx-on--after-request="document.getElementById('modal').showModal()" { "⤢" }
+                        hx-on--after-request="if (event.detail.successful) document.getElementById('modal').showModal()" { "⤢" }
                 }
             }
             (metric_chart(metric, &points, view.chart_style()))

@@ -18,8 +18,9 @@ pub async fn batch_plot(State(state): State<AppState>, Path(name): Path<String>)
         Ok(Some(plot)) => (
             [
                 (header::CONTENT_TYPE, "image/png".to_owned()),
-                // The job redraws it every few minutes.
-                (header::CACHE_CONTROL, "public, max-age=60".to_owned()),
+                // The job redraws it every few minutes; `private`, as the dashboard may sit
+                // behind an authenticating proxy.
+                (header::CACHE_CONTROL, "private, max-age=60".to_owned()),
                 (
                     header::LAST_MODIFIED,
                     plot.info
@@ -33,7 +34,9 @@ pub async fn batch_plot(State(state): State<AppState>, Path(name): Path<String>)
         )
             .into_response(),
         Ok(None) => not_found(&format!(
-            "Batch “{}” has no picture yet: its plot job has not run (schedule {}; the admin panel can run it now).",
+            "Batch “{}” has no picture yet: its plot job has not run. The job is off unless the \
+             batch sets plot_default_schedule_status: RUNNING (cron {}), or the admin panel \
+             runs it.",
             batch.name(),
             batch.spec.plot_cron_schedule.as_str()
         )),

@@ -30,6 +30,6 @@ if token:
     headers["Authorization"] = f"Bearer {token}"
 for repo in REPOS:
     owner, name = repo.split("/")
-    answer = get_json(f"{api}/repos/{repo}", headers)
+    answer = get_json(f"{api}/repos/{repo}", headers) or {}
     for field, label in FIELDS.items():
         emit(f"github.{owner}.{name}.{label}", answer.get(field))

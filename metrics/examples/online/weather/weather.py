@@ -1,5 +1,6 @@
 """Current weather in a few cities from open-meteo (no key): temperature, precipitation, wind
-and cloud cover, named temp_<city>_<field> as in the original example."""
+and cloud cover, named temp_<city>_<field> as in the original example (with open-meteo's
+current field names)."""
 
 import os
 import sys
@@ -15,13 +16,13 @@ CITIES = {
     "tokyo": (35.68, 139.69),
     "sydney": (-33.87, 151.21),
 }
-FIELDS = ["temperature_2m", "precipitation", "windspeed_10m", "cloudcover"]
+FIELDS = ["temperature_2m", "precipitation", "wind_speed_10m", "cloud_cover"]
 
 api = base_url("https://api.open-meteo.com")
 for city, (lat, lon) in CITIES.items():
     answer = get_json(
         f"{api}/v1/forecast?latitude={lat}&longitude={lon}&current={','.join(FIELDS)}"
     )
-    current = answer.get("current", {})
+    current = (answer or {}).get("current") or {}
     for field in FIELDS:
         emit(f"temp_{city}_{field}", current.get(field))
