@@ -104,14 +104,7 @@ where
         points.first().map(|p| p.timestamp),
         points.last().map(|p| p.timestamp),
     );
-    let line: Vec<(f64, f64)> = points
-        .iter()
-        .filter_map(|p| {
-            p.value
-                .filter(|v| drawable(*v))
-                .map(|v| (axis.x(p.timestamp), v))
-        })
-        .collect();
+    let line = axis.values(points, |_| true);
     let values: Vec<f64> = line.iter().map(|p| p.1).collect();
     let (lo, hi, pad) = value_range(&values);
     let mut chart = ChartBuilder::on(area)
@@ -158,23 +151,14 @@ where
             RGBColor(120, 120, 120).stroke_width(1),
         ))
         .map_err(err)?;
-    let at_value = |keep: fn(&ChartPoint) -> bool| -> Vec<(f64, f64)> {
-        points
-            .iter()
-            .filter(|p| keep(p))
-            .filter_map(|p| {
-                p.value
-                    .filter(|v| drawable(*v))
-                    .map(|v| (axis.x(p.timestamp), v))
-            })
-            .collect()
-    };
     for (marks, colour) in [
         (
-            at_value(|p| p.alert || p.llmalert.is_some() || p.tholdalert.is_some()),
+            axis.values(points, |p| {
+                p.alert || p.llmalert.is_some() || p.tholdalert.is_some()
+            }),
             RGBColor(214, 39, 40),
         ),
-        (at_value(|p| p.change), RGBColor(255, 127, 14)),
+        (axis.values(points, |p| p.change), RGBColor(255, 127, 14)),
     ] {
         chart
             .draw_series(
@@ -245,6 +229,19 @@ impl TimeAxis {
 
     fn x(&self, t: NaiveDateTime) -> f64 {
         (secs(t) - self.base) as f64
+    }
+
+    /// The drawable values of the points `keep` selects, placed on this axis.
+    fn values(&self, points: &[ChartPoint], keep: impl Fn(&ChartPoint) -> bool) -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter(|p| keep(p))
+            .filter_map(|p| {
+                p.value
+                    .filter(|v| drawable(*v))
+                    .map(|v| (self.x(p.timestamp), v))
+            })
+            .collect()
     }
 
     fn label(&self, v: f64) -> String {
@@ -376,14 +373,7 @@ fn draw(
             .draw_series(LineSeries::new([(*t, lo - pad), (*t, hi + pad)], faint))
             .map_err(err)?;
     }
-    let line: Vec<(f64, f64)> = points
-        .iter()
-        .filter_map(|p| {
-            p.value
-                .filter(|v| drawable(*v))
-                .map(|v| (x(p.timestamp), v))
-        })
-        .collect();
+    let line = axis.values(points, |_| true);
     upper
         .draw_series(LineSeries::new(
             line,

@@ -130,6 +130,14 @@ async fn get(state: &AppState, uri: &str) -> Page {
     send(state, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// The expand dialog's content for `metric`'s anomaly at `t`.
+fn expand_url(metric: &str, t: NaiveDateTime) -> String {
+    format!(
+        "/batch/web/anomalies/expand?metric={metric}&ts={}",
+        anomstack::timestamp::format_db(t).replace(' ', "+")
+    )
+}
+
 /// The CSRF cookie a page set (`name=value`, for a Cookie header) and its token.
 fn csrf_pair(page: &Page) -> (String, String) {
     let set_cookie = page.set_cookie.as_deref().expect("a CSRF cookie");
@@ -842,14 +850,7 @@ async fn an_anomaly_expands_to_its_chart_centred_on_it_with_only_it_marked() {
     assert!(page.body.contains("href=\"/batch/web/metric/spiky\""));
 
     // An LLM alert shows its explanation.
-    let llm = get(
-        &site.state,
-        &format!(
-            "/batch/web/anomalies/expand?metric=spiky&ts={}",
-            anomstack::timestamp::format_db(at(96)).replace(' ', "+")
-        ),
-    )
-    .await;
+    let llm = get(&site.state, &expand_url("spiky", at(96))).await;
     assert!(
         llm.body.contains("LLM: a &lt;b&gt;sudden&lt;/b&gt; jump"),
         "{}",
@@ -857,10 +858,7 @@ async fn an_anomaly_expands_to_its_chart_centred_on_it_with_only_it_marked() {
     );
 
     // No anomaly there, or no time at all.
-    let calm = format!(
-        "/batch/web/anomalies/expand?metric=spiky&ts={}",
-        anomstack::timestamp::format_db(at(50)).replace(' ', "+")
-    );
+    let calm = expand_url("spiky", at(50));
     assert_eq!(get(&site.state, &calm).await.status, StatusCode::NOT_FOUND);
     let bad = get(
         &site.state,
@@ -898,25 +896,18 @@ async fn an_anomaly_older_than_the_newest_5000_points_still_expands() {
     let site = site(false).await;
     let newest = chrono::Timelike::with_nanosecond(&site.end, 0).unwrap();
     let at = |i: i64| newest - Duration::minutes(5200 - i);
-    let mut rows = Vec::new();
-    for i in 0..=5200 {
-        rows.push(MetricRow {
-            timestamp: at(i),
-            batch: "web".into(),
-            name: "long".into(),
-            metric_type: MetricType::Metric,
-            value: i as f64,
-            metadata: String::new(),
-        });
-    }
-    rows.push(MetricRow {
-        timestamp: at(10),
+    let row = |i: i64, metric_type: MetricType, value: f64| MetricRow {
+        timestamp: at(i),
         batch: "web".into(),
         name: "long".into(),
-        metric_type: MetricType::Alert,
-        value: 1.0,
+        metric_type,
+        value,
         metadata: String::new(),
-    });
+    };
+    let mut rows: Vec<MetricRow> = (0..=5200)
+        .map(|i| row(i, MetricType::Metric, i as f64))
+        .collect();
+    rows.push(row(10, MetricType::Alert, 1.0));
     site.store.upsert_metrics("metrics", &rows).await.unwrap();
     let around = site
         .store
@@ -926,13 +917,6 @@ async fn an_anomaly_older_than_the_newest_5000_points_still_expands() {
     assert_eq!(around.len(), 71, "10 before, 60 after");
     assert_eq!(around[0].value, Some(0.0));
     assert!(around[10].alert);
-    let page = get(
-        &site.state,
-        &format!(
-            "/batch/web/anomalies/expand?metric=long&ts={}",
-            anomstack::timestamp::format_db(at(10)).replace(' ', "+")
-        ),
-    )
-    .await;
+    let page = get(&site.state, &expand_url("long", at(10))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
 }

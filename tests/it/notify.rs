@@ -143,19 +143,21 @@ async fn site(extra_yaml: &str) -> Site {
     Site { dir, store }
 }
 
+impl Site {
+    /// A job context on this site's database that sends through `channels`.
+    fn ctx(&self, config: &anomstack::config::Config, channels: ChannelSettings) -> JobCtx {
+        JobCtx {
+            notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
+            ..JobCtx::new(self.store.clone(), config.templates.clone(), Utc::now())
+        }
+    }
+}
+
 /// Runs the alert job with these channels; the run's log.
 async fn alert(site: &Site, channels: ChannelSettings) -> String {
     let config = site.dir.load_ok(&[]);
     let batch = config.batch("n").unwrap();
-    let ctx = JobCtx {
-        store: site.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: Utc::now(),
-        queue_id: None,
-        notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = site.ctx(&config, channels);
     jobs::run_recorded(&ctx, batch, BatchJob::Alert, Trigger::Cli)
         .await
         .unwrap();
@@ -668,22 +670,14 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
     let (base, hook) = webhook_receiver(&[]).await;
     let sink = SmtpSink::start();
     let config = site.dir.load_ok(&[]);
-    let ctx = JobCtx {
-        store: site.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: Utc::now(),
-        queue_id: None,
-        notifier: Some(Arc::new(
-            Notifier::new(ChannelSettings {
-                webhook: Some(webhook_settings(&format!("{base}/summary"))),
-                email: Some(sink.settings(&["ops@example.com"])),
-                ..ChannelSettings::default()
-            })
-            .unwrap(),
-        )),
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = site.ctx(
+        &config,
+        ChannelSettings {
+            webhook: Some(webhook_settings(&format!("{base}/summary"))),
+            email: Some(sink.settings(&["ops@example.com"])),
+            ..ChannelSettings::default()
+        },
+    );
     jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None)
         .await
         .unwrap();
@@ -765,19 +759,14 @@ async fn llmalert(
 ) -> Result<String, String> {
     let config = site.dir.load_ok(&[]);
     let ctx = JobCtx {
-        store: site.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: Utc::now(),
-        queue_id: None,
-        notifier: Some(Arc::new(
-            Notifier::new(ChannelSettings {
+        llm: Some(llm),
+        ..site.ctx(
+            &config,
+            ChannelSettings {
                 webhook: Some(webhook_settings(hook)),
                 ..ChannelSettings::default()
-            })
-            .unwrap(),
-        )),
-        llm: Some(llm),
-        connectors: Default::default(),
+            },
+        )
     };
     let batch = config.batch("n").unwrap();
     match jobs::run_recorded(&ctx, batch, BatchJob::Llmalert, Trigger::Cli).await {
