@@ -51,14 +51,15 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # ---- run --------------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim
-# `ingest_fn` (original Anomstack Python ingest files) needs Python with pandas: build with
-# --build-arg WITH_PYTHON=true to include Debian's (about 150 MB more).
-ARG WITH_PYTHON=false
+# `ingest_fn` (original Anomstack Python ingest files) needs Python with pandas, and most of
+# the original's examples call web APIs with requests: Debian's are included so an existing
+# metrics folder runs as it is. --build-arg WITH_PYTHON=false leaves them out (about 150 MB).
+ARG WITH_PYTHON=true
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends ca-certificates tzdata; \
     if [ "${WITH_PYTHON}" = "true" ]; then \
-      apt-get install -y --no-install-recommends python3 python3-pandas; \
+      apt-get install -y --no-install-recommends python3 python3-pandas python3-requests; \
     fi; \
     rm -rf /var/lib/apt/lists/*; \
     useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin anomstack; \

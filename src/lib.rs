@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod detect;
+pub mod dialect;
 pub mod http;
 pub mod jobs;
 pub mod llm;

@@ -88,12 +88,13 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    for w in &config.warnings {
-        tracing::warn!("{w}");
-    }
+    // Invalid batches do not stop the app: the valid ones run, and the dashboard and admin
+    // panel show the invalid ones with their problems.
+    config.log();
     tracing::info!(
         batches = config.batches.len(),
         disabled = config.disabled.len(),
+        invalid = config.invalid.len(),
         metrics_dir = %settings.metrics_dir.display(),
         "configuration loaded"
     );
@@ -254,23 +255,42 @@ fn validate_command(args: ValidateArgs) -> ExitCode {
     };
     match config::load(&settings, &env) {
         Ok(config) => {
+            for note in &config.notes {
+                eprintln!("note: {note}");
+            }
             for w in &config.warnings {
                 eprintln!("warning: {w}");
             }
             let names: Vec<&str> = config.batches.iter().map(|b| b.name()).collect();
-            println!(
-                "ok: {} batch{} in {} ({}){}",
+            let plural = |n: usize| if n == 1 { "" } else { "es" };
+            let disabled = if config.disabled.is_empty() {
+                String::new()
+            } else {
+                format!("; {} disabled", config.disabled.len())
+            };
+            if config.is_valid() {
+                println!(
+                    "ok: {} batch{} in {} ({}){disabled}",
+                    names.len(),
+                    plural(names.len()),
+                    settings.metrics_dir.display(),
+                    names.join(", "),
+                );
+                return ExitCode::SUCCESS;
+            }
+            print_errors(&config.problems());
+            let invalid: Vec<String> = config.invalid.iter().map(|b| b.label()).collect();
+            eprintln!(
+                "{} batch{} in {} would run ({}){disabled}; {} invalid batch{} would not ({})",
                 names.len(),
-                if names.len() == 1 { "" } else { "es" },
+                plural(names.len()),
                 settings.metrics_dir.display(),
                 names.join(", "),
-                if config.disabled.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} disabled", config.disabled.len())
-                }
+                invalid.len(),
+                plural(invalid.len()),
+                invalid.join(", "),
             );
-            ExitCode::SUCCESS
+            ExitCode::FAILURE
         }
         Err(e) => {
             print_errors(&e);
@@ -522,6 +542,9 @@ async fn open_for_jobs(
             return Ok(None);
         }
     };
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
     let store = Store::open(&settings.database)
         .await
         .context("cannot open the app database")?;
@@ -529,6 +552,13 @@ async fn open_for_jobs(
 }
 
 fn find_batch<'a>(config: &'a config::Config, name: &str) -> anyhow::Result<&'a config::Batch> {
+    if let Some(invalid) = config.invalid_batch(name) {
+        let lines: Vec<String> = invalid.errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::bail!(
+            "batch `{name}` does not validate, so it cannot run:\n{}",
+            lines.join("\n")
+        );
+    }
     config.batch(name).ok_or_else(|| {
         let names: Vec<&str> = config.batches.iter().map(|b| b.name()).collect();
         anyhow::anyhow!("no enabled batch `{name}` (batches: {})", names.join(", "))

@@ -84,6 +84,9 @@ pub async fn run(
     };
     let config =
         config::load(&settings, &env).map_err(|e| PipelineBenchError::Config(e.to_string()))?;
+    if !config.is_valid() {
+        return Err(PipelineBenchError::Config(config.problems().to_string()));
+    }
     let batch = config
         .batch(BATCH)
         .ok_or_else(|| PipelineBenchError::Config("batch `bench` is disabled".into()))?;

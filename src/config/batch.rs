@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cron_schedule::CronSchedule;
 use crate::detect::{Aggregation, Combination, DetectorSpec, Preprocess, ScoreMethod};
+use crate::dialect::Dialect;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +133,22 @@ pub struct BatchSpec {
     pub preprocess_fn: Option<String>,
     pub prompt_fn: Option<String>,
     pub dashboard_sql: Option<String>,
+    /// The dialect `ingest_sql` is written in; `auto` is the dialect of the engine `db` names.
+    /// SQL that runs on another engine (DuckDB SQL on the app database) is translated.
+    pub sql_dialect: SqlDialect,
+    /// Keys that are not configuration keys, kept as template variables.
+    #[serde(default, rename = "__custom")]
+    pub custom: BTreeMap<String, serde_json::Value>,
+}
+
+/// The SQL dialect a batch's `ingest_sql` is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqlDialect {
+    /// The dialect of the engine `db` names.
+    Auto,
+    Duckdb,
+    Sqlite,
 }
 
 /// The per-batch jobs, each with its own cron, default status and disable flag.
@@ -288,6 +305,15 @@ impl BatchSpec {
         }
     }
 
+    /// The dialect `ingest_sql` is written in: `sql_dialect`, or that of `db`.
+    pub fn ingest_dialect(&self) -> Dialect {
+        match self.sql_dialect {
+            SqlDialect::Duckdb => Dialect::Duckdb,
+            SqlDialect::Sqlite => Dialect::Sqlite,
+            SqlDialect::Auto => self.db.dialect(),
+        }
+    }
+
     /// The detection system prompt, honouring the original's legacy key name.
     pub fn llm_detection_prompt(&self) -> Option<&str> {
         self.llmalert_anomaly_agent_detection_prompt
@@ -308,6 +334,17 @@ pub enum DbKind {
     Snowflake,
     Postgres,
     Redshift,
+}
+
+impl DbKind {
+    /// The SQL dialect the engine speaks.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            DbKind::Sqlite | DbKind::Turso => Dialect::Sqlite,
+            DbKind::Duckdb => Dialect::Duckdb,
+            _ => Dialect::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,18 @@ pub struct SourceFile {
     pub batch_name: Option<String>,
     /// Legacy keys the file sets that have no effect here.
     pub ignored_keys: Vec<String>,
+    /// Keys of retired features of the original, accepted and ignored.
+    pub retired_keys: Vec<String>,
+    /// Aliases the file uses, with the key each one set.
+    pub aliased_keys: Vec<(String, &'static str)>,
+    /// Keys that are not configuration keys: kept under [`CUSTOM`] as template variables,
+    /// as the original's Jinja context held every key of the YAML. Whether each is a typo is
+    /// decided once the batch's templates are known.
+    pub custom_keys: Vec<String>,
 }
+
+/// Where keys that are not configuration keys are kept in the merged config.
+pub const CUSTOM: &str = "__custom";
 
 /// Batch YAML files under `root`, sorted so the order (and duplicate reports) are stable.
 pub fn batch_files(root: &Path, ignore_examples: bool) -> Result<Vec<PathBuf>, ConfigError> {
@@ -29,14 +40,20 @@ pub fn batch_files(root: &Path, ignore_examples: bool) -> Result<Vec<PathBuf>, C
         ConfigError::new(
             Origin::File(root.to_path_buf()),
             None,
-            format!("cannot read the metrics directory: {e} (set ANOMSTACK_METRICS_DIR)"),
+            format!(
+                "cannot read the metrics directory: {e}; {}",
+                where_to_look(root)
+            ),
         )
     })?;
     if !meta.is_dir() {
         return Err(ConfigError::new(
             Origin::File(root.to_path_buf()),
             None,
-            "the metrics directory is not a directory (set ANOMSTACK_METRICS_DIR)",
+            format!(
+                "the metrics directory is not a directory; {}",
+                where_to_look(root)
+            ),
         ));
     }
     let mut files = Vec::new();
@@ -44,6 +61,18 @@ pub fn batch_files(root: &Path, ignore_examples: bool) -> Result<Vec<PathBuf>, C
     walk(root, root, ignore_examples, &mut visited, &mut files)?;
     files.sort();
     Ok(files)
+}
+
+/// How to point the app at the right folder, saying where a relative path was looked for.
+fn where_to_look(root: &Path) -> String {
+    let fix = "set ANOMSTACK_METRICS_DIR to the folder that holds your batch YAML files";
+    match std::env::current_dir() {
+        Ok(cwd) if root.is_relative() => format!(
+            "{fix} (a relative path is read from the working directory, so this looked in {})",
+            cwd.join(root).display()
+        ),
+        _ => fix.to_owned(),
+    }
 }
 
 fn walk(
@@ -136,6 +165,9 @@ pub fn parse_text(
     let mut errors = Vec::new();
     let mut dict = Dict::new();
     let mut ignored_keys = Vec::new();
+    let mut retired_keys = Vec::new();
+    let mut aliased: Vec<(String, &'static keys::Alias, Value)> = Vec::new();
+    let mut custom = Dict::new();
     for (key, value) in mapping {
         let Some(key) = key.as_str().map(str::to_owned) else {
             errors.push(ConfigError::new(
@@ -145,26 +177,41 @@ pub fn parse_text(
             ));
             continue;
         };
-        if keys::find(&key).is_none() {
-            let hint = keys::suggest(&key)
-                .map(|k| format!("; did you mean `{k}`?"))
-                .unwrap_or_default();
-            errors.push(ConfigError::new(
-                origin.clone(),
-                Some(&key),
-                format!("unknown key{hint}"),
-            ));
-            continue;
-        }
-        if keys::IGNORED_LEGACY_KEYS.contains(&key.as_str()) && !value.is_null() {
-            ignored_keys.push(key.clone());
-        }
-        match Value::serialize(&value) {
-            Ok(v) => {
-                dict.insert(key, v);
+        let value = match Value::serialize(&value) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(ConfigError::new(origin.clone(), Some(&key), e.to_string()));
+                continue;
             }
-            Err(e) => errors.push(ConfigError::new(origin.clone(), Some(&key), e.to_string())),
+        };
+        if keys::find(&key).is_some() {
+            if keys::IGNORED_LEGACY_KEYS.contains(&key.as_str()) && !is_null(&value) {
+                ignored_keys.push(key.clone());
+            }
+            dict.insert(key, value);
+        } else if let Some(alias) = keys::alias(&key) {
+            aliased.push((key, alias, value));
+        } else if keys::RETIRED_KEYS.contains(&key.as_str()) {
+            retired_keys.push(key);
+        } else {
+            custom.insert(key, value);
         }
+    }
+    // An alias never overrides the key it stands for when the file sets both.
+    let mut aliased_keys = Vec::new();
+    for (name, alias, value) in aliased {
+        let value = if alias.target == "model_configs" {
+            Value::from(vec![value])
+        } else {
+            value
+        };
+        if set_if_absent(&mut dict, alias.target, value) {
+            aliased_keys.push((name, alias.target));
+        }
+    }
+    let custom_keys: Vec<String> = custom.keys().cloned().collect();
+    if !custom.is_empty() {
+        dict.insert(CUSTOM.to_owned(), Value::from(custom));
     }
 
     let batch_name = match dict.get("metric_batch") {
@@ -193,7 +240,37 @@ pub fn parse_text(
         layer: Layer { origin, dict },
         batch_name,
         ignored_keys,
+        retired_keys,
+        aliased_keys,
+        custom_keys,
     })
+}
+
+fn is_null(value: &Value) -> bool {
+    matches!(value, Value::Empty(..))
+}
+
+/// Sets `value` at a dotted `path` unless something is there; true if it was set.
+fn set_if_absent(dict: &mut Dict, path: &str, value: Value) -> bool {
+    match path.split_once('.') {
+        None => {
+            if dict.contains_key(path) {
+                return false;
+            }
+            dict.insert(path.to_owned(), value);
+            true
+        }
+        Some((head, rest)) => {
+            let entry = dict
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            match entry {
+                Value::Dict(_, inner) => set_if_absent(inner, rest, value),
+                // The file set the parent to something else; its own error is reported there.
+                _ => false,
+            }
+        }
+    }
 }
 
 fn describe_yaml(value: &serde_yaml::Value) -> String {

@@ -136,6 +136,7 @@ pub static KEYS: &[Key] = &[
     key("preprocess_fn", OptText),
     key("prompt_fn", OptText),
     key("dashboard_sql", OptText),
+    key("sql_dialect", Text),
     // Nested keys an override may target on their own: ANOMSTACK__B__PREPROCESS_PARAMS__DIFF_N.
     key("preprocess_params.diff_n", Int),
     key("preprocess_params.smooth_n", Int),
@@ -147,6 +148,85 @@ pub static KEYS: &[Key] = &[
 
 /// Keys of the original that have no effect here; setting one draws a warning, not an error.
 pub static IGNORED_LEGACY_KEYS: &[&str] = &["preprocess_fn", "prompt_fn", "dashboard_sql"];
+
+/// Keys older versions of the original Anomstack read that are neither keys here nor aliases:
+/// accepted and ignored (with a note), so an old `defaults/defaults.yaml` loads unchanged.
+/// `metric_sql` fed a chart of the first dashboard; the TimeGPT alert was removed upstream.
+pub static RETIRED_KEYS: &[&str] = &[
+    "metric_sql",
+    "timegpt_sql",
+    "disable_timegptalert",
+    "timegptalert_recent_n",
+    "timegptalert_smooth_n",
+    "timegptalert_metric_rounding",
+    "timegptalert_max_n",
+    "timegptalert_freq",
+    "timegptalert_freq_agg",
+    "timegptalert_cron_schedule",
+    "timegptalert_default_schedule_status",
+    "timegptalert_methods",
+];
+
+/// Another name of a key, as some version of the original's code read it.
+pub struct Alias {
+    pub name: &'static str,
+    /// The key it sets, dotted for a nested one.
+    pub target: &'static str,
+    /// Why the name exists, for the note `validate` prints.
+    pub why: &'static str,
+}
+
+/// Names of keys that the original's code read under another name, or that early versions of
+/// its `defaults.yaml` used. A file that sets both a name and its target keeps the target.
+pub static ALIASES: &[Alias] = &[
+    Alias {
+        name: "disable_alerts",
+        target: "disable_alert",
+        why: "the original's alert job read `disable_alerts`",
+    },
+    Alias {
+        name: "preprocess_diff_n",
+        target: "preprocess_params.diff_n",
+        why: "early versions of the original",
+    },
+    Alias {
+        name: "preprocess_smooth_n",
+        target: "preprocess_params.smooth_n",
+        why: "early versions of the original",
+    },
+    Alias {
+        name: "preprocess_lags_n",
+        target: "preprocess_params.lags_n",
+        why: "early versions of the original",
+    },
+    Alias {
+        name: "model_config",
+        target: "model_configs",
+        why: "versions of the original before `model_configs` held one model",
+    },
+];
+
+pub fn alias(name: &str) -> Option<&'static Alias> {
+    ALIASES.iter().find(|a| a.name == name)
+}
+
+/// Keys whose default the original left commented out, so its templates ask `{% if key is
+/// defined %}`. In a template context they are left undefined while they hold nothing, so
+/// such a test answers as it did there.
+pub static UNDEFINED_WHEN_EMPTY: &[&str] = &[
+    "metric_tags",
+    "train_exclude_metrics",
+    "score_exclude_metrics",
+    "alert_exclude_metrics",
+    "change_include_metrics",
+    "change_exclude_metrics",
+    "tholdalert_thresholds",
+    "tholdalert_exclude_metrics",
+    "gcp_project_id",
+    "llmalert_anomaly_agent_detection_prompt",
+    "llmalert_anomaly_agent_system_prompt",
+    "llmalert_anomaly_agent_verification_prompt",
+];
 
 pub fn find(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == path)

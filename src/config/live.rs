@@ -1,7 +1,8 @@
 //! The configuration the running app uses, replaced whole when the metrics folder changes (or
 //! an operator asks): the scheduler, workers and pages take a snapshot when they need one, so
-//! a job runs start to finish on one configuration. A reload that fails validation keeps the
-//! last good configuration running and reports why.
+//! a job runs start to finish on one configuration. A batch that stops validating is reported
+//! and keeps running its last valid configuration while the others take their new one; a
+//! metrics folder that cannot be read at all keeps the whole last configuration running.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -26,8 +27,12 @@ type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
 /// What a reload did.
 #[derive(Debug)]
 pub enum Reload {
-    /// The new configuration is live.
-    Applied { batches: usize },
+    /// The new configuration is live: its valid batches run; `problems` are those of the
+    /// batches (and files) that did not validate, which do not.
+    Applied {
+        batches: usize,
+        problems: ConfigErrors,
+    },
     /// The folder did not change since the last load.
     Unchanged,
 }
@@ -75,16 +80,31 @@ impl LiveConfig {
             return Ok(Reload::Unchanged);
         };
         let before = fingerprint(&settings.metrics_dir);
-        let config = load(settings, env)?;
-        for w in &config.warnings {
-            tracing::warn!("{w}");
+        let mut config = load(settings, env)?;
+        // A batch an edit broke keeps running its last valid configuration (and is shown as
+        // invalid) rather than stopping its alerts over a typo.
+        let previous = self.current();
+        for invalid in &config.invalid {
+            let Some(name) = invalid.name.as_deref() else {
+                continue;
+            };
+            if config.batch(name).is_none()
+                && let Some(old) = previous.batch(name)
+            {
+                config.batches.push(old.clone());
+                config.kept_running.push(name.to_owned());
+            }
         }
+        // Invalid batches do not hold up the others: the new configuration goes live, and
+        // the broken batches are reported (and shown in the admin panel) until they are fixed.
+        config.log();
         let batches = config.batches.len();
+        let problems = config.problems();
         self.tx.send_replace(Arc::new(config));
         if let Ok(mut seen) = self.seen.lock() {
             *seen = before;
         }
-        Ok(Reload::Applied { batches })
+        Ok(Reload::Applied { batches, problems })
     }
 
     /// Reloads if any file under the metrics folder changed since the last load.
@@ -122,9 +142,11 @@ impl LiveConfig {
             let me = self.clone();
             let outcome = tokio::task::spawn_blocking(move || me.reload_if_changed()).await;
             match outcome {
-                Ok(Ok(Reload::Applied { batches })) => {
-                    tracing::info!(batches, "metrics folder changed: configuration reloaded")
-                }
+                Ok(Ok(Reload::Applied { batches, problems })) => tracing::info!(
+                    batches,
+                    invalid = problems.0.len(),
+                    "metrics folder changed: configuration reloaded"
+                ),
                 Ok(Ok(Reload::Unchanged)) => {}
                 Ok(Err(errors)) => {
                     for e in &errors.0 {

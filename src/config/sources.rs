@@ -53,6 +53,19 @@ const DEFAULT_MAX_ROWS: usize = 1_000_000;
 
 impl SourceSettings {
     /// The variable to set before `db` can run, when this environment does not configure it.
+    /// The engine that runs `ingest_sql` of a batch with this `db`. `db: duckdb` on a build
+    /// without DuckDB runs on the app database (translated; `validate` and the admin batch page
+    /// say so), unless `ANOMSTACK_DUCKDB_PATH` names a DuckDB file, whose tables only DuckDB
+    /// can read.
+    pub fn engine(&self, db: super::DbKind) -> super::DbKind {
+        use super::DbKind;
+        if db == DbKind::Duckdb && !DbKind::available().contains(&db) && !self.duckdb.configured {
+            DbKind::Sqlite
+        } else {
+            db
+        }
+    }
+
     pub fn missing_variable(&self, db: super::DbKind) -> Option<&'static str> {
         use super::DbKind;
         match db {
@@ -82,6 +95,9 @@ pub struct DuckdbSettings {
     pub path: String,
     /// `ANOMSTACK_MOTHERDUCK_TOKEN`, for `md:` paths.
     pub motherduck_token: Option<Secret>,
+    /// `ANOMSTACK_DUCKDB_PATH` was set: DuckDB SQL is meant for that file, never for another
+    /// engine in its place.
+    pub configured: bool,
 }
 
 impl Default for DuckdbSettings {
@@ -89,6 +105,7 @@ impl Default for DuckdbSettings {
         Self {
             path: "tmpdata/anomstack-duckdb.db".to_owned(),
             motherduck_token: None,
+            configured: false,
         }
     }
 }
@@ -269,6 +286,7 @@ pub(super) fn sources(env: &EnvVars) -> Result<SourceSettings, Vec<ConfigError>>
     let duckdb = DuckdbSettings {
         path: owned(env, "ANOMSTACK_DUCKDB_PATH").unwrap_or_else(|| DuckdbSettings::default().path),
         motherduck_token: get(env, "ANOMSTACK_MOTHERDUCK_TOKEN").map(Secret::new),
+        configured: owned(env, "ANOMSTACK_DUCKDB_PATH").is_some(),
     };
     let turso = owned(env, "ANOMSTACK_TURSO_SOURCE_URL")
         .map(|url| TursoSourceSettings {

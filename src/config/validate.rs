@@ -37,7 +37,8 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
         out.push((
             "table_key",
             format!(
-                "`{}` is not a plain SQL table name (letters, digits and `_`, not starting with a digit)",
+                "`{}` is not a SQL table name (letters, digits and `_`, not starting with a \
+                 digit; a dotted name such as `dataset.metrics` uses its last part)",
                 spec.table_key
             ),
         ));
@@ -47,18 +48,6 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
         out.push((
             "table_key",
             format!("`{}` is reserved for the app's own data", spec.table_key),
-        ));
-    }
-
-    if !DbKind::available().contains(&spec.db) {
-        let names: Vec<&str> = DbKind::available().iter().map(|d| d.as_str()).collect();
-        out.push((
-            "db",
-            format!(
-                "`{}` is not available in this build (available: {})",
-                spec.db.as_str(),
-                names.join(", ")
-            ),
         ));
     }
 
@@ -200,6 +189,24 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
     out
 }
 
+/// Why this build cannot use the object store `model_path` names, if it cannot (its cargo
+/// feature was left out). The model store and `validate` give the same reason.
+pub fn model_store_unavailable(model_path: &str) -> Option<&'static str> {
+    let scheme = model_path.split("://").next().unwrap_or_default();
+    match scheme {
+        "s3" | "s3a" if !cfg!(feature = "s3") => {
+            Some("this build has no S3 support (cargo feature `s3`; the Docker image has it)")
+        }
+        "gs" | "gcs" if !cfg!(feature = "gcs") => {
+            Some("this build has no GCS support (cargo feature `gcs`; the Docker image has it)")
+        }
+        "az" | "azure" | "abfs" | "abfss" if !cfg!(feature = "azure") => Some(
+            "this build has no Azure Blob support (cargo feature `azure`; the Docker image has it)",
+        ),
+        _ => None,
+    }
+}
+
 /// A command given as a relative path must exist next to the batch file; bare names are
 /// looked up on PATH when the job runs.
 fn check_ingest_cmd(cmd: &str, batch_dir: &Path) -> Option<String> {
@@ -223,6 +230,28 @@ pub fn is_batch_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The table a `table_key` names in the app database: the key itself, or the last part of a
+/// dotted name of the original's warehouses (`project.dataset.metrics`, quoted or not), in
+/// lower case as those warehouses fold unquoted names. `None` if no part is usable.
+pub fn table_of_key(key: &str) -> Option<String> {
+    let key = key.trim();
+    if !key.contains('.') {
+        return Some(key.to_owned());
+    }
+    let parts: Vec<&str> = key
+        .split('.')
+        .map(|p| {
+            p.trim()
+                .trim_matches(|c| matches!(c, '`' | '"' | '[' | ']'))
+        })
+        .collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let last = parts.last()?.to_ascii_lowercase();
+    is_identifier(&last).then_some(last)
 }
 
 pub fn is_identifier(name: &str) -> bool {
@@ -278,6 +307,22 @@ mod tests {
         assert!(!is_identifier("tmp.metrics"));
         assert!(!is_identifier("2metrics"));
         assert!(!is_identifier("m; drop table x"));
+    }
+
+    #[test]
+    fn dotted_table_keys_name_their_last_part() {
+        assert_eq!(table_of_key("metrics").as_deref(), Some("metrics"));
+        assert_eq!(table_of_key("tmp.metrics").as_deref(), Some("metrics"));
+        assert_eq!(
+            table_of_key("ANDREWM4894.METRICS.METRICS").as_deref(),
+            Some("metrics")
+        );
+        assert_eq!(
+            table_of_key("`my-project.dataset.metrics_github`").as_deref(),
+            Some("metrics_github")
+        );
+        assert_eq!(table_of_key("tmp."), None);
+        assert_eq!(table_of_key("a.b; drop table x"), None);
     }
 
     #[test]

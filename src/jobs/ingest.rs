@@ -92,6 +92,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         ctx.run_ts,
     )
     .await?;
+    report.log.extend(fetched.notes.iter().cloned());
     report
         .log
         .extend(fetched.log.iter().map(|l| format!("stderr: {l}")));

@@ -142,7 +142,7 @@ async fn fit_all(
     Ok(report)
 }
 
-type Fitted = Vec<(String, Result<Vec<u8>, DetectError>)>;
+type Fitted = Vec<(String, Result<Vec<u8>, String>)>;
 
 impl Fitter {
     /// Fits every plan on one metric's points; `Err` when the metric is too young to train.
@@ -170,7 +170,20 @@ impl Fitter {
                             self.trained_at,
                         )
                     })
-                    .map(|model| model.to_json());
+                    .map(|model| model.to_json())
+                    .map_err(|e| match e {
+                        // Rows are feature rows: the first points of a series go to its lags.
+                        DetectError::NotEnoughRows { needed, got } => format!(
+                            "{} points leave {got} rows of features after preprocessing \
+                             (lags_n {}, diff_n {}, smooth_n {}) and the model needs {needed}; \
+                             it trains once the metric has more points",
+                            series.len(),
+                            plan.preprocess.lags_n,
+                            plan.preprocess.diff_n,
+                            plan.preprocess.smooth_n
+                        ),
+                        other => other.to_string(),
+                    });
                 (plan.tag.clone(), result)
             })
             .collect())

@@ -73,21 +73,10 @@ impl ModelStore {
             "az" | "azure" | "abfs" | "abfss" => {
                 object::ObjectModels::azure(model_path, &clouds.azure).map(ModelStore::Object)
             }
-            #[cfg(not(feature = "s3"))]
-            "s3" | "s3a" => Err(unsupported(
-                "this build has no S3 support (cargo feature `s3`)",
-            )),
-            #[cfg(not(feature = "gcs"))]
-            "gs" | "gcs" => Err(unsupported(
-                "this build has no GCS support (cargo feature `gcs`)",
-            )),
-            #[cfg(not(feature = "azure"))]
-            "az" | "azure" | "abfs" | "abfss" => Err(unsupported(
-                "this build has no Azure Blob support (cargo feature `azure`)",
-            )),
             _ => Err(unsupported(
+                crate::config::model_store_unavailable(model_path).unwrap_or(
                 "expected local://<dir>, db://, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix",
-            )),
+            ))),
         }
     }
 

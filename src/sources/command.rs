@@ -123,7 +123,11 @@ pub(super) async fn collect(
         ));
     }
     let rows = parse_program_output(&text).map_err(|e| SourceError::failed(batch, e))?;
-    Ok(Fetched { rows, log })
+    Ok(Fetched {
+        rows,
+        log,
+        notes: Vec::new(),
+    })
 }
 
 /// The last [`LOG_LINES`] lines of a stream, each cut to [`LOG_LINE_CHARS`] characters.

@@ -27,6 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Batch, DbKind, SourceSettings, Templates};
+use crate::dialect;
 use crate::store::Store;
 
 pub use command::parse_program_output;
@@ -179,7 +180,10 @@ pub enum RawValue {
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
     pub rows: Vec<RawRow>,
+    /// What the program printed on stderr.
     pub log: Vec<String>,
+    /// What the source did that the run log should say (a translated query).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +223,8 @@ pub async fn fetch(
         if let Some(sql) = &spec.ingest_sql {
             let sql = render(sql)?;
             let limits = Limits::for_ingest(sources.settings(), timeout);
-            run_sql(batch, store, sources, limits, &sql).await
+            let now = run_ts.format(crate::config::TIMESTAMP_FORMAT).to_string();
+            run_sql(batch, store, sources, limits, &sql, &now).await
         } else if let Some(cmd) = &spec.ingest_cmd {
             let max_rows = sources.settings().max_rows;
             command::fetch(name, cmd, batch.dir(), run_ts, max_rows).await
@@ -261,8 +266,67 @@ async fn run_sql(
     sources: &Sources,
     limits: Limits,
     sql: &str,
+    now: &str,
 ) -> Result<Fetched, SourceError> {
-    let (name, db) = (batch.name(), batch.spec.db);
+    let name = batch.name();
+    let db = sources.settings().engine(batch.spec.db);
+    let (from, to) = (batch.spec.ingest_dialect(), db.dialect());
+    if !dialect::translates(from, to) {
+        // DuckDB's clock still reads the run's time, so backfills get their own timestamps.
+        let sql = dialect::translate(sql, from, to, Some(now))
+            .map_err(|e| SourceError::failed(name, e.to_string()))?;
+        return run_on(batch, db, store, sources, limits, &sql).await;
+    }
+    let translated = dialect::translate(sql, from, to, Some(now)).map_err(|e| {
+        SourceError::failed(name, format!("{e}; set `sql_dialect` to the dialect the query is written in, or run the batch on DuckDB"))
+    })?;
+    let mut fetched = run_on(batch, db, store, sources, limits, &translated)
+        .await
+        .map_err(|e| match e {
+            // The query that failed is not the one the user wrote: show it.
+            SourceError::Failed { batch, message } => SourceError::Failed {
+                batch,
+                message: format!(
+                    "{message} (the DuckDB query as translated to SQLite: {})",
+                    translated.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
+            },
+            other => other,
+        })?;
+    let why = if batch.spec.db == db {
+        "it runs on SQLite".to_owned()
+    } else {
+        format!(
+            "db `{}` is not in this build, so it ran on the app database",
+            batch.spec.db.as_str()
+        )
+    };
+    fetched.notes.push(format!(
+        "ingest_sql translated from DuckDB to SQLite: {why}"
+    ));
+    Ok(fetched)
+}
+
+#[cfg_attr(
+    not(any(
+        feature = "turso",
+        feature = "duckdb",
+        feature = "clickhouse",
+        feature = "bigquery",
+        feature = "snowflake",
+        feature = "postgres"
+    )),
+    allow(unused_variables)
+)]
+async fn run_on(
+    batch: &Batch,
+    db: DbKind,
+    store: &Store,
+    sources: &Sources,
+    limits: Limits,
+    sql: &str,
+) -> Result<Fetched, SourceError> {
+    let name = batch.name();
     match db {
         DbKind::Sqlite => sqlite::fetch(name, store, sql).await,
         #[cfg(feature = "turso")]

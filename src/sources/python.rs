@@ -14,20 +14,42 @@ use super::{Fetched, SourceError};
 use crate::config::TIMESTAMP_FORMAT;
 
 /// Reads the user's source from stdin, runs `ingest()`, prints one JSON object per row.
+///
+/// The original ran `ingest_fn` inside a Dagster process, so its files import `dagster`
+/// (`get_dagster_logger`) and `dotenv`, and may use `pd` and `get_dagster_logger` without
+/// importing them. Where those packages are missing, small stand-ins take their place: the
+/// logger is Python's own, writing to stderr (which the run log keeps), and `load_dotenv`
+/// does nothing (the app already read `.env` into the environment this process inherits).
 const SHIM: &str = r#"
-import json, sys
+import json, logging, sys, types
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
 try:
     import pandas as pd
 except ImportError:
     sys.stderr.write("ingest_fn needs pandas: pip install pandas\n")
     sys.exit(3)
+def _stand_in(name, **names):
+    try:
+        __import__(name)
+    except ImportError:
+        module = types.ModuleType(name)
+        module.__dict__.update(names)
+        sys.modules[name] = module
+def get_dagster_logger(name=None):
+    return logging.getLogger(name or "ingest_fn")
+_stand_in("dagster", get_dagster_logger=get_dagster_logger)
+_stand_in("dotenv", load_dotenv=lambda *args, **kwargs: True,
+          find_dotenv=lambda *args, **kwargs: "")
 source = sys.stdin.read()
-scope = {}
+scope = {"__name__": "ingest_fn", "pd": pd, "get_dagster_logger": get_dagster_logger}
 exec(compile(source, "ingest_fn", "exec"), scope)
 if "ingest" not in scope:
     sys.stderr.write("ingest_fn does not define ingest()\n")
     sys.exit(4)
 df = scope["ingest"]()
+if df is None:
+    sys.stderr.write("ingest() returned None; it must return a pandas DataFrame with metric_timestamp, metric_name and metric_value\n")
+    sys.exit(5)
 for _, row in df.iterrows():
     ts = row.get("metric_timestamp")
     ts = ts.isoformat() if hasattr(ts, "isoformat") else (None if ts is None else str(ts))

@@ -68,7 +68,7 @@ impl Table {
             .collect();
         Ok(Fetched {
             rows,
-            log: Vec::new(),
+            ..Fetched::default()
         })
     }
 }

@@ -30,6 +30,8 @@ pub enum StoreError {
     },
     #[error("`{0}` is not a valid table name")]
     InvalidTable(String),
+    #[error("cannot take over the metrics table `{table}`: {reason}")]
+    Adopt { table: String, reason: String },
     #[error("{context}: row {row}: {reason}")]
     BadRow {
         context: String,

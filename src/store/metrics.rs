@@ -113,7 +113,20 @@ impl Store {
             return Ok(());
         }
         let conn = self.connect().await?;
-        conn.execute_batch(&metrics_table_ddl(table))
+        let ddl = metrics_table_ddl(table);
+        if let Some(adopted) = super::adopt::adopt_if_needed(&conn, table, &ddl).await? {
+            tracing::info!(
+                table,
+                rows_before = adopted.rows_before,
+                rows_kept = adopted.rows_kept,
+                duplicates_merged = adopted.merged(),
+                rows_without_value = adopted.rows_without_value,
+                "metrics table made without a unique key (by the original Anomstack) taken over: \
+                 {} duplicate row(s) merged, the newest of each kept",
+                adopted.merged()
+            );
+        }
+        conn.execute_batch(&ddl)
             .await
             .context(format!("cannot create metrics table `{table}`"))?;
         if let Ok(mut tables) = self.inner.tables.lock() {

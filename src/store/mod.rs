@@ -5,6 +5,7 @@
 //! Every SQL statement the app runs against it lives in this module.
 
 mod admin;
+mod adopt;
 mod dashboard;
 mod error;
 mod metrics;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
+pub use adopt::Adopted;
 pub use dashboard::{
     ANOMALY_KINDS, Anomaly, BatchSummary, ChartPoint, Feedback, MAX_WINDOW_POINTS, MetricStats,
     RunTotals, Window,
@@ -68,6 +70,8 @@ impl Store {
     pub async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
         let store = Self::open_unmigrated(location).await?;
         let report = store.migrate().await?;
+        // A `metrics` table the original Anomstack made (no unique key) gets the app's key.
+        store.ensure_metrics_table("metrics").await?;
         tracing::info!(
             database = %store.inner.location,
             from = report.from,

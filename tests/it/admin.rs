@@ -843,7 +843,7 @@ async fn the_config_page_masks_secrets_and_a_bad_reload_is_shown_not_applied() {
         assert!(!page.body.contains(secret), "{secret} shown");
     }
     assert!(page.body.contains("********"));
-    // A broken file: errors shown, the running configuration kept.
+    // A broken file: its errors shown, the other batches still live, the broken one not.
     site.dir.write(
         "broken.yaml",
         "metric_batch: broken\ningest_sql: [unclosed\n",
@@ -851,8 +851,21 @@ async fn the_config_page_masks_secrets_and_a_bad_reload_is_shown_not_applied() {
     let r = c.post("/admin/config/reload", &[("csrf", &csrf)]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("broken.yaml"), "{}", r.body);
-    assert!(r.body.contains("nothing was applied"));
+    assert!(r.body.contains("1 batch(es) are live"), "{}", r.body);
     assert!(site.live.current().batch("broken").is_none());
+    assert!(site.live.current().batch("b").is_some());
+    let overview = c.get("/admin").await;
+    assert!(
+        overview.body.contains("invalid-batches"),
+        "{}",
+        overview.body
+    );
+    assert!(overview.body.contains("broken.yaml"));
+    // The public page names the batch, not its problem.
+    let home = c.get("/").await;
+    assert!(home.body.contains("invalid-batches"), "{}", home.body);
+    assert!(home.body.contains("broken"));
+    assert!(!home.body.contains("broken.yaml"));
     std::fs::remove_file(site.dir.path().join("broken.yaml")).unwrap();
     site.dir
         .write("c.yaml", "metric_batch: c\ningest_sql: SELECT 1\n");

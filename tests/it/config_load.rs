@@ -546,17 +546,45 @@ fn only_one_ingest_source_may_be_set() {
 }
 
 #[test]
-fn table_keys_must_be_plain_identifiers() {
+fn table_keys_are_sql_names_and_dotted_ones_use_their_last_part() {
     let dir = MetricsDir::new();
     dir.write(
         "a.yaml",
         "metric_batch: a\ningest_sql: SELECT 1\ntable_key: tmp.metrics\n",
     );
+    dir.write(
+        "b.yaml",
+        "metric_batch: b\ningest_sql: SELECT 1\ntable_key: ANDREWM4894.METRICS.METRICS_B\n",
+    );
+    let config = dir.load_ok(&[]);
+    assert_eq!(config.batch("a").unwrap().spec.table_key, "metrics");
+    assert_eq!(config.batch("b").unwrap().spec.table_key, "metrics_b");
+    assert!(
+        config
+            .notes
+            .iter()
+            .any(|n| n.contains("table_key `tmp.metrics`") && n.contains("table `metrics`")),
+        "{:?}",
+        config.notes
+    );
+
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ntable_key: \"tmp.my metrics\"\n",
+    );
     let lines = dir.load_err(&[]);
     assert!(
-        only_error(&lines).contains("key `table_key`: `tmp.metrics` is not a plain SQL table name"),
+        only_error(&lines).contains("key `table_key`: `tmp.my metrics` is not a SQL table name"),
         "{lines:?}"
     );
+}
+
+#[test]
+fn the_global_table_key_may_be_dotted() {
+    let dir = MetricsDir::new();
+    dir.write("a.yaml", &batch_yaml("a"));
+    let config = dir.load_ok(&[("ANOMSTACK_TABLE_KEY", "tmp.metrics")]);
+    assert_eq!(config.batch("a").unwrap().spec.table_key, "metrics");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Reloading the configuration while the app runs: a changed metrics folder replaces it, a
-//! broken one keeps the last good configuration, and `serve` picks changes up by itself.
+//! batch an edit broke keeps its last good configuration, and `serve` picks changes up by
+//! itself.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -21,7 +22,7 @@ fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_last_good_config() {
     dir.write("b.yaml", &batch_yaml("b"));
     assert!(matches!(
         live.reload_if_changed(),
-        Ok(Reload::Applied { batches: 2 })
+        Ok(Reload::Applied { batches: 2, ref problems }) if problems.0.is_empty()
     ));
     assert!(updates.has_changed().unwrap());
     assert!(live.current().batch("b").is_some());
@@ -32,20 +33,28 @@ fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_last_good_config() {
         "b.yaml",
         "metric_batch: b\ningest_sql: SELECT 1\nalert_treshold: 0.5\n",
     );
-    let errors = live.reload_if_changed().unwrap_err().to_string();
+    let Ok(Reload::Applied {
+        batches: 2,
+        problems,
+    }) = live.reload_if_changed()
+    else {
+        panic!("expected the reload to apply, keeping b's last good configuration");
+    };
+    let errors = problems.to_string();
     assert!(
         errors.contains("b.yaml") && errors.contains("alert_treshold"),
         "{errors}"
     );
     assert_eq!(live.current().batches.len(), 2);
-    assert!(!updates.has_changed().unwrap());
+    assert_eq!(live.current().kept_running, ["b"]);
+    assert!(live.current().invalid_batch("b").is_some());
     // Not reported again until the folder changes once more.
     assert!(matches!(live.reload_if_changed(), Ok(Reload::Unchanged)));
 
     std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
     assert!(matches!(
         live.reload_if_changed(),
-        Ok(Reload::Applied { batches: 1 })
+        Ok(Reload::Applied { batches: 1, .. })
     ));
     assert!(live.current().batch("b").is_none());
 }
@@ -114,7 +123,7 @@ fn serve_reloads_schedules_when_a_batch_file_appears() {
     );
 
     dir.write("c.yaml", "metric_batch: c\n");
-    let broken = wait_for("does not validate");
+    let broken = wait_for("batch `c` does not validate; it does not run");
     assert!(broken.iter().any(|l| l.contains("c.yaml")), "{broken:?}");
 
     let _ = Command::new("kill")

@@ -12,7 +12,8 @@ pub(crate) fn repo_config(env: &[(&str, &str)]) -> Config {
     let mut settings = Settings::from_env(&env).unwrap();
     settings.metrics_dir = repo_metrics_dir();
     match config::load(&settings, &env) {
-        Ok(c) => c,
+        Ok(c) if c.is_valid() => c,
+        Ok(c) => panic!("the shipped metrics folder must load:\n{}", c.problems()),
         Err(e) => panic!("the shipped metrics folder must load:\n{e}"),
     }
 }

@@ -52,18 +52,20 @@ impl MetricsDir {
         config::load(&self.settings(&env), &env)
     }
 
-    /// Loads and expects success.
+    /// Loads and expects every batch to validate.
     pub fn load_ok(&self, env: &[(&str, &str)]) -> Config {
         match self.load(env) {
-            Ok(c) => c,
+            Ok(c) if c.is_valid() => c,
+            Ok(c) => panic!("expected the config to load, got:\n{}", c.problems()),
             Err(e) => panic!("expected the config to load, got:\n{e}"),
         }
     }
 
-    /// Loads and expects failure; returns the error lines.
+    /// Loads and expects problems; returns the error lines.
     pub fn load_err(&self, env: &[(&str, &str)]) -> Vec<String> {
         match self.load(env) {
-            Ok(_) => panic!("expected configuration errors"),
+            Ok(c) if c.is_valid() => panic!("expected configuration errors"),
+            Ok(c) => c.problems().0.iter().map(ToString::to_string).collect(),
             Err(e) => e.0.iter().map(ToString::to_string).collect(),
         }
     }

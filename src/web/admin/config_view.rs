@@ -1,7 +1,7 @@
 //! The effective configuration of each batch (defaults, file and environment overrides
 //! merged), with secrets masked, the `ANOMSTACK_*` environment likewise, and a button that
-//! reloads the metrics folder: a configuration that does not validate is shown with its
-//! errors and not applied.
+//! reloads the metrics folder: batches that do not validate are shown with their errors and
+//! do not run; the others take the new configuration.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -88,16 +88,30 @@ pub async fn reload(
     let live = state.config.clone();
     let result = tokio::task::spawn_blocking(move || live.reload()).await;
     let (status, outcome) = match result {
-        Ok(Ok(Reload::Applied { batches })) => {
+        Ok(Ok(Reload::Applied { batches, problems })) => {
             tracing::info!(
                 user = admin.username,
                 batches,
+                invalid = problems.0.len(),
                 "configuration reloaded from the admin panel"
             );
-            (
-                StatusCode::OK,
-                html! { p.notice role="status" { "Reloaded: " (batches) " batch(es) are live." } },
-            )
+            if problems.0.is_empty() {
+                (
+                    StatusCode::OK,
+                    html! { p.notice role="status" { "Reloaded: " (batches) " batch(es) are live." } },
+                )
+            } else {
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    html! {
+                        div.error role="alert" {
+                            p { "Reloaded: " (batches) " batch(es) are live. What does not validate does not run until it is fixed; "
+                                (problems.0.len()) " problem(s):" }
+                            ul { @for e in &problems.0 { li { code { (e.to_string()) } } } }
+                        }
+                    },
+                )
+            }
         }
         Ok(Ok(Reload::Unchanged)) => (
             StatusCode::OK,
@@ -107,7 +121,7 @@ pub async fn reload(
             StatusCode::UNPROCESSABLE_ENTITY,
             html! {
                 div.error role="alert" {
-                    p { "The metrics folder does not validate, so nothing was applied; the previous configuration keeps running. "
+                    p { "The metrics folder cannot be read, so nothing was applied; the previous configuration keeps running. "
                         (errors.0.len()) " problem(s):" }
                     ul { @for e in &errors.0 { li { code { (e.to_string()) } } } }
                 }

@@ -80,6 +80,11 @@ pub async fn batch_jobs(
             }
             a href={ "/admin/config?batch=" (segment(batch.name())) } { "Effective config" } "."
         }
+        @if !batch.warnings.is_empty() {
+            div.notice #batch-warnings role="note" {
+                ul { @for w in &batch.warnings { li { (w) } } }
+            }
+        }
         table.admin-table {
             thead { tr {
                 th { "Job" } th { "Schedule" } th { "Next run" } th { "Last run" } th { "Run now" }

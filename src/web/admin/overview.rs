@@ -77,6 +77,23 @@ pub async fn overview(State(state): State<AppState>, admin: Admin) -> Response {
         @if !config.disabled.is_empty() {
             p.muted { "Disabled: " @for (i, (name, _)) in config.disabled.iter().enumerate() { @if i > 0 { ", " } (name) } }
         }
+        @if !config.invalid.is_empty() || !config.errors.is_empty() {
+            section.error #invalid-batches {
+                h2 { "Invalid configuration" }
+                p { "These batches do not validate, so they do not run (one that an edit broke keeps its last valid configuration); every other batch does. Fix the files below (" code { "anomstack validate" } " prints the same), and the app picks the change up." }
+                @for b in &config.invalid {
+                    h3 { (b.label()) " " span.muted { "(" (b.file.display()) ")" } }
+                    @if config.kept_running.contains(&b.label()) {
+                        p.muted { "Still running its last configuration that validated." }
+                    }
+                    ul { @for e in &b.errors { li { (e) } } }
+                }
+                @if !config.errors.is_empty() {
+                    h3 { "Other files" }
+                    ul { @for e in &config.errors { li { (e) } } }
+                }
+            }
+        }
         form.inline method="post" action="/admin/summary/run" hx-post="/admin/summary/run" hx-target="#progress-summary" {
             (csrf_field(&admin))
             button type="submit" { "Run the daily summary now" }
@@ -87,6 +104,10 @@ pub async fn overview(State(state): State<AppState>, admin: Admin) -> Response {
         @if !config.warnings.is_empty() {
             h2 { "Configuration warnings" }
             ul { @for w in &config.warnings { li { (w) } } }
+        }
+        @if !config.notes.is_empty() {
+            h2 { "How the configuration was read" }
+            ul.notes { @for n in &config.notes { li { (n) } } }
         }
         h2 { "Workers" }
         @if workers.is_empty() { p.muted { "None." } } @else {

@@ -58,6 +58,18 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
                 @if view.dark { "☀ Light" } @else { "☾ Dark" }
             }
         }
+        @if !config.invalid.is_empty() {
+            // Only the names: the problems (file paths, values) are for the admin panel.
+            p.error #invalid-batches {
+                (config.invalid.len())
+                @if config.invalid.len() == 1 { " batch does" } @else { " batches do" }
+                " not validate and do not run: "
+                @for (i, b) in config.invalid.iter().enumerate() {
+                    @if i > 0 { ", " } strong { (b.label()) }
+                }
+                ". The admin panel says why (or run " code { "anomstack validate" } ")."
+            }
+        }
         @if cards.is_empty() {
             p.notice {
                 "No metric batches yet. Add a batch YAML under the metrics folder ("
