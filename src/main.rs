@@ -542,16 +542,19 @@ async fn open_for_jobs(
             return Ok(None);
         }
     };
-    for w in &config.warnings {
-        eprintln!("warning: {w}");
-    }
     let store = Store::open(&settings.database)
         .await
         .context("cannot open the app database")?;
     Ok(Some((config, store, settings)))
 }
 
+/// The enabled, valid batch `name`, after printing what this build or environment lacks for it.
 fn find_batch<'a>(config: &'a config::Config, name: &str) -> anyhow::Result<&'a config::Batch> {
+    if let Some(batch) = config.batch(name) {
+        for w in &batch.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     if let Some(invalid) = config.invalid_batch(name) {
         let lines: Vec<String> = invalid.errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::bail!(

@@ -590,10 +590,7 @@ fn intervals(sql: &str) -> Result<String, TranslateError> {
 type Modifier = (f64, &'static str);
 
 /// The amounts and SQLite units of the interval literal at `at`, and its last token.
-fn interval_literal(
-    tokens: &[Token],
-    at: usize,
-) -> Result<(Vec<Modifier>, usize), TranslateError> {
+fn interval_literal(tokens: &[Token], at: usize) -> Result<(Vec<Modifier>, usize), TranslateError> {
     let construct = || print(&tokens[at..tokens.len().min(at + 6)]);
     let value = next(tokens, at).ok_or_else(|| fail(&construct(), "no amount"))?;
     let unit_after = |i: usize| next(tokens, i).filter(|&u| unit(&tokens[u].text).is_some());

@@ -764,3 +764,248 @@ fn example_env_lists_every_variable_the_code_reads() {
     );
     assert!(missing.is_empty(), "not in .example.env: {missing:?}");
 }
+
+#[test]
+fn keys_the_original_read_under_other_names_are_aliases() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "defaults/defaults.yaml",
+        "preprocess_diff_n: 1\npreprocess_smooth_n: 3\npreprocess_lags_n: 4\nmodel_config:\n  model_name: PCA\n  model_params:\n    contamination: 0.01\nmetric_sql: SELECT 1\ntimegptalert_max_n: 30\n",
+    );
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ndisable_alerts: true\n",
+    );
+    let config = dir.load_ok(&[]);
+    let spec = &config.batch("a").unwrap().spec;
+    assert!(spec.disable_alert);
+    assert_eq!(
+        (
+            spec.preprocess_params.diff_n,
+            spec.preprocess_params.smooth_n,
+            spec.preprocess_params.lags_n
+        ),
+        (1, 3, 4)
+    );
+    assert_eq!(spec.model_configs.len(), 1);
+    assert_eq!(spec.model_configs[0].model_name, "PCA");
+    let notes = config.notes.join("\n");
+    for expected in [
+        "key `disable_alerts` is read as `disable_alert`",
+        "key `preprocess_diff_n` is read as `preprocess_params.diff_n`",
+        "key `model_config` is read as `model_configs`",
+        "keys `metric_sql`, `timegptalert_max_n` of a feature the original Anomstack retired",
+    ] {
+        assert!(
+            notes.contains(expected),
+            "missing {expected:?} in:\n{notes}"
+        );
+    }
+    // An alias never beats the key it stands for, set in the same file.
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\ndisable_alerts: true\ndisable_alert: false\n",
+    );
+    assert!(!dir.load_ok(&[]).batch("a").unwrap().spec.disable_alert);
+    // And an environment override may use it too.
+    dir.write("a.yaml", &batch_yaml("a"));
+    let config = dir.load_ok(&[("ANOMSTACK__A__DISABLE_ALERTS", "yes")]);
+    assert!(config.batch("a").unwrap().spec.disable_alert);
+}
+
+#[test]
+fn custom_keys_are_template_variables_and_unused_ones_are_typos_or_ignored() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\nregion: eu\nowner_team: growth\ningest_sql: \"SELECT '{{ region }}' AS r\"\n",
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("a").unwrap();
+    let sql = config
+        .templates
+        .render(
+            batch.spec.ingest_sql.as_deref().unwrap(),
+            &batch.spec,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(sql, "SELECT 'eu' AS r");
+    let warnings = config.warnings.join("\n");
+    assert!(
+        warnings.contains(&format!(
+            "{}: key `region` is not an anomstack key; templates see it as {{{{ region }}}}",
+            path.display()
+        )),
+        "{warnings}"
+    );
+    assert!(
+        warnings
+            .contains("key `owner_team` is not an anomstack key and no template uses it; ignored"),
+        "{warnings}"
+    );
+    // An override may set a custom key.
+    let config = dir.load_ok(&[("ANOMSTACK__A__REGION", "us")]);
+    let batch = config.batch("a").unwrap();
+    assert_eq!(batch.spec.custom["region"], serde_json::json!("us"));
+}
+
+#[test]
+fn templates_follow_jinja2_python_methods_and_undefined_variables() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        concat!(
+            "metric_batch: a\n",
+            "vars: {names: [a, b]}\n",
+            "ingest_sql: >\n",
+            "  SELECT '{{ ','.join(vars.names) }}', '{{ 'x'.upper() }}', '{{ 'a-b'.replace('-', '_') }}',\n",
+            "  '{{ 'a,b'.split(',') | length }}', '{{ '{}!'.format(metric_batch) }}',\n",
+            "  '{{ nothing_here }}'{% for k, v in {'k': 1}.items() %}, {{ v }}{% endfor %}\n",
+            "  {% if train_exclude_metrics is defined %}, 'defined'{% endif %}\n",
+        ),
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("a").unwrap();
+    let sql = config
+        .templates
+        .render(
+            batch.spec.ingest_sql.as_deref().unwrap(),
+            &batch.spec,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(sql.trim(), "SELECT 'a,b', 'X', 'a_b', '2', 'a!', '', 1");
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("the template uses `nothing_here`, which no key defines")),
+        "{:?}",
+        config.warnings
+    );
+    // A key the original left undefined is defined once it holds something.
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ntrain_exclude_metrics: [m1, m2]\ningest_sql: \"SELECT {% if train_exclude_metrics is defined %}'{{ ','.join(train_exclude_metrics) }}'{% endif %}\"\n",
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("a").unwrap();
+    let sql = config
+        .templates
+        .render(
+            batch.spec.ingest_sql.as_deref().unwrap(),
+            &batch.spec,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(sql, "SELECT 'm1,m2'");
+}
+
+#[test]
+fn an_invalid_batch_is_reported_and_the_others_still_load() {
+    let dir = MetricsDir::new();
+    dir.write("good.yaml", &batch_yaml("good"));
+    let bad = dir.write(
+        "bad.yaml",
+        "metric_batch: bad\ningest_sql: SELECT 1\ntrain_max_n: lots\n",
+    );
+    let config = dir.load(&[]).unwrap();
+    assert!(!config.is_valid());
+    assert!(config.batch("good").is_some());
+    assert!(config.batch("bad").is_none());
+    let invalid = config.invalid_batch("bad").unwrap();
+    assert_eq!(invalid.file, bad);
+    assert!(
+        invalid.errors[0]
+            .to_string()
+            .contains("key `train_max_n`: expected a whole number"),
+        "{:?}",
+        invalid.errors
+    );
+}
+
+#[test]
+fn a_problem_in_the_defaults_is_reported_once_naming_the_batches_that_inherit_it() {
+    let dir = MetricsDir::new();
+    let defaults = dir.write("defaults/defaults.yaml", "train_max_n: lots\n");
+    dir.write("a.yaml", &batch_yaml("a"));
+    dir.write("b.yaml", &batch_yaml("b"));
+    dir.write(
+        "c.yaml",
+        "metric_batch: c\ningest_sql: SELECT 1\ntrain_max_n: 100\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: key `train_max_n`: expected a whole number (0 or more), got string \"lots\" (inherited by batches `a`, `b`)",
+            defaults.display()
+        )
+    );
+    // The batch that sets its own value is fine.
+    assert!(dir.load(&[]).unwrap().batch("c").is_some());
+}
+
+#[test]
+fn an_original_stock_query_written_inline_is_served_by_the_native_one() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        concat!(
+            "metric_batch: a\n",
+            "ingest_sql: SELECT 1\n",
+            "alert_sql: |\n",
+            "  with data_ranked as (select *, row_number() over (partition by metric_name order by metric_timestamp desc) as metric_score_recency_rank\n",
+            "  from {{ table_key }} where metric_batch = '{{ metric_batch }}' and metric_type = 'score')\n",
+            "  select * from data_ranked where metric_score_recency_rank <= {{ alert_max_n }}\n",
+        ),
+    );
+    let config = dir.load_ok(&[]);
+    let spec = &config.batch("a").unwrap().spec;
+    let native = anomstack::config::builtin_defaults_batch("x")
+        .unwrap()
+        .alert_sql;
+    assert_eq!(spec.alert_sql, native);
+    assert!(
+        config
+            .notes
+            .iter()
+            .any(|n| n.contains("(key `alert_sql`): the original Anomstack's alert query")),
+        "{:?}",
+        config.notes
+    );
+}
+
+#[test]
+fn an_engine_this_app_does_not_know_is_fine_for_a_batch_that_does_not_run_sql() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ndb: prometheus\ningest_cmd: echo\n",
+    );
+    let config = dir.load_ok(&[]);
+    assert!(
+        config
+            .notes
+            .iter()
+            .any(|n| n.contains("db `prometheus` is only where ingest_sql would run")),
+        "{:?}",
+        config.notes
+    );
+}
+
+#[test]
+fn duckdb_sql_that_cannot_be_translated_is_found_by_validate() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\nsql_dialect: duckdb\ningest_sql: SELECT interval '1 day' AS x\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert!(
+        only_error(&lines)
+            .contains("key `ingest_sql`: cannot translate DuckDB's `interval '1 day'` to SQLite"),
+        "{lines:?}"
+    );
+}

@@ -21,6 +21,7 @@ mod examples_online;
 mod model_stores;
 pub mod nab_scorer;
 mod notify;
+mod original_folder;
 mod pipeline;
 mod queue;
 mod queue_processes;

@@ -187,3 +187,36 @@ async fn a_python_without_pandas_or_no_python_says_what_is_missing() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_original_python_ingest_that_imports_dagster_and_dotenv_runs() {
+    // As the original's examples do: dotenv at the top, dagster's logger inside, and `pd`
+    // used without an import because the original's runner provided it.
+    let source = r#"ingest_fn: |
+  from dotenv import load_dotenv
+
+  load_dotenv()
+
+  def ingest():
+      from dagster import get_dagster_logger
+
+      logger = get_dagster_logger()
+      logger.info("fetching visits")
+      return pd.DataFrame({
+          "metric_timestamp": ["2024-01-01 00:00:00"],
+          "metric_name": ["visits"],
+          "metric_value": [2.0],
+      })
+
+  if __name__ == "__main__":
+      raise SystemExit("not run as a script")
+"#;
+    let mut sources = quick(SourceSettings::default());
+    sources.python = venv_python();
+    let (rows, log) = ingest_batch(source, &[], sources).await;
+    assert_eq!(
+        rows.unwrap(),
+        vec![("2024-01-01 00:00:00".into(), "visits".into(), 2.0)]
+    );
+    assert!(log.contains("fetching visits"), "{log}");
+}

@@ -366,3 +366,148 @@ async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
         model_store_round_trip(url, &Default::default()).await;
     }
 }
+
+/// The metrics table as the original Anomstack's SQLite writer created it: the six columns,
+/// no key. Its score job re-inserted every scored point on every run, so duplicates abound.
+const ORIGINAL_DDL: &str = "CREATE TABLE IF NOT EXISTS metrics (metric_timestamp TEXT, metric_batch TEXT, metric_name TEXT, metric_type TEXT, metric_value REAL, metadata TEXT)";
+
+async fn original_table(path: &std::path::Path, table: &str) {
+    let db = libsql::Builder::new_local(path).build().await.unwrap();
+    let conn = db.connect().unwrap();
+    conn.execute(
+        &ORIGINAL_DDL.replace(" metrics ", &format!(" {table} ")),
+        (),
+    )
+    .await
+    .unwrap();
+    for (ts, kind, value, metadata) in [
+        ("2024-01-01 10:00:00", "metric", Some(1.0), None),
+        // The same point, written again with microseconds and then with a `T`: the newest wins.
+        ("2024-01-01 10:00:00.123456", "metric", Some(2.0), Some("")),
+        (
+            "2024-01-01T10:00:00",
+            "metric",
+            Some(3.0),
+            Some("{\"a\": 1}"),
+        ),
+        ("2024-01-01 10:05:00", "metric", Some(4.0), None),
+        ("2024-01-01 10:05:00", "score", Some(0.1), None),
+        ("2024-01-01 10:05:00", "score", Some(0.2), None),
+        ("2024-01-01 10:05:00", "score", Some(0.3), None),
+        ("2024-01-01 10:10:00", "metric", None, None),
+    ] {
+        conn.execute(
+            &format!("INSERT INTO {table} VALUES (?1, 'b', 'm', ?2, ?3, ?4)"),
+            libsql::params![ts, kind, value, metadata],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_metrics_table_made_by_the_original_is_taken_over_without_losing_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    original_table(&path, "metrics").await;
+    original_table(&path, "metrics_python_ingest_simple").await;
+
+    let store = Store::open(&DatabaseLocation::Local { path: path.clone() })
+        .await
+        .unwrap();
+    // One row per point, the newest write winning, timestamps in the app's format.
+    let rows = count(&store, "SELECT count(*) FROM metrics").await;
+    assert_eq!(rows, 3);
+    let conn = store.connect().await.unwrap();
+    let mut found = conn
+        .query(
+            "SELECT metric_timestamp, metric_type, metric_value, metadata FROM metrics ORDER BY 1, 2",
+            (),
+        )
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(row) = found.next().await.unwrap() {
+        got.push((
+            row.get::<String>(0).unwrap(),
+            row.get::<String>(1).unwrap(),
+            row.get::<f64>(2).unwrap(),
+            row.get::<String>(3).unwrap(),
+        ));
+    }
+    assert_eq!(
+        got,
+        [
+            (
+                "2024-01-01 10:00:00".into(),
+                "metric".into(),
+                3.0,
+                "{\"a\": 1}".into()
+            ),
+            (
+                "2024-01-01 10:05:00".into(),
+                "metric".into(),
+                4.0,
+                String::new()
+            ),
+            (
+                "2024-01-01 10:05:00".into(),
+                "score".into(),
+                0.3,
+                String::new()
+            ),
+        ]
+    );
+    // Upserts work on it now (they name the key the original's table lacked).
+    store
+        .upsert_metrics(
+            "metrics",
+            &[row("m", "2024-01-01 10:05:00", MetricType::Score, 0.9)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 3);
+    // A batch's own table is taken over the first time the app uses it.
+    store
+        .upsert_metrics(
+            "metrics_python_ingest_simple",
+            &[row("m", "2024-01-01 10:20:00", MetricType::Metric, 5.0)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM metrics_python_ingest_simple").await,
+        4
+    );
+    // Opening again changes nothing.
+    drop(store);
+    let store = Store::open(&DatabaseLocation::Local { path })
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 3);
+}
+
+#[tokio::test]
+async fn a_metrics_table_missing_a_column_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    {
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let conn = db.connect().unwrap();
+        conn.execute(
+            "CREATE TABLE metrics (metric_timestamp TEXT, metric_name TEXT, metric_value REAL)",
+            (),
+        )
+        .await
+        .unwrap();
+    }
+    let err = Store::open(&DatabaseLocation::Local { path })
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("metrics table `metrics`") && text.contains("no column `metric_batch`"),
+        "{text}"
+    );
+}
