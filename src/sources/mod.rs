@@ -248,18 +248,8 @@ pub async fn fetch(
         })?
 }
 
-/// Runs `sql` on the engine `db` names.
-#[cfg_attr(
-    not(any(
-        feature = "turso",
-        feature = "duckdb",
-        feature = "clickhouse",
-        feature = "bigquery",
-        feature = "snowflake",
-        feature = "postgres"
-    )),
-    allow(unused_variables)
-)]
+/// Runs `sql` on the engine `db` names, translated to its dialect if it is written in another
+/// (see [`crate::dialect`]).
 async fn run_sql(
     batch: &Batch,
     store: &Store,
@@ -307,6 +297,7 @@ async fn run_sql(
     Ok(fetched)
 }
 
+/// Runs `sql` as it is on `db`.
 #[cfg_attr(
     not(any(
         feature = "turso",

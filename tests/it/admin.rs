@@ -1355,3 +1355,18 @@ async fn hostile_input_is_inert_in_filters_names_and_forms() {
     assert!(!login.body.contains("<script>alert(1)"));
     assert_eq!(hidden(&login.body, "next"), "/admin");
 }
+
+#[tokio::test]
+async fn a_batch_page_says_what_this_environment_lacks_for_the_batch() {
+    let site = admin_site("metric_batch: b\ndb: snowflake\ningest_sql: SELECT 1\n").await;
+    let mut c = Client::new(&site.state);
+    c.login().await;
+    let page = c.get("/admin/batch/b").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("batch-warnings"), "{}", page.body);
+    assert!(
+        page.body.contains("set ANOMSTACK_SNOWFLAKE_ACCOUNT"),
+        "{}",
+        page.body
+    );
+}

@@ -76,20 +76,93 @@ fn validate_prints_every_error_and_exits_non_zero() {
     assert!(stderr.contains("environment variable ANOMSTACK__A__TRAIN_MAX_N: key `train_max_n`: expected a whole number"), "{stderr}");
 }
 
-#[test]
-fn serve_refuses_to_start_on_an_invalid_config() {
+/// Starts `serve` in `dir` on a free port; returns the child, its base URL and the log lines up
+/// to the one that says it listens (later lines keep arriving on the receiver).
+fn serve_until_listening(
+    dir: &Path,
+) -> (
+    std::process::Child,
+    String,
+    Vec<String>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = anomstack(dir)
+        .env("ANOMSTACK_PORT", "0")
+        .env("ANOMSTACK_HOST", "127.0.0.1")
+        .env("ANOMSTACK_SQLITE_PATH", "./data/app.db")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no 'listening on' line; saw {seen:#?}");
+        };
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        seen.push(line);
+        if let Some(addr) = addr {
+            return (child, format!("http://{addr}"), seen, rx);
+        }
+    }
+}
+
+fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap()
+}
+
+#[tokio::test]
+async fn serve_runs_the_valid_batches_and_names_an_invalid_one() {
     let metrics = MetricsDir::new();
     metrics.write("a.yaml", "metric_batch: a\n");
-    let (out, _, stderr) = run(anomstack(metrics.tmp.path())
-        .arg("serve")
-        .env("ANOMSTACK_PORT", "0"));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("refusing to start"), "{stderr}");
-    assert!(!stderr.contains("listening on"), "{stderr}");
+    metrics.write("b.yaml", &batch_yaml("beta"));
+    let (child, base, seen, _rx) = serve_until_listening(metrics.tmp.path());
+    let log = seen.join("\n");
     assert!(
-        !metrics.tmp.path().join("tmpdata").exists(),
-        "no database is created"
+        log.contains("batch `a` does not validate; it does not run")
+            && log.contains("a.yaml: key `ingest_sql`: the batch has no ingest"),
+        "{log}"
     );
+    assert!(
+        log.contains("batches=1") && log.contains("invalid=1"),
+        "{log}"
+    );
+    anomstack::notify::tls_ready();
+    let home = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("invalid-batches") && home.contains(">a<"),
+        "{home}"
+    );
+    assert!(home.contains("beta"), "{home}");
+    let exit = tokio::task::spawn_blocking(move || stop(child))
+        .await
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
 }
 
 #[test]
@@ -110,39 +183,13 @@ fn a_bad_setting_is_one_line_naming_the_variable() {
 async fn serve_answers_health_as_soon_as_it_says_it_listens_and_stops_on_sigterm() {
     let metrics = MetricsDir::new();
     metrics.write("a.yaml", &batch_yaml("alpha"));
-    let mut child = anomstack(metrics.tmp.path())
-        .env("ANOMSTACK_PORT", "0")
-        .env("ANOMSTACK_HOST", "127.0.0.1")
-        .env("ANOMSTACK_SQLITE_PATH", "./data/app.db")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut addr = None;
-    let mut seen = Vec::new();
-    while addr.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no 'listening on' line; saw {seen:#?}"));
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split_whitespace().next().map(str::to_owned);
-        }
+    let (child, base, seen, _rx) = serve_until_listening(metrics.tmp.path());
+    for line in &seen {
         assert!(
             !line.contains('\u{1b}'),
             "no colour codes when stderr is not a terminal: {line:?}"
         );
-        seen.push(line);
     }
-    let base = format!("http://{}", addr.unwrap());
 
     // The first request, made right after the log line, must succeed: no retry loop.
     anomstack::notify::tls_ready();
@@ -171,14 +218,8 @@ async fn serve_answers_health_as_soon_as_it_says_it_listens_and_stops_on_sigterm
         .unwrap();
     assert!(check.status.success(), "{check:?}");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
+    let exit = tokio::task::spawn_blocking(move || stop(child))
         .await
-        .unwrap()
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 

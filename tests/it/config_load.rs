@@ -5,6 +5,19 @@ use anomstack::config::{AlertMethod, ScheduleStatus};
 
 use crate::support::{MetricsDir, batch_yaml};
 
+/// The batch's `ingest_sql`, rendered now.
+fn render_ingest(config: &anomstack::config::Config, batch: &str) -> String {
+    let batch = config.batch(batch).unwrap();
+    config
+        .templates
+        .render(
+            batch.spec.ingest_sql.as_deref().unwrap(),
+            &batch.spec,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+}
+
 fn only_error(lines: &[String]) -> &str {
     assert_eq!(lines.len(), 1, "expected one error, got {lines:#?}");
     &lines[0]
@@ -316,15 +329,7 @@ fn includes_resolve_relative_to_the_metrics_directory() {
         "metric_batch: a\nvars: {n: 7}\ningest_sql: >\n  {% include \"./a/query.sql\" %}\n",
     );
     let config = dir.load_ok(&[]);
-    let batch = config.batch("a").unwrap();
-    let sql = config
-        .templates
-        .render(
-            batch.spec.ingest_sql.as_deref().unwrap(),
-            &batch.spec,
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let sql = render_ingest(&config, "a");
     assert_eq!(sql.trim(), "SELECT 7 AS metric_value -- a");
 }
 
@@ -821,15 +826,7 @@ fn custom_keys_are_template_variables_and_unused_ones_are_typos_or_ignored() {
         "metric_batch: a\nregion: eu\nowner_team: growth\ningest_sql: \"SELECT '{{ region }}' AS r\"\n",
     );
     let config = dir.load_ok(&[]);
-    let batch = config.batch("a").unwrap();
-    let sql = config
-        .templates
-        .render(
-            batch.spec.ingest_sql.as_deref().unwrap(),
-            &batch.spec,
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let sql = render_ingest(&config, "a");
     assert_eq!(sql, "SELECT 'eu' AS r");
     let warnings = config.warnings.join("\n");
     assert!(
@@ -866,15 +863,7 @@ fn templates_follow_jinja2_python_methods_and_undefined_variables() {
         ),
     );
     let config = dir.load_ok(&[]);
-    let batch = config.batch("a").unwrap();
-    let sql = config
-        .templates
-        .render(
-            batch.spec.ingest_sql.as_deref().unwrap(),
-            &batch.spec,
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let sql = render_ingest(&config, "a");
     assert_eq!(sql.trim(), "SELECT 'a,b', 'X', 'a_b', '2', 'a!', '', 1");
     assert!(
         config
@@ -890,15 +879,7 @@ fn templates_follow_jinja2_python_methods_and_undefined_variables() {
         "metric_batch: a\ntrain_exclude_metrics: [m1, m2]\ningest_sql: \"SELECT {% if train_exclude_metrics is defined %}'{{ ','.join(train_exclude_metrics) }}'{% endif %}\"\n",
     );
     let config = dir.load_ok(&[]);
-    let batch = config.batch("a").unwrap();
-    let sql = config
-        .templates
-        .render(
-            batch.spec.ingest_sql.as_deref().unwrap(),
-            &batch.spec,
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let sql = render_ingest(&config, "a");
     assert_eq!(sql, "SELECT 'm1,m2'");
 }
 
