@@ -59,15 +59,23 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
             Ok(mut file) => {
                 found.errors.append(&mut file.errors);
                 describe_file(&user_defaults, &file, &mut found);
-                if original::implies_linear_scores(&file.layer.dict) {
-                    file.layer
-                        .dict
-                        .insert("model_score_method".into(), original::linear_scores());
+                if original::is_original_defaults(&file.layer.dict) {
+                    let implied = original::implied_by_original_defaults(&file.layer.dict);
+                    let code_defaults = implied.len() > 1;
+                    for (key, value) in implied {
+                        file.layer.dict.insert(key.into(), value);
+                    }
                     found.note(format!(
-                        "{}: defines models without `model_score_method`, as the original \
-                         Anomstack's defaults do: scores are PyOD's min-max probability \
-                         (`model_score_method: linear`), which its alert_threshold was chosen for",
-                        user_defaults.display()
+                        "{}: the original Anomstack's defaults (no `model_score_method`): scores \
+                         are PyOD's min-max probability (`linear`), which its alert_threshold was \
+                         chosen for{}",
+                        user_defaults.display(),
+                        if code_defaults {
+                            "; it leaves models or features to the code, so the original's \
+                             apply (PCA and KNN on smoothed differences with five lags)"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 base_layers.push(file.layer);

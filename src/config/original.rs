@@ -60,18 +60,45 @@ pub fn lone_include(value: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains(quote)).then_some(name)
 }
 
-/// A `defaults.yaml` of the original Anomstack's: it defines models (`model_configs`, or the
-/// older `model_config`) but not `model_score_method`, a key of anomstack's. Its
-/// `alert_threshold` was chosen for PyOD's min-max probability (`linear`), so that is the
-/// calibration such a file implies.
-pub fn implies_linear_scores(dict: &Dict) -> bool {
-    let defines_models = dict.contains_key("model_configs");
-    defines_models && !dict.contains_key("model_score_method")
+/// Whether a `defaults.yaml` is the original Anomstack's: it has none of anomstack's own
+/// score calibration (`model_score_method`) but the keys every version of the original's set
+/// (its models, or its job queries).
+pub fn is_original_defaults(dict: &Dict) -> bool {
+    !dict.contains_key("model_score_method")
+        && ["model_configs", "train_sql", "score_sql"]
+            .iter()
+            .any(|k| dict.contains_key(*k))
 }
 
-/// The value a file's layer gets for the calibration it implies.
-pub fn linear_scores() -> Value {
-    Value::from("linear".to_owned())
+/// What an original `defaults.yaml` implies beyond what it sets: the original's model setup,
+/// which its `alert_threshold` was chosen for. Scores are PyOD's min-max probability
+/// (`linear`); a file of the versions that left models and features to the code gets what that
+/// code used (PCA and KNN on smoothed differences with five lags).
+pub fn implied_by_original_defaults(dict: &Dict) -> Vec<(&'static str, Value)> {
+    let mut out = vec![("model_score_method", Value::from("linear".to_owned()))];
+    if !dict.contains_key("model_configs") {
+        let model = |name: &str, tag: &str| {
+            let mut params = Dict::new();
+            params.insert("contamination".into(), Value::from(0.01));
+            let mut m = Dict::new();
+            m.insert("model_name".into(), Value::from(name.to_owned()));
+            m.insert("model_tag".into(), Value::from(tag.to_owned()));
+            m.insert("model_params".into(), Value::from(params));
+            Value::from(m)
+        };
+        out.push((
+            "model_configs",
+            Value::from(vec![model("PCA", "pca_default"), model("KNN", "knn_default")]),
+        ));
+    }
+    if !dict.contains_key("preprocess_params") {
+        let mut p = Dict::new();
+        for (k, v) in [("diff_n", 1), ("smooth_n", 3), ("lags_n", 5)] {
+            p.insert(k.into(), Value::from(v));
+        }
+        out.push(("preprocess_params", Value::from(p)));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -126,12 +153,24 @@ mod tests {
     }
 
     #[test]
-    fn a_defaults_file_with_models_but_no_calibration_is_the_originals() {
+    fn a_defaults_file_with_models_or_job_queries_but_no_calibration_is_the_originals() {
         let mut dict = Dict::new();
+        assert!(!is_original_defaults(&dict));
+        dict.insert("train_sql".into(), Value::from("x".to_owned()));
+        assert!(is_original_defaults(&dict));
+        // The early versions left models and features to the code.
+        let implied: Vec<&str> = implied_by_original_defaults(&dict)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            implied,
+            ["model_score_method", "model_configs", "preprocess_params"]
+        );
         dict.insert("model_configs".into(), Value::from(Vec::<Value>::new()));
-        assert!(implies_linear_scores(&dict));
+        dict.insert("preprocess_params".into(), Value::from(Dict::new()));
+        assert_eq!(implied_by_original_defaults(&dict).len(), 1);
         dict.insert("model_score_method".into(), Value::from("rank".to_owned()));
-        assert!(!implies_linear_scores(&dict));
-        assert!(!implies_linear_scores(&Dict::new()));
+        assert!(!is_original_defaults(&dict));
     }
 }

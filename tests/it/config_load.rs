@@ -990,3 +990,17 @@ fn duckdb_sql_that_cannot_be_translated_is_found_by_validate() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_dialect_that_cannot_be_translated_for_the_engine_is_an_error() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ndb: clickhouse\nsql_dialect: duckdb\ningest_sql: SELECT now()\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert!(
+        only_error(&lines).contains("key `sql_dialect`: SQL written for duckdb is only translated to SQLite"),
+        "{lines:?}"
+    );
+}

@@ -74,7 +74,7 @@ fn it_validates_and_says_how_it_was_read() {
         "defaults/sql/train.sql: the original Anomstack's train query",
         "defaults/sql/alerts.sql: the original Anomstack's alert query",
         // The calibration its thresholds were chosen for.
-        "model_score_method: linear",
+        "the original Anomstack's defaults (no `model_score_method`)",
         // Keys read under their names here, and retired ones.
         "key `disable_alerts` is read as `disable_alert`",
         "`disable_timegptalert` of a feature the original Anomstack retired",
