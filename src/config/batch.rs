@@ -151,6 +151,16 @@ pub enum SqlDialect {
     Sqlite,
 }
 
+impl SqlDialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqlDialect::Auto => "auto",
+            SqlDialect::Duckdb => "duckdb",
+            SqlDialect::Sqlite => "sqlite",
+        }
+    }
+}
+
 /// The per-batch jobs, each with its own cron, default status and disable flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

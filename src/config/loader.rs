@@ -588,10 +588,20 @@ fn check_translation(
     templates: &Templates,
 ) -> Option<ConfigError> {
     let sql = spec.ingest_sql.as_deref()?;
-    let (from, to) = (
-        spec.ingest_dialect(),
-        settings.sources.engine(spec.db).dialect(),
-    );
+    let engine = settings.sources.engine(spec.db);
+    let (from, to) = (spec.ingest_dialect(), engine.dialect());
+    if from != to && !crate::dialect::translates(from, to) {
+        return Some(ConfigError::new(
+            origin_of(figment.find_metadata("sql_dialect")),
+            Some("sql_dialect"),
+            format!(
+                "SQL written for {} is only translated to SQLite (db sqlite or turso); on `{}` \
+                 write the engine's own SQL and leave sql_dialect at auto",
+                spec.sql_dialect.as_str(),
+                engine.as_str()
+            ),
+        ));
+    }
     if !crate::dialect::translates(from, to) {
         return None;
     }

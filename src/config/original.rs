@@ -88,7 +88,10 @@ pub fn implied_by_original_defaults(dict: &Dict) -> Vec<(&'static str, Value)> {
         };
         out.push((
             "model_configs",
-            Value::from(vec![model("PCA", "pca_default"), model("KNN", "knn_default")]),
+            Value::from(vec![
+                model("PCA", "pca_default"),
+                model("KNN", "knn_default"),
+            ]),
         ));
     }
     if !dict.contains_key("preprocess_params") {

@@ -1000,7 +1000,8 @@ fn a_dialect_that_cannot_be_translated_for_the_engine_is_an_error() {
     );
     let lines = dir.load_err(&[]);
     assert!(
-        only_error(&lines).contains("key `sql_dialect`: SQL written for duckdb is only translated to SQLite"),
+        only_error(&lines)
+            .contains("key `sql_dialect`: SQL written for duckdb is only translated to SQLite"),
         "{lines:?}"
     );
 }
