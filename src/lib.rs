@@ -13,6 +13,7 @@
 //! - [`telemetry`]: tracing setup.
 //! - [`sources`]: where batches' metrics come from (SQL engines, programs).
 //! - [`model_store`]: where trained models are kept (files, the database, object storage).
+//! - [`names`]: what a metric or batch name may be.
 //! - [`http`]: the outbound HTTP client.
 //! - [`password`]: argon2 password hashing for admin credentials.
 
@@ -28,6 +29,7 @@ pub mod http;
 pub mod jobs;
 pub mod llm;
 pub mod model_store;
+pub mod names;
 pub mod notify;
 pub mod password;
 pub mod queue;

@@ -503,36 +503,62 @@ fn serve_original_job_queries(
         let Some(slot) = job_query_mut(spec, key) else {
             continue;
         };
-        let (what, text) = match original::lone_include(slot) {
+        let origin = origin_of(figment.find_metadata(key));
+        let (what, text, stock_place) = match original::lone_include(slot) {
             Some(include) => {
                 let text = read_user_template(metrics_dir, include);
+                let file = Path::new(include.trim_start_matches("./"));
                 (
-                    metrics_dir
-                        .join(include.trim_start_matches("./"))
-                        .display()
-                        .to_string(),
+                    metrics_dir.join(file).display().to_string(),
                     text,
+                    in_defaults_folder(file),
                 )
             }
             None => (
-                format!("{} (key `{key}`)", origin_of(figment.find_metadata(key))),
+                format!("{origin} (key `{key}`)"),
                 Some(slot.clone()),
+                matches!(&origin, Origin::File(path) if in_defaults_folder(path)),
             ),
         };
-        if !text.is_some_and(|t| original::is_original_job_template(&t)) {
+        let Some(text) = text.filter(|t| original::is_original_job_template(t)) else {
+            continue;
+        };
+        let job = key.trim_end_matches("_sql");
+        // Only the defaults folder's queries are the stock ones; a query a user wrote or
+        // edited elsewhere keeps its intent (and a delete with conditions of its own never
+        // widens to ours).
+        let stock = stock_place && (*key != "delete_sql" || original::is_stock_delete(&text));
+        if !stock {
+            found.warn(
+                format!(
+                    "{what}: shaped like the original Anomstack's {job} query but changed or \
+                     kept outside defaults/; it runs as written (DuckDB SQL translated where \
+                     the engine needs it). Delete the key to run anomstack's native {job} query"
+                ),
+                Some(&spec.metric_batch),
+            );
             continue;
         }
         let Some(native) = builtin.dict.get(*key).and_then(|v| v.as_str()) else {
             continue;
         };
         *slot = native.to_owned();
-        let job = key.trim_end_matches("_sql");
         found.note(format!(
             "{what}: the original Anomstack's {job} query; anomstack runs its native {job} \
              query in its place{}",
             intended_semantics(key)
         ));
     }
+}
+
+/// A file in a `defaults` folder (`defaults/defaults.yaml`, `defaults/sql/train.sql`), where
+/// the original keeps its stock queries.
+fn in_defaults_folder(path: &Path) -> bool {
+    path.components()
+        .rev()
+        .skip(1)
+        .take(2)
+        .any(|c| c.as_os_str() == "defaults")
 }
 
 /// What the native query does that the original's stock query did not.
@@ -587,7 +613,11 @@ fn check_translation(
     settings: &Settings,
     templates: &Templates,
 ) -> Option<ConfigError> {
-    let sql = spec.ingest_sql.as_deref()?;
+    // A batch that never ingests never runs its query: nothing to hold its other jobs up.
+    let sql = spec
+        .ingest_sql
+        .as_deref()
+        .filter(|_| !spec.disable_ingest && !spec.disable_batch)?;
     let engine = settings.sources.engine(spec.db);
     let (from, to) = (spec.ingest_dialect(), engine.dialect());
     if from != to && !crate::dialect::translates(from, to) {

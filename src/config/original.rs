@@ -45,6 +45,16 @@ pub fn is_original_job_template(text: &str) -> bool {
     reads_table && marked && !ours
 }
 
+/// A delete query that removes whole time ranges of a batch, as the original's stock one
+/// does: conditions on a metric's name, type or value mean a user narrowed it, and the native
+/// delete (every row older than `delete_after_n_days`) would remove more than they meant.
+pub fn is_stock_delete(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    !["metric_name", "metric_type", "metric_value"]
+        .iter()
+        .any(|column| lower.contains(column))
+}
+
 /// The file a template value does nothing but include (`{% include "./defaults/sql/x.sql" %}`
 /// with optional whitespace control), as the original's `defaults.yaml` writes job queries.
 pub fn lone_include(value: &str) -> Option<&str> {

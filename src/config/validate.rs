@@ -28,8 +28,9 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
         out.push((
             "metric_batch",
             format!(
-                "`{}` is not a valid batch name: use letters, digits, `_`, `-` or `.`",
-                spec.metric_batch
+                "`{}` is not a valid batch name: use letters, digits, `_`, `-` or `.`, at most {} of them",
+                spec.metric_batch,
+                crate::names::MAX_NAME_BYTES
             ),
         ));
     }
@@ -227,6 +228,7 @@ fn check_ingest_cmd(cmd: &str, batch_dir: &Path) -> Option<String> {
 
 pub fn is_batch_name(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= crate::names::MAX_NAME_BYTES
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))

@@ -108,8 +108,10 @@ impl Preprocess {
         // Rows whose window holds no gap. When they are one unbroken stretch (the usual case)
         // and not centred, they are lag windows of one stretch of the series, which the matrix
         // keeps; otherwise the rows are copied out one by one.
-        let kept: Vec<usize> = (self.lags_n..smoothed.len())
-            .filter(|&t| smoothed[t - self.lags_n..=t].iter().all(|v| !v.is_nan()))
+        // Huge values can overflow to infinities in differencing, smoothing or resampling:
+        // a window holding one is a gap too, so no detector ever sees a non-finite feature.
+        let mut kept: Vec<usize> = (self.lags_n..smoothed.len())
+            .filter(|&t| smoothed[t - self.lags_n..=t].iter().all(|v| v.is_finite()))
             .collect();
         let unbroken = kept
             .first()
@@ -120,17 +122,23 @@ impl Preprocess {
             Matrix::from_lag_series(&smoothed[first - self.lags_n..=last], kept.len(), cols)?
         } else {
             let mut data = Vec::with_capacity(kept.len() * cols);
-            for &t in &kept {
+            kept.retain(|&t| {
                 let start = data.len();
                 data.extend((0..cols).map(|lag| smoothed[t - lag]));
                 if self.center {
                     let row = &mut data[start..];
-                    let mean = row.iter().sum::<f64>() / row.len() as f64;
-                    for v in row {
+                    let n = row.len() as f64;
+                    let mean = row.iter().map(|v| v / n).sum::<f64>();
+                    for v in row.iter_mut() {
                         *v -= mean;
                     }
+                    if row.iter().any(|v| !v.is_finite()) {
+                        data.truncate(start);
+                        return false;
+                    }
                 }
-            }
+                true
+            });
             Matrix::new(kept.len(), cols, data)?
         };
         let row_ts = kept.iter().map(|&t| ts[t]).collect();
@@ -268,6 +276,35 @@ mod tests {
         let f = Preprocess::default().apply(&series(&gapped)).unwrap();
         assert!(f.x.known_lags().is_none());
         assert!(f.x.lag_series().is_none());
+    }
+
+    #[test]
+    fn values_that_overflow_in_a_transformation_become_gaps() {
+        let mut values: Vec<f64> = (0..40).map(|i| (i % 7) as f64).collect();
+        values[10] = f64::MAX;
+        values[11] = -f64::MAX;
+        values[25] = 1e308;
+        values[26] = 1e308;
+        for p in [
+            Preprocess::default(),
+            Preprocess {
+                center: true,
+                diff_n: 0,
+                ..Preprocess::default()
+            },
+            Preprocess {
+                resample_seconds: Some(600),
+                aggregation: Aggregation::Sum,
+                diff_n: 0,
+                smooth_n: 0,
+                ..Preprocess::default()
+            },
+        ] {
+            let f = p.apply(&series(&values)).unwrap();
+            assert!(f.x.rows() > 0, "{p:?}");
+            assert!(f.x.data().iter().all(|v| v.is_finite()), "{p:?}");
+            assert_eq!(f.timestamps.len(), f.x.rows());
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ const PASSES: &[Pass] = &[
     functions,
     table_functions,
     intervals,
+    date_arithmetic,
 ];
 
 pub fn translate(sql: &str, now: Option<&str>) -> Result<String, TranslateError> {
@@ -301,10 +302,17 @@ fn functions(sql: &str) -> Result<String, TranslateError> {
             continue;
         }
         let close = closing(&tokens, open).ok_or_else(|| fail(&t.text, "unclosed call"))?;
-        let args: Vec<String> = arguments(&tokens, open, close)
-            .into_iter()
-            .map(|a| functions(&a))
+        // Each argument is translated once, and the call kept as written reuses them (so
+        // nesting costs time in proportion to depth, not 2^depth).
+        let segments: Vec<String> = segments(&tokens, open, close)
+            .iter()
+            .map(|a| functions(a))
             .collect::<Result<_, _>>()?;
+        let args: Vec<String> = segments
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty() || segments.len() > 1)
+            .collect();
         let call = print(&tokens[i..=close]);
         let name = t.text.to_ascii_lowercase();
         let rewritten = match (name.as_str(), args.as_slice()) {
@@ -325,10 +333,15 @@ fn functions(sql: &str) -> Result<String, TranslateError> {
                 Some(format!("strftime({format}, {value})"))
             }
             ("epoch", [value]) => Some(format!("unixepoch({value})")),
-            ("epoch_ms", [value]) => Some(format!("(unixepoch({value}) * 1000)")),
+            // Milliseconds to a time for a number, a time to milliseconds otherwise.
+            ("epoch_ms", [value]) => Some(format!(
+                "(CASE WHEN typeof({value}) IN ('integer', 'real') \
+                 THEN datetime({value} / 1000.0, 'unixepoch') ELSE unixepoch({value}) * 1000 END)"
+            )),
             ("to_timestamp", [value]) => Some(format!("datetime({value}, 'unixepoch')")),
-            ("greatest", _) => Some(format!("max({})", args.join(", "))),
-            ("least", _) => Some(format!("min({})", args.join(", "))),
+            ("greatest" | "least", [one]) => Some(format!("({one})")),
+            ("greatest", [_, _, ..]) => Some(skipping_nulls("max", &args)),
+            ("least", [_, _, ..]) => Some(skipping_nulls("min", &args)),
             ("string_agg" | "listagg", [value]) => Some(format!("group_concat({value})")),
             ("string_agg" | "listagg", [value, sep]) => {
                 Some(format!("group_concat({value}, {sep})"))
@@ -360,13 +373,53 @@ fn functions(sql: &str) -> Result<String, TranslateError> {
             None => {
                 // Keep the call, with its arguments translated.
                 out.push_str(&print(&tokens[i..=open]));
-                out.push_str(&functions(&print(&tokens[open + 1..close]))?);
+                out.push_str(&segments.join(","));
                 out.push_str(&tokens[close].text);
             }
         }
         i = close + 1;
     }
     Ok(out)
+}
+
+/// `greatest`/`least` as SQLite's scalar `max`/`min`, which answer NULL if any argument is
+/// NULL where DuckDB skips NULLs: each argument falls back to the others, so a NULL one
+/// repeats a value already compared and all NULLs still give NULL.
+fn skipping_nulls(function: &str, args: &[String]) -> String {
+    let each: Vec<String> = (0..args.len())
+        .map(|i| {
+            let order: Vec<&str> = std::iter::once(args[i].as_str())
+                .chain(
+                    args.iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, a)| a.as_str()),
+                )
+                .collect();
+            format!("coalesce({})", order.join(", "))
+        })
+        .collect();
+    format!("{function}({})", each.join(", "))
+}
+
+/// The arguments between `open` and `close` as written (spaces and comments kept), split at
+/// top-level commas; none for an empty call.
+fn segments(tokens: &[Token], open: usize, close: usize) -> Vec<String> {
+    let inner = &tokens[open + 1..close];
+    if inner.iter().all(Token::is_trivia) {
+        return vec![print(inner)];
+    }
+    let mut out = Vec::new();
+    let mut from = 0;
+    for c in top_level(inner)
+        .into_iter()
+        .filter(|&j| inner[j].is_punct(","))
+        .chain(std::iter::once(inner.len()))
+    {
+        out.push(print(&inner[from..c]));
+        from = c + 1;
+    }
+    out
 }
 
 /// `date_trunc('hour', x)` as a timestamp text in the app's format.
@@ -385,10 +438,11 @@ fn date_trunc(call: &str, part: &str, value: &str) -> Result<String, TranslateEr
                 "datetime({value}, 'start of day', '-6 days', 'weekday 1')"
             ));
         }
+        // Back to the quarter's first month; NULL stays NULL, as with the other parts.
         "quarter" => {
             return Ok(format!(
-                "printf('%s-%02d-01 00:00:00', strftime('%Y', {value}), \
-                 ((CAST(strftime('%m', {value}) AS INTEGER) - 1) / 3) * 3 + 1)"
+                "datetime({value}, 'start of month', \
+                 '-' || ((CAST(strftime('%m', {value}) AS INTEGER) - 1) % 3) || ' months')"
             ));
         }
         other => return Err(fail(call, format!("unknown part `{other}`"))),
@@ -414,21 +468,19 @@ fn extract(call: &str, part: &str, value: &str) -> Result<String, TranslateError
     Ok(format!("CAST(strftime('{format}', {value}) AS INTEGER)"))
 }
 
-/// `date_diff('day', a, b)`: whole units from a to b.
+/// `date_diff('hour', a, b)`: unit boundaries crossed from a to b, as DuckDB counts them
+/// (10:59 to 11:01 is one hour): both ends truncated to the unit, then subtracted.
 fn date_diff(call: &str, part: &str, from: &str, to: &str) -> Result<String, TranslateError> {
-    let per_day = match part.trim_end_matches('s') {
-        "day" => {
-            return Ok(format!(
-                "CAST(julianday(date({to})) - julianday(date({from})) AS INTEGER)"
-            ));
-        }
-        "hour" => 24,
-        "minute" => 1_440,
-        "second" => 86_400,
+    let (per_day, truncated) = match part.trim_end_matches('s') {
+        "day" => (1, "%Y-%m-%d 00:00:00"),
+        "hour" => (24, "%Y-%m-%d %H:00:00"),
+        "minute" => (1_440, "%Y-%m-%d %H:%M:00"),
+        "second" => (86_400, "%Y-%m-%d %H:%M:%S"),
         other => return Err(fail(call, format!("unknown part `{other}`"))),
     };
     Ok(format!(
-        "CAST(round((julianday({to}) - julianday({from})) * {per_day}, 6) AS INTEGER)"
+        "CAST(round((julianday(strftime('{truncated}', {to})) - \
+         julianday(strftime('{truncated}', {from}))) * {per_day}) AS INTEGER)"
     ))
 }
 
@@ -564,26 +616,117 @@ fn intervals(sql: &str) -> Result<String, TranslateError> {
         let start = additive_left(&tokens, op)
             .ok_or_else(|| fail(&construct, "no time before the interval"))?;
         let negate = tokens[op].is_punct("-");
-        let modifiers: Vec<String> = modifiers
-            .into_iter()
-            .map(|(amount, unit)| {
-                let amount = if negate { -amount } else { amount };
-                format!(
-                    "'{}{} {unit}'",
-                    if amount >= 0.0 { "+" } else { "" },
+        let mut moved = print(&tokens[start..op]).trim().to_owned();
+        let mut plain: Vec<String> = Vec::new();
+        for (amount, unit) in modifiers {
+            // `+ 0.0` on a zero: `-0` would print as a modifier SQLite refuses.
+            let amount = if negate { -amount } else { amount } + 0.0;
+            if unit == "months" || unit == "years" {
+                if !plain.is_empty() {
+                    moved = format!("datetime({moved}, {})", plain.join(", "));
+                    plain.clear();
+                }
+                let months = if unit == "years" {
+                    amount * 12.0
+                } else {
                     amount
-                )
-            })
-            .collect();
-        let value = print(&tokens[start..op]);
+                };
+                moved = add_months(&moved, months, &construct)?;
+            } else {
+                plain.push(format!(
+                    "'{}{amount} {unit}'",
+                    if amount >= 0.0 { "+" } else { "" }
+                ));
+            }
+        }
+        let rewritten = if plain.is_empty() {
+            moved
+        } else {
+            format!("datetime({moved}, {})", plain.join(", "))
+        };
+        sql = splice(&tokens, start, end, &rewritten);
+    }
+    Err(fail("interval", "too many intervals"))
+}
+
+/// `value` moved by whole `months`, as DuckDB does it: a day past the end of the target month
+/// becomes its last day (March 31 minus a month is February 29 in 2024). SQLite's own
+/// `'-1 months'` would overflow to March 2.
+fn add_months(value: &str, months: f64, construct: &str) -> Result<String, TranslateError> {
+    if months.fract() != 0.0 {
+        return Err(fail(construct, "months and years must be whole"));
+    }
+    let shift = format!(
+        "'{}{} months'",
+        if months >= 0.0 { "+" } else { "" },
+        months + 0.0
+    );
+    Ok(format!(
+        "datetime(min(date({value}, 'start of month', {shift}, \
+         '+' || (CAST(strftime('%d', {value}) AS INTEGER) - 1) || ' days'), \
+         date({value}, 'start of month', {shift}, '+1 months', '-1 days')) || ' ' || time({value}))"
+    ))
+}
+
+/// `current_date - 7` and `CAST(x AS DATE) + 1` (by now `date(...) + 1`): DuckDB adds days to
+/// a date; SQLite would subtract from the year its text starts with. Only a whole-number
+/// literal on the right of a date that is not itself the right side of `+`/`-` is a day count.
+fn date_arithmetic(sql: &str) -> Result<String, TranslateError> {
+    let mut sql = sql.to_owned();
+    for _ in 0..MAX_REWRITES {
+        let tokens = lex(&sql);
+        let Some((start, inner, end, shift)) = (0..tokens.len()).find_map(|i| {
+            let t = &tokens[i];
+            if t.kind != Kind::Word
+                || prev(&tokens, i).is_some_and(|p| {
+                    ["-", "+", "*", "/", "."]
+                        .iter()
+                        .any(|o| tokens[p].is_punct(o))
+                })
+            {
+                return None;
+            }
+            let (inner, last) = if t.is_word("date") {
+                let open = next(&tokens, i).filter(|&o| tokens[o].is_punct("("))?;
+                let close = closing(&tokens, open)?;
+                (print(&tokens[open + 1..close]), close)
+            } else if t.is_word("current_date")
+                && !next(&tokens, i).is_some_and(|o| tokens[o].is_punct("("))
+            {
+                ("'now'".to_owned(), i)
+            } else {
+                return None;
+            };
+            let op = next(&tokens, last)
+                .filter(|&o| tokens[o].is_punct("-") || tokens[o].is_punct("+"))?;
+            let number = next(&tokens, op).filter(|&n| {
+                tokens[n].kind == Kind::Number && tokens[n].text.bytes().all(|b| b.is_ascii_digit())
+            })?;
+            if next(&tokens, number).is_some_and(|a| {
+                ["*", "/", "%", ".", "("]
+                    .iter()
+                    .any(|o| tokens[a].is_punct(o))
+            }) {
+                return None;
+            }
+            let sign = if tokens[op].is_punct("-") { "-" } else { "+" };
+            Some((
+                i,
+                inner,
+                number,
+                format!("'{sign}{} days'", tokens[number].text),
+            ))
+        }) else {
+            return Ok(sql);
+        };
         sql = splice(
             &tokens,
             start,
             end,
-            &format!("datetime({}, {})", value.trim(), modifiers.join(", ")),
+            &format!("date({}, {shift})", inner.trim()),
         );
     }
-    Err(fail("interval", "too many intervals"))
+    Err(fail("date arithmetic", "too many rewrites"))
 }
 
 /// An amount of a SQLite time modifier unit (`-90`, `days`).
@@ -665,6 +808,9 @@ fn float_division(sql: &str) -> Result<String, TranslateError> {
         .map(|t| {
             if t.is_punct("/") {
                 "* 1.0 /"
+            } else if t.is_punct("//") {
+                // DuckDB's integer division is SQLite's `/` on whole numbers.
+                "/"
             } else {
                 t.text.as_str()
             }
@@ -917,10 +1063,91 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn month_arithmetic_clamps_to_the_months_last_day_as_duckdb_does() {
+        for (sql, expected) in [
+            (
+                "'2024-03-31'::timestamp - interval 1 month",
+                "2024-02-29 00:00:00",
+            ),
+            (
+                "'2024-01-31 10:30:00'::timestamp + interval '1 month'",
+                "2024-02-29 10:30:00",
+            ),
+            (
+                "'2023-03-31'::timestamp - interval 1 month",
+                "2023-02-28 00:00:00",
+            ),
+            (
+                "'2024-02-29'::timestamp + interval 1 year",
+                "2025-02-28 00:00:00",
+            ),
+            (
+                "'2024-05-15 08:00:00'::timestamp - interval '1 month 2 days'",
+                "2024-04-13 08:00:00",
+            ),
+            (
+                "'2024-05-15'::timestamp - interval '1 quarter'",
+                "2024-02-15 00:00:00",
+            ),
+            (
+                "'2024-05-15 08:00:00'::timestamp - interval '0 day'",
+                "2024-05-15 08:00:00",
+            ),
+        ] {
+            assert_eq!(run(&format!("select {sql}")).await[0], expected, "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_date_plus_a_whole_number_moves_days() {
+        let row = run("select '2024-03-01'::date - 7, cast('2024-03-01' as date) + 1, date_diff('day', current_date - 7, current_date)").await;
+        assert_eq!(row, ["2024-02-23", "2024-03-02", "7"]);
+        // Not a day count: part of a product, or the right side of another subtraction.
+        let row =
+            run("select '2024-03-01'::date - 7 * 0, 10 - cast('2024-03-01' as date) - 7").await;
+        assert_eq!(row[1], "-2021", "{row:?}");
+    }
+
+    #[tokio::test]
+    async fn functions_answer_as_duckdb_does_at_the_edges() {
+        let row = run("select greatest(1, null, 3), least(null, 2), greatest(null, null), greatest(4), date_diff('hour', '2024-01-01 10:59:00', '2024-01-01 11:01:00'), date_trunc('quarter', null), epoch_ms(1700000000000), epoch_ms('1970-01-01 00:00:02'::timestamp), 7 // 2").await;
+        assert_eq!(
+            row,
+            [
+                "3",
+                "2",
+                "NULL",
+                "4",
+                "1",
+                "NULL",
+                "2023-11-14 22:13:20",
+                "2000",
+                "3"
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_translates_in_time_proportional_to_depth() {
+        // 2^depth work would take minutes here; each level is translated once.
+        let sql = format!("select {}x{}", "abs(".repeat(200), ")".repeat(200));
+        let out = translate(&sql, None).unwrap();
+        assert_eq!(out, sql);
+    }
+
     #[test]
     fn text_outside_the_rewritten_constructs_is_kept() {
         let sql = "select 'now()' as a, \"random\" as b -- random()\nfrom t where x = 'interval ''1 day'''";
         assert_eq!(translate(sql, None).unwrap(), sql);
+        // Escape strings and dollar quotes are strings too.
+        for sql in [
+            r"select E'it\'s now()' as a",
+            "select $$now() - interval '1 day'$$ as a",
+            "select $q$it's random()$q$ as a",
+        ] {
+            assert_eq!(translate(sql, None).unwrap(), sql);
+        }
         // A user's qualified function is left alone.
         assert_eq!(
             translate("select my.now()", None).unwrap(),

@@ -78,6 +78,34 @@ pub fn lex(sql: &str) -> Vec<Token> {
             }
             i = (i + 2).min(chars.len());
             Kind::Comment
+        } else if matches!(c, 'e' | 'E')
+            && chars.get(i + 1) == Some(&'\'')
+            && !(i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'))
+        {
+            // E'...': a backslash escapes the next character, a quote included.
+            i += 2;
+            while let Some(&ch) = chars.get(i) {
+                i += 1;
+                if ch == '\\' {
+                    i += 1;
+                } else if ch == '\'' {
+                    if chars.get(i) == Some(&'\'') {
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            i = i.min(chars.len());
+            Kind::Str
+        } else if let Some(tag) = dollar_tag(&chars, i) {
+            // $$...$$ or $name$...$name$: nothing inside is SQL.
+            i += tag.len();
+            while i < chars.len() && !chars[i..].starts_with(&tag) {
+                i += 1;
+            }
+            i = (i + tag.len()).min(chars.len());
+            Kind::Str
         } else if c == '\'' || c == '"' || c == '`' {
             i += 1;
             loop {
@@ -128,6 +156,24 @@ pub fn lex(sql: &str) -> Vec<Token> {
         out.push(Token::new(kind, take(start, i)));
     }
     out
+}
+
+/// The opening tag of a dollar-quoted string at `i` (`$$`, `$name$`), as characters.
+fn dollar_tag(chars: &[char], i: usize) -> Option<Vec<char>> {
+    if chars.get(i) != Some(&'$') {
+        return None;
+    }
+    let mut j = i + 1;
+    while let Some(&c) = chars.get(j) {
+        if c == '$' {
+            return Some(chars[i..=j].to_vec());
+        }
+        if !(c.is_alphanumeric() || c == '_') || (j == i + 1 && c.is_ascii_digit()) {
+            return None;
+        }
+        j += 1;
+    }
+    None
 }
 
 /// Prints tokens back as SQL.

@@ -29,7 +29,8 @@ pub struct NormalizedIngest {
 }
 
 /// Turns raw rows into metric rows of `batch`: values must be finite numbers (rounded to
-/// `rounding` places), timestamps readable (stored in UTC, whole seconds), names non-empty.
+/// `rounding` places), timestamps readable (stored in UTC, whole seconds), names storable
+/// (`names::problem`).
 /// Metrics with threshold bounds carry them in `metadata`, as in the original.
 pub fn normalize(
     batch: &str,
@@ -40,14 +41,11 @@ pub fn normalize(
     let mut out = NormalizedIngest::default();
     for (i, r) in raw.into_iter().enumerate() {
         let reject = |reason: String| Rejection { row: i + 1, reason };
-        let Some(name) = r
-            .name
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty())
-        else {
-            out.rejected.push(reject("metric_name is empty".into()));
+        let name = r.name.map(|n| n.trim().to_owned()).unwrap_or_default();
+        if let Some(why) = crate::names::problem(&name) {
+            out.rejected.push(reject(why));
             continue;
-        };
+        }
         let Some(timestamp) = r.timestamp.as_deref().and_then(parse_lenient) else {
             out.rejected.push(reject(format!(
                 "`{name}`: unreadable metric_timestamp {:?}",
@@ -60,7 +58,11 @@ pub fn normalize(
             RawValue::Text(t) => t.trim().parse::<f64>().ok(),
             RawValue::Missing => None,
         };
-        let Some(value) = value.filter(|v| v.is_finite()) else {
+        // Checked after rounding: rounding a huge value must not store an infinity.
+        let Some(value) = value
+            .map(|v| super::round_to(v, rounding))
+            .filter(|v| v.is_finite())
+        else {
             out.rejected.push(reject(format!(
                 "`{name}` at {timestamp}: metric_value is not a finite number"
             )));
@@ -75,7 +77,7 @@ pub fn normalize(
             batch: batch.to_owned(),
             name,
             metric_type: MetricType::Metric,
-            value: super::round_to(value, rounding),
+            value,
             metadata,
         });
     }
@@ -310,15 +312,41 @@ mod tests {
                     RawValue::Text("n/a".into()),
                 ),
                 raw(Some("2024-01-01 00:00:00"), Some("a"), RawValue::Missing),
+                raw(
+                    Some("2024-01-01 00:00:00"),
+                    Some(&"x".repeat(201)),
+                    RawValue::Number(1.0),
+                ),
+                raw(
+                    Some("2024-01-01 00:00:00"),
+                    Some("a\0b"),
+                    RawValue::Number(1.0),
+                ),
+                raw(
+                    Some("2024-01-01 00:01:00"),
+                    Some("huge"),
+                    RawValue::Text("1e305".into()),
+                ),
+                raw(
+                    Some("2024-01-01 00:01:00"),
+                    Some("a"),
+                    RawValue::Text("-Infinity".into()),
+                ),
             ],
             4,
             &bounds,
         );
-        assert_eq!(n.rows.len(), 2);
+        assert_eq!(n.rows.len(), 3);
+        assert_eq!(n.rows[2].value, 1e305, "a huge value survives rounding");
         assert_eq!(n.rows[0].value, 1.2346);
         assert!(n.rows[0].metadata.contains("\"upper\":10.0"));
         assert_eq!(n.rows[1].metadata, "");
         let rows: Vec<usize> = n.rejected.iter().map(|r| r.row).collect();
-        assert_eq!(rows, vec![3, 4, 5, 6, 7]);
+        assert_eq!(rows, vec![3, 4, 5, 6, 7, 8, 9, 11]);
+        assert!(
+            n.rejected[5].reason.contains("limit is 200"),
+            "{:?}",
+            n.rejected
+        );
     }
 }

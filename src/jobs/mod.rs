@@ -477,9 +477,15 @@ fn model_store(ctx: &JobCtx, batch: &Batch) -> Result<ModelStore, JobError> {
 }
 
 /// Rounds to `places` decimals.
+/// `v` rounded to `places` decimals. A value too large to have decimals at that precision
+/// is returned as is: scaling it up first would overflow to infinity.
 fn round_to(v: f64, places: u32) -> f64 {
     let f = 10f64.powi(places.min(15) as i32);
-    (v * f).round() / f
+    let scaled = v * f;
+    if !scaled.is_finite() || scaled.abs() >= 2f64.powi(53) {
+        return v;
+    }
+    scaled.round() / f
 }
 
 /// `YYYY-MM-DD HH:MM`, as the original's alert titles show times.
@@ -504,5 +510,14 @@ mod tests {
     fn rounding_keeps_the_configured_places() {
         assert_eq!(round_to(1.23456, 4), 1.2346);
         assert_eq!(round_to(0.5, 0), 1.0);
+    }
+
+    #[test]
+    fn rounding_a_huge_or_tiny_value_never_makes_an_infinity() {
+        for v in [1e305, -1e305, f64::MAX, f64::MIN, 9.007e15 + 0.5] {
+            assert_eq!(round_to(v, 4), v, "{v}");
+        }
+        assert_eq!(round_to(5e-324, 4), 0.0);
+        assert_eq!(round_to(1e-5, 15), 1e-5);
     }
 }

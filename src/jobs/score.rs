@@ -1,6 +1,7 @@
 //! Score: per metric, the newest `score_max_n` points (`score_sql`) that have no score yet get
 //! one: each model's probability, combined and rounded. A metric without a model (new, or not
-//! trainable yet) is skipped and reported; it never fails the batch.
+//! trainable yet) or whose model cannot be read is skipped and reported; it never fails the
+//! batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +28,8 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let store = model_store(ctx, batch)?;
 
     let mut new_scores = Vec::new();
+    // One metric's unreadable model skips that metric; a store that reads none fails the run.
+    let (mut loaded, mut unreadable) = (0usize, None);
     for (metric, rows) in by_metric(rows) {
         let scored: BTreeSet<NaiveDateTime> = rows
             .iter()
@@ -47,14 +50,20 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         }
         let mut models = Vec::new();
         for plan in &plans {
-            match store.load(batch.name(), &metric, &plan.tag).await? {
-                None => {}
-                Some(bytes) => match TrainedModel::from_json(&bytes) {
+            match store.load(batch.name(), &metric, &plan.tag).await {
+                Ok(None) => {}
+                Ok(Some(bytes)) => match TrainedModel::from_json(&bytes) {
                     Ok(m) => models.push(m),
                     Err(e) => report.skip(&metric, format!("model {}: {e}", plan.tag)),
                 },
+                Err(e) => {
+                    tracing::warn!(batch = batch.name(), metric, error = %e, "model unreadable; metric skipped");
+                    report.skip(&metric, format!("model {}: {e}", plan.tag));
+                    unreadable.get_or_insert(e);
+                }
             }
         }
+        loaded += usize::from(!models.is_empty());
         if models.is_empty() {
             report.skip(&metric, "no model yet (train first)");
             continue;
@@ -92,6 +101,9 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 metadata: String::new(),
             });
         }
+    }
+    if let (0, Some(e)) = (loaded, unreadable) {
+        return Err(e.into());
     }
     let written = ctx
         .store

@@ -85,6 +85,8 @@ async fn fit_all(
     let mut pending: Vec<Series> = Vec::new();
     let mut running = tokio::task::JoinSet::new();
     let (mut reading, mut metrics, mut models) = (true, 0usize, 0u64);
+    // One metric's model that cannot be written skips it; a store that takes none fails.
+    let mut unsaved = None;
     loop {
         let slots = if reading { (cores - 1).max(1) } else { cores };
         while running.len() < slots && !pending.is_empty() {
@@ -121,10 +123,14 @@ async fn fit_all(
                         Ok(list) => {
                             for (tag, result) in list {
                                 match result {
-                                    Ok(bytes) => {
-                                        store.save(batch, &metric, &tag, &bytes).await?;
-                                        models += 1;
-                                    }
+                                    Ok(bytes) => match store.save(batch, &metric, &tag, &bytes).await {
+                                        Ok(()) => models += 1,
+                                        Err(e) => {
+                                            tracing::warn!(batch, metric, error = %e, "model not saved; metric skipped");
+                                            report.skip(&metric, format!("{tag}: {e}"));
+                                            unsaved.get_or_insert(e);
+                                        }
+                                    },
                                     Err(e) => report.skip(&metric, format!("{tag}: {e}")),
                                 }
                             }
@@ -133,6 +139,9 @@ async fn fit_all(
                 }
             }
         }
+    }
+    if let (0, Some(e)) = (models, unsaved) {
+        return Err(e.into());
     }
     report.rows_written = models;
     report.note(format!(

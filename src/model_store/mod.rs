@@ -1,8 +1,10 @@
 //! Where trained models live: `local://<dir>` (files `<dir>/<batch>/<metric>_<tag>.json`,
-//! the original's layout with our portable format instead of pickle), `db://` (the app
+//! the original's layout with our portable format instead of pickle; names too long or odd
+//! for a file name are keyed by a hash, `key.rs`), `db://` (the app
 //! database's `models` table), or object storage with the same layout under a prefix:
 //! `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` (`object.rs`).
 
+mod key;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod object;
 
@@ -80,50 +82,6 @@ impl ModelStore {
         }
     }
 
-    /// The models stored for a batch, as `<metric>_<tag>` names, sorted.
-    pub async fn list(&self, batch: &str) -> Result<Vec<String>, ModelStoreError> {
-        let mut names = match self {
-            ModelStore::Local { root } => {
-                let dir = root.join(safe_name(batch));
-                let mut names = Vec::new();
-                let mut entries = match tokio::fs::read_dir(&dir).await {
-                    Ok(entries) => entries,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
-                    Err(e) => {
-                        return Err(ModelStoreError::Io {
-                            path: dir,
-                            reason: e.to_string(),
-                        });
-                    }
-                };
-                while let Some(entry) =
-                    entries
-                        .next_entry()
-                        .await
-                        .map_err(|e| ModelStoreError::Io {
-                            path: dir.clone(),
-                            reason: e.to_string(),
-                        })?
-                {
-                    if let Some(name) = entry.file_name().to_str().and_then(model_name) {
-                        names.push(name);
-                    }
-                }
-                names
-            }
-            ModelStore::Db { store } => store
-                .list_models(batch)
-                .await?
-                .into_iter()
-                .map(|(metric, tag)| format!("{metric}_{tag}"))
-                .collect(),
-            #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
-            ModelStore::Object(models) => models.list(batch).await?,
-        };
-        names.sort();
-        Ok(names)
-    }
-
     pub async fn save(
         &self,
         batch: &str,
@@ -145,11 +103,23 @@ impl ModelStore {
                 let tmp = path.with_extension("json.tmp");
                 tokio::fs::write(&tmp, body).await.map_err(io)?;
                 tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+                // The keyed file replaces one an earlier version kept under another name.
+                let legacy = legacy_path(root, batch, metric, tag);
+                if legacy != path {
+                    let _ = tokio::fs::remove_file(legacy).await;
+                }
                 Ok(())
             }
             ModelStore::Db { store } => Ok(store.save_model(batch, metric, tag, body).await?),
             #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
-            ModelStore::Object(models) => models.save(&object_key(batch, metric, tag), body).await,
+            ModelStore::Object(models) => {
+                models.save(&object_key(batch, metric, tag), body).await?;
+                let legacy = object_legacy_key(batch, metric, tag);
+                if legacy != object_key(batch, metric, tag) {
+                    models.remove(&legacy).await;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -165,7 +135,15 @@ impl ModelStore {
                 let path = file_path(root, batch, metric, tag);
                 match tokio::fs::read(&path).await {
                     Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        // Trained by an earlier version: its name, if the system could hold
+                        // it, is the only place the model can be.
+                        let legacy = legacy_path(root, batch, metric, tag);
+                        if legacy == path {
+                            return Ok(None);
+                        }
+                        Ok(tokio::fs::read(legacy).await.ok())
+                    }
                     Err(e) => Err(ModelStoreError::Io {
                         path,
                         reason: e.to_string(),
@@ -174,43 +152,44 @@ impl ModelStore {
             }
             ModelStore::Db { store } => Ok(store.load_model(batch, metric, tag).await?),
             #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
-            ModelStore::Object(models) => models.load(&object_key(batch, metric, tag)).await,
+            ModelStore::Object(models) => {
+                let key = object_key(batch, metric, tag);
+                match models.load(&key).await? {
+                    Some(body) => Ok(Some(body)),
+                    None => {
+                        let legacy = object_legacy_key(batch, metric, tag);
+                        if legacy == key {
+                            return Ok(None);
+                        }
+                        Ok(models.load(&legacy).await.ok().flatten())
+                    }
+                }
+            }
         }
     }
 }
 
-/// `<root>/<batch>/<metric>_<tag>.json`, with characters that are unsafe in file names
-/// percent-encoded (metric names such as `github.a/b:stars` stay one file).
+/// `<root>/<batch>/<metric>_<tag>.json`, each part a key (`key.rs`).
 fn file_path(root: &Path, batch: &str, metric: &str, tag: &str) -> PathBuf {
-    root.join(safe_name(batch))
-        .join(format!("{}_{}.json", safe_name(metric), safe_name(tag)))
+    root.join(key::part(batch))
+        .join(key::file_name(metric, tag))
 }
 
-/// `<batch>/<metric>_<tag>.json` relative to a store's prefix; `object_store` percent-encodes
-/// each part itself (a `/` in a metric name stays inside its part).
+fn legacy_path(root: &Path, batch: &str, metric: &str, tag: &str) -> PathBuf {
+    let [dir, file] = key::legacy_file(batch, metric, tag);
+    root.join(dir).join(file)
+}
+
+/// `<batch>/<metric>_<tag>.json` relative to a store's prefix, with the file store's keys.
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 fn object_key(batch: &str, metric: &str, tag: &str) -> [String; 2] {
+    [key::part(batch), key::file_name(metric, tag)]
+}
+
+/// Earlier versions named objects with the raw names (`object_store` percent-encodes them).
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn object_legacy_key(batch: &str, metric: &str, tag: &str) -> [String; 2] {
     [batch.to_owned(), format!("{metric}_{tag}.json")]
-}
-
-/// A stored file's model name (`<metric>_<tag>`), unescaped; `None` for other files.
-fn model_name(file: &str) -> Option<String> {
-    crate::http::percent_decode(file.strip_suffix(".json")?)
-}
-
-fn safe_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    if out.starts_with('.') {
-        out.replace_range(0..1, "%2E");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -218,12 +197,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unsafe_characters_cannot_leave_the_batch_folder() {
-        assert_eq!(safe_name("github.a/b:stars"), "github.a%2Fb%3Astars");
-        assert_eq!(safe_name(".."), "%2E.");
+    fn unsafe_names_cannot_leave_the_batch_folder() {
         let p = file_path(Path::new("/m"), "b", "../x", "knn");
-        assert_eq!(p, PathBuf::from("/m/b/%2E.%2Fx_knn.json"));
-        assert_eq!(model_name("%2E.%2Fx_knn.json").as_deref(), Some("../x_knn"));
-        assert_eq!(model_name("x_knn.json.tmp"), None);
+        assert_eq!(p.parent(), Some(Path::new("/m/b")));
+        assert_eq!(
+            legacy_path(Path::new("/m"), "b", "../x", "knn"),
+            PathBuf::from("/m/b/%2E.%2Fx_knn.json")
+        );
+        // Plain names keep the layout earlier versions wrote: nothing to migrate.
+        assert_eq!(
+            file_path(Path::new("/m"), "b", "sales", "knn"),
+            legacy_path(Path::new("/m"), "b", "sales", "knn")
+        );
     }
 }

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use futures::TryStreamExt;
 use object_store::path::{Path, PathPart};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use super::{ModelStoreError, model_name};
+use super::ModelStoreError;
 #[cfg(feature = "azure")]
 use crate::config::AzureSettings;
 #[cfg(feature = "gcs")]
@@ -183,18 +182,14 @@ impl ObjectModels {
         }
     }
 
-    pub async fn list(&self, batch: &str) -> Result<Vec<String>, ModelStoreError> {
-        let dir = self.path([batch]);
-        let objects: Vec<_> = self
-            .store
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.error(format!("cannot list {dir}: {e}")))?;
-        Ok(objects
-            .iter()
-            .filter_map(|o| o.location.filename().and_then(model_name))
-            .collect())
+    /// Deletes an object if it is there; a failure only leaves a stale copy behind.
+    pub async fn remove(&self, key: &[String; 2]) {
+        let path = self.path(key.iter().map(String::as_str));
+        if let Err(e) = self.store.delete(&path).await
+            && !matches!(e, object_store::Error::NotFound { .. })
+        {
+            tracing::debug!(%path, error = %e, "an earlier version's model copy was not removed");
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! unique key, so re-run jobs left duplicate rows (its score job re-inserted every scored
 //! point on every run) and its timestamps may carry microseconds or a `T`. Such a table is
 //! rebuilt in one transaction: every (batch, metric, type, second) kept once, the newest row
-//! winning, under the key every upsert here relies on. Nothing else is lost.
+//! winning, under the key every upsert here relies on. Views and triggers on the table are
+//! recreated as they were; rows missing a value or a key column cannot be stored under the
+//! key and are counted. Nothing else is lost.
 
 use libsql::{Connection, TransactionBehavior};
 
@@ -30,8 +32,9 @@ pub struct Adopted {
     pub rows_before: u64,
     /// Rows kept, one per key.
     pub rows_kept: u64,
-    /// Rows without a value (the app's table requires one), dropped.
-    pub rows_without_value: u64,
+    /// Rows without a value, timestamp, batch, name or type (the key and the app's table
+    /// require them), dropped.
+    pub rows_incomplete: u64,
 }
 
 impl Adopted {
@@ -39,7 +42,7 @@ impl Adopted {
     pub fn merged(&self) -> u64 {
         self.rows_before
             .saturating_sub(self.rows_kept)
-            .saturating_sub(self.rows_without_value)
+            .saturating_sub(self.rows_incomplete)
     }
 }
 
@@ -51,8 +54,19 @@ pub(super) async fn adopt_if_needed(
     table: &str,
     ddl: &str,
 ) -> Result<Option<Adopted>, StoreError> {
+    // Checked before taking the write lock (the usual case: nothing to do), and again under
+    // it, so a second process starting at the same time finds the work done.
     let columns = table_columns(conn, table).await?;
     if columns.is_empty() || has_key(conn, table, &columns).await? {
+        return Ok(None);
+    }
+    let context = |what: &str| format!("adopting metrics table `{table}`: {what}");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .await
+        .context(context("cannot start the transaction"))?;
+    let columns = table_columns(&tx, table).await?;
+    if columns.is_empty() || has_key(&tx, table, &columns).await? {
         return Ok(None);
     }
     for required in REQUIRED {
@@ -73,19 +87,27 @@ pub(super) async fn adopt_if_needed(
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("metadata"));
     let old = format!("{table}__anomstack_adopting");
-    let context = |what: &str| format!("adopting metrics table `{table}`: {what}");
-
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .await
-        .context(context("cannot start the transaction"))?;
     let rows_before = count(&tx, &format!("SELECT count(*) FROM {table}"), table).await?;
-    let rows_without_value = count(
+    let rows_incomplete = count(
         &tx,
-        &format!("SELECT count(*) FROM {table} WHERE metric_value IS NULL"),
+        &format!(
+            "SELECT count(*) FROM {table} WHERE metric_value IS NULL OR metric_timestamp IS NULL
+               OR metric_batch IS NULL OR metric_name IS NULL OR metric_type IS NULL"
+        ),
         table,
     )
     .await?;
+    // A rename rewrites views to follow the old table, and dropping it drops its triggers:
+    // both are set aside and recreated over the new table.
+    let dependents = dependents(&tx, table).await?;
+    for (kind, name, _) in &dependents {
+        tx.execute(
+            &format!("DROP {kind} IF EXISTS \"{}\"", name.replace('"', "\"\"")),
+            (),
+        )
+        .await
+        .context(context(&format!("cannot set aside {kind} `{name}`")))?;
+    }
     tx.execute(&format!("ALTER TABLE {table} RENAME TO {old}"), ())
         .await
         .context(context("cannot rename the table"))?;
@@ -119,14 +141,52 @@ pub(super) async fn adopt_if_needed(
     tx.execute(&format!("DROP TABLE {old}"), ())
         .await
         .context(context("cannot drop the old table"))?;
+    for (kind, name, sql) in &dependents {
+        tx.execute(sql, ())
+            .await
+            .context(context(&format!("cannot recreate {kind} `{name}`")))?;
+    }
     tx.commit()
         .await
         .context(context("cannot commit the transaction"))?;
     Ok(Some(Adopted {
         rows_before,
         rows_kept: kept,
-        rows_without_value,
+        rows_incomplete,
     }))
+}
+
+/// Triggers on the table and views that may read it, as (kind, name, SQL), views first (a
+/// trigger may name a view).
+async fn dependents(
+    conn: &Connection,
+    table: &str,
+) -> Result<Vec<(&'static str, String, String)>, StoreError> {
+    let what = format!("cannot read the views and triggers of `{table}`");
+    let mut rows = conn
+        .query(
+            "SELECT type, name, sql FROM sqlite_master
+             WHERE sql IS NOT NULL AND ((type = 'trigger' AND tbl_name = ?1)
+                OR (type = 'view' AND instr(lower(sql), lower(?1)) > 0))
+             ORDER BY type = 'trigger', rowid",
+            [table],
+        )
+        .await
+        .context(what.clone())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await.context(what.clone())? {
+        let kind = if row.get::<String>(0).context(what.clone())? == "view" {
+            "VIEW"
+        } else {
+            "TRIGGER"
+        };
+        out.push((
+            kind,
+            row.get::<String>(1).context(what.clone())?,
+            row.get::<String>(2).context(what.clone())?,
+        ));
+    }
+    Ok(out)
 }
 
 /// The table's columns and their primary-key positions (empty when there is no such table).

@@ -120,7 +120,7 @@ impl Store {
                 rows_before = adopted.rows_before,
                 rows_kept = adopted.rows_kept,
                 duplicates_merged = adopted.merged(),
-                rows_without_value = adopted.rows_without_value,
+                rows_incomplete = adopted.rows_incomplete,
                 "metrics table made without a unique key (by the original Anomstack) taken over: \
                  {} duplicate row(s) merged, the newest of each kept",
                 adopted.merged()

@@ -46,25 +46,4 @@ impl Store {
             None => Ok(None),
         }
     }
-
-    /// The (metric, tag) of every model stored for a batch.
-    pub async fn list_models(&self, batch: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.connect().await?;
-        let ctx = format!("cannot list the models of batch `{batch}`");
-        let mut rows = conn
-            .query(
-                "SELECT metric_name, model_tag FROM models WHERE batch = ?1 ORDER BY metric_name, model_tag",
-                libsql::params![batch],
-            )
-            .await
-            .context(ctx.clone())?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(ctx.clone())? {
-            out.push((
-                row.get::<String>(0).context(ctx.clone())?,
-                row.get::<String>(1).context(ctx.clone())?,
-            ));
-        }
-        Ok(out)
-    }
 }

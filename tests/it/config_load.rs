@@ -928,20 +928,18 @@ fn a_problem_in_the_defaults_is_reported_once_naming_the_batches_that_inherit_it
     assert!(dir.load(&[]).unwrap().batch("c").is_some());
 }
 
+const ORIGINAL_ALERT_SQL: &str = concat!(
+    "alert_sql: |\n",
+    "  with data_ranked as (select *, row_number() over (partition by metric_name order by metric_timestamp desc) as metric_score_recency_rank\n",
+    "  from {{ table_key }} where metric_batch = '{{ metric_batch }}' and metric_type = 'score')\n",
+    "  select * from data_ranked where metric_score_recency_rank <= {{ alert_max_n }}\n",
+);
+
 #[test]
-fn an_original_stock_query_written_inline_is_served_by_the_native_one() {
+fn an_original_stock_query_in_the_defaults_folder_is_served_by_the_native_one() {
     let dir = MetricsDir::new();
-    dir.write(
-        "a.yaml",
-        concat!(
-            "metric_batch: a\n",
-            "ingest_sql: SELECT 1\n",
-            "alert_sql: |\n",
-            "  with data_ranked as (select *, row_number() over (partition by metric_name order by metric_timestamp desc) as metric_score_recency_rank\n",
-            "  from {{ table_key }} where metric_batch = '{{ metric_batch }}' and metric_type = 'score')\n",
-            "  select * from data_ranked where metric_score_recency_rank <= {{ alert_max_n }}\n",
-        ),
-    );
+    dir.write("defaults/defaults.yaml", ORIGINAL_ALERT_SQL);
+    dir.write("a.yaml", "metric_batch: a\ningest_sql: SELECT 1\n");
     let config = dir.load_ok(&[]);
     let spec = &config.batch("a").unwrap().spec;
     let native = anomstack::config::builtin_defaults_batch("x")
@@ -956,6 +954,42 @@ fn an_original_stock_query_written_inline_is_served_by_the_native_one() {
         "{:?}",
         config.notes
     );
+}
+
+/// A job query a user edited is theirs: one in a batch's own file, or a delete narrowed to
+/// some rows even in the defaults folder, runs as written (the native delete would remove
+/// every row older than `delete_after_n_days`).
+#[test]
+fn an_edited_original_job_query_runs_as_written_with_a_warning() {
+    let dir = MetricsDir::new();
+    let narrowed = "delete from {{ table_key }} where metric_batch = '{{ metric_batch }}' and metric_type = 'score' and metric_timestamp < current_date - interval '{{ delete_after_n_days }} day'";
+    dir.write("defaults/sql/delete.sql", narrowed);
+    dir.write(
+        "defaults/defaults.yaml",
+        "delete_sql: \"{% include './defaults/sql/delete.sql' %}\"\n",
+    );
+    dir.write(
+        "a.yaml",
+        &format!("metric_batch: a\ningest_sql: SELECT 1\n{ORIGINAL_ALERT_SQL}"),
+    );
+    let config = dir.load_ok(&[]);
+    let spec = &config.batch("a").unwrap().spec;
+    assert!(
+        spec.alert_sql.contains("metric_score_recency_rank"),
+        "{}",
+        spec.alert_sql
+    );
+    assert!(spec.delete_sql.contains("include"), "{}", spec.delete_sql);
+    let warnings = config.warnings.join("\n");
+    for job in ["alert", "delete"] {
+        assert!(
+            warnings.contains(&format!(
+                "shaped like the original Anomstack's {job} query but changed"
+            )),
+            "{warnings}"
+        );
+    }
+    assert!(config.notes.is_empty(), "{:?}", config.notes);
 }
 
 #[test]
@@ -1004,4 +1038,16 @@ fn a_dialect_that_cannot_be_translated_for_the_engine_is_an_error() {
             .contains("key `sql_dialect`: SQL written for duckdb is only translated to SQLite"),
         "{lines:?}"
     );
+}
+
+/// A batch whose ingest is off never runs its query: an untranslatable one does not stop
+/// its other jobs (it may get its rows from pushes).
+#[test]
+fn an_untranslatable_query_of_a_batch_that_never_ingests_is_no_error() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\nsql_dialect: duckdb\ndisable_ingest: true\ningest_sql: SELECT interval '1 day' AS x\n",
+    );
+    assert!(dir.load_ok(&[]).batch("a").is_some());
 }

@@ -1,6 +1,6 @@
 //! Model stores in object storage against emulators on 127.0.0.1: S3 (moto), Azure Blob
 //! (Azurite) and GCS (gcp-storage-emulator behind a proxy that adds what object_store needs;
-//! see `tests/support/services.rs`). Each saves, lists and loads models and reports a missing
+//! see `tests/support/services.rs`). Each saves and loads models and reports a missing
 //! one as missing; S3 also carries a whole train → score run.
 
 use anomstack::config::{

@@ -298,10 +298,11 @@ async fn a_key_repeated_within_one_write_keeps_its_last_value() {
     assert!(r.next().await.unwrap().is_none());
 }
 
-/// Saves models (one with characters unsafe in paths, one overwritten), lists and reloads
-/// them, looks for one never saved, then does it again after reopening the app database: a
-/// machine restarted without a volume (Turso as the database, `db://` or an object store)
-/// still finds its models. The object-store tests run it against their emulators.
+/// Saves models (one with characters unsafe in paths, one with a 10 KB name, one
+/// overwritten) and reloads them, looks for one never saved, then does it again after
+/// reopening the app database: a machine restarted without a volume (Turso as the database,
+/// `db://` or an object store) still finds its models. The object-store tests run it against
+/// their emulators.
 pub async fn model_store_round_trip(url: &str, clouds: &anomstack::config::ObjectStoreSettings) {
     use anomstack::model_store::ModelStore;
     let dir = tempfile::tempdir().unwrap();
@@ -310,18 +311,20 @@ pub async fn model_store_round_trip(url: &str, clouds: &anomstack::config::Objec
     };
     let store = Store::open(&location).await.unwrap();
     let models = ModelStore::from_path(url, &store, clouds).unwrap();
-    assert_eq!(models.list("sales").await.unwrap(), Vec::<String>::new());
-    for (batch, metric, tag, body) in [
+    let long = "é/".repeat(2_500);
+    let saved = [
         ("sales", "revenue", "pca", "{\"v\":1}"),
         ("sales", "eu/rev:%", "knn", "{\"v\":2}"),
         ("other", "revenue", "pca", "{\"v\":3}"),
+        ("sales", long.as_str(), "knn", "{\"v\":5}"),
         // Overwriting keeps one object.
         ("sales", "revenue", "pca", "{\"v\":4}"),
-    ] {
+    ];
+    for (batch, metric, tag, body) in saved {
         models
             .save(batch, metric, tag, body.as_bytes())
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
     }
     drop(models);
     for reopened in [false, true] {
@@ -331,40 +334,70 @@ pub async fn model_store_round_trip(url: &str, clouds: &anomstack::config::Objec
             store.clone()
         };
         let models = ModelStore::from_path(url, &store, clouds).unwrap();
-        assert_eq!(
-            models.list("sales").await.unwrap(),
-            ["eu/rev:%_knn", "revenue_pca"],
-            "{url}, reopened: {reopened}"
-        );
-        assert_eq!(
-            models
-                .load("sales", "revenue", "pca")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some(&b"{\"v\":4}"[..]),
-            "{url}: the last save wins"
-        );
-        assert_eq!(
-            models
-                .load("sales", "eu/rev:%", "knn")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some(&b"{\"v\":2}"[..]),
-            "{url}"
-        );
+        for (batch, metric, tag, body) in [
+            ("sales", "revenue", "pca", "{\"v\":4}"),
+            ("sales", "eu/rev:%", "knn", "{\"v\":2}"),
+            ("other", "revenue", "pca", "{\"v\":3}"),
+            ("sales", long.as_str(), "knn", "{\"v\":5}"),
+        ] {
+            assert_eq!(
+                models.load(batch, metric, tag).await.unwrap().as_deref(),
+                Some(body.as_bytes()),
+                "{url}, reopened {reopened}: {batch} {} {tag}",
+                &metric[..metric.len().min(20)]
+            );
+        }
         assert_eq!(models.load("sales", "missing", "pca").await.unwrap(), None);
+        assert_eq!(models.load("sales", "revenue", "knn").await.unwrap(), None);
     }
 }
 
 #[tokio::test]
-async fn database_and_file_model_stores_save_list_load_and_survive_a_restart() {
+async fn database_and_file_model_stores_save_load_and_survive_a_restart() {
     let files = tempfile::tempdir().unwrap();
     let local = format!("local://{}", files.path().join("models").display());
     for url in ["db://", local.as_str()] {
         model_store_round_trip(url, &Default::default()).await;
     }
+}
+
+/// Models an earlier version wrote under percent-encoded names are still found, and the
+/// next save moves them to their keyed name.
+#[tokio::test]
+async fn models_saved_under_earlier_file_names_stay_loadable() {
+    use anomstack::model_store::ModelStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let root = dir.path().join("models");
+    std::fs::create_dir_all(root.join("sales")).unwrap();
+    let old = root.join("sales").join("eu%2Frev%3A%25_knn.json");
+    std::fs::write(&old, b"{\"v\":1}").unwrap();
+    std::fs::write(root.join("sales").join("plain_knn.json"), b"{\"v\":2}").unwrap();
+    let models = ModelStore::from_path(
+        &format!("local://{}", root.display()),
+        &store,
+        &Default::default(),
+    )
+    .unwrap();
+    let load = |metric: &'static str| {
+        let models = models.clone();
+        async move { models.load("sales", metric, "knn").await.unwrap() }
+    };
+    assert_eq!(load("eu/rev:%").await.as_deref(), Some(&b"{\"v\":1}"[..]));
+    assert_eq!(load("plain").await.as_deref(), Some(&b"{\"v\":2}"[..]));
+    models
+        .save("sales", "eu/rev:%", "knn", b"{\"v\":3}")
+        .await
+        .unwrap();
+    assert!(
+        !old.exists(),
+        "the earlier copy is replaced, not left to shadow"
+    );
+    assert_eq!(load("eu/rev:%").await.as_deref(), Some(&b"{\"v\":3}"[..]));
 }
 
 /// The metrics table as the original Anomstack's SQLite writer created it: the six columns,
@@ -411,10 +444,28 @@ async fn a_metrics_table_made_by_the_original_is_taken_over_without_losing_point
     let path = dir.path().join("app.db");
     original_table(&path, "metrics").await;
     original_table(&path, "metrics_python_ingest_simple").await;
+    {
+        // What a user built on the old table: a view for their BI tool, an audit trigger, and
+        // a row their own script wrote without a name.
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let conn = db.connect().unwrap();
+        conn.execute_batch(
+            "CREATE VIEW latest_scores AS SELECT metric_name, metric_value FROM metrics WHERE metric_type = 'score';
+             CREATE TABLE audit (n INTEGER);
+             CREATE TRIGGER count_inserts AFTER INSERT ON metrics BEGIN INSERT INTO audit VALUES (1); END;
+             INSERT INTO metrics VALUES ('2024-01-01 10:30:00', 'b', NULL, 'metric', 1.0, NULL);
+             DELETE FROM audit;",
+        )
+        .await
+        .unwrap();
+    }
 
     let store = Store::open(&DatabaseLocation::Local { path: path.clone() })
         .await
         .unwrap();
+    // The view reads the new table; the trigger fires on it.
+    assert_eq!(count(&store, "SELECT count(*) FROM latest_scores").await, 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM audit").await, 0);
     // One row per point, the newest write winning, timestamps in the app's format.
     let rows = count(&store, "SELECT count(*) FROM metrics").await;
     assert_eq!(rows, 3);
@@ -467,6 +518,15 @@ async fn a_metrics_table_made_by_the_original_is_taken_over_without_losing_point
         .await
         .unwrap();
     assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 3);
+    store
+        .upsert_metrics(
+            "metrics",
+            &[row("m", "2024-01-01 10:40:00", MetricType::Metric, 1.0)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM audit").await, 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 4);
     // A batch's own table is taken over the first time the app uses it.
     store
         .upsert_metrics(
@@ -484,7 +544,7 @@ async fn a_metrics_table_made_by_the_original_is_taken_over_without_losing_point
     let store = Store::open(&DatabaseLocation::Local { path })
         .await
         .unwrap();
-    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 3);
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 4);
 }
 
 #[tokio::test]
