@@ -294,7 +294,7 @@ pub fn openapi_document() -> Value {
             "/api/v1/batches/{batch}/ingest": {"post": {"summary": "Store pushed metric rows in a batch (recorded as an ingest run); bad rows are rejected and listed",
                 "security": [{"bearer": []}], "parameters": [batch.clone()],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Push"}}}},
-                "responses": {"200": ok(json!({"$ref": "#/components/schemas/PushResult"})), "400": err, "401": err, "404": err, "422": err}}},
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/PushResult"})), "400": err, "401": err, "404": err, "413": err, "422": err}}},
             "/api/v1/batches/{batch}/jobs/{job}": {"post": {"summary": "Queue a job of a batch (ingest, train, score, alert, change, llmalert, plot, delete or pipeline)",
                 "security": [{"bearer": []}],
                 "parameters": [batch.clone(), {"name": "job", "in": "path", "required": true, "schema": {"type": "string",
@@ -325,8 +325,9 @@ pub fn openapi_document() -> Value {
         "components": {
           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token from /admin/tokens (ask_…)"}},
           "schemas": {
-            "Push": {"type": "object", "required": ["rows"], "properties": {"rows": {"type": "array", "items": {"type": "object",
-                "required": ["metric_name", "metric_value"], "properties": {"metric_name": {"type": "string"},
+            "Push": {"type": "object", "required": ["rows"], "description": "At most 50,000 rows and 32 MiB per request (413 beyond)",
+                "properties": {"rows": {"type": "array", "maxItems": 50000, "items": {"type": "object",
+                "required": ["metric_name", "metric_value"], "properties": {"metric_name": {"type": "string", "maxLength": 200, "description": "at most 200 bytes of UTF-8, no control characters"},
                 "metric_value": {"type": ["number", "string"]}, "metric_timestamp": {"type": "string", "description": "default: now"},
                 "metric_batch": {"type": "string", "description": "needed by /api/v1/metrics; ignored by a batch's own route"}}}}}},
             "PushResult": {"type": "object", "properties": {"batch": {"type": "string"}, "rows_written": {"type": "integer"},

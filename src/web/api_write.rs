@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/batches/{batch}/feedback", post(feedback))
         .route("/api/v1/silences", get(list_silences).post(create_silence))
         .route("/api/v1/silences/{id}/expire", post(expire_silence))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// A caller holding a live API token.
@@ -84,13 +85,30 @@ impl FromRequestParts<AppState> for ApiClient {
     }
 }
 
-/// A JSON body, or (for a 400) what was expected and why this one was not it.
+/// A JSON body, or the answer for one that is not: 413 for a body over the limit, 400 with
+/// what was expected otherwise (415 without a JSON content type).
 fn json_body<T>(
     body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
     expected: &str,
-) -> Result<T, String> {
-    body.map(|Json(b)| b)
-        .map_err(|e| format!("expected {expected}: {e}"))
+) -> Result<T, (StatusCode, String)> {
+    body.map(|Json(b)| b).map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return (
+                status,
+                format!(
+                    "the body is over {} MiB; split it (at most {MAX_PUSH_ROWS} rows per push)",
+                    MAX_BODY_BYTES / (1024 * 1024)
+                ),
+            );
+        }
+        let status = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        (status, format!("expected {expected}: {e}"))
+    })
 }
 
 fn no_batch(name: &str) -> Response {
@@ -113,7 +131,9 @@ struct PushBody {
 }
 
 /// Rows per push; bigger loads should be split.
-const MAX_PUSH_ROWS: usize = 50_000;
+pub const MAX_PUSH_ROWS: usize = 50_000;
+/// Bytes of a request body: room for MAX_PUSH_ROWS rows with names at their 200-byte limit.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 async fn push_rows(
     State(state): State<AppState>,
@@ -123,7 +143,7 @@ async fn push_rows(
 ) -> Response {
     let body = match json_body(body, r#"{"rows": [...]}"#) {
         Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err((status, why)) => return error(status, why),
     };
     if body.rows.len() > MAX_PUSH_ROWS {
         return too_many_rows();
@@ -142,7 +162,7 @@ async fn push_metrics(
 ) -> Response {
     let body = match json_body(body, r#"{"rows": [{"metric_batch": ..., ...}]}"#) {
         Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err((status, why)) => return error(status, why),
     };
     if body.rows.len() > MAX_PUSH_ROWS {
         return too_many_rows();
@@ -383,12 +403,15 @@ async fn feedback(
 ) -> Response {
     let body = match json_body(body, r#"{"metric", "timestamp", "verdict"}"#) {
         Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err((status, why)) => return error(status, why),
     };
     let config = state.config.current();
     let Some(batch) = config.batch(&name) else {
         return no_batch(&name);
     };
+    if let Some(why) = crate::names::problem(&body.metric) {
+        return error(StatusCode::BAD_REQUEST, why);
+    }
     let Some(ts) = parse_lenient(&body.timestamp) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -467,7 +490,7 @@ async fn create_silence(
         r#"{"duration", "batch"?, "metric"?, "tag"?, "comment"?}"#,
     ) {
         Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err((status, why)) => return error(status, why),
     };
     let config = state.config.current();
     let by = format!("token:{}", client.token_name);

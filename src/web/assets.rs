@@ -1,4 +1,4 @@
-//! The dashboard's static files (vendored htmx, the stylesheet), compiled into the binary so a
+//! The dashboard's static files (vendored htmx, our few lines of script, the stylesheet), compiled into the binary so a
 //! deployment is one file and the pages work offline. Pages link them with the build's
 //! commit in the query string, so browsers may cache them for a long time.
 
@@ -11,11 +11,16 @@ use axum::routing::get;
 use super::AppState;
 use crate::version;
 
-const FILES: [(&str, &str, &[u8]); 2] = [
+const FILES: [(&str, &str, &[u8]); 3] = [
     (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/htmx.min.js"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/app.js"),
     ),
     (
         "app.css",

@@ -10,15 +10,19 @@ use super::secret_id::constant_time_eq;
 
 const COOKIE: &str = "anomstack_csrf";
 
-/// The visitor's token, and the `Set-Cookie` value when a new one had to be made.
-pub fn token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+/// The visitor's token, and the `Set-Cookie` value when a new one had to be made (`Secure`
+/// when `secure`, as the session cookie).
+pub fn token(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
     if let Some(existing) = from_cookie(headers) {
         return (existing, None);
     }
     let mut bytes = [0u8; 24];
     OsRng.fill_bytes(&mut bytes);
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000");
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{}",
+        if secure { "; Secure" } else { "" }
+    );
     (token, HeaderValue::from_str(&cookie).ok())
 }
 
@@ -38,8 +42,11 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_through_its_cookie_and_nothing_else_matches() {
-        let (token, cookie) = token(&HeaderMap::new());
+        let (_, secure) = token(&HeaderMap::new(), true);
+        assert!(secure.unwrap().to_str().unwrap().ends_with("; Secure"));
+        let (token, cookie) = token(&HeaderMap::new(), false);
         let cookie = cookie.unwrap();
+        assert!(!cookie.to_str().unwrap().contains("Secure"));
         assert!(
             cookie
                 .to_str()
@@ -62,7 +69,7 @@ mod tests {
         assert!(!matches(&headers, &token.replace(&token[..1], "z")));
         assert!(!matches(&headers, ""));
         assert!(!matches(&HeaderMap::new(), &token));
-        let (again, none) = super::token(&headers);
+        let (again, none) = super::token(&headers, false);
         assert_eq!(again, token);
         assert!(none.is_none());
     }

@@ -21,6 +21,16 @@ await step('batch', async () => {
   if (await page.locator('#cards svg.chart .value-line').count() !== 10) throw new Error('charts missing');
 });
 
+await step('batch-picker', async () => {
+  // The batch selector navigates (app.js, no inline handler under the CSP).
+  const other = await page.locator('select[aria-label=Batch] option:not([selected])').first().getAttribute('value');
+  await page.selectOption('select[aria-label=Batch]', other);
+  await page.waitForURL((u) => u.pathname === other.split('?')[0]);
+  await page.goBack();
+  await page.waitForURL(/\/batch\/web$/);
+  await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 10);
+});
+
 await step('load-more', async () => {
   await page.click('text=/Load next 5 of 5/');
   await page.waitForFunction(() => document.querySelectorAll('#cards article.chart-card').length === 15);

@@ -12,6 +12,16 @@ export async function launch(shots) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // The Content-Security-Policy forbids inline script and eval: anything it blocks would be
+  // a behaviour silently lost, so a violation fails the run like a page error.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
   const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
   // Runs one step: "ok   name" and its screenshot, or "FAIL name" and the run ends.
   const step = async (name, fn) => {

@@ -97,6 +97,8 @@ impl Reply {
 pub struct Client {
     state: AppState,
     jar: Vec<(String, String)>,
+    /// The address the server sees (as `ConnectInfo`), if any.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Client {
@@ -104,6 +106,15 @@ impl Client {
         Self {
             state: state.clone(),
             jar: Vec::new(),
+            peer: None,
+        }
+    }
+
+    /// A client at another address.
+    pub fn at(state: &AppState, address: &str) -> Self {
+        Self {
+            peer: address.parse().ok(),
+            ..Self::new(state)
         }
     }
 
@@ -122,6 +133,10 @@ impl Client {
     }
 
     async fn send(&mut self, mut req: Request<Body>) -> Reply {
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         if !self.jar.is_empty() {
             let header: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
             req.headers_mut()
@@ -465,7 +480,7 @@ async fn expired_sessions_are_refused() {
 #[tokio::test]
 async fn wrong_passwords_are_rejected_alike_then_locked_out() {
     let site = admin_site(BATCH).await;
-    let mut c = Client::new(&site.state);
+    let mut c = Client::at(&site.state, "203.0.113.9:5000");
     let token = hidden(&c.get("/admin/login").await.body, "csrf");
     let mut messages = Vec::new();
     for (user, pw) in [
@@ -474,6 +489,7 @@ async fn wrong_passwords_are_rejected_alike_then_locked_out() {
         (USER, ""),
         (USER, "Correct horse battery staple"),
         ("OPS", PASSWORD),
+        (USER, "wrong again"),
     ] {
         let r = c
             .post(
@@ -502,6 +518,17 @@ async fn wrong_passwords_are_rejected_alike_then_locked_out() {
         count(&site.store, "SELECT COUNT(*) FROM admin_sessions").await,
         0
     );
+    // The guesser's lock is theirs: the admin logs in from elsewhere.
+    let mut admin = Client::at(&site.state, "198.51.100.7:6000");
+    let token = hidden(&admin.get("/admin/login").await.body, "csrf");
+    let r = admin
+        .post(
+            "/admin/login",
+            &[("username", USER), ("password", PASSWORD), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(admin.cookie("anomstack_session").is_some());
 }
 
 /// Runs queued jobs with a real worker until `until` holds (at most 60 s).
@@ -563,6 +590,7 @@ async fn a_run_button_queues_exactly_one_run_that_finishes_in_history() {
         let mut c2 = Client {
             state: c.state.clone(),
             jar: c.jar.clone(),
+            peer: None,
         };
         c2.post_with(
             "/admin/batch/b/run/ingest",
@@ -1009,6 +1037,63 @@ async fn api_tokens_authorize_writes_until_revoked() {
     assert_eq!(v["batches"][0]["rows_written"], 1);
     assert_eq!(v["batches"][0]["rows_rejected"], 1);
 
+    // A huge finite value is stored (rounding must not overflow it), beside its good row.
+    let r = anon
+        .send(api("POST", "/api/v1/metrics", serde_json::json!({"rows": [
+            {"metric_batch": "b", "metric_name": "huge", "metric_value": 1.0, "metric_timestamp": "2026-01-01T00:00:00Z"},
+            {"metric_batch": "b", "metric_name": "huge", "metric_value": 1e305, "metric_timestamp": "2026-01-01T00:05:00Z"}
+        ]})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_name = 'huge'"
+        )
+        .await,
+        2
+    );
+    // The documented row limit fits the body limit; one row more is refused as too large.
+    let rows = |n: usize| {
+        let rows: Vec<serde_json::Value> = (0..n)
+            .map(|i| serde_json::json!({"metric_name": format!("bulk_{}", i % 50), "metric_value": i, "metric_timestamp": format!("2025-01-01 00:00:00+{:02}:{:02}", (i / 1000) % 14, (i / 60) % 60)}))
+            .collect();
+        serde_json::json!({ "rows": rows })
+    };
+    let r = anon
+        .send(api("POST", "/api/v1/batches/b/ingest", rows(50_000)))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        &r.body[..r.body.len().min(300)]
+    );
+    let r = anon
+        .send(api("POST", "/api/v1/batches/b/ingest", rows(50_001)))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("at most 50000 rows"), "{}", r.body);
+    let huge_body = format!("{{\"rows\": [{}]}}", "1,".repeat(17_000_000));
+    let r = anon
+        .send(
+            Request::post("/api/v1/batches/b/ingest")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(huge_body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("over 32 MiB"),
+        "{v}"
+    );
+
     // Run a job and follow it.
     let r = anon
         .send(api(
@@ -1128,6 +1213,7 @@ async fn an_admin_session_may_give_feedback_when_the_public_may_not() {
     let mut admin = Client {
         state: state.clone(),
         jar: anon.jar.clone(),
+        peer: None,
     };
     admin.login().await;
     let list = admin.get("/batch/web/anomalies").await;
@@ -1368,5 +1454,90 @@ async fn a_batch_page_says_what_this_environment_lacks_for_the_batch() {
         page.body.contains("set ANOMSTACK_SNOWFLAKE_ACCOUNT"),
         "{}",
         page.body
+    );
+}
+
+/// Every answer carries the security headers (a CSP without inline script, nosniff, no
+/// referrer to other sites, no framing by others); the admin area checks the session before
+/// reading anything of the request; the CSRF cookie is `Secure` whenever the session's is.
+#[tokio::test]
+async fn responses_carry_security_headers_and_admin_checks_the_session_first() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    for path in [
+        "/",
+        "/batch/b",
+        "/admin/login",
+        "/api/v1/openapi.json",
+        "/nowhere",
+        "/assets/app.js",
+    ] {
+        let r = c.get(path).await;
+        let header = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self';")
+                && csp.contains("frame-ancestors 'self'")
+                && !csp.contains("unsafe"),
+            "{path}: {csp}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+    }
+    // No inline script or handlers left for the CSP to block.
+    let page = c.get("/batch/b").await.body;
+    assert!(!page.contains("onchange=") && !page.contains("hx-on") && !page.contains("<script>"));
+
+    // Without a session, a malformed id is a login redirect, not a 400 that reveals routes.
+    let r = Client::new(&site.state).get("/admin/queue/abc").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let location = r
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(location, Some("/admin/login?next=%2Fadmin%2Fqueue%2Fabc"));
+    let r = Client::new(&site.state)
+        .post("/admin/batch/b/run/nope", &[("csrf", "x")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = Client::new(&site.state)
+        .get("/admin/runs/not-a-number")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // The CSRF cookie is Secure over HTTPS, as the session cookie is.
+    let mut https = Client::new(&site.state);
+    let r = https
+        .send(
+            Request::get("/admin/login")
+                .header("x-forwarded-proto", "https")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        r.cookies()
+            .iter()
+            .any(|c| c.starts_with("anomstack_csrf=") && c.ends_with("; Secure")),
+        "{:?}",
+        r.cookies()
+    );
+    // And when configured so, whatever the request says.
+    let mut settings = admin_settings();
+    settings.cookie_secure = Some(true);
+    let state = site.state.clone().with_admin(settings);
+    let r = Client::new(&state).get("/admin/login").await;
+    assert!(
+        r.cookies()
+            .iter()
+            .any(|c| c.starts_with("anomstack_csrf=") && c.ends_with("; Secure")),
+        "{:?}",
+        r.cookies()
     );
 }

@@ -67,6 +67,7 @@ async fn the_dashboard_works_in_a_real_browser() {
         &[
             "home",
             "batch",
+            "batch-picker",
             "search",
             "window",
             "dark",

@@ -14,7 +14,6 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::disabled_page;
-use super::login_limit::keys;
 use super::session;
 use crate::config::Secret;
 use crate::password::verify_password;
@@ -40,7 +39,7 @@ pub async fn login_page(
     if session::current(&state, &headers).await.is_some() {
         return Redirect::to(&next).into_response();
     }
-    form_response(&headers, &next, "", None, StatusCode::OK)
+    form_response(&state, &headers, &next, "", None, StatusCode::OK)
 }
 
 /// The login form. No `Debug`: it holds the password.
@@ -67,6 +66,7 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     if !csrf::matches(&headers, &form.csrf) {
         return form_response(
+            &state,
             &headers,
             &next,
             &form.username,
@@ -75,12 +75,16 @@ pub async fn login(
         );
     }
     let client = client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
-    let limit_keys = keys(&client, &form.username);
     let now = Utc::now();
-    if let Some(until) = state.admin.limiter.locked_until(&limit_keys, now) {
+    if let Some(until) = state
+        .admin
+        .limiter
+        .locked_until(&client, &form.username, now)
+    {
         let wait = (until - now).num_seconds().max(1);
         tracing::warn!(client, "admin login refused: too many failed attempts");
         let mut r = form_response(
+            &state,
             &headers,
             &next,
             &form.username,
@@ -96,6 +100,7 @@ pub async fn login(
     // logins cannot exhaust a small machine's memory.
     let Ok(permit) = state.admin.verifying.clone().try_acquire_owned() else {
         return form_response(
+            &state,
             &headers,
             &next,
             &form.username,
@@ -104,7 +109,7 @@ pub async fn login(
         );
     };
     // Counted before checking, so parallel guesses cannot all pass the lock above.
-    state.admin.limiter.fail(&limit_keys, now);
+    state.admin.limiter.fail(&client, &form.username, now);
     let password = Secret::new(form.password);
     let username = form.username.trim().to_owned();
     let expected = credentials.username.clone();
@@ -121,6 +126,7 @@ pub async fn login(
     if !verified {
         tracing::warn!(client, "admin login failed");
         return form_response(
+            &state,
             &headers,
             &next,
             &username,
@@ -128,7 +134,7 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         );
     }
-    state.admin.limiter.succeed(&limit_keys);
+    state.admin.limiter.succeed(&client, &form.username, now);
     match session::start(&state, &headers, &username, &client).await {
         Ok(cookie) => {
             tracing::info!(client, user = username, "admin logged in");
@@ -171,13 +177,14 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn form_response(
+    state: &AppState,
     headers: &HeaderMap,
     next: &str,
     username: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let (token, cookie) = csrf::token(headers);
+    let (token, cookie) = csrf::token(headers, crate::web::cookies::secure(state, headers));
     let mut r = (status, login_form(&token, next, username, error)).into_response();
     if let Some(c) = cookie {
         r.headers_mut().insert(header::SET_COOKIE, c);

@@ -48,7 +48,7 @@ impl AdminAuth {
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin", get(overview::overview))
         .route("/admin/", get(overview::overview))
@@ -76,6 +76,11 @@ pub fn router() -> Router<AppState> {
             get(tokens::token_list).post(tokens::create),
         )
         .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
+        // The session is checked before anything of the request is parsed.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            session::require_session,
+        ))
         // Admin pages show one-time API tokens, run logs and configuration: keep them out of
         // browser and proxy caches (the back button after logout must not show them).
         .layer(SetResponseHeaderLayer::overriding(

@@ -110,7 +110,11 @@ pub async fn start(
         .store
         .create_session(&digest(&id), &record, client)
         .await?;
-    Ok(set_cookie(&id, max.num_seconds(), secure(state, headers)))
+    Ok(set_cookie(
+        &id,
+        max.num_seconds(),
+        crate::web::cookies::secure(state, headers),
+    ))
 }
 
 /// What a session remembers of the credentials it was opened with.
@@ -120,7 +124,7 @@ fn credential_digest(c: &crate::config::AdminCredentials) -> String {
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(state: &AppState, headers: &HeaderMap) -> HeaderValue {
-    set_cookie("", 0, secure(state, headers))
+    set_cookie("", 0, crate::web::cookies::secure(state, headers))
 }
 
 fn set_cookie(id: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -129,17 +133,6 @@ fn set_cookie(id: &str, max_age: i64, secure: bool) -> HeaderValue {
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Whether cookies get the `Secure` flag: as configured, else when the request came over HTTPS
-/// (directly or, on Fly, through its TLS-terminating proxy).
-fn secure(state: &AppState, headers: &HeaderMap) -> bool {
-    state.admin.settings.cookie_secure.unwrap_or_else(|| {
-        headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
-    })
 }
 
 /// Why a request did not reach an admin handler.
@@ -204,6 +197,10 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = Denied;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Denied> {
+        // Found by `require_session` already: one session lookup per request.
+        if let Some(admin) = parts.extensions.get::<Admin>() {
+            return Ok(admin.clone());
+        }
         if state.admin.settings.credentials.is_none() {
             return Err(Denied::Disabled);
         }
@@ -219,6 +216,27 @@ impl FromRequestParts<AppState> for Admin {
                     .unwrap_or_else(|| "/admin".into()),
             }),
         }
+    }
+}
+
+/// Runs before any admin route's extractors: a request without a live session is answered
+/// as logged out before its path or form is read (`/admin/queue/abc` redirects to the login
+/// page rather than saying the id is not a number). The login page itself is open.
+pub async fn require_session(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.uri().path() == "/admin/login" {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    match Admin::from_request_parts(&mut parts, &state).await {
+        Ok(admin) => {
+            parts.extensions.insert(admin);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(denied) => denied.into_response(),
     }
 }
 

@@ -67,7 +67,7 @@ pub async fn anomaly_list(
         Err(e) => return server_error("reading the anomaly list", &e),
     };
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
-    let (token, new_cookie) = csrf::token(&headers);
+    let (token, new_cookie) = csrf::token(&headers, crate::web::cookies::secure(&state, &headers));
     let can_vote =
         state.public_feedback || admin::session::current(&state, &headers).await.is_some();
     let base = format!("/batch/{}", segment(batch.name()));
@@ -117,7 +117,7 @@ pub async fn anomaly_list(
                                 button type="button" title="Expand" aria-label={ "Expand " (a.metric) " at " (a.timestamp.format("%Y-%m-%d %H:%M")) }
                                     hx-get={ (base) "/anomalies/expand" (view.query(&[("metric", a.metric.clone()), ("ts", format_db(a.timestamp))])) }
                                     hx-target="#modal-body"
-                                    hx-on--after-request="if (event.detail.successful) document.getElementById('modal').showModal()" { "⤢" }
+                                    data-open-dialog="modal" { "⤢" }
                             }
                         }
                     }
@@ -213,7 +213,7 @@ pub async fn expand(
     .filter(|(on, _)| *on)
     .map(|(_, k)| kind_label(k))
     .collect();
-    let (token, new_cookie) = csrf::token(&headers);
+    let (token, new_cookie) = csrf::token(&headers, crate::web::cookies::secure(&state, &headers));
     let can_vote =
         state.public_feedback || admin::session::current(&state, &headers).await.is_some();
     let view = View::from_query(&q.view);

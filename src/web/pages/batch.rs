@@ -77,7 +77,7 @@ pub async fn batch_page(
     let body = html! {
         div.controls {
             a.button href={ "/" (view.query(&[])) } { "⌂ Home" }
-            select aria-label="Batch" onchange="location.href=this.value" {
+            select aria-label="Batch" data-navigate {
                 @for b in &batches {
                     option value={ "/batch/" (segment(b.name())) (view.query(&[])) } selected[b.name() == batch.name()] { (b.name()) }
                 }
@@ -151,7 +151,7 @@ fn placeholders(batch: &Batch, view: &View, stats: &[MetricStats], offset: usize
                 hx-trigger="load" hx-swap="outerHTML" { span { "Loading " (s.name) "…" } }
         }
         @if rest > 0 {
-            div.load-more style="grid-column: 1 / -1" {
+            div.load-more {
                 button hx-get={ (base) "/cards" (view.query(&[("offset", end.to_string())])) }
                     hx-target="closest .load-more" hx-swap="outerHTML" {
                     "Load next " (rest.min(PAGE)) " of " (rest)
@@ -236,7 +236,7 @@ pub async fn chart_card(
                 span.actions {
                     button type="button" title="Expand" aria-label={ "Expand " (metric) }
                         hx-get=(expand) hx-target="#modal-body"
-                        hx-on--after-request="if (event.detail.successful) document.getElementById('modal').showModal()" { "⤢" }
+                        data-open-dialog="modal" { "⤢" }
                 }
             }
             (metric_chart(metric, &points, view.chart_style()))

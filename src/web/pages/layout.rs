@@ -6,6 +6,9 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::web::assets;
 
+const HTMX_CONFIG: &str =
+    r#"{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false}"#;
+
 /// A whole page: head with the stylesheet and htmx, the top bar, then `body`.
 pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
     html! {
@@ -16,7 +19,11 @@ pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · anomstack" }
                 link rel="stylesheet" href=(assets::url("app.css"));
+                // What the Content-Security-Policy forbids, htmx is told not to try: no eval,
+                // no inline <style> for its indicators (app.css has them).
+                meta name="htmx-config" content=(HTMX_CONFIG);
                 script src=(assets::url("htmx.min.js")) defer {}
+                script src=(assets::url("app.js")) defer {}
             }
             body.dark[dark] {
                 header.top {
