@@ -176,15 +176,7 @@ pub async fn run_pipeline(
     run_pipeline_until(ctx, batch, trigger, None)
         .await
         .into_iter()
-        .map(|(job, r)| {
-            let r = r.map_err(|e| match e {
-                RunError::Failed(e) => e,
-                RunError::TimedOut(limit) => {
-                    JobError::Worker(format!("timed out after {} s", limit.as_secs()))
-                }
-            });
-            (job, r)
-        })
+        .map(|(job, r)| (job, r.map_err(JobError::from)))
         .collect()
 }
 
@@ -277,7 +269,17 @@ pub async fn backfill(
             run_ts: *at,
             ..ctx.clone()
         };
-        let report = ingest::run(&step, batch).await?;
+        // One recorded run per step, so the run history shows what a backfill stored.
+        let report = record(
+            &step,
+            Some(batch),
+            BatchJob::Ingest.as_str(),
+            Trigger::Cli,
+            None,
+            ingest::run(&step, batch),
+        )
+        .await
+        .map_err(JobError::from)?;
         total.rows_read += report.rows_read;
         total.rows_written += report.rows_written;
         total.notices.extend(report.notices);
@@ -304,13 +306,19 @@ pub async fn run_recorded(
     job: BatchJob,
     trigger: Trigger,
 ) -> Result<JobReport, JobError> {
-    match run_limited(ctx, batch, job, trigger, None).await {
-        Ok(report) => Ok(report),
-        Err(RunError::Failed(e)) => Err(e),
-        Err(RunError::TimedOut(limit)) => Err(JobError::Worker(format!(
-            "timed out after {} s",
-            limit.as_secs()
-        ))),
+    run_limited(ctx, batch, job, trigger, None)
+        .await
+        .map_err(JobError::from)
+}
+
+impl From<RunError> for JobError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Failed(e) => e,
+            RunError::TimedOut(limit) => {
+                JobError::Worker(format!("timed out after {} s", limit.as_secs()))
+            }
+        }
     }
 }
 
@@ -378,6 +386,24 @@ pub async fn run_summary_limited(
     .await
 }
 
+/// How often a running run records that its process is alive.
+pub const RUN_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A run without a beat for this long is presumed dead (its process was killed).
+pub const RUN_SILENT_AFTER: std::time::Duration = std::time::Duration::from_secs(45);
+
+/// Beats for run `id` until dropped.
+async fn heartbeat(store: &Store, id: i64) -> std::convert::Infallible {
+    let mut every = tokio::time::interval(RUN_HEARTBEAT);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(e) = store.beat_run(id).await {
+            tracing::warn!(run = id, error = %e, "cannot record a run's heartbeat");
+        }
+    }
+}
+
 async fn record(
     ctx: &JobCtx,
     target: Option<&Batch>,
@@ -393,12 +419,20 @@ async fn record(
         .await
         .map_err(JobError::from)?;
     let span = tracing::info_span!("job", batch, job, run = id);
-    let result = match limit {
-        Some(limit) => match tokio::time::timeout(limit, work.instrument(span)).await {
-            Ok(r) => r.map_err(RunError::Failed),
-            Err(_) => Err(RunError::TimedOut(limit)),
-        },
-        None => work.instrument(span).await.map_err(RunError::Failed),
+    let limited = async {
+        match limit {
+            Some(limit) => match tokio::time::timeout(limit, work.instrument(span)).await {
+                Ok(r) => r.map_err(RunError::Failed),
+                Err(_) => Err(RunError::TimedOut(limit)),
+            },
+            None => work.instrument(span).await.map_err(RunError::Failed),
+        }
+    };
+    // While it works, the run says so: a run whose beats stop belongs to a process that died
+    // (`Store::fail_silent_runs`).
+    let result = tokio::select! {
+        result = limited => result,
+        never = heartbeat(&ctx.store, id) => match never {},
     };
     let mut result = result;
     if let (Ok(report), Some(notifier)) = (&mut result, &ctx.notifier)

@@ -175,18 +175,18 @@ async fn recover(env: &WorkerEnv) {
         Ok(n) => tracing::warn!(jobs = n, "requeued jobs of a worker that stopped"),
         Err(e) => tracing::warn!(error = %e, "cannot recover orphaned jobs"),
     }
-    let Some(abandoned) =
-        chrono::Duration::from_std(env.kill_after.saturating_mul(ABANDONED_AFTER_LIMITS))
-            .ok()
-            .and_then(|d| Utc::now().checked_sub_signed(d))
+    let Some(silent) = chrono::Duration::from_std(crate::jobs::RUN_SILENT_AFTER)
+        .ok()
+        .and_then(|d| Utc::now().checked_sub_signed(d))
     else {
         return;
     };
     match env
         .store
-        .fail_unqueued_runs_started_before(
-            abandoned,
-            "no end was recorded: the process running it stopped (killed, or the machine stopped)",
+        .fail_silent_runs(
+            silent,
+            "no end was recorded: the process running it stopped (killed, or the machine \
+             stopped); rows it stored before are kept",
         )
         .await
     {
@@ -195,9 +195,6 @@ async fn recover(env: &WorkerEnv) {
         Err(e) => tracing::warn!(error = %e, "cannot mark abandoned runs"),
     }
 }
-
-/// A run outside the queue with no end after this many job time limits is presumed dead.
-const ABANDONED_AFTER_LIMITS: u32 = 4;
 
 async fn handle(item: QueueItem, env: Data<Arc<WorkerEnv>>) -> Result<(), BoxDynError> {
     let env: Arc<WorkerEnv> = (*env).clone();

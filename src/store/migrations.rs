@@ -45,6 +45,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "plots",
         sql: include_str!("migrations/0006_plots.sql"),
     },
+    Migration {
+        version: 7,
+        name: "run_heartbeats",
+        sql: include_str!("migrations/0007_run_heartbeats.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -150,26 +150,41 @@ impl Store {
         Ok(())
     }
 
-    /// Runs outside the queue (`anomstack run`, backfills) still `running` that started before
-    /// `before` are marked failed: their process died without recording an end. Queued runs
-    /// are ended by the queue's own recovery. A run that was only slow records its real end
-    /// over this when it finishes. Returns how many.
-    pub async fn fail_unqueued_runs_started_before(
+    /// Records that run `id` is still being worked on.
+    pub async fn beat_run(&self, id: i64) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        conn.execute(
+            "UPDATE job_runs SET heartbeat_at = ?2 WHERE id = ?1 AND status = 'running'",
+            libsql::params![id, format_db(Utc::now().naive_utc())],
+        )
+        .await
+        .context("cannot record a run's heartbeat")?;
+        Ok(())
+    }
+
+    /// Runs outside the queue (pushes, `anomstack run`, backfills) still `running` without a
+    /// heartbeat (or a start, for a run too young to beat) since `silent_before`: their process
+    /// died without recording an end. They are marked failed with `reason`; what they stored
+    /// stays. Queued runs are ended (and their jobs requeued) by the queue's own recovery.
+    /// Returns how many.
+    pub async fn fail_silent_runs(
         &self,
-        before: DateTime<Utc>,
+        silent_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<u64, StoreError> {
         let conn = self.connect().await?;
         conn.execute(
-            "UPDATE job_runs SET status = 'failed', finished_at = ?1, error = ?2 WHERE status = 'running' AND queue_id IS NULL AND started_at < ?3",
+            "UPDATE job_runs SET status = 'failed', finished_at = ?1, error = ?2
+             WHERE status = 'running' AND queue_id IS NULL
+               AND coalesce(heartbeat_at, started_at) < ?3",
             libsql::params![
                 format_db(Utc::now().naive_utc()),
                 reason,
-                format_db(before.naive_utc())
+                format_db(silent_before.naive_utc())
             ],
         )
         .await
-        .context("cannot mark abandoned runs")
+        .context("cannot mark runs of stopped processes")
     }
 
     /// Deletes run history, finished queue entries and the notification log older than

@@ -123,6 +123,15 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
         models.join("t/m_knn_default.json").exists(),
         "models are stored"
     );
+    // Each step is a recorded run, with what it stored.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE job = 'ingest' AND status = 'succeeded' AND rows_written = 2"
+        )
+        .await,
+        400
+    );
     assert!(
         rows_of(&store, MetricType::TholdAlert, "m")
             .await

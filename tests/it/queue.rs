@@ -409,21 +409,28 @@ async fn a_shutdown_ends_the_runs_it_interrupts_and_requeues_their_jobs() {
     );
 }
 
+/// Runs outside the queue (a push, `anomstack run`) beat while they work: one whose beats
+/// stopped for longer than `RUN_SILENT_AFTER` belongs to a killed process and is ended
+/// within a minute; one still beating, however old, is left running.
 #[tokio::test]
-async fn runs_of_a_killed_process_are_ended_by_the_next_worker() {
+async fn runs_of_a_killed_process_are_ended_by_the_next_worker_within_a_minute() {
     let (_dir, config, store) = setup(SIMPLE).await;
-    // `anomstack run` killed mid-job an hour ago (4 time limits of 10 minutes = 40 minutes).
-    let old = store.start_run("b", "train", "cli", None).await.unwrap();
-    store
-        .execute(
-            &format!(
-                "UPDATE job_runs SET started_at = datetime('now', '-1 hour') WHERE id = {old}"
-            ),
-            "test",
-        )
-        .await
-        .unwrap();
-    let recent = store.start_run("b", "score", "cli", None).await.unwrap();
+    let silent = anomstack::jobs::RUN_SILENT_AFTER.as_secs() + 5;
+    // A push killed mid-flight: started a minute ago, last beat as long ago.
+    let killed = store.start_run("b", "ingest", "api", None).await.unwrap();
+    // A long train in another live process: started an hour ago, beat just now.
+    let beating = store.start_run("b", "train", "cli", None).await.unwrap();
+    for sql in [
+        format!(
+            "UPDATE job_runs SET started_at = datetime('now', '-{silent} seconds'), \
+             heartbeat_at = datetime('now', '-{silent} seconds') WHERE id = {killed}"
+        ),
+        format!("UPDATE job_runs SET started_at = datetime('now', '-1 hour') WHERE id = {beating}"),
+    ] {
+        store.execute(&sql, "test").await.unwrap();
+    }
+    store.beat_run(beating).await.unwrap();
+    let fresh = store.start_run("b", "score", "cli", None).await.unwrap();
     let (fire, shutdown) = Shutdown::new();
     let w = tokio::spawn(worker::run(
         env(&store, &config, Duration::from_secs(600)),
@@ -439,19 +446,22 @@ async fn runs_of_a_killed_process_are_ended_by_the_next_worker() {
     .await;
     fire.send(true).unwrap();
     w.await.unwrap();
-    let old = store.run(old).await.unwrap().unwrap();
+    let killed = store.run(killed).await.unwrap().unwrap();
     assert!(
-        old.error
+        killed
+            .error
             .as_deref()
             .unwrap_or_default()
             .contains("no end was recorded"),
-        "{old:?}"
+        "{killed:?}"
     );
-    assert_eq!(
-        store.run(recent).await.unwrap().unwrap().status,
-        anomstack::store::RunStatus::Running,
-        "a run within its limits may still be going"
-    );
+    for (id, what) in [(beating, "still beating"), (fresh, "too young to beat")] {
+        assert_eq!(
+            store.run(id).await.unwrap().unwrap().status,
+            anomstack::store::RunStatus::Running,
+            "a run {what} may still be going"
+        );
+    }
 }
 
 #[tokio::test]
