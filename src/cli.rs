@@ -119,6 +119,25 @@ pub enum BenchCommand {
     /// Fill a folder with B batches of M metrics × P points (database and metrics YAML) for
     /// load tests of the dashboard; print how to serve it.
     Dashboard(BenchDashboardArgs),
+    /// Request a running server's pages from many connections for a while; print requests,
+    /// errors and latency percentiles per path (exit 1 on any error).
+    Load(BenchLoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchLoadArgs {
+    /// The server, such as http://127.0.0.1:8080.
+    #[arg(long)]
+    pub base: String,
+    /// A path to request (repeat for several; each connection cycles through them).
+    #[arg(long = "path", required = true)]
+    pub paths: Vec<String>,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 200)]
+    pub connections: usize,
+    /// How long, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -49,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Detect(args)) => bench_detect_command(args),
         Command::Bench(BenchCommand::Pipeline(args)) => bench_pipeline_command(args).await,
         Command::Bench(BenchCommand::Dashboard(args)) => bench_dashboard_command(args).await,
+        Command::Bench(BenchCommand::Load(args)) => bench_load_command(args).await,
         Command::Run(args) => run_command(args).await,
         Command::Backfill(args) => backfill_command(args).await,
         Command::Healthcheck(args) => healthcheck_command(args).await,
@@ -398,6 +399,49 @@ fn backtest_command(args: BacktestArgs) -> anyhow::Result<ExitCode> {
 
 /// The original Anomstack's detection defaults, for comparisons.
 const ORIGINAL_DEFAULTS: &str = include_str!("../bench/original_defaults.yaml");
+
+async fn bench_load_command(args: anomstack::cli::BenchLoadArgs) -> anyhow::Result<ExitCode> {
+    let seconds = args.seconds.max(1);
+    let loads = anomstack::bench::load::run(
+        args.base.trim_end_matches('/'),
+        &args.paths,
+        args.connections,
+        std::time::Duration::from_secs(seconds),
+    )
+    .await?;
+    println!(
+        "{} connections for {seconds} s against {}",
+        args.connections, args.base
+    );
+    let (mut requests, mut errors) = (0, 0);
+    for l in &loads {
+        requests += l.requests();
+        errors += l.errors;
+        println!(
+            "  {:<40} {:>8} req  {:>7.0} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  errors {}{}",
+            l.path,
+            l.requests(),
+            l.requests() as f64 / seconds as f64,
+            l.percentile_ms(0.5),
+            l.percentile_ms(0.99),
+            l.errors,
+            if l.first_errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", l.first_errors.join("; "))
+            }
+        );
+    }
+    println!(
+        "  total: {requests} requests, {:.0} req/s, {errors} errors",
+        requests as f64 / seconds as f64
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 async fn bench_dashboard_command(args: BenchDashboardArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();

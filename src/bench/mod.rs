@@ -1,9 +1,11 @@
 //! `anomstack bench`: the measurements behind `BENCHMARKS.md`. `detect` times the detection
 //! maths alone; `pipeline` times the train, score and alert jobs on a database holding a large
-//! batch; `dashboard` seeds a database for load tests of the pages.
+//! batch; `dashboard` seeds a database for load tests of the pages; `load` requests a running
+//! server's pages from many connections.
 
 pub mod dashboard;
 pub mod detect;
+pub mod load;
 pub mod pipeline;
 
 pub use detect::{BenchConfig, BenchResult, run, synthetic_series};

@@ -132,7 +132,7 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, mut req: Request<Body>) -> Reply {
+    pub async fn send(&mut self, mut req: Request<Body>) -> Reply {
         if let Some(peer) = self.peer {
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));

@@ -17,6 +17,7 @@ mod detect_parity;
 mod detect_quality;
 mod examples;
 mod examples_online;
+mod hostile;
 #[cfg(all(feature = "s3", feature = "gcs", feature = "azure"))]
 mod model_stores;
 pub mod nab_scorer;
