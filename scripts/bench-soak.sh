@@ -29,6 +29,21 @@ server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$port/health" >/dev/null || { echo "bench-soak: the server did not start" >&2; tail "$dir/serve.log" >&2; exit 1; }
+# The seeding of a day of history runs in the background (a recorded run per step): load
+# starts once the number of runs has stood still for three seconds.
+runs() {
+    python3 - "$dir/app.db" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM job_runs").fetchone()[0])
+PY
+}
+last=-1; still=0
+for _ in $(seq 600); do
+    now="$(runs)"
+    if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 3 ] && break
+    last="$now"; sleep 1
+done
 started="$(date -u '+%Y-%m-%d %H:%M:%S')"
 status=0
 "$bin" bench load --base "http://127.0.0.1:$port" --connections "$connections" --seconds "$seconds" \

@@ -47,6 +47,7 @@ pub async fn run(
     duration: Duration,
 ) -> anyhow::Result<Vec<PathLoad>> {
     anyhow::ensure!(!paths.is_empty(), "give at least one --path");
+    crate::http::tls_ready();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(30))

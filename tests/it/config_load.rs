@@ -1051,3 +1051,28 @@ fn an_untranslatable_query_of_a_batch_that_never_ingests_is_no_error() {
     );
     assert!(dir.load_ok(&[]).batch("a").is_some());
 }
+
+/// Batch and tag names have the bound metric names have.
+#[test]
+fn batch_and_tag_names_over_the_name_limit_are_errors() {
+    let dir = MetricsDir::new();
+    let long = "b".repeat(201);
+    dir.write(
+        "a.yaml",
+        &format!("metric_batch: {long}\ningest_sql: SELECT 1\n"),
+    );
+    dir.write(
+        "c.yaml",
+        &format!(
+            "metric_batch: c\ningest_sql: SELECT 1\nmetric_tags:\n  m:\n    {}: x\n",
+            "t".repeat(201)
+        ),
+    );
+    let lines = dir.load_err(&[]);
+    let all = lines.join("\n");
+    assert!(all.contains("at most 200 of them"), "{all}");
+    assert!(
+        all.contains("key `metric_tags`") && all.contains("at most 200 bytes"),
+        "{all}"
+    );
+}
