@@ -10,11 +10,11 @@
 set -euo pipefail
 seconds="${1:-60}"
 connections="${2:-200}"
+cd "$(dirname "$0")/.."
 bin="${CARGO_TARGET_DIR:-target}/release/anomstack"
 for tool in "$bin" python3 curl; do
     command -v "$tool" >/dev/null || { echo "bench-soak: $tool not found" >&2; exit 1; }
 done
-cd "$(dirname "$0")/.."
 dir="$(mktemp -d)"
 port=18282
 cp -r metrics "$dir/metrics"
@@ -30,7 +30,7 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$port/health" >/dev/null || { echo "bench-soak: the server did not start" >&2; tail "$dir/serve.log" >&2; exit 1; }
 # The seeding of a day of history runs in the background (a recorded run per step): load
-# starts once the number of runs has stood still for three seconds.
+# starts once the number of runs has stood still for ten seconds.
 runs() {
     python3 - "$dir/app.db" <<'PY'
 import sqlite3, sys
@@ -41,7 +41,7 @@ last=-1; still=0
 for _ in $(seq 600); do
     now="$(runs)"
     if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
-    [ "$still" -ge 3 ] && break
+    [ "$still" -ge 10 ] && break
     last="$now"; sleep 1
 done
 started="$(date -u '+%Y-%m-%d %H:%M:%S')"

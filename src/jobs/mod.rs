@@ -391,8 +391,17 @@ pub const RUN_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10
 /// A run without a beat for this long is presumed dead (its process was killed).
 pub const RUN_SILENT_AFTER: std::time::Duration = std::time::Duration::from_secs(45);
 
-/// Beats for run `id` until dropped.
-async fn heartbeat(store: &Store, id: i64) -> std::convert::Infallible {
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<std::convert::Infallible>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Beats for run `id` until aborted.
+async fn heartbeat(store: Store, id: i64) -> std::convert::Infallible {
     let mut every = tokio::time::interval(RUN_HEARTBEAT);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     every.tick().await;
@@ -428,13 +437,12 @@ async fn record(
             None => work.instrument(span).await.map_err(RunError::Failed),
         }
     };
-    // While it works, the run says so: a run whose beats stop belongs to a process that died
-    // (`Store::fail_silent_runs`).
-    let result = tokio::select! {
-        result = limited => result,
-        never = heartbeat(&ctx.store, id) => match never {},
-    };
-    let mut result = result;
+    // While it works and delivers, the run says so, from a task of its own (a job's long
+    // synchronous stretch does not hold the beats up): a run whose beats stop belongs to a
+    // process that died (`Store::fail_silent_runs`). Dropping the guard stops them, also when
+    // this future is cancelled.
+    let beats = AbortOnDrop(tokio::spawn(heartbeat(ctx.store.clone(), id)));
+    let mut result = limited.await;
     if let (Ok(report), Some(notifier)) = (&mut result, &ctx.notifier)
         && !report.notices.is_empty()
     {
@@ -447,6 +455,7 @@ async fn record(
             )),
         }
     }
+    drop(beats);
     let (status, outcome) = match &result {
         Ok(report) => (
             RunStatus::Succeeded,

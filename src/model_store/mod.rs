@@ -112,14 +112,9 @@ impl ModelStore {
             }
             ModelStore::Db { store } => Ok(store.save_model(batch, metric, tag, body).await?),
             #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
-            ModelStore::Object(models) => {
-                models.save(&object_key(batch, metric, tag), body).await?;
-                let legacy = object_legacy_key(batch, metric, tag);
-                if legacy != object_key(batch, metric, tag) {
-                    models.remove(&legacy).await;
-                }
-                Ok(())
-            }
+            // An earlier version's copy under the raw name is left where it is: deleting it
+            // would cost a request per save, and the keyed object is found first.
+            ModelStore::Object(models) => models.save(&object_key(batch, metric, tag), body).await,
         }
     }
 
@@ -157,8 +152,10 @@ impl ModelStore {
                 match models.load(&key).await? {
                     Some(body) => Ok(Some(body)),
                     None => {
+                        // A raw name with `~` could be another metric's hashed key: only names
+                        // that cannot be one have an earlier copy to look for.
                         let legacy = object_legacy_key(batch, metric, tag);
-                        if legacy == key {
+                        if legacy == key || metric.contains('~') || tag.contains('~') {
                             return Ok(None);
                         }
                         Ok(models.load(&legacy).await.ok().flatten())

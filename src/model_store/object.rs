@@ -181,16 +181,6 @@ impl ObjectModels {
             Err(e) => Err(self.error(format!("cannot read {path}: {e}"))),
         }
     }
-
-    /// Deletes an object if it is there; a failure only leaves a stale copy behind.
-    pub async fn remove(&self, key: &[String; 2]) {
-        let path = self.path(key.iter().map(String::as_str));
-        if let Err(e) = self.store.delete(&path).await
-            && !matches!(e, object_store::Error::NotFound { .. })
-        {
-            tracing::debug!(%path, error = %e, "an earlier version's model copy was not removed");
-        }
-    }
 }
 
 /// Why a service-account key is unusable, without quoting it (a parser's message may repeat

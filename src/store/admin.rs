@@ -153,6 +153,55 @@ impl Store {
         Ok(())
     }
 
+    /// Remembers a browser `username` logged in from (by its id's digest), and forgets those
+    /// unused since `unused_before`.
+    pub async fn remember_device(
+        &self,
+        digest: &str,
+        username: &str,
+        now: NaiveDateTime,
+        unused_before: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let conn = self.connect().await?;
+        conn.execute(
+            "DELETE FROM admin_devices WHERE last_used < ?1",
+            [format_db(unused_before)],
+        )
+        .await
+        .context("cannot forget old admin devices")?;
+        conn.execute(
+            "INSERT INTO admin_devices (id_digest, username, created_at, last_used) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (id_digest) DO UPDATE SET last_used = excluded.last_used",
+            libsql::params![digest, username, format_db(now)],
+        )
+        .await
+        .context("cannot remember an admin device")?;
+        Ok(())
+    }
+
+    /// Whether `username` logged in from the browser whose id has `digest`, since
+    /// `used_since`.
+    pub async fn known_device(
+        &self,
+        digest: &str,
+        username: &str,
+        used_since: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(
+                "SELECT 1 FROM admin_devices WHERE id_digest = ?1 AND username = ?2 AND last_used >= ?3",
+                libsql::params![digest, username, format_db(used_since)],
+            )
+            .await
+            .context("cannot look up an admin device")?;
+        Ok(rows
+            .next()
+            .await
+            .context("cannot look up an admin device")?
+            .is_some())
+    }
+
     /// Drops sessions past their absolute expiry or idle since `idle_before`.
     pub async fn delete_expired_sessions(
         &self,

@@ -50,6 +50,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "run_heartbeats",
         sql: include_str!("migrations/0007_run_heartbeats.sql"),
     },
+    Migration {
+        version: 8,
+        name: "admin_devices",
+        sql: include_str!("migrations/0008_admin_devices.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -102,6 +102,9 @@ fn json_body<T>(
                 ),
             );
         }
+        if e.body_text().contains(TOO_MANY_ROWS) {
+            return (StatusCode::PAYLOAD_TOO_LARGE, TOO_MANY_ROWS.to_owned());
+        }
         let status = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
             status
         } else {
@@ -121,13 +124,103 @@ struct PushedRow {
     /// Needed by `/api/v1/metrics`; ignored by a batch's own ingest route.
     metric_batch: Option<String>,
     metric_name: Option<String>,
-    metric_value: Option<Value>,
+    metric_value: Option<PushedValue>,
     metric_timestamp: Option<String>,
+}
+
+/// A pushed value as it came. An array or object is skipped while the body is parsed (its
+/// row is rejected), so a body cannot become millions of JSON values in memory.
+#[derive(Debug)]
+enum PushedValue {
+    Number(f64),
+    /// Read as a number when stored (`"12.5"`); anything else is a rejected row.
+    Text(String),
+    /// `true`, a list, an object: a rejected row.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for PushedValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Scalar;
+        impl<'de> serde::de::Visitor<'de> for Scalar {
+            type Value = PushedValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<PushedValue, E> {
+                Ok(PushedValue::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<PushedValue, E> {
+                Ok(PushedValue::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<PushedValue, E> {
+                Ok(PushedValue::Number(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<PushedValue, E> {
+                Ok(PushedValue::Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<PushedValue, E> {
+                Ok(PushedValue::Text(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<PushedValue, E> {
+                Ok(PushedValue::Other)
+            }
+            // Skipped without keeping anything: the row is rejected like any non-number.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PushedValue, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(PushedValue::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PushedValue, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(PushedValue::Other)
+            }
+        }
+        d.deserialize_any(Scalar)
+    }
 }
 
 #[derive(Debug, Deserialize)]
 struct PushBody {
+    #[serde(deserialize_with = "at_most_max_rows")]
     rows: Vec<PushedRow>,
+}
+
+/// What a push over the row limit is told (and how `json_body` recognises it for a 413).
+const TOO_MANY_ROWS: &str = "more rows than the 50000 a push may hold; split it";
+
+/// The rows, refused as soon as one more than [`MAX_PUSH_ROWS`] arrives: parsing stops there
+/// rather than holding the whole list first.
+fn at_most_max_rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PushedRow>, D::Error> {
+    struct Rows;
+    impl<'de> serde::de::Visitor<'de> for Rows {
+        type Value = Vec<PushedRow>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of rows")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<PushedRow>, A::Error> {
+            let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(row) = seq.next_element()? {
+                if rows.len() == MAX_PUSH_ROWS {
+                    return Err(serde::de::Error::custom(TOO_MANY_ROWS));
+                }
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+    }
+    d.deserialize_seq(Rows)
 }
 
 /// Rows per push; bigger loads should be split.
@@ -145,9 +238,6 @@ async fn push_rows(
         Ok(b) => b,
         Err((status, why)) => return error(status, why),
     };
-    if body.rows.len() > MAX_PUSH_ROWS {
-        return too_many_rows();
-    }
     let (status, answer) = push(&state, &client, &name, body.rows).await;
     (status, Json(answer)).into_response()
 }
@@ -164,9 +254,6 @@ async fn push_metrics(
         Ok(b) => b,
         Err((status, why)) => return error(status, why),
     };
-    if body.rows.len() > MAX_PUSH_ROWS {
-        return too_many_rows();
-    }
     let mut by_batch: std::collections::BTreeMap<String, Vec<PushedRow>> = Default::default();
     for (i, row) in body.rows.into_iter().enumerate() {
         let Some(batch) = row.metric_batch.clone().filter(|b| !b.is_empty()) else {
@@ -200,13 +287,6 @@ async fn push_metrics(
     (status, Json(json!({ "batches": batches }))).into_response()
 }
 
-fn too_many_rows() -> Response {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("at most {MAX_PUSH_ROWS} rows per push"),
-    )
-}
-
 /// Stores one batch's pushed rows as an ingest run; the answer says what was written and
 /// which rows were rejected, and why.
 async fn push(
@@ -230,9 +310,9 @@ async fn push(
             timestamp: Some(r.metric_timestamp.unwrap_or_else(|| now.clone())),
             name: r.metric_name,
             value: match r.metric_value {
-                Some(Value::Number(n)) => n.as_f64().map_or(RawValue::Missing, RawValue::Number),
-                Some(Value::String(s)) => RawValue::Text(s),
-                _ => RawValue::Missing,
+                Some(PushedValue::Number(v)) => RawValue::Number(v),
+                Some(PushedValue::Text(s)) => RawValue::Text(s),
+                Some(PushedValue::Other) | None => RawValue::Missing,
             },
         })
         .collect();

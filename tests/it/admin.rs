@@ -1073,7 +1073,25 @@ async fn api_tokens_authorize_writes_until_revoked() {
         .send(api("POST", "/api/v1/batches/b/ingest", rows(50_001)))
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(r.body.contains("at most 50000 rows"), "{}", r.body);
+    assert!(r.body.contains("more rows than the 50000"), "{}", r.body);
+    // A value that is a list or a map is skipped while parsing (no million-value bodies) and
+    // its row rejected.
+    let r = anon
+        .send(api(
+            "POST",
+            "/api/v1/batches/b/ingest",
+            serde_json::json!({"rows": [
+                {"metric_name": "x", "metric_value": [[1, 2], [3]]},
+                {"metric_name": "x", "metric_value": 1, "metric_timestamp": "2026-01-02 00:00:00"}
+            ]}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (v["rows_written"].as_i64(), v["rows_rejected"].as_i64()),
+        (Some(1), Some(1))
+    );
     let huge_body = format!("{{\"rows\": [{}]}}", "1,".repeat(17_000_000));
     let r = anon
         .send(
@@ -1540,4 +1558,45 @@ async fn responses_carry_security_headers_and_admin_checks_the_session_first() {
         "{:?}",
         r.cookies()
     );
+}
+
+/// A flood of failed logins from many addresses pauses browsers that never logged in, while
+/// the admin's browser (its device cookie, kept in the database) logs in from a new address.
+#[tokio::test]
+async fn a_flood_from_many_addresses_spares_a_browser_that_logged_in_before() {
+    let site = admin_site(BATCH).await;
+    let mut admin = Client::at(&site.state, "198.51.100.7:6000");
+    admin.login().await;
+    assert!(admin.cookie("anomstack_device").is_some());
+    let now = chrono::Utc::now();
+    for i in 0..anomstack::web::admin::login_limit::GLOBAL_FAILURES_PER_MINUTE {
+        site.state
+            .admin
+            .limiter
+            .fail(&format!("203.0.{}.{}", i / 200, i % 200), USER, now);
+    }
+    let try_login = |c: &mut Client| {
+        let mut c = Client {
+            state: c.state.clone(),
+            jar: c.jar.clone(),
+            peer: "192.0.2.55:7000".parse().ok(),
+        };
+        async move {
+            let token = hidden(&c.get("/admin/login").await.body, "csrf");
+            c.post(
+                "/admin/login",
+                &[("username", USER), ("password", PASSWORD), ("csrf", &token)],
+            )
+            .await
+            .status
+        }
+    };
+    let mut stranger = Client::new(&site.state);
+    assert_eq!(
+        try_login(&mut stranger).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The same browser, now at another address.
+    admin.jar.retain(|(n, _)| n != "anomstack_session");
+    assert_eq!(try_login(&mut admin).await, StatusCode::SEE_OTHER);
 }

@@ -19,7 +19,7 @@ use crate::config::Secret;
 use crate::password::verify_password;
 use crate::web::pages::layout::{page, server_error};
 use crate::web::rate_limit::client_ip;
-use crate::web::secret_id::constant_time_eq;
+use crate::web::secret_id::{constant_time_eq, digest, is_random_hex, random_hex};
 use crate::web::{AppState, csrf};
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,10 +76,11 @@ pub async fn login(
     }
     let client = client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
     let now = Utc::now();
+    let known = known_device(&state, &headers, &form.username, now).await;
     if let Some(until) = state
         .admin
         .limiter
-        .locked_until(&client, &form.username, now)
+        .locked_until(&client, &form.username, known, now)
     {
         let wait = (until - now).num_seconds().max(1);
         tracing::warn!(client, "admin login refused: too many failed attempts");
@@ -140,6 +141,9 @@ pub async fn login(
             tracing::info!(client, user = username, "admin logged in");
             let mut r = Redirect::to(&next).into_response();
             r.headers_mut().insert(header::SET_COOKIE, cookie);
+            if let Some(device) = remember_device(&state, &headers, &username, now).await {
+                r.headers_mut().append(header::SET_COOKIE, device);
+            }
             r
         }
         Err(e) => server_error("starting a session", &e),
@@ -159,6 +163,61 @@ pub async fn logout(
     r.headers_mut()
         .insert(header::SET_COOKIE, session::clear_cookie(&state, &headers));
     r
+}
+
+/// The cookie that says this browser logged in before (a random id; the database keeps its
+/// digest), sent only to the login form.
+const DEVICE_COOKIE: &str = "anomstack_device";
+/// How long a browser stays known without logging in again.
+const DEVICE_DAYS: i64 = 90;
+
+/// Whether the browser's device cookie names an earlier login of `username`.
+async fn known_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    username: &str,
+    now: chrono::DateTime<Utc>,
+) -> bool {
+    let Some(id) =
+        crate::web::cookies::cookie(headers, DEVICE_COOKIE).filter(|id| is_random_hex(id))
+    else {
+        return false;
+    };
+    let since = (now - chrono::Duration::days(DEVICE_DAYS)).naive_utc();
+    state
+        .store
+        .known_device(&digest(&id), username.trim(), since)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot look up an admin device");
+            false
+        })
+}
+
+/// Remembers this browser for `username` (a new id each login) and returns its cookie.
+async fn remember_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    username: &str,
+    now: chrono::DateTime<Utc>,
+) -> Option<HeaderValue> {
+    let id = random_hex();
+    let unused_before = (now - chrono::Duration::days(DEVICE_DAYS)).naive_utc();
+    if let Err(e) = state
+        .store
+        .remember_device(&digest(&id), username, now.naive_utc(), unused_before)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot remember an admin device");
+        return None;
+    }
+    let secure = crate::web::cookies::secure(state, headers);
+    let cookie = format!(
+        "{DEVICE_COOKIE}={id}; Path=/admin/login; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        DEVICE_DAYS * 86_400,
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&cookie).ok()
 }
 
 /// Where to go after logging in: an admin path on this site, never another host.

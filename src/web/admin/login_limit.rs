@@ -4,8 +4,9 @@
 //! never locks the real admin out from another. An address is also locked after
 //! `FREE_FAILURES_PER_ADDRESS` failures whatever the usernames (one place trying many). Above that, a global ceiling: more than
 //! `GLOBAL_FAILURES_PER_MINUTE` failures in a minute, from anywhere (a guesser rotating
-//! addresses), pauses logins from addresses that have not logged in before, until the rate
-//! falls; addresses with a past success keep logging in. A success clears its pair.
+//! addresses), pauses logins from addresses and browsers that have not logged in before, until
+//! the rate falls; a browser with a past success (its device cookie, kept in the database
+//! across restarts) or an address that logged in since the start keeps logging in. A success clears its pair.
 //! In memory and bounded: a restart forgets, which costs an attacker nothing they could not
 //! get by waiting, and the maps cannot grow without limit.
 
@@ -48,11 +49,13 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// When `username` may try again from `client`, if it may not now.
+    /// When `username` may try again from `client`, if it may not now. `known_device`: the
+    /// browser carries proof of an earlier login, which spares it the global pause.
     pub fn locked_until(
         &self,
         client: &str,
         username: &str,
+        known_device: bool,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         // A poisoned lock fails closed: better a refused login than an unlimited one.
@@ -69,7 +72,10 @@ impl LoginLimiter {
         }
         let minute_ago = now - Duration::seconds(60);
         let in_last_minute = state.recent.iter().filter(|t| **t > minute_ago).count();
-        if in_last_minute >= GLOBAL_FAILURES_PER_MINUTE && !state.trusted.contains_key(client) {
+        if in_last_minute >= GLOBAL_FAILURES_PER_MINUTE
+            && !known_device
+            && !state.trusted.contains_key(client)
+        {
             // Until the oldest failure of the window leaves it.
             return state
                 .recent
@@ -157,7 +163,9 @@ fn lock_for(failures: u32) -> Duration {
 /// The pair an attempt counts against (usernames compare as the login does, trimmed and
 /// without case).
 fn key(client: &str, username: &str) -> String {
-    format!("pair\n{}\n{client}", username.trim().to_lowercase())
+    // Bounded: a 2 MB username must not become a 2 MB key kept for minutes.
+    let username: String = username.trim().chars().take(128).collect();
+    format!("pair\n{}\n{client}", username.to_lowercase())
 }
 
 /// The address an attempt counts against, whatever the username.
@@ -179,23 +187,35 @@ mod tests {
         let t0 = t0();
         for _ in 0..FREE_FAILURES - 1 {
             limiter.fail("1.2.3.4", "Admin", t0);
-            assert!(limiter.locked_until("1.2.3.4", "admin", t0).is_none());
+            assert!(
+                limiter
+                    .locked_until("1.2.3.4", "admin", false, t0)
+                    .is_none()
+            );
         }
         limiter.fail("1.2.3.4", "Admin", t0);
         assert_eq!(
-            limiter.locked_until("1.2.3.4", " admin", t0),
+            limiter.locked_until("1.2.3.4", " admin", false, t0),
             Some(t0 + Duration::seconds(30))
         );
         let t1 = t0 + Duration::seconds(31);
-        assert!(limiter.locked_until("1.2.3.4", "admin", t1).is_none());
+        assert!(
+            limiter
+                .locked_until("1.2.3.4", "admin", false, t1)
+                .is_none()
+        );
         limiter.fail("1.2.3.4", "admin", t1);
         assert_eq!(
-            limiter.locked_until("1.2.3.4", "admin", t1),
+            limiter.locked_until("1.2.3.4", "admin", false, t1),
             Some(t1 + Duration::seconds(60))
         );
         assert_eq!(lock_for(100), Duration::seconds(MAX_LOCK_SECONDS));
         limiter.succeed("1.2.3.4", "admin", t1);
-        assert!(limiter.locked_until("1.2.3.4", "admin", t1).is_none());
+        assert!(
+            limiter
+                .locked_until("1.2.3.4", "admin", false, t1)
+                .is_none()
+        );
     }
 
     #[test]
@@ -205,13 +225,25 @@ mod tests {
         for _ in 0..50 {
             limiter.fail("6.6.6.6", "admin", t0);
         }
-        assert!(limiter.locked_until("6.6.6.6", "admin", t0).is_some());
-        assert!(limiter.locked_until("10.0.0.1", "admin", t0).is_none());
+        assert!(
+            limiter
+                .locked_until("6.6.6.6", "admin", false, t0)
+                .is_some()
+        );
+        assert!(
+            limiter
+                .locked_until("10.0.0.1", "admin", false, t0)
+                .is_none()
+        );
         // One place trying many usernames is locked as a place.
         for i in 0..FREE_FAILURES_PER_ADDRESS {
             limiter.fail("5.5.5.5", &format!("user{i}"), t0);
         }
-        assert!(limiter.locked_until("5.5.5.5", "someone-new", t0).is_some());
+        assert!(
+            limiter
+                .locked_until("5.5.5.5", "someone-new", false, t0)
+                .is_some()
+        );
     }
 
     #[test]
@@ -223,12 +255,22 @@ mod tests {
         for i in 0..GLOBAL_FAILURES_PER_MINUTE {
             limiter.fail(&format!("6.6.{}.{}", i / 256, i % 256), "admin", t0);
         }
-        let until = limiter.locked_until("7.7.7.7", "admin", t0);
+        let until = limiter.locked_until("7.7.7.7", "admin", false, t0);
         assert_eq!(until, Some(t0 + Duration::seconds(60)));
-        assert!(limiter.locked_until("10.0.0.1", "admin", t0).is_none());
+        assert!(
+            limiter
+                .locked_until("10.0.0.1", "admin", false, t0)
+                .is_none()
+        );
+        // A browser that logged in before (its device cookie) is spared wherever it is.
+        assert!(limiter.locked_until("8.8.8.8", "admin", true, t0).is_none());
         // The pause ends with the flood.
         let later = t0 + Duration::seconds(61);
-        assert!(limiter.locked_until("7.7.7.7", "admin", later).is_none());
+        assert!(
+            limiter
+                .locked_until("7.7.7.7", "admin", false, later)
+                .is_none()
+        );
     }
 
     #[test]
@@ -245,7 +287,11 @@ mod tests {
         // Past the global pause, the locked pair is still locked.
         let t = t0 + Duration::seconds(20);
         limiter.succeed("10.0.0.9", "other", t);
-        assert!(limiter.locked_until("10.0.0.9", "admin", t).is_some());
+        assert!(
+            limiter
+                .locked_until("10.0.0.9", "admin", false, t)
+                .is_some()
+        );
         assert!(limiter.state.lock().map(|s| s.pairs.len()).unwrap_or(0) <= MAX_KEYS);
     }
 }
