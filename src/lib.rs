@@ -4,16 +4,30 @@
 //! detectors, scores new points, alerts people and shows it all on a dashboard.
 //!
 //! # Layout
-//! - [`config`]: settings from the environment and typed, validated batch configs.
+//! Data flows one way: configuration → jobs → storage → web, with the maths and text
+//! transformations below them all.
+//! - [`config`]: settings from the environment and typed, validated batch configs (also
+//!   folders written for the original Anomstack).
+//! - [`dialect`]: DuckDB SQL rewritten for SQLite, as the original's sqlglot did.
+//! - [`detect`]: the detectors, preprocessing and score calibration; pure maths.
+//! - [`names`]: what a metric or batch name may be.
+//! - [`timestamp`]: reading and writing the app's times.
 //! - [`store`]: the libsql app database (local file, Turso, embedded replica), migrations and
 //!   every SQL statement the app runs against it.
-//! - [`charts`]: SVG charts for the dashboard.
-//! - [`web`]: the axum server: dashboard pages, JSON API, health.
-//! - [`cli`]: command-line arguments (only `main.rs` reads them).
-//! - [`telemetry`]: tracing setup.
-//! - [`sources`]: where batches' metrics come from (SQL engines, programs).
+//! - [`sources`]: where batches' metrics come from (SQL engines, programs, Python).
 //! - [`model_store`]: where trained models are kept (files, the database, object storage).
-//! - [`names`]: what a metric or batch name may be.
+//! - [`llm`]: the LLM client and prompts of the llmalert job.
+//! - [`charts`]: SVG charts for the dashboard, PNG pictures for messages.
+//! - [`notify`]: notices to email, Slack and webhooks, with routing and silences.
+//! - [`jobs`]: ingest, train, score, alert, change, llmalert, plot, delete, summary, and the
+//!   recording of every run.
+//! - [`connectors`]: the engines and model stores a process has opened.
+//! - [`queue`]: the job queue, its workers, the scheduler and housekeeping.
+//! - [`web`]: the axum server: dashboard pages, admin panel, JSON API, health.
+//! - [`serve`]: running the server until shutdown.
+//! - [`backtest`], [`bench`](mod@bench): replays on labelled data and the measurements of BENCHMARKS.md.
+//! - [`cli`]: command-line arguments (only `main.rs` reads them).
+//! - [`telemetry`], [`version`]: tracing setup and the build's identity.
 //! - [`http`]: the outbound HTTP client.
 //! - [`password`]: argon2 password hashing for admin credentials.
 

@@ -28,6 +28,7 @@ pub mod rng;
 mod select;
 mod spec;
 mod stats;
+pub use stats::smoothed_scores;
 mod tails;
 mod zscore;
 

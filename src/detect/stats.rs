@@ -70,6 +70,22 @@ pub fn percentile(values: &[f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * frac
 }
 
+/// Trailing mean over `window` scores (fewer at the start); NaN scores are left out, and a
+/// window with only NaN gives NaN.
+pub fn smoothed_scores(scores: &[f64], window: usize) -> Vec<f64> {
+    let window = window.max(1);
+    (0..scores.len())
+        .map(|i| {
+            let start = (i + 1).saturating_sub(window);
+            let (sum, n) = scores[start..=i]
+                .iter()
+                .filter(|s| !s.is_nan())
+                .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+            if n == 0 { f64::NAN } else { sum / n as f64 }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,10 @@
 //! (trailing smoothing, threshold, recent points only, snooze by periods and by timestamp);
 //! each decision becomes an `alert` row and a notice.
 
-use super::rules::{AlertRule, alert_decisions, smoothed_scores};
+use super::rules::{AlertRule, alert_decisions};
 use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, title_time};
 use crate::config::Batch;
+use crate::detect::smoothed_scores;
 use crate::store::{MetricRow, MetricType};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {

@@ -40,6 +40,14 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    pub const ALL: [Trigger; 5] = [
+        Trigger::Schedule,
+        Trigger::Admin,
+        Trigger::Api,
+        Trigger::Cli,
+        Trigger::Chain,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Schedule => "schedule",
@@ -48,6 +56,26 @@ impl Trigger {
             Trigger::Cli => "cli",
             Trigger::Chain => "chain",
         }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Trigger {
+    type Err = String;
+
+    /// The stored spelling; anything else is refused rather than taken for a schedule.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Trigger::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown trigger `{s}` (one of schedule, admin, api, cli, chain)")
+            })
     }
 }
 
@@ -84,23 +112,7 @@ impl JobCtx {
     }
 }
 
-/// A message a job wants sent (by `notify`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    pub kind: &'static str,
-    pub metric: String,
-    pub title: String,
-    pub description: String,
-    /// Tabular content (the daily summary), which each channel lays out as it can.
-    pub table: Option<Table>,
-}
-
-/// Rows of cells under named columns.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
+pub use crate::notify::{Notice, Table};
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -548,6 +560,15 @@ fn render(ctx: &JobCtx, batch: &Batch, key: &str, source: &str) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn triggers_round_trip_and_unknown_ones_are_refused() {
+        for t in Trigger::ALL {
+            assert_eq!(t.to_string().parse::<Trigger>(), Ok(t));
+        }
+        assert!("cron".parse::<Trigger>().is_err());
+        assert!("".parse::<Trigger>().is_err());
+    }
 
     #[test]
     fn rounding_keeps_the_configured_places() {

@@ -21,21 +21,7 @@ pub struct AlertRule {
     pub always: bool,
 }
 
-/// Trailing mean over `window` scores (fewer at the start); NaN scores are left out, and a
-/// window with only NaN gives NaN.
-pub fn smoothed_scores(scores: &[f64], window: usize) -> Vec<f64> {
-    let window = window.max(1);
-    (0..scores.len())
-        .map(|i| {
-            let start = (i + 1).saturating_sub(window);
-            let (sum, n) = scores[start..=i]
-                .iter()
-                .filter(|s| !s.is_nan())
-                .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-            if n == 0 { f64::NAN } else { sum / n as f64 }
-        })
-        .collect()
-}
+use crate::detect::smoothed_scores;
 
 /// Which of the newest `recent_n` points alert. `scores` are one metric's scores in time order
 /// and `alerted[i]` says whether point i already has an alert row. Alerts decided here snooze

@@ -65,8 +65,8 @@ pub struct LlmClient {
 
 impl LlmClient {
     pub fn new(settings: LlmSettings) -> Result<Self, LlmError> {
-        let http = crate::notify::http_client(settings.timeout)
-            .map_err(|e| LlmError::Call(e.to_string()))?;
+        let http =
+            crate::http::client(settings.timeout).map_err(|e| LlmError::Call(e.to_string()))?;
         Ok(Self { settings, http })
     }
 
@@ -116,7 +116,7 @@ impl LlmClient {
         let response = req
             .send()
             .await
-            .map_err(|e| LlmError::Call(crate::notify::webhook::without_url(&e)))?;
+            .map_err(|e| LlmError::Call(crate::http::without_url(&e)))?;
         let status = response.status();
         let answer: Value = response.json().await.map_err(|_| LlmError::Status {
             status: status.as_u16(),

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 
+use super::Table;
 use crate::charts::ascii::sparkline;
 use crate::charts::number;
-use crate::jobs::Table;
 use crate::store::ChartPoint;
 
 /// Points shown as a text sparkline.

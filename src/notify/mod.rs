@@ -5,6 +5,7 @@
 
 pub mod email;
 pub mod message;
+mod notice;
 pub mod route;
 pub mod silence;
 pub mod slack;
@@ -17,8 +18,7 @@ use chrono::Utc;
 
 use crate::charts::png::{alert_png, draw_in_background};
 use crate::config::{AlertMethod, Batch, ChannelSettings};
-use crate::jobs::Notice;
-use crate::jobs::rules::smoothed_scores;
+use crate::detect::smoothed_scores;
 use crate::store::{NotificationRecord, Store, Window};
 use message::Message;
 
@@ -51,6 +51,7 @@ pub struct Notifier {
 }
 
 pub use crate::http::tls_ready;
+pub use notice::{Notice, Table};
 
 /// One HTTP client for every channel; TLS with rustls on ring and the system's certificates.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, NotifyError> {

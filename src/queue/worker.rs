@@ -209,12 +209,13 @@ pub fn execute(env: Arc<WorkerEnv>, item: QueueItem) -> futures::future::BoxFutu
 }
 
 async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
-    let trigger = match item.trigger.as_str() {
-        "admin" => Trigger::Admin,
-        "api" => Trigger::Api,
-        "cli" => Trigger::Cli,
-        "chain" => Trigger::Chain,
-        _ => Trigger::Schedule,
+    let trigger = match item.trigger.parse::<Trigger>() {
+        Ok(t) => t,
+        // Written by another version, perhaps: said, not taken for a schedule.
+        Err(why) => {
+            settle(env, &item, Err(why), false).await;
+            return;
+        }
     };
     let config = env.config.current();
     let ctx = JobCtx {

@@ -96,7 +96,7 @@ pub async fn run_list(
             } }
             label { "Trigger " select name="trigger" {
                 option value="" { "all" }
-                @for t in ["schedule", "admin", "api", "cli", "chain"] {
+                @for t in crate::jobs::Trigger::ALL.map(crate::jobs::Trigger::as_str) {
                     option value=(t) selected[selected(&filter.trigger, t)] { (t) }
                 }
             } }
