@@ -639,8 +639,8 @@ fn print_report(job: &str, report: &anomstack::jobs::JobReport) {
 }
 
 async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
-    use anomstack::config::BatchJob;
     use anomstack::jobs::{self, JobCtx, Trigger};
+    use anomstack::queue::Job;
 
     let Some((config, store, settings)) = open_for_jobs(args.metrics_dir).await? else {
         return Ok(ExitCode::FAILURE);
@@ -655,31 +655,31 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         llm: build_llm(&settings)?,
         connectors: anomstack::connectors::Connectors::from_settings(&settings),
     };
-    if args.job == "summary" {
-        let report = jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None).await?;
-        print_report("summary", &report);
-        return Ok(ExitCode::SUCCESS);
-    }
+    let job = args.job.parse::<Job>().map_err(|why| {
+        anyhow::anyhow!(
+            "{why}: ingest, train, score, alert, change, llmalert, plot, delete, summary or pipeline"
+        )
+    })?;
+    let batch_job = match job {
+        Job::Summary => {
+            let report =
+                jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None).await?;
+            print_report(job.as_str(), &report);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Job::Pipeline => None,
+        Job::Batch(one) => Some(one),
+    };
     let Some(name) = &args.batch else {
-        anyhow::bail!("`anomstack run {}` needs a batch name", args.job);
+        anyhow::bail!("`anomstack run {job}` needs a batch name");
     };
     let batch = find_batch(&config, name)?;
-    let results = if args.job == "pipeline" {
-        jobs::run_pipeline(&ctx, batch, Trigger::Cli).await
-    } else {
-        let job = BatchJob::ALL
-            .into_iter()
-            .find(|j| j.as_str() == args.job)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown job `{}`: ingest, train, score, alert, change, llmalert, plot, delete, summary or pipeline",
-                    args.job
-                )
-            })?;
-        vec![(
-            job,
-            jobs::run_recorded(&ctx, batch, job, Trigger::Cli).await,
-        )]
+    let results = match batch_job {
+        None => jobs::run_pipeline(&ctx, batch, Trigger::Cli).await,
+        Some(one) => vec![(
+            one,
+            jobs::run_recorded(&ctx, batch, one, Trigger::Cli).await,
+        )],
     };
     let mut code = ExitCode::SUCCESS;
     for (job, result) in results {

@@ -15,6 +15,7 @@ pub mod worker;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::BatchJob;
 use crate::jobs::Trigger;
 use crate::store::{Store, StoreError};
 
@@ -28,12 +29,53 @@ pub const ALL_BATCHES: &str = "*";
 /// change), which the admin panel and API can queue like any job.
 pub const PIPELINE_JOB: &str = "pipeline";
 
+/// The queue's name for the daily summary across batches.
+pub const SUMMARY_JOB: &str = "summary";
+
+/// What the queue runs: one job of a batch, a batch's whole pipeline, or the summary of all
+/// batches. Stored and shown by its name (`ingest`, `pipeline`, `summary`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Batch(BatchJob),
+    Pipeline,
+    Summary,
+}
+
+impl Job {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Job::Batch(job) => job.as_str(),
+            Job::Pipeline => PIPELINE_JOB,
+            Job::Summary => SUMMARY_JOB,
+        }
+    }
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Job {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            PIPELINE_JOB => Ok(Job::Pipeline),
+            SUMMARY_JOB => Ok(Job::Summary),
+            _ => BatchJob::ALL
+                .into_iter()
+                .find(|j| j.as_str() == s)
+                .map(Job::Batch)
+                .ok_or_else(|| format!("unknown job `{s}`")),
+        }
+    }
+}
+
 /// Whether the queue can run `job` for a batch: a batch job or the whole pipeline.
 pub fn is_batch_job(job: &str) -> bool {
-    job == PIPELINE_JOB
-        || crate::config::BatchJob::ALL
-            .iter()
-            .any(|j| j.as_str() == job)
+    matches!(job.parse::<Job>(), Ok(Job::Batch(_) | Job::Pipeline))
 }
 
 /// Queues `job` of `batch` (coalesced with a waiting duplicate); the id, if queued.
@@ -81,6 +123,20 @@ pub fn retry_delay(attempt: u32) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_round_trip_by_name() {
+        for job in BatchJob::ALL
+            .map(Job::Batch)
+            .into_iter()
+            .chain([Job::Pipeline, Job::Summary])
+        {
+            assert_eq!(job.to_string().parse::<Job>(), Ok(job));
+        }
+        assert!("cron".parse::<Job>().is_err());
+        assert!(is_batch_job("pipeline") && is_batch_job("plot"));
+        assert!(!is_batch_job("summary") && !is_batch_job("nope"));
+    }
 
     #[test]
     fn retries_back_off_exponentially() {

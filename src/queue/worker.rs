@@ -14,7 +14,7 @@ use apalis_core::worker::context::WorkerContext;
 use chrono::Utc;
 use futures::{FutureExt, StreamExt, sink, stream};
 
-use super::{PIPELINE_JOB, enqueue, retry_delay};
+use super::{Job, enqueue, retry_delay};
 use crate::config::{BatchJob, LiveConfig};
 use crate::jobs::{self, JobCtx, RunError, Trigger};
 use crate::store::{QueueItem, Store};
@@ -228,54 +228,44 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         connectors: env.connectors.clone(),
     };
     let limit = Some(env.kill_after);
-    let (result, next) = if item.job == "summary" {
-        (
-            jobs::run_summary_limited(&ctx, &config.batches, trigger, limit).await,
-            None,
-        )
-    } else {
-        let Some(batch) = config.batch(&item.batch) else {
-            settle(
-                env,
-                &item,
-                Err(format!(
-                    "batch `{}` is not configured (or disabled)",
-                    item.batch
-                )),
-                false,
-            )
-            .await;
-            return;
-        };
-        if item.job == PIPELINE_JOB {
-            let outcome = run_pipeline_limited(&ctx, batch, trigger, env.kill_after).await;
-            settle(env, &item, outcome, false).await;
+    let job = match item.job.parse::<Job>() {
+        Ok(job) => job,
+        Err(why) => {
+            settle(env, &item, Err(why), false).await;
             return;
         }
-        let Some(job) = BatchJob::ALL.into_iter().find(|j| j.as_str() == item.job) else {
-            settle(
-                env,
-                &item,
-                Err(format!("unknown job `{}`", item.job)),
-                false,
+    };
+    let (result, next) = match job {
+        Job::Summary => (
+            jobs::run_summary_limited(&ctx, &config.batches, trigger, limit).await,
+            None,
+        ),
+        Job::Batch(_) | Job::Pipeline => {
+            let Some(batch) = config.batch(&item.batch) else {
+                let why = format!("batch `{}` is not configured (or disabled)", item.batch);
+                settle(env, &item, Err(why), false).await;
+                return;
+            };
+            let Job::Batch(job) = job else {
+                let outcome = run_pipeline_limited(&ctx, batch, trigger, env.kill_after).await;
+                settle(env, &item, outcome, false).await;
+                return;
+            };
+            let next = if batch.spec.chain_after_ingest {
+                match (job, trigger) {
+                    (BatchJob::Ingest, _) => Some(BatchJob::Score),
+                    (BatchJob::Score, Trigger::Chain) => Some(BatchJob::Alert),
+                    (BatchJob::Alert, Trigger::Chain) => Some(BatchJob::Change),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            (
+                jobs::run_limited(&ctx, batch, job, trigger, limit).await,
+                next,
             )
-            .await;
-            return;
-        };
-        let next = if batch.spec.chain_after_ingest {
-            match (job, trigger) {
-                (BatchJob::Ingest, _) => Some(BatchJob::Score),
-                (BatchJob::Score, Trigger::Chain) => Some(BatchJob::Alert),
-                (BatchJob::Alert, Trigger::Chain) => Some(BatchJob::Change),
-                _ => None,
-            }
-        } else {
-            None
-        };
-        (
-            jobs::run_limited(&ctx, batch, job, trigger, limit).await,
-            next,
-        )
+        }
     };
     match result {
         Ok(_) => {

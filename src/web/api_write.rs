@@ -401,7 +401,7 @@ async fn run_job(
 }
 
 async fn run_summary(State(state): State<AppState>, client: ApiClient) -> Response {
-    queue(&state, &client, ALL_BATCHES, "summary").await
+    queue(&state, &client, ALL_BATCHES, crate::queue::SUMMARY_JOB).await
 }
 
 async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: &str) -> Response {

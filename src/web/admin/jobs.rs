@@ -230,7 +230,14 @@ pub async fn run_summary_job(
     headers: HeaderMap,
     AdminForm { admin, .. }: AdminForm<super::NoFields>,
 ) -> Response {
-    queue_and_follow(&state, &headers, &admin, ALL_BATCHES, "summary").await
+    queue_and_follow(
+        &state,
+        &headers,
+        &admin,
+        ALL_BATCHES,
+        crate::queue::SUMMARY_JOB,
+    )
+    .await
 }
 
 /// Queues (or joins the waiting) job and answers with its progress.

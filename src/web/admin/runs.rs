@@ -84,7 +84,7 @@ pub async fn run_list(
             } }
             label { "Job " select name="job" {
                 option value="" { "all" }
-                @for j in ["ingest", "train", "score", "alert", "change", "llmalert", "plot", "delete", "summary"] {
+                @for j in crate::config::BatchJob::ALL.map(crate::config::BatchJob::as_str).into_iter().chain([crate::queue::SUMMARY_JOB]) {
                     option value=(j) selected[selected(&filter.job, j)] { (j) }
                 }
             } }
