@@ -73,21 +73,16 @@ impl std::str::FromStr for Job {
     }
 }
 
-/// Whether the queue can run `job` for a batch: a batch job or the whole pipeline.
-pub fn is_batch_job(job: &str) -> bool {
-    matches!(job.parse::<Job>(), Ok(Job::Batch(_) | Job::Pipeline))
-}
-
 /// Queues `job` of `batch` (coalesced with a waiting duplicate); the id, if queued.
 pub async fn enqueue(
     store: &Store,
     batch: &str,
-    job: &str,
+    job: Job,
     trigger: Trigger,
     run_ts: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
     store
-        .enqueue(batch, job, trigger.as_str(), run_ts, MAX_ATTEMPTS)
+        .enqueue(batch, job.as_str(), trigger.as_str(), run_ts, MAX_ATTEMPTS)
         .await
 }
 
@@ -97,7 +92,7 @@ pub async fn enqueue(
 pub async fn enqueue_now(
     store: &Store,
     batch: &str,
-    job: &str,
+    job: Job,
     trigger: Trigger,
 ) -> Result<(i64, bool), StoreError> {
     // A waiting duplicate can be claimed between the two statements; a few rounds settle it.
@@ -105,7 +100,7 @@ pub async fn enqueue_now(
         if let Some(id) = enqueue(store, batch, job, trigger, Utc::now()).await? {
             return Ok((id, false));
         }
-        if let Some(id) = store.hasten_pending(batch, job).await? {
+        if let Some(id) = store.hasten_pending(batch, job.as_str()).await? {
             return Ok((id, true));
         }
     }
@@ -134,8 +129,6 @@ mod tests {
             assert_eq!(job.to_string().parse::<Job>(), Ok(job));
         }
         assert!("cron".parse::<Job>().is_err());
-        assert!(is_batch_job("pipeline") && is_batch_job("plot"));
-        assert!(!is_batch_job("summary") && !is_batch_job("nope"));
     }
 
     #[test]

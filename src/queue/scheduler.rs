@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{ALL_BATCHES, enqueue};
+use super::{ALL_BATCHES, Job, enqueue};
 use std::sync::Arc;
 
 use crate::config::{BatchJob, Config, CronSchedule, LiveConfig, ScheduleStatus};
@@ -21,7 +21,7 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub batch: String,
-    pub job: String,
+    pub job: Job,
     pub cron: CronSchedule,
     /// The config's default status is RUNNING.
     pub default_on: bool,
@@ -31,7 +31,7 @@ impl Entry {
     /// Whether the schedule runs, given the operators' overrides.
     pub fn is_on(&self, overrides: &Overrides) -> bool {
         overrides
-            .get(&(self.batch.clone(), self.job.clone()))
+            .get(&(self.batch.clone(), self.job.as_str().to_owned()))
             .copied()
             .unwrap_or(self.default_on)
     }
@@ -49,7 +49,7 @@ pub fn entries(config: &Config) -> Vec<Entry> {
             if !s.disabled {
                 out.push(Entry {
                     batch: batch.name().to_owned(),
-                    job: job.as_str().to_owned(),
+                    job: Job::Batch(job),
                     cron: s.cron.clone(),
                     default_on: s.default_status == ScheduleStatus::Running,
                 });
@@ -59,7 +59,7 @@ pub fn entries(config: &Config) -> Vec<Entry> {
     if let Some(first) = config.batches.iter().find(|b| !b.spec.disable_summary) {
         out.push(Entry {
             batch: ALL_BATCHES.to_owned(),
-            job: "summary".to_owned(),
+            job: Job::Summary,
             cron: first.spec.summary_cron_schedule.clone(),
             default_on: true,
         });
@@ -136,11 +136,11 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
             if !e.is_on(&overrides) {
                 continue;
             }
-            match enqueue(&store, &e.batch, &e.job, Trigger::Schedule, at).await {
-                Ok(Some(id)) => tracing::debug!(batch = e.batch, job = e.job, id, "queued"),
+            match enqueue(&store, &e.batch, e.job, Trigger::Schedule, at).await {
+                Ok(Some(id)) => tracing::debug!(batch = e.batch, job = %e.job, id, "queued"),
                 Ok(None) => {}
                 Err(err) => {
-                    tracing::warn!(batch = e.batch, job = e.job, error = %err, "cannot queue a scheduled job")
+                    tracing::warn!(batch = e.batch, job = %e.job, error = %err, "cannot queue a scheduled job")
                 }
             }
         }
@@ -157,7 +157,7 @@ mod tests {
     fn only_the_latest_missed_tick_is_due() {
         let e = vec![Entry {
             batch: "b".into(),
-            job: "ingest".into(),
+            job: Job::Batch(BatchJob::Ingest),
             cron: CronSchedule::parse("*/5 * * * *").unwrap(),
             default_on: true,
         }];
@@ -171,7 +171,7 @@ mod tests {
     fn an_override_beats_the_default_status() {
         let entry = |default_on| Entry {
             batch: "b".into(),
-            job: "train".into(),
+            job: Job::Batch(BatchJob::Train),
             cron: CronSchedule::parse("* * * * *").unwrap(),
             default_on,
         };

@@ -274,7 +274,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
                 && let Err(e) = enqueue(
                     &env.store,
                     &item.batch,
-                    next.as_str(),
+                    Job::Batch(next),
                     Trigger::Chain,
                     ctx.run_ts,
                 )

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::secret_id::digest;
 use crate::jobs::{self, JobCtx, Trigger, normalize};
-use crate::queue::{ALL_BATCHES, enqueue_now, is_batch_job};
+use crate::queue::{ALL_BATCHES, Job, enqueue_now};
 use crate::sources::{RawRow, RawValue};
 use crate::store::{Feedback, RunFilter, Silence};
 use crate::timestamp::{format_db, parse_lenient};
@@ -394,17 +394,18 @@ async fn run_job(
     let Some(batch) = config.batch(&name) else {
         return no_batch(&name);
     };
-    if !is_batch_job(&job) {
-        return error(StatusCode::NOT_FOUND, format!("no job named `{job}`"));
-    }
-    queue(&state, &client, batch.name(), &job).await
+    let job = match job.parse::<Job>() {
+        Ok(job @ (Job::Batch(_) | Job::Pipeline)) => job,
+        _ => return error(StatusCode::NOT_FOUND, format!("no job named `{job}`")),
+    };
+    queue(&state, &client, batch.name(), job).await
 }
 
 async fn run_summary(State(state): State<AppState>, client: ApiClient) -> Response {
-    queue(&state, &client, ALL_BATCHES, crate::queue::SUMMARY_JOB).await
+    queue(&state, &client, ALL_BATCHES, Job::Summary).await
 }
 
-async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: &str) -> Response {
+async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: Job) -> Response {
     let queued = match enqueue_now(&state.store, batch, job, Trigger::Api).await {
         Ok(q) => q,
         Err(e) => return internal("queueing the job", &e),
@@ -412,7 +413,7 @@ async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: &str) -> 
     tracing::info!(
         token = client.token_name,
         batch,
-        job,
+        job = job.as_str(),
         id = queued.0,
         "job queued through the API"
     );
@@ -421,7 +422,7 @@ async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: &str) -> 
         Json(json!({
             "id": queued.0,
             "batch": batch,
-            "job": job,
+            "job": job.as_str(),
             "coalesced": queued.1,
             "status_url": format!("/api/v1/queue/{}", queued.0),
         })),

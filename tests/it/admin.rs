@@ -746,7 +746,7 @@ async fn schedules_switch_persist_and_return_to_the_default() {
     let entries = anomstack::queue::scheduler::entries(&site.live.current());
     let ingest = entries
         .iter()
-        .find(|e| e.batch == "b" && e.job == "ingest")
+        .find(|e| e.batch == "b" && e.job.as_str() == "ingest")
         .unwrap();
     assert!(!ingest.is_on(&overrides));
     c.post(
@@ -757,7 +757,7 @@ async fn schedules_switch_persist_and_return_to_the_default() {
     let overrides = site.store.schedule_overrides().await.unwrap();
     let train = entries
         .iter()
-        .find(|e| e.batch == "b" && e.job == "train")
+        .find(|e| e.batch == "b" && e.job.as_str() == "train")
         .unwrap();
     assert!(train.is_on(&overrides), "a STOPPED default can be started");
     c.post(

@@ -76,10 +76,10 @@ const SIMPLE: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS met
 async fn waiting_duplicates_coalesce_and_one_run_per_batch_and_job_at_a_time() {
     let (_dir, _config, store) = setup(SIMPLE).await;
     let now = Utc::now();
-    let a = queue::enqueue(&store, "b", "ingest", Trigger::Admin, now)
+    let a = queue::enqueue(&store, "b", "ingest".parse().unwrap(), Trigger::Admin, now)
         .await
         .unwrap();
-    let b = queue::enqueue(&store, "b", "ingest", Trigger::Admin, now)
+    let b = queue::enqueue(&store, "b", "ingest".parse().unwrap(), Trigger::Admin, now)
         .await
         .unwrap();
     assert!(
@@ -92,13 +92,13 @@ async fn waiting_duplicates_coalesce_and_one_run_per_batch_and_job_at_a_time() {
         ("b", "ingest", 1)
     );
     // While it runs, another ingest of b may queue but not start.
-    queue::enqueue(&store, "b", "ingest", Trigger::Admin, now)
+    queue::enqueue(&store, "b", "ingest".parse().unwrap(), Trigger::Admin, now)
         .await
         .unwrap()
         .unwrap();
     assert!(store.claim_job("w2").await.unwrap().is_none());
     // Other jobs of b, and other batches, are free to start.
-    queue::enqueue(&store, "b", "train", Trigger::Admin, now)
+    queue::enqueue(&store, "b", "train".parse().unwrap(), Trigger::Admin, now)
         .await
         .unwrap()
         .unwrap();
@@ -131,9 +131,15 @@ async fn a_worker_runs_queued_jobs_records_them_and_chains_after_ingest() {
         Duration::from_secs(5),
         shutdown.wait(),
     ));
-    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
-        .await
-        .unwrap();
+    queue::enqueue(
+        &store,
+        "b",
+        "ingest".parse().unwrap(),
+        Trigger::Admin,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     // ingest, then score, alert and change chained one after another.
     wait_for(
         &store,
@@ -187,9 +193,15 @@ async fn a_job_past_its_time_limit_is_cancelled_and_recorded_as_timed_out() {
         Duration::from_secs(5),
         shutdown.wait(),
     ));
-    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
-        .await
-        .unwrap();
+    queue::enqueue(
+        &store,
+        "b",
+        "ingest".parse().unwrap(),
+        Trigger::Admin,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     wait_for(
         &store,
         "SELECT count(*) FROM job_runs WHERE status = 'timed_out'",
@@ -225,9 +237,15 @@ async fn a_failed_job_is_retried_later_with_backoff() {
         Duration::from_secs(5),
         shutdown.wait(),
     ));
-    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
-        .await
-        .unwrap();
+    queue::enqueue(
+        &store,
+        "b",
+        "ingest".parse().unwrap(),
+        Trigger::Admin,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     wait_for(
         &store,
         "SELECT count(*) FROM job_runs WHERE status = 'failed'",
@@ -251,9 +269,15 @@ async fn a_failed_job_is_retried_later_with_backoff() {
 #[tokio::test]
 async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
     let (_dir, config, store) = setup(SIMPLE).await;
-    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
-        .await
-        .unwrap();
+    queue::enqueue(
+        &store,
+        "b",
+        "ingest".parse().unwrap(),
+        Trigger::Admin,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     // A worker took the job, started its run, and died without a word.
     store.heartbeat("dead-worker").await.unwrap();
     let claimed = store.claim_job("dead-worker").await.unwrap().unwrap();
@@ -315,12 +339,12 @@ async fn jobs_of_a_dead_worker_are_requeued_and_its_runs_marked_failed() {
 #[tokio::test]
 async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
     let (_dir, _config, store) = setup(SIMPLE).await;
-    let (p, joined) = queue::enqueue_now(&store, "b", "pipeline", Trigger::Admin)
+    let (p, joined) = queue::enqueue_now(&store, "b", "pipeline".parse().unwrap(), Trigger::Admin)
         .await
         .unwrap();
     assert!(!joined);
     assert_eq!(store.claim_job("w1").await.unwrap().unwrap().id, p);
-    queue::enqueue_now(&store, "b", "train", Trigger::Admin)
+    queue::enqueue_now(&store, "b", "train".parse().unwrap(), Trigger::Admin)
         .await
         .unwrap();
     assert!(
@@ -330,7 +354,7 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
     store.finish_job(p, None).await.unwrap();
     let train = store.claim_job("w2").await.unwrap().unwrap();
     assert_eq!(train.job, "train");
-    queue::enqueue_now(&store, "b", "pipeline", Trigger::Admin)
+    queue::enqueue_now(&store, "b", "pipeline".parse().unwrap(), Trigger::Admin)
         .await
         .unwrap();
     assert!(
@@ -343,7 +367,7 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
     store.finish_job(pipeline.id, None).await.unwrap();
 
     // A failed ingest waits out its retry delay; "run now" joins it and makes it due.
-    let (id, _) = queue::enqueue_now(&store, "b", "ingest", Trigger::Admin)
+    let (id, _) = queue::enqueue_now(&store, "b", "ingest".parse().unwrap(), Trigger::Admin)
         .await
         .unwrap();
     let item = store.claim_job("w3").await.unwrap().unwrap();
@@ -356,7 +380,7 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
         store.claim_job("w3").await.unwrap().is_none(),
         "waiting out the delay"
     );
-    let (again, joined) = queue::enqueue_now(&store, "b", "ingest", Trigger::Api)
+    let (again, joined) = queue::enqueue_now(&store, "b", "ingest".parse().unwrap(), Trigger::Api)
         .await
         .unwrap();
     assert_eq!((again, joined), (id, true));
@@ -377,9 +401,15 @@ async fn a_shutdown_ends_the_runs_it_interrupts_and_requeues_their_jobs() {
         Duration::from_millis(300),
         shutdown.wait(),
     ));
-    queue::enqueue(&store, "b", "ingest", Trigger::Admin, Utc::now())
-        .await
-        .unwrap();
+    queue::enqueue(
+        &store,
+        "b",
+        "ingest".parse().unwrap(),
+        Trigger::Admin,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     wait_for(
         &store,
         "SELECT count(*) FROM job_runs WHERE status = 'running'",

@@ -146,7 +146,7 @@ async fn a_worker_killed_mid_ingest_leaves_all_or_none_and_the_job_is_redone() {
     anomstack::queue::enqueue(
         &store,
         "big",
-        "ingest",
+        "ingest".parse().unwrap(),
         anomstack::jobs::Trigger::Api,
         chrono::Utc::now(),
     )

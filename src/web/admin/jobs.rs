@@ -14,7 +14,7 @@ use super::session::{Admin, AdminForm};
 use super::{admin_page, csrf_field, flash, human_duration};
 use crate::config::{BatchJob, ScheduleStatus};
 use crate::jobs::Trigger;
-use crate::queue::{ALL_BATCHES, PIPELINE_JOB, enqueue_now, is_batch_job};
+use crate::queue::{ALL_BATCHES, Job, PIPELINE_JOB, enqueue_now};
 use crate::store::{JobRun, QueueEntry, RunFilter, RunStatus};
 use crate::web::AppState;
 use crate::web::pages::layout::{not_found, server_error};
@@ -219,10 +219,11 @@ pub async fn run_job(
     let Some(batch) = config.batch(&name) else {
         return not_found(&format!("There is no batch named “{name}”."));
     };
-    if !is_batch_job(&job) {
-        return not_found(&format!("There is no job named “{job}”."));
-    }
-    queue_and_follow(&state, &headers, &admin, batch.name(), &job).await
+    let job = match job.parse::<Job>() {
+        Ok(job @ (Job::Batch(_) | Job::Pipeline)) => job,
+        _ => return not_found(&format!("There is no job named “{job}”.")),
+    };
+    queue_and_follow(&state, &headers, &admin, batch.name(), job).await
 }
 
 pub async fn run_summary_job(
@@ -230,14 +231,7 @@ pub async fn run_summary_job(
     headers: HeaderMap,
     AdminForm { admin, .. }: AdminForm<super::NoFields>,
 ) -> Response {
-    queue_and_follow(
-        &state,
-        &headers,
-        &admin,
-        ALL_BATCHES,
-        crate::queue::SUMMARY_JOB,
-    )
-    .await
+    queue_and_follow(&state, &headers, &admin, ALL_BATCHES, Job::Summary).await
 }
 
 /// Queues (or joins the waiting) job and answers with its progress.
@@ -246,7 +240,7 @@ async fn queue_and_follow(
     headers: &HeaderMap,
     admin: &Admin,
     batch: &str,
-    job: &str,
+    job: Job,
 ) -> Response {
     let id = match enqueue_now(&state.store, batch, job, Trigger::Admin).await {
         Ok((id, _)) => id,
@@ -255,7 +249,7 @@ async fn queue_and_follow(
     tracing::info!(
         user = admin.username,
         batch,
-        job,
+        job = job.as_str(),
         id,
         "job queued from the admin panel"
     );
