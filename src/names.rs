@@ -8,13 +8,18 @@ pub const MAX_NAME_BYTES: usize = 200;
 /// [`MAX_NAME_BYTES`] and names with control characters (a NUL ends a string in C drivers,
 /// a newline forges log lines) are refused; any other Unicode is fine.
 pub fn problem(name: &str) -> Option<String> {
+    problem_of("metric_name", name)
+}
+
+/// [`problem`] for a name of another kind (`what`: "metric_name", "tag name", ...).
+pub fn problem_of(what: &str, name: &str) -> Option<String> {
     if name.is_empty() {
-        return Some("metric_name is empty".into());
+        return Some(format!("{what} is empty"));
     }
     if name.len() > MAX_NAME_BYTES {
         let start: String = name.chars().take(40).filter(|c| !c.is_control()).collect();
         return Some(format!(
-            "metric_name `{start}…` is {} bytes; the limit is {MAX_NAME_BYTES}",
+            "{what} `{start}…` is {} bytes; the limit is {MAX_NAME_BYTES}",
             name.len()
         ));
     }
@@ -24,7 +29,7 @@ pub fn problem(name: &str) -> Option<String> {
             .map(|c| if c.is_control() { '�' } else { c })
             .collect();
         return Some(format!(
-            "metric_name `{shown}` contains the control character U+{:04X}",
+            "{what} `{shown}` contains the control character U+{:04X}",
             c as u32
         ));
     }

@@ -55,15 +55,8 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
     // Tags name metrics and label alerts: the same bound as the metric names they tag.
     for (metric, tags) in &spec.metric_tags {
         for name in std::iter::once(metric).chain(tags.keys()) {
-            if name.len() > crate::names::MAX_NAME_BYTES || name.chars().any(char::is_control) {
-                let shown: String = name.chars().take(40).filter(|c| !c.is_control()).collect();
-                out.push((
-                    "metric_tags",
-                    format!(
-                        "`{shown}…` is not a usable name: at most {} bytes, no control characters",
-                        crate::names::MAX_NAME_BYTES
-                    ),
-                ));
+            if let Some(why) = crate::names::problem_of("tag name", name) {
+                out.push(("metric_tags", why));
             }
         }
     }

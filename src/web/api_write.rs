@@ -329,16 +329,9 @@ async fn push(
         .take(100)
         .map(|r| json!({"row": r.row, "reason": r.reason}))
         .collect();
-    let ctx = JobCtx {
-        store: state.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: Utc::now(),
-        queue_id: None,
-        // Sent after answering (below): a slow channel must not hold the request.
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    // No notifier: notices are sent after answering (below), so a slow channel must not
+    // hold the request.
+    let ctx = JobCtx::new(state.store.clone(), config.templates.clone(), Utc::now());
     match jobs::run_push(&ctx, batch, raw).await {
         Ok(report) => {
             if let (Some(notifier), false) = (state.notifier.clone(), report.notices.is_empty()) {

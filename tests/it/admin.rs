@@ -196,6 +196,18 @@ impl Client {
         .await
     }
 
+    /// Creates an API token named `name` in the admin panel: the page and the token it shows
+    /// once.
+    pub async fn create_api_token(&mut self, csrf: &str, name: &str) -> (Reply, String) {
+        let page = self
+            .post("/admin/tokens", &[("csrf", csrf), ("name", name)])
+            .await;
+        let marker = "id=\"new-token\">";
+        let start = page.body.find(marker).unwrap() + marker.len();
+        let token = page.body[start..].split('<').next().unwrap().to_owned();
+        (page, token)
+    }
+
     /// Logs in; panics unless it worked. Returns the session's CSRF token.
     pub async fn login(&mut self) -> String {
         let page = self.get("/admin/login").await;
@@ -912,12 +924,8 @@ async fn api_tokens_authorize_writes_until_revoked() {
     let site = admin_site(BATCH).await;
     let mut c = Client::new(&site.state);
     let csrf = c.login().await;
-    let page = c
-        .post("/admin/tokens", &[("csrf", &csrf), ("name", "airflow")])
-        .await;
+    let (page, token) = c.create_api_token(&csrf, "airflow").await;
     assert_eq!(page.status, StatusCode::OK);
-    let start = page.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
-    let token = page.body[start..].split('<').next().unwrap().to_owned();
     assert!(token.starts_with("ask_") && token.len() == 68, "{token}");
     assert_eq!(
         page.headers

@@ -1072,7 +1072,7 @@ fn batch_and_tag_names_over_the_name_limit_are_errors() {
     let all = lines.join("\n");
     assert!(all.contains("at most 200 of them"), "{all}");
     assert!(
-        all.contains("key `metric_tags`") && all.contains("at most 200 bytes"),
+        all.contains("key `metric_tags`") && all.contains("201 bytes; the limit is 200"),
         "{all}"
     );
 }

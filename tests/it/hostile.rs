@@ -131,15 +131,7 @@ async fn hostile_rows_never_break_a_batch() {
     site.dir.write("rows.jsonl", &lines.join("\n"));
     let config = site.live.current();
     let batch = config.batch("b").unwrap();
-    let ctx = JobCtx {
-        store: site.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: Utc::now(),
-        queue_id: None,
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = JobCtx::new(site.store.clone(), config.templates.clone(), Utc::now());
     let ingest = jobs::run_recorded(&ctx, batch, BatchJob::Ingest, jobs::Trigger::Cli)
         .await
         .unwrap_or_else(|e| panic!("ingest: {e}"));
@@ -152,11 +144,7 @@ async fn hostile_rows_never_break_a_batch() {
     // Through the push API: the next 40 points, each bad row named with its reason.
     let mut c = Client::new(&site.state);
     let csrf = c.login().await;
-    let page = c
-        .post("/admin/tokens", &[("csrf", &csrf), ("name", "t")])
-        .await;
-    let start = page.body.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
-    let token = page.body[start..].split('<').next().unwrap().to_owned();
+    let token = c.create_api_token(&csrf, "t").await.1;
     let (pushed, bad_push) = rows(POINTS);
     let r = Client::new(&site.state)
         .send(

@@ -123,8 +123,9 @@ impl LoginLimiter {
             });
             r.failures = r.failures.saturating_add(1);
             r.last = now;
+            // Past its free failures, a key's lock grows as a pair's does from its first.
             if r.failures >= free {
-                r.locked_until = Some(now + lock_for(r.failures + FREE_FAILURES - free));
+                r.locked_until = Some(now + lock_for(FREE_FAILURES + (r.failures - free)));
             }
         }
     }
