@@ -1,4 +1,4 @@
-//! Command-line arguments. Only `main.rs` reads these; it turns them into library calls.
+//! Command-line arguments, parsed by `main.rs` and turned into library calls by `commands`.
 
 use std::path::PathBuf;
 

@@ -24,17 +24,21 @@
 //! - [`connectors`]: the engines and model stores a process has opened.
 //! - [`queue`]: the job queue, its workers, the scheduler and housekeeping.
 //! - [`web`]: the axum server: dashboard pages, admin panel, JSON API, health.
-//! - [`serve`]: running the server until shutdown.
+//! - [`app`]: the app assembled from settings (database, port, services, background tasks)
+//!   and run until shutdown; what `anomstack serve` and the tests start.
+//! - [`commands`]: the binary's subcommands, one file each.
 //! - [`backtest`], [`bench`](mod@bench): replays on labelled data and the measurements of BENCHMARKS.md.
-//! - [`cli`]: command-line arguments (only `main.rs` reads them).
+//! - [`cli`]: command-line arguments (read by [`commands`]).
 //! - [`telemetry`], [`version`]: tracing setup and the build's identity.
 //! - [`http`]: the outbound HTTP client.
 //! - [`password`]: argon2 password hashing for admin credentials.
 
+pub mod app;
 pub mod backtest;
 pub mod bench;
 pub mod charts;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod connectors;
 pub mod detect;
@@ -47,7 +51,6 @@ pub mod names;
 pub mod notify;
 pub mod password;
 pub mod queue;
-pub mod serve;
 pub mod sources;
 pub mod store;
 pub mod telemetry;

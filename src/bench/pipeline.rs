@@ -101,15 +101,7 @@ pub async fn run(
         seed_metrics(&store, &batch.spec.table_key, run_ts, metrics, points, seed).await?;
     let seed_wall_s = seeded.elapsed().as_secs_f64();
 
-    let ctx = JobCtx {
-        store: store.clone(),
-        templates: config.templates.clone(),
-        run_ts,
-        queue_id: None,
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = JobCtx::new(store.clone(), config.templates.clone(), run_ts);
     let mut figures = Vec::new();
     for job in [BatchJob::Train, BatchJob::Score, BatchJob::Alert] {
         reset_peak_rss();

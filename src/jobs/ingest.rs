@@ -101,28 +101,51 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     store_rows(ctx, batch, fetched.rows, report).await
 }
 
-/// Rows pushed through the API, stored like fetched ones.
-pub async fn push(ctx: &JobCtx, batch: &Batch, rows: Vec<RawRow>) -> Result<JobReport, JobError> {
-    let mut report = JobReport::default();
-    report.note(format!("{} row(s) pushed through the API", rows.len()));
-    store_rows(ctx, batch, rows, report).await
-}
-
-/// Normalises, stores and checks thresholds for rows a source or a client gave.
-async fn store_rows(
-    ctx: &JobCtx,
-    batch: &Batch,
-    rows: Vec<RawRow>,
-    mut report: JobReport,
-) -> Result<JobReport, JobError> {
+/// [`normalize`] with `batch`'s rounding and thresholds.
+pub fn normalize_for(batch: &Batch, rows: Vec<RawRow>) -> NormalizedIngest {
     let spec = &batch.spec;
-    report.rows_read = rows.len() as u64;
-    let normalized = normalize(
+    normalize(
         batch.name(),
         rows,
         spec.ingest_metric_rounding,
         &spec.tholdalert_thresholds,
-    );
+    )
+}
+
+/// Rows pushed through the API (already normalised by the caller, which answers with the
+/// rejections), stored like fetched ones.
+pub async fn push(
+    ctx: &JobCtx,
+    batch: &Batch,
+    normalized: NormalizedIngest,
+) -> Result<JobReport, JobError> {
+    let mut report = JobReport::default();
+    let read = normalized.rows.len() + normalized.rejected.len();
+    report.note(format!("{read} row(s) pushed through the API"));
+    store_normalized(ctx, batch, read, normalized, report).await
+}
+
+/// Normalises, stores and checks thresholds for rows a source gave.
+async fn store_rows(
+    ctx: &JobCtx,
+    batch: &Batch,
+    rows: Vec<RawRow>,
+    report: JobReport,
+) -> Result<JobReport, JobError> {
+    let read = rows.len();
+    store_normalized(ctx, batch, read, normalize_for(batch, rows), report).await
+}
+
+/// Stores normalised rows (`read` raw rows gave them) and checks thresholds.
+async fn store_normalized(
+    ctx: &JobCtx,
+    batch: &Batch,
+    read: usize,
+    normalized: NormalizedIngest,
+    mut report: JobReport,
+) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    report.rows_read = read as u64;
     if !normalized.rejected.is_empty() {
         let first: Vec<String> = normalized
             .rejected

@@ -1,6 +1,7 @@
 //! The pipeline's jobs, one file each. A job reads what its template selects from the app
 //! database, decides with pure functions (`rules`, `detect`), writes rows idempotently and
-//! returns a [`JobReport`]; `run.rs` wraps any job with its `job_runs` row, `context.rs` says
+//! returns a [`JobReport`]. [`run`] is the one way to run them (`run.rs` wraps each with its
+//! `job_runs` row and delivers its alerts); `job.rs` names what can be run, `context.rs` says
 //! what a run is given, `seed.rs` gives new batches history.
 //! Jobs never render HTML and never send messages themselves: alert notices are returned in
 //! the report for `notify`.
@@ -17,6 +18,7 @@ mod summary;
 mod train;
 
 mod context;
+mod job;
 mod report;
 mod run;
 mod seed;
@@ -28,15 +30,14 @@ use crate::model_store::ModelStore;
 use crate::store::MetricRow;
 
 pub use crate::notify::{Notice, Table};
-pub use context::{JobCtx, Trigger};
-pub use ingest::{NormalizedIngest, Rejection, normalize};
+pub use context::{Delivery, JobCtx, Services, ServicesError, Trigger};
+pub use ingest::{NormalizedIngest, Rejection, normalize, normalize_for};
+pub use job::{Job, PIPELINE_JOB, SUMMARY_JOB, Work};
 pub use report::{JobError, JobReport};
 pub use run::{
-    PIPELINE, RUN_HEARTBEAT, RUN_SILENT_AFTER, RunError, run_job, run_limited, run_pipeline,
-    run_pipeline_until, run_push, run_recorded, run_summary_limited,
+    PIPELINE, Pushed, RUN_HEARTBEAT, RUN_SILENT_AFTER, RunError, Runs, push, run, run_recorded,
 };
 pub use seed::{backfill, seed_empty_batches};
-pub use summary::run_summary;
 
 /// Rows of one metric, by metric name, each list in time order.
 fn by_metric(rows: Vec<MetricRow>) -> BTreeMap<String, Vec<MetricRow>> {

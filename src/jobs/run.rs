@@ -1,19 +1,130 @@
 //! Running a job and recording it: each run gets its `job_runs` row (started, then succeeded,
 //! failed or timed out, with rows, log and error), beats while it works, and hands its
-//! notices to `notify` once it is done. Every entry point (one job, the pipeline, a push, the
-//! summary) goes through [`record`].
+//! notices to `notify` once it is done. [`run`] runs any [`Work`] (one job, a pipeline, the
+//! summary) and [`push`] stores pushed rows; both go through [`record`].
 
 use tracing::Instrument;
 
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::job::{Job, SUMMARY_JOB, Work};
+use super::summary::run_summary;
 use super::{
-    JobCtx, JobError, JobReport, Trigger, alert, change, delete, ingest, llmalert, plot,
-    run_summary, score, train,
+    Delivery, JobCtx, JobError, JobReport, Rejection, Trigger, alert, change, delete, ingest,
+    llmalert, plot, score, train,
 };
 use crate::config::{Batch, BatchJob};
+use crate::notify::DELIVERY_DEADLINE;
+use crate::sources::RawRow;
 use crate::store::{RunOutcome, RunStatus, Store};
 
-/// Runs one job of one batch.
-pub async fn run_job(ctx: &JobCtx, batch: &Batch, job: BatchJob) -> Result<JobReport, JobError> {
+/// Runs `work` and records each run in `job_runs` (a pipeline records one run per step). With
+/// a `limit`, the whole call must end by then: each step gets the time left, a step cut short
+/// is recorded as timed out (never left "running") and the rest do not start. A pipeline
+/// stops at its first failure.
+pub async fn run(ctx: &JobCtx, work: Work<'_>, trigger: Trigger, limit: Option<Duration>) -> Runs {
+    let deadline = limit.map(|l| Instant::now() + l);
+    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let steps: &[BatchJob] = match work {
+        Work::Summary(batches) => {
+            let result = record(
+                ctx,
+                None,
+                SUMMARY_JOB,
+                trigger,
+                left(),
+                run_summary(ctx, batches),
+            );
+            return Runs(vec![(Job::Summary, result.await)]);
+        }
+        Work::One(_, job) => &[job],
+        Work::Pipeline(_) => &PIPELINE,
+    };
+    let (Work::One(batch, _) | Work::Pipeline(batch)) = work else {
+        return Runs(Vec::new());
+    };
+    let mut runs = Vec::new();
+    for &job in steps {
+        let result = record(
+            ctx,
+            Some(batch),
+            job.as_str(),
+            trigger,
+            left(),
+            execute(ctx, batch, job),
+        )
+        .await;
+        let failed = result.is_err();
+        runs.push((Job::Batch(job), result));
+        if failed {
+            break;
+        }
+    }
+    Runs(runs)
+}
+
+/// One job of one batch, recorded: [`run`] of [`Work::One`] without a limit.
+pub async fn run_recorded(
+    ctx: &JobCtx,
+    batch: &Batch,
+    job: BatchJob,
+    trigger: Trigger,
+) -> Result<JobReport, JobError> {
+    run(ctx, Work::One(batch, job), trigger, None)
+        .await
+        .report()
+        .map_err(JobError::from)
+}
+
+/// The recorded runs of one [`run`], in order.
+pub struct Runs(pub Vec<(Job, Result<JobReport, RunError>)>);
+
+impl Runs {
+    /// The first failure, or else the last report.
+    pub fn report(self) -> Result<JobReport, RunError> {
+        let mut last = None;
+        for (_, result) in self.0 {
+            last = Some(result?);
+        }
+        Ok(last.unwrap_or_default())
+    }
+
+    /// The step that failed, and why.
+    pub fn failure(&self) -> Option<(Job, &RunError)> {
+        self.0
+            .iter()
+            .find_map(|(job, r)| r.as_ref().err().map(|e| (*job, e)))
+    }
+}
+
+/// Rows a client pushed to a batch: which were rejected (and why) and the recorded `ingest`
+/// run (trigger `api`) that stored the rest.
+pub struct Pushed {
+    pub rejected: Vec<Rejection>,
+    pub result: Result<JobReport, RunError>,
+}
+
+/// Stores rows pushed to `batch` through the API as an `ingest` run triggered by `api`. The
+/// rows are checked once; alerts they raise leave as `ctx.delivery` says.
+pub async fn push(ctx: &JobCtx, batch: &Batch, rows: Vec<RawRow>) -> Pushed {
+    let normalized = ingest::normalize_for(batch, rows);
+    let rejected = normalized.rejected.clone();
+    let result = record(
+        ctx,
+        Some(batch),
+        BatchJob::Ingest.as_str(),
+        Trigger::Api,
+        None,
+        ingest::push(ctx, batch, normalized),
+    )
+    .await;
+    Pushed { rejected, result }
+}
+
+/// Runs one job of one batch, unrecorded.
+async fn execute(ctx: &JobCtx, batch: &Batch, job: BatchJob) -> Result<JobReport, JobError> {
     if batch.spec.schedule(job).disabled {
         let mut report = JobReport::default();
         report.note(format!("{job} is disabled for batch `{}`", batch.name()));
@@ -40,53 +151,6 @@ pub const PIPELINE: [BatchJob; 5] = [
     BatchJob::Change,
 ];
 
-/// Runs ingest → train → score → alert → change, stopping at the first failure.
-pub async fn run_pipeline(
-    ctx: &JobCtx,
-    batch: &Batch,
-    trigger: Trigger,
-) -> Vec<(BatchJob, Result<JobReport, JobError>)> {
-    run_pipeline_until(ctx, batch, trigger, None)
-        .await
-        .into_iter()
-        .map(|(job, r)| (job, r.map_err(JobError::from)))
-        .collect()
-}
-
-/// [`run_pipeline`] that must end by `deadline`: each step gets the time left, so a step cut
-/// short is recorded as timed out (never left "running") and the rest do not start.
-pub async fn run_pipeline_until(
-    ctx: &JobCtx,
-    batch: &Batch,
-    trigger: Trigger,
-    deadline: Option<tokio::time::Instant>,
-) -> Vec<(BatchJob, Result<JobReport, RunError>)> {
-    let mut out = Vec::new();
-    for job in PIPELINE {
-        let limit = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-        let result = run_limited(ctx, batch, job, trigger, limit).await;
-        let failed = result.is_err();
-        out.push((job, result));
-        if failed {
-            break;
-        }
-    }
-    out
-}
-
-/// Runs a job and records it in `job_runs`: started, then succeeded or failed with its rows,
-/// log and error.
-pub async fn run_recorded(
-    ctx: &JobCtx,
-    batch: &Batch,
-    job: BatchJob,
-    trigger: Trigger,
-) -> Result<JobReport, JobError> {
-    run_limited(ctx, batch, job, trigger, None)
-        .await
-        .map_err(JobError::from)
-}
-
 impl From<RunError> for JobError {
     fn from(e: RunError) -> Self {
         match e {
@@ -105,61 +169,6 @@ pub enum RunError {
     Failed(#[from] JobError),
     #[error("cancelled after running longer than {} minutes", .0.as_secs() / 60)]
     TimedOut(std::time::Duration),
-}
-
-/// [`run_recorded`] with an optional time limit: past it the job is cancelled and its run is
-/// recorded as timed out.
-pub async fn run_limited(
-    ctx: &JobCtx,
-    batch: &Batch,
-    job: BatchJob,
-    trigger: Trigger,
-    limit: Option<std::time::Duration>,
-) -> Result<JobReport, RunError> {
-    record(
-        ctx,
-        Some(batch),
-        job.as_str(),
-        trigger,
-        limit,
-        run_job(ctx, batch, job),
-    )
-    .await
-}
-
-/// Rows pushed to a batch through the API, recorded as an `ingest` run triggered by `api`.
-pub async fn run_push(
-    ctx: &JobCtx,
-    batch: &Batch,
-    rows: Vec<crate::sources::RawRow>,
-) -> Result<JobReport, RunError> {
-    record(
-        ctx,
-        Some(batch),
-        BatchJob::Ingest.as_str(),
-        Trigger::Api,
-        None,
-        ingest::push(ctx, batch, rows),
-    )
-    .await
-}
-
-/// The summary job, recorded like the others (batch `*`).
-pub async fn run_summary_limited(
-    ctx: &JobCtx,
-    batches: &[Batch],
-    trigger: Trigger,
-    limit: Option<std::time::Duration>,
-) -> Result<JobReport, RunError> {
-    record(
-        ctx,
-        None,
-        "summary",
-        trigger,
-        limit,
-        run_summary(ctx, batches),
-    )
-    .await
 }
 
 /// How often a running run records that its process is alive.
@@ -222,13 +231,31 @@ pub(super) async fn record(
     if let (Ok(report), Some(notifier)) = (&mut result, &ctx.notifier)
         && !report.notices.is_empty()
     {
-        let delivery = notifier.deliver(&ctx.store, target, &report.notices, Some(id));
-        match tokio::time::timeout(crate::notify::DELIVERY_DEADLINE, delivery).await {
-            Ok(lines) => report.log.extend(lines),
-            Err(_) => report.note(format!(
-                "delivery stopped after {} s; the remaining messages were not sent",
-                crate::notify::DELIVERY_DEADLINE.as_secs()
-            )),
+        match ctx.delivery {
+            Delivery::Awaited => {
+                let delivery = notifier.deliver(&ctx.store, target, &report.notices, Some(id));
+                match tokio::time::timeout(DELIVERY_DEADLINE, delivery).await {
+                    Ok(lines) => report.log.extend(lines),
+                    Err(_) => report.note(format!(
+                        "delivery stopped after {} s; the remaining messages were not sent",
+                        DELIVERY_DEADLINE.as_secs()
+                    )),
+                }
+            }
+            Delivery::Detached => {
+                let (notifier, store) = (notifier.clone(), ctx.store.clone());
+                let (target, notices) = (target.cloned(), report.notices.clone());
+                tokio::spawn(async move {
+                    let delivery = notifier.deliver(&store, target.as_ref(), &notices, Some(id));
+                    if tokio::time::timeout(DELIVERY_DEADLINE, delivery)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(run = id, "delivery stopped at its deadline");
+                    }
+                });
+                report.note("alerts are being sent");
+            }
         }
     }
     drop(beats);

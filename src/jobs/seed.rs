@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::run::{record, run_recorded};
-use super::{JobCtx, JobError, JobReport, Trigger, ingest};
+use super::run::run_recorded;
+use super::{JobCtx, JobError, JobReport, Trigger};
 use crate::config::{Batch, BatchJob};
 
 /// Gives every enabled batch without any stored row `hours` of history (ingest every
@@ -71,30 +71,15 @@ pub async fn backfill(
 ) -> Result<JobReport, JobError> {
     let mut total = JobReport::default();
     for (i, at) in times.iter().enumerate() {
-        let step = JobCtx {
-            run_ts: *at,
-            ..ctx.clone()
-        };
+        let step = ctx.at(*at);
         // One recorded run per step, so the run history shows what a backfill stored.
-        let report = record(
-            &step,
-            Some(batch),
-            BatchJob::Ingest.as_str(),
-            Trigger::Cli,
-            None,
-            ingest::run(&step, batch),
-        )
-        .await
-        .map_err(JobError::from)?;
+        let report = run_recorded(&step, batch, BatchJob::Ingest, Trigger::Cli).await?;
         total.rows_read += report.rows_read;
         total.rows_written += report.rows_written;
         total.notices.extend(report.notices);
         on_step(i + 1);
     }
-    let last = JobCtx {
-        run_ts: times.last().copied().unwrap_or(ctx.run_ts),
-        ..ctx.clone()
-    };
+    let last = ctx.at(times.last().copied().unwrap_or(ctx.run_ts));
     for job in [BatchJob::Train, BatchJob::Score] {
         let report = run_recorded(&last, batch, job, Trigger::Cli).await?;
         total.log.extend(report.log);

@@ -15,8 +15,8 @@ pub mod worker;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::BatchJob;
 use crate::jobs::Trigger;
+pub use crate::jobs::{Job, PIPELINE_JOB, SUMMARY_JOB};
 use crate::store::{Store, StoreError};
 
 /// Tries per job (the first and two retries, as the original's Dagster setup).
@@ -24,54 +24,6 @@ pub const MAX_ATTEMPTS: u32 = 3;
 
 /// The queue's name for the global summary job's batch.
 pub const ALL_BATCHES: &str = "*";
-
-/// The queue's name for "run the whole pipeline of a batch" (ingest → train → score → alert →
-/// change), which the admin panel and API can queue like any job.
-pub const PIPELINE_JOB: &str = "pipeline";
-
-/// The queue's name for the daily summary across batches.
-pub const SUMMARY_JOB: &str = "summary";
-
-/// What the queue runs: one job of a batch, a batch's whole pipeline, or the summary of all
-/// batches. Stored and shown by its name (`ingest`, `pipeline`, `summary`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    Batch(BatchJob),
-    Pipeline,
-    Summary,
-}
-
-impl Job {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Job::Batch(job) => job.as_str(),
-            Job::Pipeline => PIPELINE_JOB,
-            Job::Summary => SUMMARY_JOB,
-        }
-    }
-}
-
-impl std::fmt::Display for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Job {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            PIPELINE_JOB => Ok(Job::Pipeline),
-            SUMMARY_JOB => Ok(Job::Summary),
-            _ => BatchJob::ALL
-                .into_iter()
-                .find(|j| j.as_str() == s)
-                .map(Job::Batch)
-                .ok_or_else(|| format!("unknown job `{s}`")),
-        }
-    }
-}
 
 /// Queues `job` of `batch` (coalesced with a waiting duplicate); the id, if queued.
 pub async fn enqueue(
@@ -118,18 +70,6 @@ pub fn retry_delay(attempt: u32) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jobs_round_trip_by_name() {
-        for job in BatchJob::ALL
-            .map(Job::Batch)
-            .into_iter()
-            .chain([Job::Pipeline, Job::Summary])
-        {
-            assert_eq!(job.to_string().parse::<Job>(), Ok(job));
-        }
-        assert!("cron".parse::<Job>().is_err());
-    }
 
     #[test]
     fn retries_back_off_exponentially() {

@@ -16,24 +16,19 @@ use futures::{FutureExt, StreamExt, sink, stream};
 
 use super::{Job, enqueue, retry_delay};
 use crate::config::{BatchJob, LiveConfig};
-use crate::jobs::{self, JobCtx, RunError, Trigger};
-use crate::store::{QueueItem, Store};
+use crate::jobs::{self, JobCtx, RunError, Services, Trigger, Work};
+use crate::store::QueueItem;
 
 /// What every job run by this worker shares.
 pub struct WorkerEnv {
-    pub store: Store,
+    /// The database, channels, LLM and engines the jobs use.
+    pub services: Services,
     /// Each job runs on a snapshot taken when it starts.
     pub config: Arc<LiveConfig>,
     pub worker_id: String,
     pub kill_after: Duration,
     /// A worker not seen for this long is presumed dead and its jobs are requeued.
     pub stale_after: Duration,
-    /// Sends the alerts jobs produce (`None`: logged only).
-    pub notifier: Option<Arc<crate::notify::Notifier>>,
-    /// The LLM for `llmalert` jobs.
-    pub llm: Option<Arc<crate::llm::LlmClient>>,
-    /// The `db` engines and object stores batches use.
-    pub connectors: crate::connectors::Connectors,
 }
 
 /// Pause between claims while the queue is empty.
@@ -56,7 +51,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let id = env.worker_id.clone();
-    if let Err(e) = env.store.heartbeat(&id).await {
+    if let Err(e) = env.services.store.heartbeat(&id).await {
         tracing::warn!(error = %e, "cannot register the worker");
     }
     recover(&env).await;
@@ -65,7 +60,7 @@ pub async fn run(
         let every = (beat_env.stale_after / 4).max(Duration::from_millis(200));
         loop {
             tokio::time::sleep(every).await;
-            if let Err(e) = beat_env.store.heartbeat(&beat_env.worker_id).await {
+            if let Err(e) = beat_env.services.store.heartbeat(&beat_env.worker_id).await {
                 tracing::warn!(error = %e, "worker heartbeat failed");
             }
             recover(&beat_env).await;
@@ -115,12 +110,12 @@ pub async fn run(
     }
     drop(running);
     heartbeat.abort();
-    match env.store.release_worker_jobs(&id).await {
+    match env.services.store.release_worker_jobs(&id).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(jobs = n, "requeued unfinished jobs"),
         Err(e) => tracing::warn!(error = %e, "cannot requeue unfinished jobs"),
     }
-    if let Err(e) = env.store.remove_worker(&id).await {
+    if let Err(e) = env.services.store.remove_worker(&id).await {
         tracing::warn!(error = %e, "cannot unregister the worker");
     }
     tracing::info!("worker stopped");
@@ -140,7 +135,7 @@ fn claim_next(
 ) -> futures::future::BoxFuture<'static, Option<(Claimed, Arc<WorkerEnv>)>> {
     async move {
         loop {
-            match env.store.claim_job(&env.worker_id).await {
+            match env.services.store.claim_job(&env.worker_id).await {
                 Ok(Some(item)) => return Some((Ok(Some(Task::new(item))), env)),
                 Ok(None) => tokio::time::sleep(IDLE_POLL).await,
                 Err(e) => {
@@ -170,7 +165,7 @@ fn no_push(
 
 async fn recover(env: &WorkerEnv) {
     let stale = Utc::now() - chrono::Duration::from_std(env.stale_after).unwrap_or_default();
-    match env.store.recover_orphans(stale).await {
+    match env.services.store.recover_orphans(stale).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(jobs = n, "requeued jobs of a worker that stopped"),
         Err(e) => tracing::warn!(error = %e, "cannot recover orphaned jobs"),
@@ -182,6 +177,7 @@ async fn recover(env: &WorkerEnv) {
         return;
     };
     match env
+        .services
         .store
         .fail_silent_runs(
             silent,
@@ -219,60 +215,39 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
     };
     let config = env.config.current();
     let ctx = JobCtx {
-        store: env.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: item.run_ts.and_utc(),
         queue_id: Some(item.id),
-        notifier: env.notifier.clone(),
-        llm: env.llm.clone(),
-        connectors: env.connectors.clone(),
+        ..JobCtx::for_run(
+            &env.services,
+            config.templates.clone(),
+            item.run_ts.and_utc(),
+        )
     };
-    let limit = Some(env.kill_after);
-    let job = match item.job.parse::<Job>() {
-        Ok(job) => job,
+    let work = match item
+        .job
+        .parse::<Job>()
+        .and_then(|job| Work::resolve(job, &item.batch, &config))
+    {
+        Ok(work) => work,
         Err(why) => {
             settle(env, &item, Err(why), false).await;
             return;
         }
     };
-    let (result, next) = match job {
-        Job::Summary => (
-            jobs::run_summary_limited(&ctx, &config.batches, trigger, limit).await,
-            None,
-        ),
-        Job::Batch(_) | Job::Pipeline => {
-            let Some(batch) = config.batch(&item.batch) else {
-                let why = format!("batch `{}` is not configured (or disabled)", item.batch);
-                settle(env, &item, Err(why), false).await;
-                return;
-            };
-            let Job::Batch(job) = job else {
-                let outcome = run_pipeline_limited(&ctx, batch, trigger, env.kill_after).await;
-                settle(env, &item, outcome, false).await;
-                return;
-            };
-            let next = if batch.spec.chain_after_ingest {
-                match (job, trigger) {
-                    (BatchJob::Ingest, _) => Some(BatchJob::Score),
-                    (BatchJob::Score, Trigger::Chain) => Some(BatchJob::Alert),
-                    (BatchJob::Alert, Trigger::Chain) => Some(BatchJob::Change),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            (
-                jobs::run_limited(&ctx, batch, job, trigger, limit).await,
-                next,
-            )
-        }
+    let runs = jobs::run(&ctx, work, trigger, Some(env.kill_after)).await;
+    let outcome = match (work, runs.failure()) {
+        (_, None) => Ok(()),
+        // A pipeline is one queued job whose steps are each recorded: the first failure
+        // stops it, and it is not retried as a whole.
+        (Work::Pipeline(_), Some((job, e))) => Err((format!("{job} failed: {e}"), false)),
+        (_, Some((_, e @ RunError::TimedOut(_)))) => Err((e.to_string(), false)),
+        (_, Some((_, e))) => Err((e.to_string(), true)),
     };
-    match result {
-        Ok(_) => {
+    match outcome {
+        Ok(()) => {
             settle(env, &item, Ok(()), false).await;
-            if let Some(next) = next
+            if let Some(next) = chained(work, trigger)
                 && let Err(e) = enqueue(
-                    &env.store,
+                    &env.services.store,
                     &item.batch,
                     Job::Batch(next),
                     Trigger::Chain,
@@ -283,34 +258,30 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
                 tracing::warn!(error = %e, "cannot queue the chained job");
             }
         }
-        Err(e @ RunError::TimedOut(_)) => settle(env, &item, Err(e.to_string()), false).await,
-        Err(e) => settle(env, &item, Err(e.to_string()), true).await,
+        Err((why, retryable)) => settle(env, &item, Err(why), retryable).await,
     }
 }
 
-/// The whole pipeline of a batch as one queued job (the admin's "run whole pipeline"): each
-/// step is its own recorded run with the time left of the job's limit; the first failure
-/// stops it, and it is not retried as a whole.
-async fn run_pipeline_limited(
-    ctx: &JobCtx,
-    batch: &crate::config::Batch,
-    trigger: Trigger,
-    limit: Duration,
-) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let steps = jobs::run_pipeline_until(ctx, batch, trigger, Some(deadline)).await;
-    match steps
-        .into_iter()
-        .find_map(|(job, r)| r.err().map(|e| (job, e)))
-    {
-        Some((job, e)) => Err(format!("{job} failed: {e}")),
-        None => Ok(()),
+/// The job a successful run chains to, for batches with `chain_after_ingest`: ingest → score,
+/// and a chained score → alert → change.
+fn chained(work: Work<'_>, trigger: Trigger) -> Option<BatchJob> {
+    let Work::One(batch, job) = work else {
+        return None;
+    };
+    if !batch.spec.chain_after_ingest {
+        return None;
+    }
+    match (job, trigger) {
+        (BatchJob::Ingest, _) => Some(BatchJob::Score),
+        (BatchJob::Score, Trigger::Chain) => Some(BatchJob::Alert),
+        (BatchJob::Alert, Trigger::Chain) => Some(BatchJob::Change),
+        _ => None,
     }
 }
 
 async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, retryable: bool) {
     let result = match &outcome {
-        Ok(()) => env.store.finish_job(item.id, None).await,
+        Ok(()) => env.services.store.finish_job(item.id, None).await,
         Err(e) if retryable && item.attempts < item.max_attempts => {
             let delay = retry_delay(item.attempts);
             tracing::info!(
@@ -320,15 +291,15 @@ async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, 
                 retry_in_s = delay.num_seconds(),
                 "job failed; will retry"
             );
-            env.store.retry_job(item.id, e, delay).await
+            env.services.store.retry_job(item.id, e, delay).await
         }
         Err(e) => {
-            if let Some(notifier) = &env.notifier {
+            if let Some(notifier) = &env.services.notifier {
                 notifier
-                    .job_failed(&env.store, &item.batch, &item.job, e)
+                    .job_failed(&env.services.store, &item.batch, &item.job, e)
                     .await;
             }
-            env.store.finish_job(item.id, Some(e)).await
+            env.services.store.finish_job(item.id, Some(e)).await
         }
     };
     if let Err(e) = result {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::secret_id::digest;
-use crate::jobs::{self, JobCtx, Trigger, normalize};
+use crate::jobs::{self, Delivery, JobCtx, Pushed, Trigger};
 use crate::queue::{ALL_BATCHES, Job, enqueue_now};
 use crate::sources::{RawRow, RawValue};
 use crate::store::{Feedback, RunFilter, Silence};
@@ -316,40 +316,19 @@ async fn push(
             },
         })
         .collect();
-    let spec = &batch.spec;
-    let rejected = normalize(
-        batch.name(),
-        raw.clone(),
-        spec.ingest_metric_rounding,
-        &spec.tholdalert_thresholds,
-    )
-    .rejected;
+    // Alerts are sent after answering, so a slow channel does not hold the request.
+    let ctx = JobCtx {
+        delivery: Delivery::Detached,
+        ..JobCtx::for_run(&state.services, config.templates.clone(), Utc::now())
+    };
+    let Pushed { rejected, result } = jobs::push(&ctx, batch, raw).await;
     let rejected_json: Vec<Value> = rejected
         .iter()
         .take(100)
         .map(|r| json!({"row": r.row, "reason": r.reason}))
         .collect();
-    // No notifier: notices are sent after answering (below), so a slow channel must not
-    // hold the request.
-    let ctx = JobCtx::new(state.store.clone(), config.templates.clone(), Utc::now());
-    match jobs::run_push(&ctx, batch, raw).await {
+    match result {
         Ok(report) => {
-            if let (Some(notifier), false) = (state.notifier.clone(), report.notices.is_empty()) {
-                let (store, batch, notices) =
-                    (state.store.clone(), batch.clone(), report.notices.clone());
-                tokio::spawn(async move {
-                    let delivery = notifier.deliver(&store, Some(&batch), &notices, None);
-                    if tokio::time::timeout(crate::notify::DELIVERY_DEADLINE, delivery)
-                        .await
-                        .is_err()
-                    {
-                        tracing::warn!(
-                            batch = batch.name(),
-                            "delivery of pushed alerts stopped at its deadline"
-                        );
-                    }
-                });
-            }
             tracing::info!(
                 token = client.token_name,
                 batch = batch.name(),

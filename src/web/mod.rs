@@ -27,6 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::LiveConfig;
+use crate::jobs::Services;
 use crate::store::Store;
 use rate_limit::RateLimiter;
 use stats_cache::StatsCache;
@@ -43,10 +44,9 @@ pub struct AppState {
     stats: StatsCache,
     /// Admin credentials, session settings and the login limiter.
     pub admin: Arc<admin::AdminAuth>,
-    /// Sends alerts raised by rows pushed through the API.
-    pub notifier: Option<Arc<crate::notify::Notifier>>,
-    /// Where models are stored (the metric page shows them).
-    pub connectors: crate::connectors::Connectors,
+    /// What jobs run by a request use (a push's ingest; the metric page's model store):
+    /// the same database as `store`.
+    pub services: Services,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -55,7 +55,7 @@ const FEEDBACK_PER_MINUTE: u32 = 30;
 impl AppState {
     pub fn new(store: Store, config: Arc<LiveConfig>) -> Self {
         Self {
-            store,
+            store: store.clone(),
             config,
             public_feedback: false,
             feedback_limiter: Arc::new(RateLimiter::new(FEEDBACK_PER_MINUTE)),
@@ -63,18 +63,14 @@ impl AppState {
             admin: Arc::new(admin::AdminAuth::new(
                 crate::config::AdminSettings::default(),
             )),
-            notifier: None,
-            connectors: Default::default(),
+            services: Services::local(store),
         }
     }
 
-    pub fn with_connectors(mut self, connectors: crate::connectors::Connectors) -> Self {
-        self.connectors = connectors;
-        self
-    }
-
-    pub fn with_notifier(mut self, notifier: Option<Arc<crate::notify::Notifier>>) -> Self {
-        self.notifier = notifier;
+    /// The process's services, and their database as the pages' (see [`Services`]).
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.store = services.store.clone();
+        self.services = services;
         self
     }
 

@@ -21,6 +21,7 @@ use tower::ServiceExt;
 
 use crate::store_local::count;
 use crate::support::MetricsDir;
+use crate::support::app::{QUIET, TestApp, spawn_app};
 
 pub const USER: &str = "ops";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -28,6 +29,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const BATCH: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' || n AS metric_name, n * 1.5 AS metric_value FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3)\n";
 
 pub struct Admin {
+    pub app: TestApp,
     pub dir: MetricsDir,
     pub store: Store,
     pub state: AppState,
@@ -44,29 +46,38 @@ pub fn admin_settings() -> AdminSettings {
     }
 }
 
-/// A server with batch `b` whose ingest makes three metrics, admin credentials, and a
-/// live (reloadable) configuration with a secret in the environment.
+/// The app with batch `b` whose ingest makes three metrics, admin credentials, and a live
+/// (reloadable) configuration with a secret in the environment. No scheduler, worker or
+/// config watcher runs: tests queue jobs and run them with [`work_until`].
 pub async fn admin_site(batch_yaml: &str) -> Admin {
+    admin_app(batch_yaml, &[]).await
+}
+
+/// [`admin_site`] with more environment (`ANOMSTACK_WORKERS=true` runs its workers).
+pub async fn admin_app(batch_yaml: &str, more_env: &[(&str, &str)]) -> Admin {
     let dir = MetricsDir::new();
     dir.write("b.yaml", batch_yaml);
-    let env = EnvVars::from_pairs([
+    let mut pairs = vec![
         ("ANOMSTACK_SLACK_TOKEN", "xoxb-very-secret"),
         ("ANOMSTACK_PORT", "8080"),
-    ]);
-    let settings = dir.settings(&env);
-    let config = anomstack::config::load(&settings, &env).unwrap();
-    let store = Store::open(&DatabaseLocation::Local {
+    ];
+    pairs.extend(QUIET);
+    pairs.retain(|(k, _)| !more_env.iter().any(|(m, _)| m == k));
+    pairs.extend(more_env.iter().copied());
+    let env = EnvVars::from_pairs(pairs);
+    let mut settings = dir.settings(&env);
+    settings.database = DatabaseLocation::Local {
         path: dir.tmp.path().join("app.db"),
-    })
-    .await
-    .unwrap();
-    let live = LiveConfig::new(config, settings, env);
-    let state = AppState::new(store.clone(), live.clone()).with_admin(admin_settings());
+    };
+    settings.admin = admin_settings();
+    let config = anomstack::config::load(&settings, &env).unwrap();
+    let app = spawn_app(settings, config, env).await;
     Admin {
         dir,
-        store,
-        state,
-        live,
+        store: app.store.clone(),
+        state: app.state.clone(),
+        live: app.state.config.clone(),
+        app,
     }
 }
 
@@ -546,14 +557,11 @@ async fn wrong_passwords_are_rejected_alike_then_locked_out() {
 /// Runs queued jobs with a real worker until `until` holds (at most 60 s).
 async fn work_until(site: &Admin, sql: &str, want: i64) {
     let env = Arc::new(worker::WorkerEnv {
-        store: site.store.clone(),
+        services: site.state.services.clone(),
         config: site.live.clone(),
         worker_id: worker::new_worker_id(),
         kill_after: Duration::from_secs(60),
         stale_after: Duration::from_secs(30),
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(worker::run(env, 2, Duration::from_secs(5), async {

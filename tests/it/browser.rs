@@ -39,30 +39,12 @@ async fn run_browser(script: &str, base: &str, extra: &[&str], steps: &[&str]) -
     stdout
 }
 
-/// Serves `state` on 127.0.0.1 until the returned sender fires.
-async fn serve(
-    state: anomstack::web::AppState,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(anomstack::serve::run(listener, state, async {
-        let _ = stopped.await;
-    }));
-    (base, stop, server)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_works_in_a_real_browser() {
     let site = site(true).await;
-    let (base, stop, server) = serve(site.state.clone()).await;
     run_browser(
         "dashboard.mjs",
-        &base,
+        &site.app.base,
         &[],
         &[
             "home",
@@ -76,36 +58,16 @@ async fn the_dashboard_works_in_a_real_browser() {
         ],
     )
     .await;
-    let _ = stop.send(());
-    let _ = server.await;
+    site.app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_panel_runs_a_job_in_a_real_browser() {
-    let site = crate::admin::admin_site(crate::admin::BATCH).await;
-    let (base, stop, server) = serve(site.state.clone()).await;
-    let env = std::sync::Arc::new(anomstack::queue::worker::WorkerEnv {
-        store: site.store.clone(),
-        config: site.live.clone(),
-        worker_id: anomstack::queue::worker::new_worker_id(),
-        kill_after: Duration::from_secs(60),
-        stale_after: Duration::from_secs(30),
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    });
-    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(anomstack::queue::worker::run(
-        env,
-        2,
-        Duration::from_secs(5),
-        async {
-            let _ = worker_stopped.await;
-        },
-    ));
+    // The whole app, its workers running the jobs the buttons queue.
+    let site = crate::admin::admin_app(crate::admin::BATCH, &[("ANOMSTACK_WORKERS", "true")]).await;
     run_browser(
         "admin.mjs",
-        &base,
+        &site.app.base,
         &[crate::admin::USER, crate::admin::PASSWORD],
         &[
             "admin-closed",
@@ -119,12 +81,10 @@ async fn the_admin_panel_runs_a_job_in_a_real_browser() {
         ],
     )
     .await;
-    let _ = stop_worker.send(());
-    let _ = worker.await;
-    let _ = stop.send(());
-    let _ = server.await;
+    let store = site.store.clone();
+    site.app.stop().await;
     assert_eq!(
-        crate::store_local::count(&site.store, "SELECT COUNT(*) FROM admin_sessions").await,
+        crate::store_local::count(&store, "SELECT COUNT(*) FROM admin_sessions").await,
         0,
         "logging out removed the session"
     );

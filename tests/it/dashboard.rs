@@ -13,6 +13,7 @@ use tower::ServiceExt;
 
 use crate::store_local::count;
 use crate::support::MetricsDir;
+use crate::support::app::{QUIET, TestApp, spawn_app};
 
 const HOSTILE: [&str; 3] = [
     "<script>alert(1)</script>",
@@ -25,6 +26,7 @@ fn long_name() -> String {
 }
 
 pub struct Site {
+    pub app: TestApp,
     _dir: MetricsDir,
     pub store: Store,
     pub state: AppState,
@@ -95,12 +97,19 @@ pub async fn site(public_feedback: bool) -> Site {
         metadata: String::new(),
     });
     store.upsert_metrics("metrics", &rows).await.unwrap();
-    let state = AppState::new(store.clone(), anomstack::config::LiveConfig::fixed(config))
-        .with_public_feedback(public_feedback);
+    let env = anomstack::config::EnvVars::from_pairs(QUIET);
+    let mut settings = dir.settings(&env);
+    settings.database = DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    };
+    settings.public_feedback = public_feedback;
+    let app = spawn_app(settings, config, env).await;
+    drop(store);
     Site {
         _dir: dir,
-        store,
-        state,
+        store: app.store.clone(),
+        state: app.state.clone(),
+        app,
         end,
     }
 }
@@ -592,15 +601,8 @@ async fn the_openapi_document_describes_every_api_route() {
 async fn prometheus_metrics_count_runs_and_the_queue() {
     let site = site(false).await;
     let config = site.state.config.current();
-    let ctx = anomstack::jobs::JobCtx {
-        store: site.store.clone(),
-        templates: config.templates.clone(),
-        run_ts: Utc::now(),
-        queue_id: None,
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx =
+        anomstack::jobs::JobCtx::new(site.store.clone(), config.templates.clone(), Utc::now());
     // `SELECT 1` has no metric columns: a failed ingest run.
     let _ = anomstack::jobs::run_recorded(
         &ctx,

@@ -14,7 +14,7 @@ use anomstack::config::{
     BatchJob, ChannelSettings, DatabaseLocation, EmailSettings, Secret, SlackSettings, SmtpTls,
     WebhookSettings,
 };
-use anomstack::jobs::{self, JobCtx, Trigger};
+use anomstack::jobs::{self, JobCtx, Trigger, Work};
 use anomstack::notify::Notifier;
 use anomstack::store::{MetricRow, MetricType, NewSilence, Store};
 use chrono::{Duration as Span, Utc};
@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::store_local::count;
 use crate::support::MetricsDir;
+use crate::support::app::spawn_app;
 use crate::support::receiver::{Recorded, fake_slack, webhook_receiver};
 
 /// A real SMTP server writing each message it gets as parsed JSON into a folder.
@@ -595,48 +596,31 @@ async fn a_job_that_fails_for_good_mails_the_failure_address() {
         "metric_batch: f\ningest_sql: SELECT * FROM no_such_table\n",
     );
     let config = dir.load_ok(&[]);
-    let store = Store::open(&DatabaseLocation::Local {
-        path: dir.tmp.path().join("app.db"),
-    })
-    .await
-    .unwrap();
     let sink = SmtpSink::start();
-    let channels = ChannelSettings {
+    // The whole app with its worker (no scheduler: the one job is queued below).
+    let env = anomstack::config::EnvVars::from_pairs([("ANOMSTACK_SCHEDULER", "false")]);
+    let mut settings = dir.settings(&env);
+    settings.database = DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    };
+    settings.channels = ChannelSettings {
         failure_email: Some(sink.settings(&["oncall@example.com"])),
         ..ChannelSettings::default()
     };
+    let app = spawn_app(settings, config, env).await;
+    let store = app.store.clone();
     // One attempt only, so the first failure is final.
     store
         .enqueue("f", "ingest", "admin", Utc::now(), 1)
         .await
         .unwrap()
         .unwrap();
-    let env = Arc::new(anomstack::queue::worker::WorkerEnv {
-        store: store.clone(),
-        config: anomstack::config::LiveConfig::fixed(config),
-        worker_id: anomstack::queue::worker::new_worker_id(),
-        kill_after: Duration::from_secs(60),
-        stale_after: Duration::from_secs(30),
-        notifier: Some(Arc::new(Notifier::new(channels).unwrap())),
-        llm: None,
-        connectors: Default::default(),
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(anomstack::queue::worker::run(
-        env,
-        1,
-        Duration::from_secs(5),
-        async {
-            let _ = stopped.await;
-        },
-    ));
     let deadline = Instant::now() + Duration::from_secs(30);
     while sink.messages().is_empty() {
         assert!(Instant::now() < deadline, "no failure email");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = stop.send(());
-    worker.await.unwrap();
+    app.stop().await;
     let mail = &sink.messages()[0];
     assert_eq!(mail["rcpt_tos"], serde_json::json!(["oncall@example.com"]));
     assert_eq!(mail["subject"], "❌ anomstack: ingest of f failed");
@@ -678,8 +662,9 @@ async fn the_daily_summary_goes_to_every_configured_channel() {
             ..ChannelSettings::default()
         },
     );
-    jobs::run_summary_limited(&ctx, &config.batches, Trigger::Cli, None)
+    jobs::run(&ctx, Work::Summary(&config.batches), Trigger::Cli, None)
         .await
+        .report()
         .unwrap();
     let calls = hook.all();
     assert_eq!(calls.len(), 1);

@@ -98,15 +98,7 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
         put(&store, i, "m", noise(i)).await;
         put(&store, i, "shift", noise(i + 7)).await;
     }
-    let ctx = |i: i64| JobCtx {
-        store: store.clone(),
-        templates: config.templates.clone(),
-        run_ts: t(i),
-        queue_id: None,
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = |i: i64| JobCtx::new(store.clone(), config.templates.clone(), t(i));
     let times: Vec<_> = (0..400).map(t).collect();
     jobs::backfill(&ctx(399), batch, &times, &|_| {})
         .await
@@ -222,10 +214,7 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
     );
 
     // Retention removes rows older than delete_after_n_days (here all of them, a year on).
-    let later = JobCtx {
-        run_ts: t(0) + Duration::days(400),
-        ..ctx(0)
-    };
+    let later = ctx(0).at(t(0) + Duration::days(400));
     let report = jobs::run_recorded(&later, batch, BatchJob::Delete, Trigger::Cli)
         .await
         .unwrap();
@@ -250,15 +239,7 @@ async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_rec
     })
     .await
     .unwrap();
-    let ctx = JobCtx {
-        store: store.clone(),
-        templates: config.templates.clone(),
-        run_ts: t(10),
-        queue_id: None,
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = JobCtx::new(store.clone(), config.templates.clone(), t(10));
     // No src table: ingest fails and says why.
     let err = jobs::run_recorded(&ctx, batch, BatchJob::Ingest, Trigger::Cli)
         .await
@@ -274,10 +255,7 @@ async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_rec
         .unwrap();
     for i in 0..10 {
         put(&store, i, "m", noise(i)).await;
-        let c = JobCtx {
-            run_ts: t(i),
-            ..ctx.clone()
-        };
+        let c = ctx.clone().at(t(i));
         jobs::run_recorded(&c, batch, BatchJob::Ingest, Trigger::Cli)
             .await
             .unwrap();
@@ -345,15 +323,7 @@ async fn a_train_sql_that_interleaves_metrics_trains_on_whole_series() {
         })
         .collect();
     store.upsert_metrics("metrics", &rows).await.unwrap();
-    let ctx = JobCtx {
-        store: store.clone(),
-        templates: config.templates.clone(),
-        run_ts: t(59),
-        queue_id: None,
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
-    };
+    let ctx = JobCtx::new(store.clone(), config.templates.clone(), t(59));
     for (batch, folder) in [("g", &grouped), ("i", &interleaved)] {
         let report = jobs::run_recorded(
             &ctx,
@@ -407,9 +377,14 @@ async fn seeding_gives_only_empty_batches_history_scores_and_models() {
     let now = Utc::now();
     let ctx = JobCtx::new(store.clone(), config.templates.clone(), now);
     // `kept` already has data: seeding must not add to it.
-    jobs::run_job(&ctx, config.batch("kept").unwrap(), BatchJob::Ingest)
-        .await
-        .unwrap();
+    jobs::run_recorded(
+        &ctx,
+        config.batch("kept").unwrap(),
+        BatchJob::Ingest,
+        Trigger::Cli,
+    )
+    .await
+    .unwrap();
 
     let seeded = jobs::seed_empty_batches(&ctx, &config.batches, 6, Duration::minutes(10)).await;
     assert_eq!(seeded, ["fresh"]);

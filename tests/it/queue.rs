@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anomstack::app::Shutdown;
 use anomstack::config::DatabaseLocation;
+use anomstack::jobs::Services;
 use anomstack::jobs::Trigger;
 use anomstack::queue::{self, worker};
-use anomstack::serve::Shutdown;
 use anomstack::store::Store;
 use chrono::Utc;
 
@@ -45,14 +46,11 @@ fn env(
     kill_after: Duration,
 ) -> Arc<worker::WorkerEnv> {
     Arc::new(worker::WorkerEnv {
-        store: store.clone(),
+        services: Services::local(store.clone()),
         config: anomstack::config::LiveConfig::fixed((**config).clone()),
         worker_id: worker::new_worker_id(),
         kill_after,
         stale_after: Duration::from_secs(1),
-        notifier: None,
-        llm: None,
-        connectors: Default::default(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod app;
 pub mod hrana;
 pub mod receiver;
 pub mod services;

@@ -53,7 +53,11 @@ pub async fn metric_page(
     let models: Vec<(String, Option<TrainedModel>)> = {
         let load = async {
             let mut out = Vec::new();
-            if let Ok(store) = state.connectors.model_store(&spec.model_path, &state.store) {
+            if let Ok(store) = state
+                .services
+                .connectors
+                .model_store(&spec.model_path, &state.store)
+            {
                 for plan in spec.models().unwrap_or_default() {
                     let model = store
                         .load(batch.name(), &metric, &plan.tag)
