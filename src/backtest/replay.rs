@@ -27,15 +27,13 @@ impl ReplaySettings {
             models: spec.models()?,
             combination: spec.combination(),
             score_method: spec.model_score_method,
+            // Every replayed point is the newest when it arrives.
             rule: AlertRule {
-                smooth_n: spec.alert_smooth_n as usize,
-                threshold: spec.alert_threshold,
                 recent_n: 1,
-                snooze_n: spec.alert_snooze_n as usize,
-                always: spec.alert_always,
+                ..spec.alert_rule()
             },
-            train_max_n: spec.train_max_n as usize,
-            train_min_n: spec.train_min_n as usize,
+            train_max_n: spec.train_max_n,
+            train_min_n: spec.train_min_n,
             train_max_age: i64::from(spec.train_metric_timestamp_max_days_ago) * 86_400,
             retrain_every: retrain_every.max(1),
         })

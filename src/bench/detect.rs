@@ -54,15 +54,9 @@ impl BenchConfig {
             models: spec.models()?,
             score_method: spec.model_score_method,
             combination: spec.combination(),
-            rule: AlertRule {
-                smooth_n: spec.alert_smooth_n as usize,
-                threshold: spec.alert_threshold,
-                recent_n: spec.alert_recent_n as usize,
-                snooze_n: spec.alert_snooze_n as usize,
-                always: spec.alert_always,
-            },
-            train_max_n: spec.train_max_n as usize,
-            score_max_n: spec.score_max_n as usize,
+            rule: spec.alert_rule(),
+            train_max_n: spec.train_max_n,
+            score_max_n: spec.score_max_n,
         })
     }
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cron_schedule::CronSchedule;
-use crate::detect::{Aggregation, Combination, DetectorSpec, Preprocess, ScoreMethod};
+use crate::detect::{Aggregation, Combination, Preprocess, ScoreMethod};
 use crate::dialect::Dialect;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,10 +39,10 @@ pub struct BatchSpec {
     pub model_configs: Vec<ModelConfig>,
     pub model_combination_method: CombinationMethod,
     pub model_score_method: ScoreMethod,
-    pub train_max_n: u32,
-    pub train_min_n: u32,
+    pub train_max_n: usize,
+    pub train_min_n: usize,
     pub train_metric_timestamp_max_days_ago: u32,
-    pub score_max_n: u32,
+    pub score_max_n: usize,
     pub score_metric_timestamp_max_days_ago: u32,
     pub preprocess_params: PreprocessParams,
     pub train_exclude_metrics: Vec<String>,
@@ -58,36 +58,36 @@ pub struct BatchSpec {
     pub alert_always: bool,
     /// Send a "back to normal" notice once a metric that alerted has this many scored points
     /// below the threshold after its alert (0: never).
-    pub alert_resolve_n: u32,
+    pub alert_resolve_n: usize,
     pub alert_metric_timestamp_max_days_ago: u32,
-    pub alert_recent_n: u32,
-    pub alert_max_n: u32,
-    pub alert_smooth_n: u32,
-    pub alert_snooze_n: u32,
+    pub alert_recent_n: usize,
+    pub alert_max_n: usize,
+    pub alert_smooth_n: usize,
+    pub alert_snooze_n: usize,
     pub alert_threshold: f64,
     pub alert_exclude_metrics: Vec<String>,
 
     pub tholdalert_methods: Methods,
-    pub tholdalert_recent_n: u32,
-    pub tholdalert_snooze_n: u32,
+    pub tholdalert_recent_n: usize,
+    pub tholdalert_snooze_n: usize,
     pub tholdalert_thresholds: BTreeMap<String, ThresholdBounds>,
     pub tholdalert_exclude_metrics: Vec<String>,
 
     pub change_metric_timestamp_max_days_ago: u32,
-    pub change_max_n: u32,
-    pub change_smooth_n: u32,
-    pub change_snooze_n: u32,
+    pub change_max_n: usize,
+    pub change_smooth_n: usize,
+    pub change_snooze_n: usize,
     pub change_threshold: f64,
-    pub change_detect_last_n: u32,
+    pub change_detect_last_n: usize,
     pub change_include_metrics: Vec<String>,
     pub change_exclude_metrics: Vec<String>,
 
     pub llmalert_model: String,
-    pub llmalert_recent_n: u32,
-    pub llmalert_smooth_n: u32,
+    pub llmalert_recent_n: usize,
+    pub llmalert_smooth_n: usize,
     pub llmalert_metric_rounding: i32,
     pub llmalert_metric_timestamp_max_days_ago: u32,
-    pub llmalert_prompt_max_n: u32,
+    pub llmalert_prompt_max_n: usize,
     pub llmalert_include_plot: bool,
     pub llmalert_anomaly_agent_detection_prompt: Option<String>,
     pub llmalert_anomaly_agent_system_prompt: Option<String>,
@@ -270,9 +270,9 @@ impl BatchSpec {
     pub fn preprocess(&self) -> Preprocess {
         let p = &self.preprocess_params;
         Preprocess {
-            diff_n: p.diff_n as usize,
-            smooth_n: p.smooth_n as usize,
-            lags_n: p.lags_n as usize,
+            diff_n: p.diff_n,
+            smooth_n: p.smooth_n,
+            lags_n: p.lags_n,
             resample_seconds: p.freq.as_ref().map(|f| f.seconds() as i64),
             aggregation: match p.freq_agg {
                 FreqAgg::Mean => Aggregation::Mean,
@@ -280,31 +280,6 @@ impl BatchSpec {
             },
             center: p.center,
         }
-    }
-
-    /// The models of `model_configs`, each with its tag, detector and preprocessing.
-    /// Validation has already checked that every entry parses, so an error here means the
-    /// config was not validated.
-    pub fn models(&self) -> Result<Vec<ModelPlan>, String> {
-        let base = self.preprocess();
-        self.model_configs
-            .iter()
-            .map(|m| {
-                let mut preprocess = base;
-                if let Some(o) = &m.preprocess_params {
-                    let to_usize = |v: Option<u32>, d: usize| v.map_or(d, |v| v as usize);
-                    preprocess.diff_n = to_usize(o.diff_n, base.diff_n);
-                    preprocess.smooth_n = to_usize(o.smooth_n, base.smooth_n);
-                    preprocess.lags_n = to_usize(o.lags_n, base.lags_n);
-                    preprocess.center = o.center.unwrap_or(base.center);
-                }
-                Ok(ModelPlan {
-                    tag: m.tag(),
-                    detector: DetectorSpec::from_config(&m.model_name, &m.model_params)?,
-                    preprocess,
-                })
-            })
-            .collect()
     }
 
     pub fn combination(&self) -> Combination {
@@ -375,18 +350,10 @@ pub struct ModelConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreprocessOverride {
-    pub diff_n: Option<u32>,
-    pub smooth_n: Option<u32>,
-    pub lags_n: Option<u32>,
+    pub diff_n: Option<usize>,
+    pub smooth_n: Option<usize>,
+    pub lags_n: Option<usize>,
     pub center: Option<bool>,
-}
-
-/// One model of a batch, ready to train: its tag, detector and preprocessing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelPlan {
-    pub tag: String,
-    pub detector: DetectorSpec,
-    pub preprocess: Preprocess,
 }
 
 impl ModelConfig {
@@ -409,9 +376,9 @@ pub enum CombinationMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreprocessParams {
-    pub diff_n: u32,
-    pub smooth_n: u32,
-    pub lags_n: u32,
+    pub diff_n: usize,
+    pub smooth_n: usize,
+    pub lags_n: usize,
     pub freq: Option<ResampleFreq>,
     pub freq_agg: FreqAgg,
     pub center: bool,

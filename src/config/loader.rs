@@ -164,11 +164,18 @@ pub fn load(settings: &Settings, env: &EnvVars) -> Result<Config, ConfigErrors> 
                         for w in &lacking {
                             found.warn(w.clone(), Some(&name));
                         }
-                        batches.push(Batch {
-                            spec,
-                            file: path,
-                            warnings: lacking,
-                        });
+                        match Batch::new(spec, path.clone(), lacking) {
+                            Ok(batch) => batches.push(batch),
+                            Err(e) => invalid.push(InvalidBatch {
+                                name: Some(name),
+                                errors: vec![ConfigError::new(
+                                    Origin::File(path.clone()),
+                                    Some("model_configs"),
+                                    e,
+                                )],
+                                file: path,
+                            }),
+                        }
                     }
                     continue;
                 }
@@ -325,10 +332,12 @@ pub fn load_file(path: &Path) -> Result<Batch, ConfigErrors> {
     normalize_table_key(&mut spec, &figment, &mut found);
     let problems = check_batch(&spec, &figment, path, &templates, &mut found);
     if problems.is_empty() {
-        Ok(Batch {
-            spec,
-            file: path.to_path_buf(),
-            warnings: Vec::new(),
+        Batch::new(spec, path.to_path_buf(), Vec::new()).map_err(|e| {
+            ConfigErrors(vec![ConfigError::new(
+                Origin::File(path.to_path_buf()),
+                Some("model_configs"),
+                e,
+            )])
         })
     } else {
         Err(ConfigErrors(problems))

@@ -30,6 +30,7 @@ mod llm;
 mod loader;
 pub mod mask;
 mod original;
+mod plan;
 mod secret;
 mod settings;
 mod sources;
@@ -41,8 +42,8 @@ use std::path::{Path, PathBuf};
 pub use admin::{AdminCredentials, AdminSettings};
 pub use batch::{
     AlertMethod, BatchJob, BatchSpec, CombinationMethod, DbKind, FreqAgg, JobSchedule, Methods,
-    ModelConfig, ModelPlan, PreprocessOverride, PreprocessParams, ResampleFreq, Route,
-    ScheduleStatus, SqlDialect, ThresholdBounds,
+    ModelConfig, PreprocessOverride, PreprocessParams, ResampleFreq, Route, ScheduleStatus,
+    SqlDialect, ThresholdBounds,
 };
 pub use channels::{ChannelSettings, EmailSettings, SlackSettings, SmtpTls, WebhookSettings};
 pub use cron_schedule::CronSchedule;
@@ -51,6 +52,7 @@ pub use error::{ConfigError, ConfigErrors, Origin};
 pub use live::{LiveConfig, Reload};
 pub use llm::LlmSettings;
 pub use loader::{builtin_defaults_batch, env_prefix, load, load_file};
+pub use plan::{AlertRule, ModelPlan};
 pub use secret::Secret;
 pub use settings::{DEFAULT_PORT, DEFAULT_SQLITE_PATH, DatabaseLocation, Settings};
 pub use sources::{
@@ -69,9 +71,24 @@ pub struct Batch {
     /// What this build or environment lacks for the batch (an engine, a model store, an
     /// engine's credentials): the jobs that need it fail until then. Shown with the batch.
     pub warnings: Vec<String>,
+    /// `model_configs`, parsed.
+    pub models: Vec<ModelPlan>,
+    /// The `alert_*` keys as a rule.
+    pub alert: AlertRule,
 }
 
 impl Batch {
+    /// A validated spec's batch; the error says which model config does not parse.
+    pub fn new(spec: BatchSpec, file: PathBuf, warnings: Vec<String>) -> Result<Self, String> {
+        Ok(Self {
+            models: spec.models()?,
+            alert: spec.alert_rule(),
+            spec,
+            file,
+            warnings,
+        })
+    }
+
     pub fn name(&self) -> &str {
         &self.spec.metric_batch
     }

@@ -2,7 +2,7 @@
 //! (trailing smoothing, threshold, recent points only, snooze by periods and by timestamp);
 //! each decision becomes an `alert` row and a notice.
 
-use super::rules::{AlertRule, alert_decisions};
+use super::rules::alert_decisions;
 use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, title_time};
 use crate::config::Batch;
 use crate::detect::smoothed_scores;
@@ -17,13 +17,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         .query_long_rows(batch.name(), &sql, "alert_sql failed")
         .await?;
     report.rows_read = rows.len() as u64;
-    let rule = AlertRule {
-        smooth_n: spec.alert_smooth_n as usize,
-        threshold: spec.alert_threshold,
-        recent_n: spec.alert_recent_n as usize,
-        snooze_n: spec.alert_snooze_n as usize,
-        always: spec.alert_always,
-    };
+    let rule = batch.alert;
     let mut new_alerts = Vec::new();
     for (metric, rows) in by_metric(rows) {
         let scores: Vec<&MetricRow> = rows
@@ -41,12 +35,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         let decided = alert_decisions(&rule, &values, &alerted);
         let smoothed = smoothed_scores(&values, rule.smooth_n);
         if decided.is_empty() {
-            let recovered = resolved(
-                &smoothed,
-                &alerted,
-                rule.threshold,
-                spec.alert_resolve_n as usize,
-            );
+            let recovered = resolved(&smoothed, &alerted, rule.threshold, spec.alert_resolve_n);
             // Told once: a sent "resolved" message since the alert means it was.
             let recovered = match recovered {
                 Some(i) => {

@@ -35,8 +35,8 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         for (i, z) in change_decisions(
             &values,
             &flagged,
-            spec.change_detect_last_n as usize,
-            spec.change_snooze_n as usize,
+            spec.change_detect_last_n,
+            spec.change_snooze_n,
             spec.change_threshold,
         ) {
             let at = points[i].timestamp;

@@ -232,8 +232,8 @@ async fn threshold_alerts(
         for i in snoozed_decisions(
             &fires,
             &alerted,
-            spec.tholdalert_recent_n as usize,
-            spec.tholdalert_snooze_n as usize,
+            spec.tholdalert_recent_n,
+            spec.tholdalert_snooze_n,
         ) {
             let (row, Some(breach)) = (series[i], breaches[i]) else {
                 continue;

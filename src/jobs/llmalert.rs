@@ -61,8 +61,8 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             .filter(|r| r.metric_type == MetricType::LlmAlert)
             .map(|r| r.timestamp)
             .collect();
-        smooth(&mut points, spec.llmalert_smooth_n as usize);
-        let keep = spec.llmalert_prompt_max_n.max(1) as usize;
+        smooth(&mut points, spec.llmalert_smooth_n);
+        let keep = spec.llmalert_prompt_max_n.max(1);
         let points = &points[points.len().saturating_sub(keep)..];
         let lines: Vec<(String, f64)> = points
             .iter()
@@ -148,7 +148,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             .upsert_metrics(&spec.table_key, &new_rows)
             .await?
             .written as u64;
-        let recent_n = spec.llmalert_recent_n.max(1) as usize;
+        let recent_n = spec.llmalert_recent_n.max(1);
         let recent_from = points[points.len().saturating_sub(recent_n)].0;
         let mut fresh: Vec<&(chrono::NaiveDateTime, String)> = found
             .iter()

@@ -7,19 +7,7 @@
 //! its smoothed score reaches the threshold and no alert exists within the `snooze_n` points
 //! before it, nor on the point itself.
 
-/// The parameters of the anomaly-alert rule (`alert_*` keys).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AlertRule {
-    /// Scores averaged into the smoothed score, the newest included; 0 or 1 means no smoothing.
-    pub smooth_n: usize,
-    pub threshold: f64,
-    /// Only the newest this-many points may alert.
-    pub recent_n: usize,
-    /// Points after an alert during which the metric does not alert again.
-    pub snooze_n: usize,
-    /// Alert on the newest point whatever its score (for testing channels).
-    pub always: bool,
-}
+pub use crate::config::AlertRule;
 
 use crate::detect::smoothed_scores;
 

@@ -9,16 +9,13 @@ use chrono::NaiveDateTime;
 
 use super::{JobCtx, JobError, JobReport, by_metric, model_store, render, round_to};
 use crate::config::Batch;
-use crate::detect::{FeatureCache, TrainedModel, combine};
+use crate::detect::{FeatureCache, combine};
+use crate::model_store::ModelLoadError;
 use crate::store::{MetricRow, MetricType};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let mut report = JobReport::default();
-    let plans = spec.models().map_err(|message| JobError::Config {
-        batch: batch.name().to_owned(),
-        message,
-    })?;
     let sql = render(ctx, batch, "score_sql", &spec.score_sql)?;
     let rows = ctx
         .store
@@ -49,14 +46,14 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             continue;
         }
         let mut models = Vec::new();
-        for plan in &plans {
-            match store.load(batch.name(), &metric, &plan.tag).await {
+        for (plan, model) in store.trained(batch.name(), &metric, &batch.models).await {
+            match model {
                 Ok(None) => {}
-                Ok(Some(bytes)) => match TrainedModel::from_json(&bytes) {
-                    Ok(m) => models.push(m),
-                    Err(e) => report.skip(&metric, format!("model {}: {e}", plan.tag)),
-                },
-                Err(e) => {
+                Ok(Some(m)) => models.push(m),
+                Err(ModelLoadError::Format(e)) => {
+                    report.skip(&metric, format!("model {}: {e}", plan.tag));
+                }
+                Err(ModelLoadError::Store(e)) => {
                     tracing::warn!(batch = batch.name(), metric, error = %e, "model unreadable; metric skipped");
                     report.skip(&metric, format!("model {}: {e}", plan.tag));
                     unreadable.get_or_insert(e);

@@ -18,14 +18,10 @@ const CONTEXT: &str = "train_sql failed";
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
-    let plans = spec.models().map_err(|message| JobError::Config {
-        batch: batch.name().to_owned(),
-        message,
-    })?;
     let sql = render(ctx, batch, "train_sql", &spec.train_sql)?;
     let fitter = Fitter {
-        plans,
-        min_n: spec.train_min_n as usize,
+        plans: batch.models.clone(),
+        min_n: spec.train_min_n,
         method: spec.model_score_method,
         trained_at: ctx.run_ts.timestamp(),
     };

@@ -10,7 +10,8 @@ mod object;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::ObjectStoreSettings;
+use crate::config::{ModelPlan, ObjectStoreSettings};
+use crate::detect::TrainedModel;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,17 @@ pub enum ModelStoreError {
     Io { path: PathBuf, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why one stored model cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelLoadError {
+    /// The store could not be read (it may read none).
+    #[error(transparent)]
+    Store(#[from] ModelStoreError),
+    /// The document is not a model this version reads (only this one is unusable).
+    #[error("{0}")]
+    Format(#[from] crate::detect::DetectError),
 }
 
 #[derive(Clone)]
@@ -116,6 +128,28 @@ impl ModelStore {
             // would cost a request per save, and the keyed object is found first.
             ModelStore::Object(models) => models.save(&object_key(batch, metric, tag), body).await,
         }
+    }
+
+    /// The trained models of `metric`, one per plan in plan order (`None`: not trained yet).
+    /// What the score job scores with and the metric page describes.
+    pub async fn trained<'p>(
+        &self,
+        batch: &str,
+        metric: &str,
+        plans: &'p [ModelPlan],
+    ) -> Vec<(&'p ModelPlan, Result<Option<TrainedModel>, ModelLoadError>)> {
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let model = match self.load(batch, metric, &plan.tag).await {
+                Ok(None) => Ok(None),
+                Ok(Some(bytes)) => TrainedModel::from_json(&bytes)
+                    .map(Some)
+                    .map_err(ModelLoadError::from),
+                Err(e) => Err(e.into()),
+            };
+            out.push((plan, model));
+        }
+        out
     }
 
     /// The stored model, or `None` when the metric has none yet.

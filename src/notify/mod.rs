@@ -27,7 +27,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest one job's delivery may take in all; the rest of its messages are dropped and logged.
 pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 /// Most points drawn in an alert's chart, whatever `alert_max_n` asks (a PNG 1000 px wide).
-const MAX_CHART_POINTS: u32 = 5000;
+const MAX_CHART_POINTS: usize = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -309,7 +309,7 @@ impl Notifier {
     /// Draws `msg`'s points as a PNG.
     async fn chart(&self, batch: &Batch, msg: &Message, log: &mut Vec<String>) -> Option<Vec<u8>> {
         // The original draws change alerts' values smoothed over `change_smooth_n`, dashed.
-        let smooth_n = batch.spec.change_smooth_n as usize;
+        let smooth_n = batch.spec.change_smooth_n;
         let value_smooth = if msg.kind == "change" && smooth_n > 1 {
             let values: Vec<f64> = msg
                 .points

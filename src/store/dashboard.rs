@@ -17,7 +17,7 @@ use crate::timestamp::{format_db, parse_lenient};
 /// since a time before now (`24h`, `45m`, `7d`). A plain number means points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Window {
-    Last(u32),
+    Last(usize),
     Minutes(u32),
     Hours(u32),
     Days(u32),
@@ -42,7 +42,7 @@ impl Default for Window {
 }
 
 /// Points of one metric at most in a window, whatever was asked: bounds every page's work.
-pub const MAX_WINDOW_POINTS: u32 = 5000;
+pub const MAX_WINDOW_POINTS: usize = 5000;
 
 impl FromStr for Window {
     type Err = String;
@@ -66,7 +66,7 @@ impl FromStr for Window {
         }
         // Ten years back at most: enough for anyone, and no date arithmetic overflows.
         match unit {
-            None | Some('n') => Ok(Window::Last(n.min(MAX_WINDOW_POINTS))),
+            None | Some('n') => Ok(Window::Last((n as usize).min(MAX_WINDOW_POINTS))),
             Some('m') => Ok(Window::Minutes(n.min(60 * 24 * 3650))),
             Some('h') => Ok(Window::Hours(n.min(24 * 3650))),
             Some('d') => Ok(Window::Days(n.min(3650))),
@@ -258,7 +258,7 @@ pub const ANOMALY_KINDS: [MetricType; 4] = [
 /// column). A time window also stops at the metric's `MAX_WINDOW_POINTS`-th newest point, so
 /// `3650d` on a dense metric reads no more than `5000n` would.
 fn since_sql(table: &str, window: Window, now: NaiveDateTime) -> String {
-    let newest = |n: u32| {
+    let newest = |n: usize| {
         format!(
             "coalesce((SELECT s.metric_timestamp FROM {table} AS s
                 WHERE s.metric_batch = ?1 AND s.metric_type = 'metric' AND s.metric_name = n

@@ -95,7 +95,7 @@ pub struct WindowQuery<'a> {
     pub table: &'a str,
     pub batch: &'a str,
     pub metric_type: MetricType,
-    pub max_n: u32,
+    pub max_n: usize,
     pub since: Option<NaiveDateTime>,
     pub until: Option<NaiveDateTime>,
 }
@@ -259,7 +259,7 @@ impl Store {
                 q.metric_type.as_str(),
                 since,
                 until,
-                i64::from(q.max_n)
+                i64::try_from(q.max_n).unwrap_or(i64::MAX)
             ],
             q.batch,
             &format!(

@@ -58,14 +58,8 @@ pub async fn metric_page(
                 .connectors
                 .model_store(&spec.model_path, &state.store)
             {
-                for plan in spec.models().unwrap_or_default() {
-                    let model = store
-                        .load(batch.name(), &metric, &plan.tag)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|bytes| TrainedModel::from_json(&bytes).ok());
-                    out.push((plan.tag.clone(), model));
+                for (plan, model) in store.trained(batch.name(), &metric, &batch.models).await {
+                    out.push((plan.tag.clone(), model.ok().flatten()));
                 }
             }
             out
