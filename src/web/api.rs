@@ -3,7 +3,6 @@
 //! scripts and other dashboards.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,8 +10,7 @@ use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use crate::config::{Batch, Config};
+use super::{AppState, DashboardBatch, WebError};
 use crate::store::{ANOMALY_KINDS, BatchSummary, Feedback, MetricType, Window};
 use crate::version;
 
@@ -28,44 +26,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/batches/{batch}/anomalies", get(anomalies))
 }
 
-/// An API failure: a status and a message, answered as `{"error": "..."}`.
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    ApiError(status, message.into()).into_response()
-}
-
-fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "{context}");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("{context} failed; the server log has the details"),
-    )
-}
-
-fn batch_of<'a>(config: &'a Config, name: &str) -> Result<&'a Batch, ApiError> {
-    config
-        .dashboard_batch(name)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch named `{name}`")))
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct WindowQuery {
     window: Option<String>,
 }
 
-fn window_of(q: &WindowQuery) -> Result<Window, ApiError> {
+fn window_of(q: &WindowQuery) -> Result<Window, WebError> {
     match q.window.as_deref() {
         None | Some("") => Ok(Window::default()),
-        Some(raw) => raw
-            .parse()
-            .map_err(|e: String| ApiError(StatusCode::BAD_REQUEST, e)),
+        Some(raw) => raw.parse().map_err(WebError::BadRequest),
     }
 }
 
@@ -73,19 +42,16 @@ fn stamp(ts: NaiveDateTime) -> String {
     ts.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-async fn batches(State(state): State<AppState>) -> Response {
+async fn batches(State(state): State<AppState>) -> Result<Response, WebError> {
     let config = state.config.current();
     let mut out = Vec::new();
     for batch in config.dashboard_batches() {
         let spec = &batch.spec;
-        let stats = match state
+        let stats = state
             .stats
             .get(&state.store, batch, Window::default(), false)
             .await
-        {
-            Ok(s) => s,
-            Err(e) => return internal("reading the batches", &e),
-        };
+            .map_err(|e| WebError::internal("reading the batches", &e))?;
         let summary = BatchSummary::of(&stats);
         out.push(json!({
             "name": batch.name(),
@@ -96,54 +62,49 @@ async fn batches(State(state): State<AppState>) -> Response {
             "ingest_cron_schedule": spec.ingest_cron_schedule.as_str(),
         }));
     }
-    Json(Value::Array(out)).into_response()
+    Ok(Json(Value::Array(out)).into_response())
 }
 
 async fn metrics(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<WindowQuery>,
-) -> Response {
-    let config = state.config.current();
-    let (batch, window) = match (batch_of(&config, &name), window_of(&q)) {
-        (Ok(b), Ok(w)) => (b, w),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
-    match state.stats.get(&state.store, batch, window, false).await {
-        Ok(stats) => Json(
-            stats
-                .iter()
-                .map(|s| {
-                    json!({
-                        "name": s.name,
-                        "latest": stamp(s.latest),
-                        "points": s.points,
-                        "avg_score": s.avg_score,
-                        "anomaly_rate": s.anomaly_rate(),
-                        "alerts": s.alerts,
-                        "llmalerts": s.llmalerts,
-                        "changes": s.changes,
-                        "tholdalerts": s.tholdalerts,
-                    })
+) -> Result<Response, WebError> {
+    let (batch, window) = (shown.batch(), window_of(&q)?);
+    let stats = state
+        .stats
+        .get(&state.store, batch, window, false)
+        .await
+        .map_err(|e| WebError::internal("reading the batch's metrics", &e))?;
+    Ok(Json(
+        stats
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "latest": stamp(s.latest),
+                    "points": s.points,
+                    "avg_score": s.avg_score,
+                    "anomaly_rate": s.anomaly_rate(),
+                    "alerts": s.alerts,
+                    "llmalerts": s.llmalerts,
+                    "changes": s.changes,
+                    "tholdalerts": s.tholdalerts,
                 })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => internal("reading the batch's metrics", &e),
-    }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 async fn series(
     State(state): State<AppState>,
+    shown: DashboardBatch,
     Path((name, metric)): Path<(String, String)>,
     Query(q): Query<WindowQuery>,
-) -> Response {
-    let config = state.config.current();
-    let (batch, window) = match (batch_of(&config, &name), window_of(&q)) {
-        (Ok(b), Ok(w)) => (b, w),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
-    let points = match state
+) -> Result<Response, WebError> {
+    let (batch, window) = (shown.batch(), window_of(&q)?);
+    let points = state
         .store
         .dashboard_series(
             &batch.spec.table_key,
@@ -154,17 +115,13 @@ async fn series(
             None,
         )
         .await
-    {
-        Ok(p) => p,
-        Err(e) => return internal("reading the series", &e),
-    };
+        .map_err(|e| WebError::internal("reading the series", &e))?;
     if points.is_empty() {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no points for metric `{metric}` of batch `{name}` in this window"),
-        );
+        return Err(WebError::NotFound(format!(
+            "no points for metric `{metric}` of batch `{name}` in this window"
+        )));
     }
-    Json(json!({
+    Ok(Json(json!({
         "batch": batch.name(),
         "metric": metric,
         "window": window.to_string(),
@@ -179,7 +136,7 @@ async fn series(
             "feedback": p.feedback.map(feedback_name),
         })).collect::<Vec<_>>(),
     }))
-    .into_response()
+    .into_response())
 }
 
 fn feedback_name(f: Feedback) -> &'static str {
@@ -198,29 +155,24 @@ struct AnomalyQuery {
 
 async fn anomalies(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<AnomalyQuery>,
-) -> Response {
-    let config = state.config.current();
-    let batch = match batch_of(&config, &name) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, WebError> {
+    let batch = shown.batch();
     let kinds: Vec<MetricType> = match q.kind.as_deref() {
         None | Some("") => Vec::new(),
         Some(k) => match k.parse::<MetricType>() {
             Ok(t) if ANOMALY_KINDS.contains(&t) => vec![t],
             _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("kind `{k}`: expected alert, llmalert, change or tholdalert"),
-                );
+                return Err(WebError::BadRequest(format!(
+                    "kind `{k}`: expected alert, llmalert, change or tholdalert"
+                )));
             }
         },
     };
     let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
     let page = q.page.unwrap_or(1).max(1);
-    match state
+    let (items, total) = state
         .store
         .anomalies(
             &batch.spec.table_key,
@@ -230,8 +182,8 @@ async fn anomalies(
             per_page,
         )
         .await
-    {
-        Ok((items, total)) => Json(json!({
+        .map_err(|e| WebError::internal("reading the anomalies", &e))?;
+    Ok(Json(json!({
             "total": total,
             "page": page,
             "per_page": per_page,
@@ -243,10 +195,8 @@ async fn anomalies(
                 "metadata": a.metadata,
                 "feedback": a.feedback.map(feedback_name),
             })).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Err(e) => internal("reading the anomalies", &e),
-    }
+    }))
+    .into_response())
 }
 
 async fn openapi() -> Response {

@@ -12,8 +12,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::secret_id::digest;
+use super::{AppState, WebError};
 use crate::jobs::{self, Delivery, JobCtx, Pushed, Trigger};
 use crate::queue::{ALL_BATCHES, Job, enqueue_now};
 use crate::sources::{RawRow, RawValue};
@@ -43,11 +43,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "{context}");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("{context} failed; the server log has the details"),
-    )
+    WebError::internal(context, e).into_response()
 }
 
 impl FromRequestParts<AppState> for ApiClient {

@@ -1,5 +1,6 @@
 //! The HTTP server: one axum router assembled from small per-area routers, with the
-//! middleware stack (tracing, timeout, panic guard, compression) applied once here.
+//! middleware stack (error rendering, tracing, timeout, panic guard, compression, security
+//! headers) applied once here.
 
 pub mod admin;
 mod api;
@@ -7,6 +8,8 @@ mod api_write;
 mod assets;
 mod cookies;
 mod csrf;
+mod dashboard_batch;
+mod error;
 mod health;
 mod pages;
 mod prometheus;
@@ -25,6 +28,9 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+pub use dashboard_batch::DashboardBatch;
+pub use error::WebError;
 
 use crate::config::LiveConfig;
 use crate::jobs::Services;
@@ -128,8 +134,9 @@ pub fn router(state: AppState) -> Router {
         .merge(prometheus::router())
         .merge(pages::router())
         .merge(admin::router(state.clone()))
-        .fallback(|| async { pages::layout::not_found("There is no page at this address.") })
+        .fallback(|| async { WebError::NotFound("There is no page at this address.".into()) })
         .with_state(state)
+        .layer(axum::middleware::from_fn(error::render_errors))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -1,4 +1,4 @@
-//! Router-level tests (no socket): health and version.
+//! Router-level tests (no socket): health, version, and how errors are answered.
 
 use std::sync::Arc;
 
@@ -84,4 +84,46 @@ async fn unknown_paths_are_404() {
     .unwrap();
     let (status, _, _) = get(AppState::new(store, config()), "/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn one_error_is_json_for_the_api_a_fragment_for_htmx_and_a_page_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.path().join("a.db"),
+    })
+    .await
+    .unwrap();
+    let state = AppState::new(store, config());
+
+    let (status, body, _) = get(state.clone(), "/api/v1/batches/nope/metrics").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "There is no batch named “nope”.");
+    let (status, body, _) = get(state.clone(), "/api/v1/batches/a/metrics?window=soon").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("soon"), "{body}");
+
+    let resp = router(state.clone())
+        .oneshot(
+            Request::get("/batch/nope/cards")
+                .header("hx-request", "true")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let fragment = resp.into_body().collect().await.unwrap().to_bytes();
+    let fragment = String::from_utf8_lossy(&fragment);
+    assert!(fragment.starts_with("<p class=\"error\""), "{fragment}");
+    assert!(fragment.contains("There is no batch named “nope”."));
+    assert!(!fragment.contains("<html"));
+
+    let (status, _, page) = get(state, "/batch/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        page.contains("<html") && page.contains("Back to all batches"),
+        "{page}"
+    );
+    assert!(page.contains("There is no batch named “nope”."));
 }

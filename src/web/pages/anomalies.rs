@@ -6,21 +6,21 @@
 use std::net::SocketAddr;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, Extension, Path, Query, State};
+use axum::extract::{ConnectInfo, Extension, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, NaiveDateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{not_found, page, server_error};
+use super::layout::page;
 use crate::charts::{metric_chart, number, sparkline};
 use crate::config::Batch;
 use crate::store::{ANOMALY_KINDS, Anomaly, ChartPoint, Feedback, MetricType, Window};
 use crate::timestamp::{format_db, parse_lenient};
 use crate::web::csrf;
 use crate::web::view::{View, ViewQuery, segment};
-use crate::web::{AppState, admin};
+use crate::web::{AppState, DashboardBatch, WebError, admin};
 
 const PER_PAGE: u32 = 50;
 
@@ -34,15 +34,11 @@ pub struct ListQuery {
 
 pub async fn anomaly_list(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Response, WebError> {
+    let batch = shown.batch();
     let view = View::from_query(&q.view);
     let kind = q
         .kind
@@ -52,7 +48,7 @@ pub async fn anomaly_list(
     let kinds: Vec<MetricType> = kind.into_iter().collect();
     let page_no = q.page.unwrap_or(1).max(1);
     let spec = &batch.spec;
-    let (rows, total) = match state
+    let (rows, total) = state
         .store
         .anomalies(
             &spec.table_key,
@@ -62,10 +58,7 @@ pub async fn anomaly_list(
             PER_PAGE,
         )
         .await
-    {
-        Ok(r) => r,
-        Err(e) => return server_error("reading the anomaly list", &e),
-    };
+        .map_err(|e| WebError::internal("reading the anomaly list", &e))?;
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
     let (token, new_cookie) = csrf::token(&headers, crate::web::cookies::secure(&state, &headers));
     let can_vote =
@@ -138,7 +131,7 @@ pub async fn anomaly_list(
     if let Some(cookie) = new_cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
-    response
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,19 +146,15 @@ pub struct ExpandQuery {
 /// its feedback, and the metric's chart centred on it with only it marked.
 pub async fn expand(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<ExpandQuery>,
     headers: HeaderMap,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Response, WebError> {
+    let batch = shown.batch();
     let Some(ts) = parse_lenient(&q.ts) else {
-        return (StatusCode::BAD_REQUEST, "Unreadable timestamp.").into_response();
+        return Err(WebError::BadRequest("Unreadable timestamp.".into()));
     };
-    let points = match state
+    let points = state
         .store
         .series_around(
             &batch.spec.table_key,
@@ -175,16 +164,13 @@ pub async fn expand(
             EXPAND_POINTS,
         )
         .await
-    {
-        Ok(p) => p,
-        Err(e) => return server_error("reading the anomaly's chart", &e),
-    };
+        .map_err(|e| WebError::internal("reading the anomaly's chart", &e))?;
     let Some(at) = points
         .iter()
         .find(|p| p.timestamp == ts && p.flagged())
         .cloned()
     else {
-        return not_found("There is no such anomaly.");
+        return Err(WebError::NotFound("There is no such anomaly.".into()));
     };
     // Only this anomaly is marked; the others would pull the eye elsewhere.
     let points: Vec<ChartPoint> = points
@@ -244,7 +230,7 @@ pub async fn expand(
     if let Some(cookie) = new_cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
-    response
+    Ok(response)
 }
 
 fn kind_label(kind: MetricType) -> &'static str {
@@ -354,70 +340,59 @@ pub struct FeedbackForm {
 
 pub async fn post_feedback(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     headers: HeaderMap,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<FeedbackForm>,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Response, WebError> {
+    let batch = shown.batch();
     let is_admin = admin::session::current(&state, &headers).await.is_some();
     if !state.public_feedback && !is_admin {
-        return (
-            StatusCode::FORBIDDEN,
-            "Feedback needs an admin session (or ANOMSTACK_PUBLIC_FEEDBACK=true).",
-        )
-            .into_response();
+        return Err(WebError::Forbidden(
+            "Feedback needs an admin session (or ANOMSTACK_PUBLIC_FEEDBACK=true).".into(),
+        ));
     }
     if !csrf::matches(&headers, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form has expired or came from another site; reload the page and try again.",
-        )
-            .into_response();
+        return Err(WebError::Forbidden(
+            "The form has expired or came from another site; reload the page and try again.".into(),
+        ));
     }
     let client =
         crate::web::rate_limit::client_ip(&headers, connect.map(|Extension(ConnectInfo(a))| a));
     // Operators are not rate limited; anonymous visitors are.
     if !is_admin && !state.feedback_limiter.allow(&client, Utc::now()) {
-        return (
+        return Ok((
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, HeaderValue::from_static("60"))],
             "Too much feedback at once; try again in a minute.",
         )
-            .into_response();
+            .into_response());
     }
     let Some(ts) = parse_lenient(&form.ts) else {
-        return (StatusCode::BAD_REQUEST, "Unreadable timestamp.").into_response();
+        return Err(WebError::BadRequest("Unreadable timestamp.".into()));
     };
     let verdict = match form.verdict.as_str() {
         "up" => Some(Feedback::Up),
         "down" => Some(Feedback::Down),
         "clear" => None,
-        _ => return (StatusCode::BAD_REQUEST, "Unknown verdict.").into_response(),
+        _ => return Err(WebError::BadRequest("Unknown verdict.".into())),
     };
     let spec = &batch.spec;
-    match state
+    let known = state
         .store
         .is_anomaly(&spec.table_key, batch.name(), &form.metric, ts)
         .await
-    {
-        Ok(true) => {}
-        Ok(false) => return not_found("There is no such anomaly."),
-        Err(e) => return server_error("looking up an anomaly", &e),
+        .map_err(|e| WebError::internal("looking up an anomaly", &e))?;
+    if !known {
+        return Err(WebError::NotFound("There is no such anomaly.".into()));
     }
-    if let Err(e) = state
+    state
         .store
         .set_feedback(&spec.table_key, batch.name(), &form.metric, ts, verdict)
         .await
-    {
-        return server_error("storing feedback", &e);
-    }
+        .map_err(|e| WebError::internal("storing feedback", &e))?;
     let base = format!("/batch/{}", segment(batch.name()));
-    if headers.contains_key("hx-request") {
+    Ok(if headers.contains_key("hx-request") {
         let form_at =
             |place| feedback_form(&base, &form.metric, ts, verdict, &form.csrf, true, place);
         if form.from.as_deref() == Some("expanded") {
@@ -427,5 +402,5 @@ pub async fn post_feedback(
         }
     } else {
         Redirect::to(&format!("{base}/anomalies")).into_response()
-    }
+    })
 }

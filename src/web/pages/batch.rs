@@ -2,18 +2,18 @@
 //! ten at a time, with search, window and display settings; and the card and card-list
 //! partials htmx fetches.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{not_found, page, server_error};
+use super::layout::page;
 use crate::charts::{metric_chart, percent};
 use crate::config::Batch;
 use crate::store::MetricStats;
-use crate::web::AppState;
 use crate::web::view::{View, ViewQuery, segment};
+use crate::web::{AppState, DashboardBatch, WebError};
 
 /// Cards per load.
 pub const PAGE: usize = 10;
@@ -31,12 +31,12 @@ async fn ranked(
     state: &AppState,
     batch: &Batch,
     view: &View,
-) -> Result<Vec<MetricStats>, Response> {
+) -> Result<Vec<MetricStats>, WebError> {
     let mut stats: Vec<MetricStats> = state
         .stats
         .get(&state.store, batch, view.window, view.fresh)
         .await
-        .map_err(|e| server_error("reading the batch's metrics", &e))?
+        .map_err(|e| WebError::internal("reading the batch's metrics", &e))?
         .as_ref()
         .clone();
     if let Some(re) = view.matcher() {
@@ -57,19 +57,12 @@ async fn ranked(
 
 pub async fn batch_page(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<ViewQuery>,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Response, WebError> {
+    let (config, batch) = (shown.config(), shown.batch());
     let view = View::from_query(&q);
-    let stats = match ranked(&state, batch, &view).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+    let stats = ranked(&state, batch, &view).await?;
     let base = format!("/batch/{}", segment(batch.name()));
     let batches = config.dashboard_batches();
     // A missing picture only hides its link.
@@ -114,7 +107,7 @@ pub async fn batch_page(
             div #modal-body {}
         }
     };
-    page(batch.name(), view.dark, body).into_response()
+    Ok(page(batch.name(), view.dark, body).into_response())
 }
 
 /// The grid of placeholders (or the reason there is none), with the load-more button.
@@ -164,39 +157,29 @@ fn placeholders(batch: &Batch, view: &View, stats: &[MetricStats], offset: usize
 /// `/batch/{b}/cards?offset=`: the next placeholders.
 pub async fn cards(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<CardsQuery>,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Markup, WebError> {
+    let batch = shown.batch();
     let view = View::from_query(&q.view);
-    match ranked(&state, batch, &view).await {
-        Ok(stats) => placeholders(batch, &view, &stats, q.offset.unwrap_or(0)).into_response(),
-        Err(response) => response,
-    }
+    let stats = ranked(&state, batch, &view).await?;
+    Ok(placeholders(batch, &view, &stats, q.offset.unwrap_or(0)))
 }
 
 /// `/batch/{b}/chart?metric=`: one chart card.
 pub async fn chart_card(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    shown: DashboardBatch,
     Query(q): Query<CardsQuery>,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Markup, WebError> {
+    let batch = shown.batch();
     let Some(metric) = q.metric.as_deref().filter(|m| !m.is_empty()) else {
-        return not_found("No metric was named.");
+        return Err(WebError::NotFound("No metric was named.".into()));
     };
     let view = View::from_query(&q.view);
     let spec = &batch.spec;
     let now = Utc::now().naive_utc();
-    let points = match state
+    let points = state
         .store
         .dashboard_series(
             &spec.table_key,
@@ -207,10 +190,7 @@ pub async fn chart_card(
             None,
         )
         .await
-    {
-        Ok(p) => p,
-        Err(e) => return server_error("reading a metric's chart", &e),
-    };
+        .map_err(|e| WebError::internal("reading a metric's chart", &e))?;
     let alerts = points.iter().filter(|p| p.alert).count();
     let with_value = points.iter().filter(|p| p.value.is_some()).count().max(1);
     let scores: Vec<f64> = points.iter().filter_map(|p| p.score).collect();
@@ -228,7 +208,7 @@ pub async fn chart_card(
         segment(batch.name()),
         large.query(&[("metric", metric.to_owned())])
     );
-    html! {
+    Ok(html! {
         article.card.chart-card {
             header {
                 h3 { a href=(metric_url) { (metric) } }
@@ -241,6 +221,5 @@ pub async fn chart_card(
             }
             (metric_chart(metric, &points, view.chart_style()))
         }
-    }
-    .into_response()
+    })
 }

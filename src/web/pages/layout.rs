@@ -1,6 +1,6 @@
 //! The page shell shared by every dashboard page, and the friendly error pages.
 
-use axum::http::StatusCode;
+use crate::web::WebError;
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
@@ -40,36 +40,12 @@ pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
     }
 }
 
-/// A 404 that says what was not found and links home.
+/// A 404 saying what was not found (see [`WebError`], which renders it).
 pub fn not_found(what: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        page(
-            "Not found",
-            false,
-            html! {
-                h1 { "Not found" }
-                p.notice { (what) " " a href="/" { "Back to all batches" } }
-            },
-        ),
-    )
-        .into_response()
+    WebError::NotFound(what.to_owned()).into_response()
 }
 
-/// A 500 for a failure the visitor cannot fix; the detail goes to the log only (it may name
-/// files or hosts).
+/// A 500 for a failure the visitor cannot fix (see [`WebError::internal`]).
 pub fn server_error(context: &str, error: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %error, "{context}");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        page(
-            "Error",
-            false,
-            html! {
-                h1 { "Something went wrong" }
-                p.error { "The page could not be built (" (context) "). The server log has the details." }
-            },
-        ),
-    )
-        .into_response()
+    WebError::internal(context, error).into_response()
 }

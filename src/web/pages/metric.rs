@@ -6,28 +6,25 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::html;
 
-use super::layout::{not_found, page, server_error};
+use super::layout::page;
 use crate::charts::{metric_chart, number};
 use crate::detect::TrainedModel;
 use crate::store::Feedback;
-use crate::web::AppState;
 use crate::web::view::{View, ViewQuery, segment};
+use crate::web::{AppState, DashboardBatch, WebError};
 
 pub async fn metric_page(
     State(state): State<AppState>,
-    Path((name, metric)): Path<(String, String)>,
+    shown: DashboardBatch,
+    Path((_, metric)): Path<(String, String)>,
     Query(q): Query<ViewQuery>,
-) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
+) -> Result<Response, WebError> {
+    let batch = shown.batch();
     let mut view = View::from_query(&q);
     view.large = true;
     let spec = &batch.spec;
     let now = Utc::now().naive_utc();
-    let points = match state
+    let points = state
         .store
         .dashboard_series(
             &spec.table_key,
@@ -38,15 +35,12 @@ pub async fn metric_page(
             None,
         )
         .await
-    {
-        Ok(p) => p,
-        Err(e) => return server_error("reading a metric's chart", &e),
-    };
+        .map_err(|e| WebError::internal("reading a metric's chart", &e))?;
     if points.is_empty() {
-        return not_found(&format!(
+        return Err(WebError::NotFound(format!(
             "Batch “{}” has no metric named “{metric}” in this window.",
             batch.name()
-        ));
+        )));
     }
     // Models may live in object storage: a slow or unreachable store costs the page at most
     // a few seconds, and the page still shows without them.
@@ -126,7 +120,7 @@ pub async fn metric_page(
             }
         }
     };
-    page(&metric, view.dark, body).into_response()
+    Ok(page(&metric, view.dark, body).into_response())
 }
 
 fn stamp(unix: i64) -> String {

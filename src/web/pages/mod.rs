@@ -12,7 +12,6 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use super::AppState;
-use crate::config::{Batch, Config};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,23 +24,4 @@ pub fn router() -> Router<AppState> {
         .route("/batch/{batch}/anomalies/expand", get(anomalies::expand))
         .route("/batch/{batch}/plot.png", get(plot::batch_plot))
         .route("/batch/{batch}/feedback", post(anomalies::post_feedback))
-}
-
-/// A batch name the dashboard does not show: answered with the friendly 404.
-struct NoSuchBatch(String);
-
-impl axum::response::IntoResponse for NoSuchBatch {
-    fn into_response(self) -> axum::response::Response {
-        layout::not_found(&format!(
-            "There is no batch named “{}” on the dashboard.",
-            self.0
-        ))
-    }
-}
-
-/// The dashboard batch named in the path.
-fn batch_or_404<'a>(config: &'a Config, name: &str) -> Result<&'a Batch, NoSuchBatch> {
-    config
-        .dashboard_batch(name)
-        .ok_or_else(|| NoSuchBatch(name.to_owned()))
 }

@@ -1,21 +1,24 @@
 //! `/batch/{batch}/plot.png`: the plot job's newest picture of the batch, for linking and
 //! embedding (wikis, tickets, chat unfurls).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::layout::{not_found, server_error};
-use crate::web::AppState;
+use crate::web::{AppState, DashboardBatch, WebError};
 
-pub async fn batch_plot(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let config = state.config.current();
-    let batch = match super::batch_or_404(&config, &name) {
-        Ok(b) => b,
-        Err(missing) => return missing.into_response(),
-    };
-    match state.store.plot(batch.name(), true).await {
-        Ok(Some(plot)) => (
+pub async fn batch_plot(
+    State(state): State<AppState>,
+    shown: DashboardBatch,
+) -> Result<Response, WebError> {
+    let batch = shown.batch();
+    let plot = state
+        .store
+        .plot(batch.name(), true)
+        .await
+        .map_err(|e| WebError::internal("reading the batch's picture", &e))?;
+    match plot {
+        Some(plot) => Ok((
             [
                 (header::CONTENT_TYPE, "image/png".to_owned()),
                 // The job redraws it every few minutes; `private`, as the dashboard may sit
@@ -32,14 +35,13 @@ pub async fn batch_plot(State(state): State<AppState>, Path(name): Path<String>)
             ],
             plot.png,
         )
-            .into_response(),
-        Ok(None) => not_found(&format!(
+            .into_response()),
+        None => Err(WebError::NotFound(format!(
             "Batch “{}” has no picture yet: its plot job has not run. The job is off unless the \
              batch sets plot_default_schedule_status: RUNNING (cron {}), or the admin panel \
              runs it.",
             batch.name(),
             batch.spec.plot_cron_schedule.as_str()
-        )),
-        Err(e) => server_error("reading the batch's picture", &e),
+        ))),
     }
 }

@@ -1,0 +1,55 @@
+//! [`DashboardBatch`]: the batch a dashboard or API route names in its `{batch}` segment,
+//! found once for every handler that shows one (a batch hidden from the dashboard, or not
+//! configured, is a 404 there).
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::WebError;
+use crate::config::{Batch, Config};
+
+/// The dashboard batch of the route, with the configuration it was found in.
+pub struct DashboardBatch {
+    config: Arc<Config>,
+    index: usize,
+}
+
+impl DashboardBatch {
+    pub fn batch(&self) -> &Batch {
+        &self.config.batches[self.index]
+    }
+
+    /// The configuration the batch belongs to (the same snapshot for the whole request).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl FromRequestParts<AppState> for DashboardBatch {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| WebError::BadRequest(e.body_text()))?;
+        let Some(name) = params
+            .iter()
+            .find_map(|(key, value)| (key == "batch").then(|| value.to_owned()))
+        else {
+            return Err(WebError::internal(
+                "finding the batch",
+                &"a DashboardBatch route without a {batch} segment",
+            ));
+        };
+        let config = state.config.current();
+        let index = config
+            .batches
+            .iter()
+            .position(|b| b.name() == name && !b.spec.disable_dashboard)
+            .ok_or_else(|| WebError::no_batch(&name))?;
+        Ok(Self { config, index })
+    }
+}
