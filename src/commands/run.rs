@@ -71,10 +71,10 @@ pub(super) fn print_report(job: &str, report: &jobs::JobReport) {
     for n in &report.notices {
         println!(
             "  {}\n    {}",
-            n.title,
-            n.description.replace('\n', "\n    ")
+            n.title(),
+            n.description().replace('\n', "\n    ")
         );
-        if let Some(table) = &n.table {
+        if let Some(table) = n.table() {
             println!(
                 "    {}",
                 crate::notify::message::aligned(table).replace('\n', "\n    ")

@@ -4,59 +4,36 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::tails::reference_columns;
-use super::{DetectError, Detector, Features, Matrix};
+use super::tails::{ColumnTails, TailModel};
+use super::{DetectError, Detector, Features};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopodParams {}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CopodModel {
-    pub train: Matrix,
-}
+pub type CopodModel = TailModel;
 
 impl Detector for CopodParams {
     type Model = CopodModel;
 
     fn fit(&self, train: &Features) -> Result<(CopodModel, Vec<f64>), DetectError> {
-        if train.x.is_empty() {
-            return Err(DetectError::NotEnoughRows { needed: 1, got: 0 });
-        }
-        let scores = copod_scores(&train.x, None);
-        Ok((
-            CopodModel {
-                train: train.x.clone(),
-            },
-            scores,
-        ))
+        TailModel::fit(train, column_score)
     }
 
     fn score(model: &CopodModel, rows: &Features) -> Vec<f64> {
-        copod_scores(&model.train, Some(&rows.x))
+        model.score(rows, column_score)
     }
 }
 
-fn copod_scores(train: &Matrix, rows: Option<&Matrix>) -> Vec<f64> {
-    let columns = reference_columns(train, rows);
-    let queries = rows.unwrap_or(train);
-    queries
-        .iter_rows()
-        .map(|row| {
-            row.iter()
-                .zip(&columns)
-                .map(|(&q, col)| {
-                    let (left, right) = col.tails(q);
-                    let skewed = if col.skewness < 0.0 {
-                        left
-                    } else if col.skewness > 0.0 {
-                        right
-                    } else {
-                        left + right
-                    };
-                    skewed.max((left + right) / 2.0)
-                })
-                .sum()
-        })
-        .collect()
+/// The larger of the skew-chosen tail and the mean of both.
+fn column_score(col: &ColumnTails, q: f64) -> f64 {
+    let (left, right) = col.tails(q);
+    let skewed = if col.skewness < 0.0 {
+        left
+    } else if col.skewness > 0.0 {
+        right
+    } else {
+        left + right
+    };
+    skewed.max((left + right) / 2.0)
 }

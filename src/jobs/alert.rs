@@ -3,7 +3,7 @@
 //! each decision becomes an `alert` row and a notice.
 
 use super::rules::alert_decisions;
-use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, title_time};
+use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, render};
 use crate::config::Batch;
 use crate::detect::smoothed_scores;
 use crate::store::{MetricRow, MetricType};
@@ -50,16 +50,13 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             if let Some(since) = recovered {
                 let last = scores[scores.len() - 1].timestamp;
                 report.notices.push(Notice {
-                    kind: "resolved",
                     metric: metric.clone(),
-                    title: format!("✅ [{metric}] is back to normal ({}) ✅", title_time(last)),
-                    description: format!(
-                        "{} scored point(s) below the threshold {} since the alert at {}",
-                        spec.alert_resolve_n,
-                        rule.threshold,
-                        title_time(scores[since].timestamp)
-                    ),
-                    table: None,
+                    event: Event::Resolved {
+                        at: last,
+                        alerted_at: scores[since].timestamp,
+                        points: spec.alert_resolve_n,
+                        threshold: rule.threshold,
+                    },
                 });
             }
             continue;
@@ -79,16 +76,13 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 metadata: String::new(),
             });
             report.notices.push(Notice {
-                kind: "anomaly",
                 metric: metric.clone(),
-                title: format!("🔥 [{metric}] looks anomalous ({}) 🔥", title_time(at)),
-                description: format!(
-                    "value {} with smoothed anomaly score {:.3} (threshold {})",
-                    value.map_or("?".to_owned(), |v| v.to_string()),
-                    smoothed[i],
-                    rule.threshold
-                ),
-                table: None,
+                event: Event::Anomaly {
+                    at,
+                    value,
+                    score: smoothed[i],
+                    threshold: rule.threshold,
+                },
             });
         }
     }
@@ -98,7 +92,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         .await?;
     report.rows_written = written.written as u64;
     for n in &report.notices {
-        tracing::warn!(batch = batch.name(), "{}: {}", n.title, n.description);
+        tracing::warn!(batch = batch.name(), "{}: {}", n.title(), n.description());
     }
     report.note(format!("{} alert(s)", written.written));
     Ok(report)

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::rules::change_decisions;
-use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, title_time};
+use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, render};
 use crate::config::Batch;
 use crate::store::{MetricRow, MetricType};
 
@@ -49,21 +49,20 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 metadata: json!({"change_score": z}).to_string(),
             });
             report.notices.push(Notice {
-                kind: "change",
                 metric: metric.clone(),
-                title: format!("Δ [{metric}] looks changed ({}) Δ", title_time(at)),
-                description: format!(
-                    "value {} has a modified z-score of {z:.2} against the window before it (threshold {})",
-                    points[i].value, spec.change_threshold
-                ),
-                table: None,
+                event: Event::Change {
+                    at,
+                    value: points[i].value,
+                    z,
+                    threshold: spec.change_threshold,
+                },
             });
         }
     }
     let written = ctx.store.upsert_metrics(&spec.table_key, &new_rows).await?;
     report.rows_written = written.written as u64;
     for n in &report.notices {
-        tracing::warn!(batch = batch.name(), "{}: {}", n.title, n.description);
+        tracing::warn!(batch = batch.name(), "{}: {}", n.title(), n.description());
     }
     report.note(format!("{} change(s)", written.written));
     Ok(report)

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::rules::{snoozed_decisions, threshold_breach};
-use super::{JobCtx, JobError, JobReport, Notice, title_time};
+use super::{Event, JobCtx, JobError, JobReport, Notice};
 use crate::config::{Batch, ThresholdBounds};
 use crate::sources::{self, RawRow, RawValue};
 use crate::store::{MetricRow, MetricType, WindowQuery};
@@ -253,25 +253,13 @@ async fn threshold_alerts(
                 metadata: metadata.to_string(),
             });
             report.notices.push(Notice {
-                kind: "threshold",
                 metric: metric.clone(),
-                title: format!(
-                    "⚠️ [{metric}] threshold {} bound breached ({}) ⚠️",
-                    breach.kind(),
-                    title_time(row.timestamp)
-                ),
-                description: format!(
-                    "value {} is {} the {} bound {}",
-                    row.value,
-                    if breach.kind() == "upper" {
-                        "above"
-                    } else {
-                        "below"
-                    },
-                    breach.kind(),
-                    breach.bound()
-                ),
-                table: None,
+                event: Event::Threshold {
+                    at: row.timestamp,
+                    value: row.value,
+                    upper: breach.kind() == "upper",
+                    bound: breach.bound(),
+                },
             });
         }
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::{JobCtx, JobError, JobReport, Notice, by_metric, render, round_to, title_time};
+use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, render, round_to};
 use crate::charts::png::{draw_in_background, series_png};
 use crate::config::Batch;
 use crate::llm::parse::Flag;
@@ -159,18 +159,10 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         }
         fresh.sort_by_key(|f| std::cmp::Reverse(f.0));
         report.notices.push(Notice {
-            kind: "llm",
             metric: metric.clone(),
-            title: format!(
-                "🤖 LLM says [{metric}] looks anomalous ({}) 🤖",
-                title_time(fresh[0].0)
-            ),
-            description: fresh
-                .iter()
-                .map(|(t, why)| format!("- {}: {why}", format_db(*t)))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            table: None,
+            event: Event::Llm {
+                findings: fresh.into_iter().cloned().collect(),
+            },
         });
     }
     // A run fails when the LLM could not be used at all; a spent budget is a limit, not a fault.

@@ -29,7 +29,7 @@ use crate::config::Batch;
 use crate::model_store::ModelStore;
 use crate::store::MetricRow;
 
-pub use crate::notify::{Notice, Table};
+pub use crate::notify::{Event, Notice, Table};
 pub use context::{Delivery, JobCtx, Services, ServicesError, Trigger};
 pub use ingest::{NormalizedIngest, Rejection, normalize, normalize_for};
 pub use job::{Job, PIPELINE_JOB, SUMMARY_JOB, Work};
@@ -67,11 +67,6 @@ fn round_to(v: f64, places: u32) -> f64 {
         return v;
     }
     scaled.round() / f
-}
-
-/// `YYYY-MM-DD HH:MM`, as the original's alert titles show times.
-fn title_time(ts: chrono::NaiveDateTime) -> String {
-    ts.format("%Y-%m-%d %H:%M").to_string()
 }
 
 fn render(ctx: &JobCtx, batch: &Batch, key: &str, source: &str) -> Result<String, JobError> {

@@ -298,7 +298,7 @@ fn report_log(report: &JobReport) -> String {
         report
             .notices
             .iter()
-            .map(|n| format!("notice: {}", n.title)),
+            .map(|n| format!("notice: {}", n.title())),
     );
     lines.join("\n")
 }

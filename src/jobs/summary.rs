@@ -2,7 +2,7 @@
 //! timestamp and how many metric, score and alert rows were stored (`summary_sql`) — as one
 //! table, with the metrics that alerted most named first.
 
-use super::{JobCtx, JobError, JobReport, Notice, Table, render};
+use super::{Event, JobCtx, JobError, JobReport, Notice, Table, render};
 use crate::config::Batch;
 use crate::store::Value;
 
@@ -17,9 +17,6 @@ const COLUMNS: [(&str, &str); 8] = [
     ("n_llmalert", "llm"),
     ("n_tholdalert", "thold"),
 ];
-
-/// How many of the busiest metrics the description names.
-const BUSIEST_SHOWN: usize = 10;
 
 pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, JobError> {
     let mut report = JobReport::default();
@@ -58,21 +55,9 @@ pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, J
         }
     }
     busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (&a.1, &a.2).cmp(&(&b.1, &b.2))));
-    let description = if busiest.is_empty() {
-        "No alerts over the period.".to_owned()
-    } else {
-        let mut lines = vec!["Most anomalous over the period:".to_owned()];
-        for (n, batch, metric) in busiest.iter().take(BUSIEST_SHOWN) {
-            lines.push(format!("  {batch}/{metric}: {n} alert(s)"));
-        }
-        lines.join("\n")
-    };
     report.notices.push(Notice {
-        kind: "summary",
         metric: String::new(),
-        title: "Anomstack Summary".to_owned(),
-        description,
-        table: Some(table),
+        event: Event::Summary { busiest, table },
     });
     report.note(format!("summary of {} metric(s)", report.rows_read));
     Ok(report)

@@ -5,10 +5,113 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 
+use chrono::NaiveDateTime;
+
 use super::Table;
+use super::notice::{Event, Notice};
 use crate::charts::ascii::sparkline;
 use crate::charts::number;
 use crate::store::ChartPoint;
+
+/// Metrics named in the summary's sentence; the table has them all.
+const BUSIEST_SHOWN: usize = 10;
+
+/// `YYYY-MM-DD HH:MM`, as the original's alert titles show times.
+fn title_time(ts: NaiveDateTime) -> String {
+    ts.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Every notice's words: the subject of its email and the heading of its Slack or webhook
+/// message, and the sentence under it (the original's wording, with the figures).
+impl Notice {
+    pub fn title(&self) -> String {
+        let metric = &self.metric;
+        match &self.event {
+            Event::Anomaly { at, .. } => {
+                format!("🔥 [{metric}] looks anomalous ({}) 🔥", title_time(*at))
+            }
+            Event::Resolved { at, .. } => {
+                format!("✅ [{metric}] is back to normal ({}) ✅", title_time(*at))
+            }
+            Event::Change { at, .. } => {
+                format!("Δ [{metric}] looks changed ({}) Δ", title_time(*at))
+            }
+            Event::Llm { findings } => format!(
+                "🤖 LLM says [{metric}] looks anomalous ({}) 🤖",
+                findings
+                    .first()
+                    .map(|f| title_time(f.0))
+                    .unwrap_or_default()
+            ),
+            Event::Threshold { at, upper, .. } => format!(
+                "⚠️ [{metric}] threshold {} bound breached ({}) ⚠️",
+                bound_name(*upper),
+                title_time(*at)
+            ),
+            Event::Summary { .. } => "Anomstack Summary".to_owned(),
+        }
+    }
+
+    pub fn description(&self) -> String {
+        match &self.event {
+            Event::Anomaly {
+                value,
+                score,
+                threshold,
+                ..
+            } => format!(
+                "value {} with smoothed anomaly score {score:.3} (threshold {threshold})",
+                value.map_or("?".to_owned(), |v| v.to_string()),
+            ),
+            Event::Resolved {
+                alerted_at,
+                points,
+                threshold,
+                ..
+            } => format!(
+                "{points} scored point(s) below the threshold {threshold} since the alert at {}",
+                title_time(*alerted_at)
+            ),
+            Event::Change {
+                value,
+                z,
+                threshold,
+                ..
+            } => format!(
+                "value {value} has a modified z-score of {z:.2} against the window before it (threshold {threshold})"
+            ),
+            Event::Llm { findings } => findings
+                .iter()
+                .map(|(t, why)| format!("- {}: {why}", crate::timestamp::format_db(*t)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Event::Threshold {
+                value,
+                upper,
+                bound,
+                ..
+            } => format!(
+                "value {value} is {} the {} bound {bound}",
+                if *upper { "above" } else { "below" },
+                bound_name(*upper)
+            ),
+            Event::Summary { busiest, .. } => {
+                if busiest.is_empty() {
+                    return "No alerts over the period.".to_owned();
+                }
+                let mut lines = vec!["Most anomalous over the period:".to_owned()];
+                for (n, batch, metric) in busiest.iter().take(BUSIEST_SHOWN) {
+                    lines.push(format!("  {batch}/{metric}: {n} alert(s)"));
+                }
+                lines.join("\n")
+            }
+        }
+    }
+}
+
+fn bound_name(upper: bool) -> &'static str {
+    if upper { "upper" } else { "lower" }
+}
 
 /// Points shown as a text sparkline.
 const SPARK_WIDTH: usize = 60;
@@ -224,6 +327,51 @@ fn html_table(table: &Table) -> Markup {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn notices_are_worded_from_their_facts() {
+        let at = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(12, 5, 0)
+            .unwrap();
+        let anomaly = Notice {
+            metric: "orders".into(),
+            event: Event::Anomaly {
+                at,
+                value: Some(42.5),
+                score: 0.98765,
+                threshold: 0.8,
+            },
+        };
+        assert_eq!(anomaly.kind(), "anomaly");
+        assert_eq!(
+            anomaly.title(),
+            "🔥 [orders] looks anomalous (2026-03-01 12:05) 🔥"
+        );
+        assert_eq!(
+            anomaly.description(),
+            "value 42.5 with smoothed anomaly score 0.988 (threshold 0.8)"
+        );
+        let low = Notice {
+            metric: "orders".into(),
+            event: Event::Threshold {
+                at,
+                value: -3.0,
+                upper: false,
+                bound: 0.0,
+            },
+        };
+        assert_eq!(low.description(), "value -3 is below the lower bound 0");
+        let quiet = Notice {
+            metric: String::new(),
+            event: Event::Summary {
+                busiest: Vec::new(),
+                table: Table::default(),
+            },
+        };
+        assert_eq!(quiet.description(), "No alerts over the period.");
+        assert!(quiet.table().is_some());
+    }
 
     fn message() -> Message {
         let t = NaiveDate::from_ymd_opt(2026, 1, 1)

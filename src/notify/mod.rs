@@ -51,7 +51,7 @@ pub struct Notifier {
 }
 
 pub use crate::http::tls_ready;
-pub use notice::{Notice, Table};
+pub use notice::{Event, Notice, Table};
 
 /// One HTTP client for every channel; TLS with rustls on ring and the system's certificates.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, NotifyError> {
@@ -102,7 +102,7 @@ impl Notifier {
                 run_id,
                 batch: batch_name.to_owned(),
                 metric: notice.metric.clone(),
-                kind: notice.kind.to_owned(),
+                kind: notice.kind().to_owned(),
                 channel: channel.to_owned(),
                 status: status.to_owned(),
                 error,
@@ -110,12 +110,12 @@ impl Notifier {
             if let Some(s) =
                 silence::silencing(&silences, batch_name, &notice.metric, &msg.tags, now)
             {
-                log.push(format!("silenced by #{}: {}", s.id, notice.title));
+                log.push(format!("silenced by #{}: {}", s.id, notice.title()));
                 records.push(record("*", "silenced", Some(format!("silence #{}", s.id))));
                 continue;
             }
             let plan = match batch {
-                Some(b) => route::plan(&b.spec, notice.kind, &msg.tags),
+                Some(b) => route::plan(&b.spec, notice.kind(), &msg.tags),
                 // The summary goes to every configured channel, as the original's did.
                 None => route::Plan {
                     methods: vec![AlertMethod::Email, AlertMethod::Slack, AlertMethod::Webhook],
@@ -167,7 +167,7 @@ impl Notifier {
             for (method, result) in futures::future::join_all(sends).await {
                 match result {
                     Ok(()) => {
-                        log.push(format!("sent by {}: {}", method.as_str(), notice.title));
+                        log.push(format!("sent by {}: {}", method.as_str(), notice.title()));
                         records.push(record(method.as_str(), "sent", None));
                     }
                     Err(e) => {
@@ -175,7 +175,7 @@ impl Notifier {
                         log.push(format!(
                             "NOT sent by {}: {} ({e})",
                             method.as_str(),
-                            notice.title
+                            notice.title()
                         ));
                         records.push(record(method.as_str(), "failed", Some(e.to_string())));
                     }
@@ -256,23 +256,23 @@ impl Notifier {
                 tags.extend(route::metric_tags(&b.spec, &notice.metric));
             }
         }
-        tags.insert("alert_type".to_owned(), notice.kind.to_owned());
-        let (threshold, score_label) = match (batch, notice.kind) {
+        tags.insert("alert_type".to_owned(), notice.kind().to_owned());
+        let (threshold, score_label) = match (batch, notice.kind()) {
             (Some(b), "change") => (Some(b.spec.change_threshold), "change score"),
             (Some(b), "anomaly" | "llm") => (Some(b.spec.alert_threshold), "anomaly score"),
             _ => (None, "anomaly score"),
         };
         Message {
-            kind: notice.kind.to_owned(),
+            kind: notice.kind().to_owned(),
             batch: batch.map_or("*", Batch::name).to_owned(),
             metric: notice.metric.clone(),
-            title: notice.title.clone(),
-            description: notice.description.clone(),
+            title: notice.title(),
+            description: notice.description(),
             tags,
             points: Vec::new(),
             threshold,
             score_label: score_label.to_owned(),
-            table: notice.table.clone(),
+            table: notice.table().cloned(),
         }
     }
 

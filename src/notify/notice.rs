@@ -1,15 +1,82 @@
-//! What a job hands over to be sent: the notice, in terms every channel can lay out. Defined
-//! here, where messages are made, so `notify` depends on nothing of the jobs that raise them.
+//! What a job hands over to be sent: a [`Notice`], the facts of what happened (which metric,
+//! what kind of event, when, the value, the score and the threshold it crossed). Every
+//! subject and sentence made of them is written in `message.rs`. Defined here, where messages
+//! are made, so `notify` depends on nothing of the jobs that raise them.
 
-/// A message a job wants sent.
+use chrono::NaiveDateTime;
+
+/// Something a job wants people told about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
-    pub kind: &'static str,
+    /// The metric it is about; empty for the summary.
     pub metric: String,
-    pub title: String,
-    pub description: String,
-    /// Tabular content (the daily summary), which each channel lays out as it can.
-    pub table: Option<Table>,
+    pub event: Event,
+}
+
+/// What happened, with the figures that say so.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A point's smoothed anomaly score reached the threshold.
+    Anomaly {
+        at: NaiveDateTime,
+        value: Option<f64>,
+        score: f64,
+        threshold: f64,
+    },
+    /// An alerted metric scored below the threshold `points` times running, up to `at`.
+    Resolved {
+        at: NaiveDateTime,
+        alerted_at: NaiveDateTime,
+        points: usize,
+        threshold: f64,
+    },
+    /// A level shift: the value's modified z-score against the window before it.
+    Change {
+        at: NaiveDateTime,
+        value: f64,
+        z: f64,
+        threshold: f64,
+    },
+    /// The LLM's findings, newest first: when, and its explanation.
+    Llm {
+        findings: Vec<(NaiveDateTime, String)>,
+    },
+    /// A value outside a configured bound.
+    Threshold {
+        at: NaiveDateTime,
+        value: f64,
+        upper: bool,
+        bound: f64,
+    },
+    /// The daily summary: the metrics with most alerts (count, batch, metric), and the table
+    /// of every metric.
+    Summary {
+        busiest: Vec<(u64, String, String)>,
+        table: Table,
+    },
+}
+
+impl Notice {
+    /// The kind's stored name: routing rules (`alert_type`), the notification log and
+    /// webhooks use it.
+    pub fn kind(&self) -> &'static str {
+        match self.event {
+            Event::Anomaly { .. } => "anomaly",
+            Event::Resolved { .. } => "resolved",
+            Event::Change { .. } => "change",
+            Event::Llm { .. } => "llm",
+            Event::Threshold { .. } => "threshold",
+            Event::Summary { .. } => "summary",
+        }
+    }
+
+    /// Tabular content, which each channel lays out as it can.
+    pub fn table(&self) -> Option<&Table> {
+        match &self.event {
+            Event::Summary { table, .. } => Some(table),
+            _ => None,
+        }
+    }
 }
 
 /// Rows of cells under named columns.

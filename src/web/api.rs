@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -104,18 +104,7 @@ async fn series(
     Query(q): Query<WindowQuery>,
 ) -> Result<Response, WebError> {
     let (batch, window) = (shown.batch(), window_of(&q)?);
-    let points = state
-        .store
-        .dashboard_series(
-            &batch.spec.table_key,
-            batch.name(),
-            &metric,
-            window,
-            Utc::now().naive_utc(),
-            None,
-        )
-        .await
-        .map_err(|e| WebError::internal("reading the series", &e))?;
+    let points = shown.series(&state.store, &metric, window).await?;
     if points.is_empty() {
         return Err(WebError::NotFound(format!(
             "no points for metric `{metric}` of batch `{name}` in this window"

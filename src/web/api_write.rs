@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::admin::silences::SilenceForm;
 use super::secret_id::digest;
 use super::{AppState, WebError};
 use crate::jobs::{self, Delivery, JobCtx, Pushed, Trigger};
@@ -516,23 +517,10 @@ async fn list_silences(State(state): State<AppState>, _client: ApiClient) -> Res
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct SilenceBody {
-    #[serde(default)]
-    batch: String,
-    #[serde(default)]
-    metric: String,
-    #[serde(default)]
-    tag: String,
-    duration: String,
-    #[serde(default)]
-    comment: String,
-}
-
 async fn create_silence(
     State(state): State<AppState>,
     client: ApiClient,
-    body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<SilenceForm>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let body = match json_body(
         body,
@@ -543,15 +531,7 @@ async fn create_silence(
     };
     let config = state.config.current();
     let by = format!("token:{}", client.token_name);
-    let new = match super::admin::silences::new_silence(
-        &body.batch,
-        &body.metric,
-        &body.tag,
-        &body.duration,
-        &body.comment,
-        &by,
-        |b| config.batch(b).is_some(),
-    ) {
+    let new = match body.silence(&by, |b| config.batch(b).is_some()) {
         Ok(s) => s,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };

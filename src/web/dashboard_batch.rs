@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
+use chrono::Utc;
 
 use super::AppState;
 use super::error::WebError;
 use crate::config::{Batch, Config};
+use crate::store::{ChartPoint, Store, Window};
 
 /// The dashboard batch of the route, with the configuration it was found in.
 pub struct DashboardBatch {
@@ -25,6 +27,28 @@ impl DashboardBatch {
     /// The configuration the batch belongs to (the same snapshot for the whole request).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// One metric's chart points over `window` up to now; empty when it has none there.
+    pub async fn series(
+        &self,
+        store: &Store,
+        metric: &str,
+        window: Window,
+    ) -> Result<Vec<ChartPoint>, WebError> {
+        let batch = self.batch();
+        let now = Utc::now().naive_utc();
+        store
+            .dashboard_series(
+                &batch.spec.table_key,
+                batch.name(),
+                metric,
+                window,
+                now,
+                None,
+            )
+            .await
+            .map_err(|e| WebError::internal("reading a metric's series", &e))
     }
 }
 

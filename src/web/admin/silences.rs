@@ -100,6 +100,7 @@ fn table(admin: &Admin, silences: &[Silence], expirable: bool) -> Markup {
     }
 }
 
+/// A silence as asked for: by the admin panel's form, or as the API's JSON body.
 #[derive(Debug, Default, Deserialize)]
 pub struct SilenceForm {
     #[serde(default)]
@@ -114,49 +115,49 @@ pub struct SilenceForm {
     comment: String,
 }
 
-/// A silence from a form (also used by the API); the error says which field is wrong.
-pub fn new_silence(
-    batch: &str,
-    metric: &str,
-    tag: &str,
-    duration: &str,
-    comment: &str,
-    by: &str,
-    known_batch: impl Fn(&str) -> bool,
-) -> Result<NewSilence, String> {
-    let (batch, metric, tag) = (batch.trim(), metric.trim(), tag.trim());
-    if batch.is_empty() && metric.is_empty() && tag.is_empty() {
-        return Err("Choose at least one of batch, metric or tag: a silence without matchers would mute everything.".into());
-    }
-    if !batch.is_empty() && !known_batch(batch) {
-        return Err(format!("There is no batch named “{batch}”."));
-    }
-    let (tag_key, tag_value) = if tag.is_empty() {
-        (String::new(), String::new())
-    } else {
-        parse_tag(tag).ok_or_else(|| format!("The tag “{tag}” is not key=value."))?
-    };
-    let length = parse_duration(duration)
+impl SilenceForm {
+    /// The silence asked for (by the admin form or the API's JSON), made by `by`; the error
+    /// says which field is wrong.
+    pub fn silence(
+        &self,
+        by: &str,
+        known_batch: impl Fn(&str) -> bool,
+    ) -> Result<NewSilence, String> {
+        let (batch, metric, tag) = (self.batch.trim(), self.metric.trim(), self.tag.trim());
+        let (duration, comment) = (self.duration.as_str(), self.comment.as_str());
+        if batch.is_empty() && metric.is_empty() && tag.is_empty() {
+            return Err("Choose at least one of batch, metric or tag: a silence without matchers would mute everything.".into());
+        }
+        if !batch.is_empty() && !known_batch(batch) {
+            return Err(format!("There is no batch named “{batch}”."));
+        }
+        let (tag_key, tag_value) = if tag.is_empty() {
+            (String::new(), String::new())
+        } else {
+            parse_tag(tag).ok_or_else(|| format!("The tag “{tag}” is not key=value."))?
+        };
+        let length = parse_duration(duration)
         .filter(|d| *d <= chrono::Duration::days(366))
         .ok_or_else(|| {
             format!(
                 "The duration “{duration}” is not one such as 30m, 4h, 1d or 1w (at most a year)."
             )
         })?;
-    if metric.len() > 300 || comment.len() > 500 {
-        return Err("The metric is limited to 300 characters and the comment to 500.".into());
+        if metric.len() > 300 || comment.len() > 500 {
+            return Err("The metric is limited to 300 characters and the comment to 500.".into());
+        }
+        let now = Utc::now().naive_utc();
+        Ok(NewSilence {
+            batch: batch.to_owned(),
+            metric: metric.to_owned(),
+            tag_key,
+            tag_value,
+            comment: comment.trim().to_owned(),
+            created_by: by.to_owned(),
+            starts_at: now,
+            ends_at: now + length,
+        })
     }
-    let now = Utc::now().naive_utc();
-    Ok(NewSilence {
-        batch: batch.to_owned(),
-        metric: metric.to_owned(),
-        tag_key,
-        tag_value,
-        comment: comment.trim().to_owned(),
-        created_by: by.to_owned(),
-        starts_at: now,
-        ends_at: now + length,
-    })
 }
 
 pub async fn create(
@@ -164,15 +165,7 @@ pub async fn create(
     AdminForm { admin, form }: AdminForm<SilenceForm>,
 ) -> Response {
     let config = state.config.current();
-    let silence = match new_silence(
-        &form.batch,
-        &form.metric,
-        &form.tag,
-        &form.duration,
-        &form.comment,
-        &admin.username,
-        |b| config.batch(b).is_some(),
-    ) {
+    let silence = match form.silence(&admin.username, |b| config.batch(b).is_some()) {
         Ok(s) => s,
         Err(why) => return back(("error", why)),
     };

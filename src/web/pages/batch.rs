@@ -4,7 +4,6 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -177,20 +176,7 @@ pub async fn chart_card(
         return Err(WebError::NotFound("No metric was named.".into()));
     };
     let view = View::from_query(&q.view);
-    let spec = &batch.spec;
-    let now = Utc::now().naive_utc();
-    let points = state
-        .store
-        .dashboard_series(
-            &spec.table_key,
-            batch.name(),
-            metric,
-            view.window,
-            now,
-            None,
-        )
-        .await
-        .map_err(|e| WebError::internal("reading a metric's chart", &e))?;
+    let points = shown.series(&state.store, metric, view.window).await?;
     let alerts = points.iter().filter(|p| p.alert).count();
     let with_value = points.iter().filter(|p| p.value.is_some()).count().max(1);
     let scores: Vec<f64> = points.iter().filter_map(|p| p.score).collect();

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use maud::html;
 
 use super::layout::page;
@@ -23,19 +23,7 @@ pub async fn metric_page(
     let mut view = View::from_query(&q);
     view.large = true;
     let spec = &batch.spec;
-    let now = Utc::now().naive_utc();
-    let points = state
-        .store
-        .dashboard_series(
-            &spec.table_key,
-            batch.name(),
-            &metric,
-            view.window,
-            now,
-            None,
-        )
-        .await
-        .map_err(|e| WebError::internal("reading a metric's chart", &e))?;
+    let points = shown.series(&state.store, &metric, view.window).await?;
     if points.is_empty() {
         return Err(WebError::NotFound(format!(
             "Batch “{}” has no metric named “{metric}” in this window.",
