@@ -3,7 +3,7 @@
 //! each decision becomes an `alert` row and a notice.
 
 use super::rules::alert_decisions;
-use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, render};
+use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows};
 use crate::config::Batch;
 use crate::detect::smoothed_scores;
 use crate::store::{MetricRow, MetricType};
@@ -11,12 +11,7 @@ use crate::store::{MetricRow, MetricType};
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let mut report = JobReport::default();
-    let sql = render(ctx, batch, "alert_sql", &spec.alert_sql)?;
-    let rows = ctx
-        .store
-        .query_long_rows(batch.name(), &sql, "alert_sql failed")
-        .await?;
-    report.rows_read = rows.len() as u64;
+    let rows = read_rows(ctx, batch, "alert_sql", &spec.alert_sql, &mut report).await?;
     let rule = batch.alert;
     let mut new_alerts = Vec::new();
     for (metric, rows) in by_metric(rows) {

@@ -5,19 +5,14 @@
 use serde_json::json;
 
 use super::rules::change_decisions;
-use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, render};
+use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows};
 use crate::config::Batch;
 use crate::store::{MetricRow, MetricType};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let mut report = JobReport::default();
-    let sql = render(ctx, batch, "change_sql", &spec.change_sql)?;
-    let rows = ctx
-        .store
-        .query_long_rows(batch.name(), &sql, "change_sql failed")
-        .await?;
-    report.rows_read = rows.len() as u64;
+    let rows = read_rows(ctx, batch, "change_sql", &spec.change_sql, &mut report).await?;
     let mut new_rows = Vec::new();
     for (metric, rows) in by_metric(rows) {
         let points: Vec<&MetricRow> = rows

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, render, round_to};
+use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows, round_to};
 use crate::charts::png::{draw_in_background, series_png};
 use crate::config::Batch;
 use crate::llm::parse::Flag;
@@ -27,12 +27,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         });
     };
     let mut report = JobReport::default();
-    let sql = render(ctx, batch, "llmalert_sql", &spec.llmalert_sql)?;
-    let rows = ctx
-        .store
-        .query_long_rows(batch.name(), &sql, "llmalert_sql failed")
-        .await?;
-    report.rows_read = rows.len() as u64;
+    let rows = read_rows(ctx, batch, "llmalert_sql", &spec.llmalert_sql, &mut report).await?;
     let budget = Budget::new(llm.settings());
     let prompts = Prompts {
         detection: spec.llm_detection_prompt().unwrap_or(prompt::DETECTION),

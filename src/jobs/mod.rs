@@ -69,6 +69,24 @@ fn round_to(v: f64, places: u32) -> f64 {
     scaled.round() / f
 }
 
+/// The long-format rows the batch's `key` template (`alert_sql`, `score_sql`, ...) selects,
+/// counted as the run's rows read.
+async fn read_rows(
+    ctx: &JobCtx,
+    batch: &Batch,
+    key: &str,
+    template: &str,
+    report: &mut JobReport,
+) -> Result<Vec<MetricRow>, JobError> {
+    let sql = render(ctx, batch, key, template)?;
+    let rows = ctx
+        .store
+        .query_long_rows(batch.name(), &sql, &format!("{key} failed"))
+        .await?;
+    report.rows_read = rows.len() as u64;
+    Ok(rows)
+}
+
 fn render(ctx: &JobCtx, batch: &Batch, key: &str, source: &str) -> Result<String, JobError> {
     ctx.templates
         .render(source, &batch.spec, ctx.run_ts)

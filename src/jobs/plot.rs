@@ -3,19 +3,14 @@
 //! the metrics with the most alerts first. It replaces the batch's row in `plots`; the dashboard
 //! serves it at `/batch/{batch}/plot.png` for linking and embedding.
 
-use super::{JobCtx, JobError, JobReport, by_metric, render};
+use super::{JobCtx, JobError, JobReport, by_metric, read_rows};
 use crate::charts::png::{MAX_PANELS, batch_png, draw_in_background};
 use crate::config::Batch;
 use crate::store::{ChartPoint, Plot, PlotInfo};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let mut report = JobReport::default();
-    let sql = render(ctx, batch, "plot_sql", &batch.spec.plot_sql)?;
-    let rows = ctx
-        .store
-        .query_long_rows(batch.name(), &sql, "plot_sql failed")
-        .await?;
-    report.rows_read = rows.len() as u64;
+    let rows = read_rows(ctx, batch, "plot_sql", &batch.spec.plot_sql, &mut report).await?;
     let mut panels: Vec<(String, Vec<ChartPoint>)> = by_metric(rows)
         .into_iter()
         .map(|(metric, rows)| (metric, ChartPoint::from_rows(&rows)))

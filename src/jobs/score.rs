@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDateTime;
 
-use super::{JobCtx, JobError, JobReport, by_metric, model_store, render, round_to};
+use super::{JobCtx, JobError, JobReport, by_metric, model_store, read_rows, round_to};
 use crate::config::Batch;
 use crate::detect::{FeatureCache, combine};
 use crate::model_store::ModelLoadError;
@@ -16,12 +16,7 @@ use crate::store::{MetricRow, MetricType};
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let mut report = JobReport::default();
-    let sql = render(ctx, batch, "score_sql", &spec.score_sql)?;
-    let rows = ctx
-        .store
-        .query_long_rows(batch.name(), &sql, "score_sql failed")
-        .await?;
-    report.rows_read = rows.len() as u64;
+    let rows = read_rows(ctx, batch, "score_sql", &spec.score_sql, &mut report).await?;
     let store = model_store(ctx, batch)?;
 
     let mut new_scores = Vec::new();

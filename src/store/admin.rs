@@ -337,14 +337,13 @@ impl Store {
 
     /// Ends a silence now; whether one was still in force.
     pub async fn expire_silence(&self, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
-        let conn = self.connect().await?;
-        let n = conn
-            .execute(
+        let n = self
+            .changed(
                 "UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2",
                 libsql::params![id, format_db(now)],
+                "cannot expire a silence",
             )
-            .await
-            .context("cannot expire a silence")?;
+            .await?;
         Ok(n > 0)
     }
 
@@ -401,14 +400,13 @@ impl Store {
 
     /// Revokes a token; whether it was live.
     pub async fn revoke_api_token(&self, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
-        let conn = self.connect().await?;
-        let n = conn
-            .execute(
+        let n = self
+            .changed(
                 "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 libsql::params![id, format_db(now)],
+                "cannot revoke an API token",
             )
-            .await
-            .context("cannot revoke an API token")?;
+            .await?;
         Ok(n > 0)
     }
 

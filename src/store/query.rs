@@ -43,9 +43,19 @@ impl Store {
 
     /// Runs a statement (such as a rendered `delete_sql`) and returns the rows it changed.
     pub async fn execute(&self, sql: &str, context: &str) -> Result<u64, StoreError> {
-        let conn = self.connect().await?;
-        let changed = conn.execute(sql, ()).await.context(context)?;
+        let changed = self.changed(sql, (), context).await?;
         self.wrote();
         Ok(changed)
+    }
+
+    /// Runs one statement of the app's own with `params`; the rows it changed.
+    pub(super) async fn changed(
+        &self,
+        sql: &str,
+        params: impl libsql::params::IntoParams,
+        context: &str,
+    ) -> Result<u64, StoreError> {
+        let conn = self.connect().await?;
+        conn.execute(sql, params).await.context(context)
     }
 }

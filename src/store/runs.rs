@@ -272,11 +272,7 @@ impl Store {
             )
             .await
             .context(ctx)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(ctx)? {
-            out.push(run_from_row(&row, ctx)?);
-        }
-        Ok(out)
+        runs_from(&mut rows, ctx).await
     }
 
     pub async fn run(&self, id: i64) -> Result<Option<JobRun>, StoreError> {
@@ -308,12 +304,17 @@ impl Store {
             )
             .await
             .context(ctx)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(ctx)? {
-            out.push(run_from_row(&row, ctx)?);
-        }
-        Ok(out)
+        runs_from(&mut rows, ctx).await
     }
+}
+
+/// Every run `rows` holds (selected as [`RUN_COLUMNS`]).
+async fn runs_from(rows: &mut libsql::Rows, ctx: &str) -> Result<Vec<JobRun>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await.context(ctx)? {
+        out.push(run_from_row(&row, ctx)?);
+    }
+    Ok(out)
 }
 
 fn run_from_row(row: &libsql::Row, ctx: &str) -> Result<JobRun, StoreError> {
