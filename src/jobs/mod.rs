@@ -3,8 +3,8 @@
 //! returns a [`JobReport`]. [`run`] is the one way to run them (`run.rs` wraps each with its
 //! `job_runs` row and delivers its alerts); `job.rs` names what can be run, `context.rs` says
 //! what a run is given, `seed.rs` gives new batches history.
-//! Jobs never render HTML and never send messages themselves: alert notices are returned in
-//! the report for `notify`.
+//! Jobs never render HTML and never word or send messages themselves: they return
+//! [`Notice`]s (facts) in the report, and `run.rs` hands them to `notify`.
 
 mod alert;
 mod change;

@@ -1,6 +1,10 @@
-//! The app database: one libsql database holding metrics, scores, alerts, feedback, run
-//! history and (later) the job queue. It is a local file by default, a Turso database over
-//! HTTP (Hrana v3), or a local embedded replica of one; the rest of the program cannot tell.
+//! The app database: one libsql database holding metrics, scores and alerts with their
+//! feedback (`metrics.rs`, `dashboard.rs`), run history (`runs.rs`), the job queue
+//! (`queue.rs`), models kept in the database (`models.rs`), plots, the notification log,
+//! and the admin's sessions, API tokens and silences (`admin.rs`). It is a local file by
+//! default, a Turso database over HTTP (Hrana v3), or a local embedded replica of one; the
+//! rest of the program cannot tell. `migrations.rs` brings any of them to the current schema;
+//! `adopt.rs` takes over a metrics table the original Anomstack made.
 //!
 //! Every SQL statement the app runs against it lives in this module.
 
