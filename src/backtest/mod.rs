@@ -3,12 +3,11 @@
 
 pub mod io;
 pub mod nab;
-mod replay;
 mod run;
 
 use std::path::PathBuf;
 
-pub use replay::{ReplayRow, ReplaySettings, replay};
+pub use crate::detect::{ReplayRow, ReplaySettings, replay};
 pub use run::{BacktestReport, BacktestRequest, ProfileReport, run};
 
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@ use std::time::Instant;
 use super::{cpu_seconds, gauss, peak_rss_mib, reset_peak_rss};
 use crate::config::{BatchSpec, ModelPlan};
 use crate::detect::rng::Rng;
+use crate::detect::rules::{AlertRule, alert_decisions};
 use crate::detect::{Combination, FeatureCache, ScoreMethod, TrainedModel, combine};
-use crate::jobs::rules::{AlertRule, alert_decisions};
 
 /// One configuration's figures.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::backtest::{self, BacktestRequest, ReplaySettings};
+use crate::backtest::{self, BacktestRequest};
 use crate::cli::BacktestArgs;
 use crate::config;
 
@@ -18,7 +18,8 @@ pub fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         None => config::builtin_defaults_batch("backtest")
             .map_err(|e| anyhow::anyhow!("the built-in defaults do not load: {e}"))?,
     };
-    let settings = ReplaySettings::from_batch(&spec, args.retrain_every)
+    let settings = spec
+        .replay_settings(args.retrain_every)
         .map_err(|e| anyhow::anyhow!("model_configs: {e}"))?;
     let (input, labels) = match (&args.input, &args.nab) {
         (Some(input), nab) => (

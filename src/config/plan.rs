@@ -3,29 +3,8 @@
 //! parse makes the batch invalid at load, never a failed run.
 
 use super::BatchSpec;
-use crate::detect::{DetectorSpec, Preprocess};
-
-/// One model of a batch, ready to train: its tag, detector and preprocessing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelPlan {
-    pub tag: String,
-    pub detector: DetectorSpec,
-    pub preprocess: Preprocess,
-}
-
-/// When a metric's scores make an alert.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AlertRule {
-    /// Scores averaged into the smoothed score, the newest included; 0 or 1 means no smoothing.
-    pub smooth_n: usize,
-    pub threshold: f64,
-    /// Only the newest this-many points may alert.
-    pub recent_n: usize,
-    /// Points after an alert during which the metric does not alert again.
-    pub snooze_n: usize,
-    /// Alert on the newest point whatever its score (for testing channels).
-    pub always: bool,
-}
+pub use crate::detect::{AlertRule, ModelPlan};
+use crate::detect::{DetectorSpec, ReplaySettings};
 
 impl BatchSpec {
     /// The models of `model_configs`, each with its tag, detector and preprocessing.
@@ -61,5 +40,24 @@ impl BatchSpec {
             snooze_n: self.alert_snooze_n,
             always: self.alert_always,
         }
+    }
+
+    /// The settings of a walk-forward replay of this batch's detection (the backtest, and
+    /// the scores of seeded history), retraining every `retrain_every` points.
+    pub fn replay_settings(&self, retrain_every: usize) -> Result<ReplaySettings, String> {
+        Ok(ReplaySettings {
+            models: self.models()?,
+            combination: self.combination(),
+            score_method: self.model_score_method,
+            // Every replayed point is the newest when it arrives.
+            rule: AlertRule {
+                recent_n: 1,
+                ..self.alert_rule()
+            },
+            train_max_n: self.train_max_n,
+            train_min_n: self.train_min_n,
+            train_max_age: i64::from(self.train_metric_timestamp_max_days_ago) * 86_400,
+            retrain_every: retrain_every.max(1),
+        })
     }
 }

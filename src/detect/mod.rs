@@ -24,7 +24,9 @@ mod matrix;
 mod model;
 mod pca;
 mod preprocess;
+mod replay;
 pub mod rng;
+pub mod rules;
 mod select;
 mod spec;
 mod stats;
@@ -47,6 +49,8 @@ pub use matrix::Matrix;
 pub use model::{FittedDetector, MODEL_FORMAT_VERSION, TrainedModel, TrainingInfo};
 pub use pca::PcaParams;
 pub use preprocess::{Aggregation, FeatureCache, Features, Preprocess};
+pub use replay::{ModelPlan, ReplayRow, ReplaySettings, replay};
+pub use rules::AlertRule;
 pub use spec::{DETECTOR_NAMES, DetectorSpec};
 
 pub use stats::{median, percentile};

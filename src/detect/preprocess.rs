@@ -60,7 +60,9 @@ pub struct Features {
 impl Preprocess {
     /// Number of leading points that yield no row (without resampling gaps).
     pub fn warmup(&self) -> usize {
-        self.diff_n + self.smooth_n.saturating_sub(1) + self.lags_n
+        self.diff_n
+            .saturating_add(self.smooth_n.saturating_sub(1))
+            .saturating_add(self.lags_n)
     }
 
     pub fn columns(&self) -> usize {

@@ -2,9 +2,9 @@
 //! (trailing smoothing, threshold, recent points only, snooze by periods and by timestamp);
 //! each decision becomes an `alert` row and a notice.
 
-use super::rules::alert_decisions;
 use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows};
 use crate::config::Batch;
+use crate::detect::rules::alert_decisions;
 use crate::detect::smoothed_scores;
 use crate::store::{MetricRow, MetricType};
 

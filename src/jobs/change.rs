@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
-use super::rules::change_decisions;
 use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows};
 use crate::config::Batch;
+use crate::detect::rules::change_decisions;
 use crate::store::{MetricRow, MetricType};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {

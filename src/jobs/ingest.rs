@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use super::rules::{snoozed_decisions, threshold_breach};
 use super::{Event, JobCtx, JobError, JobReport, Notice};
 use crate::config::{Batch, ThresholdBounds};
+use crate::detect::rules::{snoozed_decisions, threshold_breach};
 use crate::sources::{self, RawRow, RawValue};
 use crate::store::{MetricRow, MetricType, WindowQuery};
 use crate::timestamp::parse_lenient;

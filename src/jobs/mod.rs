@@ -12,7 +12,6 @@ mod delete;
 mod ingest;
 mod llmalert;
 mod plot;
-pub mod rules;
 mod score;
 mod summary;
 mod train;

@@ -26,7 +26,15 @@ use crate::store::{RunOutcome, RunStatus, Store};
 /// stops at its first failure.
 pub async fn run(ctx: &JobCtx, work: Work<'_>, trigger: Trigger, limit: Option<Duration>) -> Runs {
     let deadline = limit.map(|l| Instant::now() + l);
-    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    // The first step is told the limit as configured (its timeout message names it); later
+    // steps of a pipeline get what is left of it.
+    let mut first = true;
+    let mut left = || {
+        if std::mem::take(&mut first) {
+            return limit;
+        }
+        deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    };
     let steps: &[BatchJob] = match work {
         Work::Summary(batches) => {
             let result = record(
@@ -254,7 +262,6 @@ pub(super) async fn record(
                         tracing::warn!(run = id, "delivery stopped at its deadline");
                     }
                 });
-                report.note("alerts are being sent");
             }
         }
     }

@@ -3,8 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::run::run_recorded;
-use super::{JobCtx, JobError, JobReport, Trigger};
+use super::run::{record, run_recorded};
+use super::{JobCtx, JobError, JobReport, Trigger, by_metric, read_rows, round_to};
+use crate::detect::replay;
+use crate::store::{MetricRow, MetricType};
+
+/// Points between retrainings when history is scored walk-forward.
+const HISTORY_RETRAIN_EVERY: usize = 12;
 use crate::config::{Batch, BatchJob};
 
 /// Gives every enabled batch without any stored row `hours` of history (ingest every
@@ -69,6 +74,12 @@ pub async fn backfill(
     times: &[DateTime<Utc>],
     on_step: &(dyn Fn(usize) + Sync),
 ) -> Result<JobReport, JobError> {
+    if batch.spec.schedule(BatchJob::Ingest).disabled {
+        return Err(JobError::Config {
+            batch: batch.name().to_owned(),
+            message: "ingest is disabled for this batch (disable_ingest), so it has no history to backfill".into(),
+        });
+    }
     let mut total = JobReport::default();
     for (i, at) in times.iter().enumerate() {
         let step = ctx.at(*at);
@@ -80,6 +91,20 @@ pub async fn backfill(
         on_step(i + 1);
     }
     let last = ctx.at(times.last().copied().unwrap_or(ctx.run_ts));
+    // History scored as it would have been live: each point by models trained only on the
+    // points before it, alerts by the live rule. Then the models of now.
+    let scored = record(
+        &last,
+        Some(batch),
+        BatchJob::Score.as_str(),
+        Trigger::Cli,
+        None,
+        score_history(&last, batch),
+    )
+    .await
+    .map_err(JobError::from)?;
+    total.log.extend(scored.log);
+    total.rows_written += scored.rows_written;
     for job in [BatchJob::Train, BatchJob::Score] {
         let report = run_recorded(&last, batch, job, Trigger::Cli).await?;
         total.log.extend(report.log);
@@ -87,4 +112,67 @@ pub async fn backfill(
     }
     total.note(format!("backfilled {} ingest run(s)", times.len()));
     Ok(total)
+}
+
+/// Scores the history `train_sql` selects walk-forward (`detect::replay`): each point by
+/// models trained only on the points before it, retrained every [`HISTORY_RETRAIN_EVERY`]
+/// points, and alerts decided on those scores by the batch's rule. Writes the score and
+/// alert rows; points before the first model get none.
+async fn score_history(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
+    let spec = &batch.spec;
+    let mut report = JobReport::default();
+    let settings = spec
+        .replay_settings(HISTORY_RETRAIN_EVERY)
+        .map_err(|message| JobError::Config {
+            batch: batch.name().to_owned(),
+            message,
+        })?;
+    let rows = read_rows(ctx, batch, "train_sql", &spec.train_sql, &mut report).await?;
+    let mut new_rows = Vec::new();
+    let mut alerts = 0usize;
+    for (metric, rows) in by_metric(rows) {
+        let series: Vec<&MetricRow> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Metric)
+            .collect();
+        let points: Vec<(i64, f64)> = series
+            .iter()
+            .map(|r| (r.timestamp.and_utc().timestamp(), r.value))
+            .collect();
+        // A few thousand model fits at most: off the async threads.
+        let replayed = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || replay(&points, &settings))
+                .await
+                .map_err(|e| JobError::Worker(format!("scoring the history stopped: {e}")))?
+        };
+        for (row, r) in series.iter().zip(replayed) {
+            if !r.scored {
+                continue;
+            }
+            let at = |metric_type, value| MetricRow {
+                timestamp: row.timestamp,
+                batch: batch.name().to_owned(),
+                name: metric.clone(),
+                metric_type,
+                value,
+                metadata: String::new(),
+            };
+            new_rows.push(at(
+                MetricType::Score,
+                round_to(r.score, spec.score_metric_rounding),
+            ));
+            if r.alert {
+                alerts += 1;
+                new_rows.push(at(MetricType::Alert, 1.0));
+            }
+        }
+    }
+    let written = ctx.store.upsert_metrics(&spec.table_key, &new_rows).await?;
+    report.rows_written = written.written as u64;
+    report.note(format!(
+        "scored the history walk-forward: {} rows, {alerts} alert(s)",
+        written.written
+    ));
+    Ok(report)
 }

@@ -112,7 +112,7 @@ fn json_body<T>(
 }
 
 fn no_batch(name: &str) -> Response {
-    error(StatusCode::NOT_FOUND, format!("no batch named `{name}`"))
+    WebError::no_batch(name).into_response()
 }
 
 /// One pushed row; the field names are the metrics table's columns.
@@ -296,7 +296,7 @@ async fn push(
     let Some(batch) = config.batch(name) else {
         return (
             StatusCode::NOT_FOUND,
-            json!({"error": format!("no batch named `{name}`")}),
+            json!({"error": WebError::no_batch(name).message()}),
         );
     };
     let now = format_db(Utc::now().naive_utc());

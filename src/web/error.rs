@@ -7,7 +7,7 @@ use std::fmt;
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use maud::html;
@@ -125,10 +125,18 @@ impl Flavor {
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let flavor = Flavor::of(&request);
     let mut response = next.run(request).await;
-    match response.extensions_mut().remove::<WebError>() {
-        Some(error) => error.render(flavor),
-        None => response,
+    let Some(error) = response.extensions_mut().remove::<WebError>() else {
+        return response;
+    };
+    let mut rendered = error.render(flavor);
+    // Headers the inner layers set (the admin's `Cache-Control: no-store`, cookies) stay;
+    // the body's own describe the rendered body.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().append(name.clone(), value.clone());
+        }
     }
+    rendered
 }
 
 #[cfg(test)]

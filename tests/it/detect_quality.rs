@@ -1,7 +1,7 @@
 //! Detection quality of the shipped defaults on the NAB subset, judged by the alerts they
 //! send. A guard against regressions; the figures themselves live in BENCHMARKS.md.
 
-use anomstack::backtest::{BacktestRequest, ReplaySettings, run};
+use anomstack::backtest::{BacktestRequest, run};
 use anomstack::config;
 
 use crate::nab_scorer::nab_dir;
@@ -13,7 +13,7 @@ fn the_shipped_defaults_alert_well_on_nab() {
     let request = BacktestRequest {
         input: nab_dir().join("data"),
         output: out.path().to_path_buf(),
-        settings: ReplaySettings::from_batch(&spec, 100).unwrap(),
+        settings: spec.replay_settings(100).unwrap(),
         labels: Some(nab_dir().join("labels/combined_windows.json")),
         threads: 2,
     };

@@ -144,7 +144,18 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
             .unwrap();
     }
     let at = t(400).format("%Y-%m-%d %H:%M:%S").to_string();
-    let alerts = rows_of(&store, MetricType::Alert, "m").await;
+    // The backfilled history was scored walk-forward and may hold alerts of its own; the
+    // live runs are judged from here on.
+    let history_alerts = rows_of(&store, MetricType::Alert, "m")
+        .await
+        .iter()
+        .filter(|a| a.0 < at)
+        .count();
+    let alerts: Vec<_> = rows_of(&store, MetricType::Alert, "m")
+        .await
+        .into_iter()
+        .filter(|a| a.0 >= at)
+        .collect();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!((alerts[0].0.as_str(), alerts[0].1), (at.as_str(), 1.0));
     let thold = rows_of(&store, MetricType::TholdAlert, "m").await;
@@ -172,7 +183,10 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
                 .unwrap();
         }
     }
-    assert_eq!(rows_of(&store, MetricType::Alert, "m").await.len(), 1);
+    assert_eq!(
+        rows_of(&store, MetricType::Alert, "m").await.len(),
+        history_alerts + 1
+    );
     assert_eq!(rows_of(&store, MetricType::Change, "shift").await.len(), 1);
 
     // Scoring again writes nothing new: one score per timestamp, all in [0, 1].
@@ -420,5 +434,63 @@ async fn seeding_gives_only_empty_batches_history_scores_and_models() {
         jobs::seed_empty_batches(&ctx, &config.batches, 6, Duration::minutes(10))
             .await
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn seeded_history_is_scored_walk_forward_and_its_spike_alerts() {
+    let dir = MetricsDir::new();
+    let end = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+    // Noise between 0 and 12 every 10 minutes, and one spike at 14:00 the day before: well
+    // inside the 24 hours seeded, far outside the newest points the score job scores.
+    dir.write(
+        "spiky.yaml",
+        "metric_batch: spiky\ningest_sql: SELECT {{ run_ts | sql_quote }} AS metric_timestamp, 'm' AS metric_name, CASE WHEN {{ run_ts | sql_quote }} = '2026-03-01 14:00:00' THEN 100.0 ELSE (CAST(strftime('%M', {{ run_ts | sql_quote }}) AS REAL) * 7 + CAST(strftime('%H', {{ run_ts | sql_quote }}) AS REAL) * 3) % 13 END AS metric_value\nmodel_path: db://\ntrain_min_n: 14\nalert_snooze_n: 3\n",
+    );
+    let config = dir.load_ok(&[]);
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    let ctx = JobCtx::new(store.clone(), config.templates.clone(), end);
+    let seeded = jobs::seed_empty_batches(&ctx, &config.batches, 24, Duration::minutes(10)).await;
+    assert_eq!(seeded, ["spiky"]);
+    let scores = count(
+        &store,
+        "SELECT count(*) FROM metrics WHERE metric_type = 'score'",
+    )
+    .await;
+    assert!(
+        scores > 100,
+        "most of the 145 points are scored, not only the newest: {scores}"
+    );
+    // Smoothed over `alert_smooth_n` scores, as the live alert job decides.
+    let near = count(
+        &store,
+        "SELECT count(*) FROM metrics WHERE metric_type = 'alert' AND metric_timestamp BETWEEN '2026-03-01 14:00:00' AND '2026-03-01 14:30:00'",
+    )
+    .await;
+    assert!(
+        near >= 1,
+        "the spike alerts as the live alert job would have"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_type = 'alert' AND metric_timestamp < '2026-03-01 14:00:00'"
+        )
+        .await,
+        0,
+        "the noise before it does not"
+    );
+    let before_training = count(
+        &store,
+        "SELECT count(*) FROM metrics WHERE metric_type = 'score' AND metric_timestamp < '2026-03-01 02:10:00'",
+    )
+    .await;
+    assert_eq!(
+        before_training, 0,
+        "no point is scored before a model could be trained on earlier ones"
     );
 }

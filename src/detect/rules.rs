@@ -7,9 +7,21 @@
 //! its smoothed score reaches the threshold and no alert exists within the `snooze_n` points
 //! before it, nor on the point itself.
 
-pub use crate::config::AlertRule;
+use super::smoothed_scores;
 
-use crate::detect::smoothed_scores;
+/// When a metric's scores make an alert.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertRule {
+    /// Scores averaged into the smoothed score, the newest included; 0 or 1 means no smoothing.
+    pub smooth_n: usize,
+    pub threshold: f64,
+    /// Only the newest this-many points may alert.
+    pub recent_n: usize,
+    /// Points after an alert during which the metric does not alert again.
+    pub snooze_n: usize,
+    /// Alert on the newest point whatever its score (for testing channels).
+    pub always: bool,
+}
 
 /// Which of the newest `recent_n` points alert. `scores` are one metric's scores in time order
 /// and `alerted[i]` says whether point i already has an alert row. Alerts decided here snooze
@@ -103,7 +115,7 @@ pub fn change_decisions(
     let n = values.len();
     let last = detect_last_n.max(1);
     // A reference window of a few points at least, or the median means little.
-    if n < last + 3 {
+    if n < last.saturating_add(3) {
         return Vec::new();
     }
     if flagged[n.saturating_sub(snooze_n)..].iter().any(|f| *f) {

@@ -3,11 +3,20 @@
 //! each row is scored on its own, and the alert rule runs on the scores so far, exactly as
 //! the train, score and alert jobs would have seen them.
 
-use crate::config::{BatchSpec, ModelPlan};
-use crate::detect::{Combination, Features, RowScorer, ScoreMethod, TrainedModel, combine};
-use crate::jobs::rules::{AlertRule, alert_decisions};
+use super::rules::{AlertRule, alert_decisions};
+use super::{
+    Combination, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod, TrainedModel, combine,
+};
 
-/// What a replay needs from a batch config.
+/// One model of a batch, ready to train: its tag, detector and preprocessing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPlan {
+    pub tag: String,
+    pub detector: DetectorSpec,
+    pub preprocess: Preprocess,
+}
+
+/// What a replay needs from a batch config (`BatchSpec::replay_settings`).
 #[derive(Debug, Clone)]
 pub struct ReplaySettings {
     pub models: Vec<ModelPlan>,
@@ -21,30 +30,13 @@ pub struct ReplaySettings {
     pub retrain_every: usize,
 }
 
-impl ReplaySettings {
-    pub fn from_batch(spec: &BatchSpec, retrain_every: usize) -> Result<Self, String> {
-        Ok(Self {
-            models: spec.models()?,
-            combination: spec.combination(),
-            score_method: spec.model_score_method,
-            // Every replayed point is the newest when it arrives.
-            rule: AlertRule {
-                recent_n: 1,
-                ..spec.alert_rule()
-            },
-            train_max_n: spec.train_max_n,
-            train_min_n: spec.train_min_n,
-            train_max_age: i64::from(spec.train_metric_timestamp_max_days_ago) * 86_400,
-            retrain_every: retrain_every.max(1),
-        })
-    }
-}
-
 /// One output row per input point, in input order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReplayRow {
     /// Combined outlier probability; 0 before the first model (or where no model answers).
     pub score: f64,
+    /// Whether a model answered (false before the first model is trained).
+    pub scored: bool,
     pub alert: bool,
 }
 
@@ -67,13 +59,19 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
     let mut scores = Vec::with_capacity(points.len());
     let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
     let mut out = Vec::with_capacity(points.len());
-    let tail = s.rule.smooth_n.max(1) + s.rule.snooze_n + 1;
+    let tail = s
+        .rule
+        .smooth_n
+        .max(1)
+        .saturating_add(s.rule.snooze_n)
+        .saturating_add(1);
     for p in 0..points.len() {
         let probabilities: Vec<f64> = per_model.iter().map(|m| m[p]).collect();
         let score = combine(s.combination, &probabilities);
         if score.is_nan() {
             out.push(ReplayRow {
                 score: 0.0,
+                scored: false,
                 alert: false,
             });
             continue;
@@ -89,7 +87,11 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         if let Some(a) = alerts.last_mut() {
             *a = alert;
         }
-        out.push(ReplayRow { score, alert });
+        out.push(ReplayRow {
+            score,
+            scored: true,
+            alert,
+        });
     }
     out
 }
@@ -162,7 +164,7 @@ fn features_row(features: &Features, r: usize) -> Features {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{DetectorSpec, KnnParams, PcaParams, Preprocess};
+    use crate::detect::{KnnParams, PcaParams};
 
     fn settings() -> ReplaySettings {
         let plan = |tag: &str, detector| ModelPlan {
