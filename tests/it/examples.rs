@@ -74,7 +74,10 @@ fn the_shipped_metrics_folder_loads_with_its_offline_examples_running() {
 
 #[tokio::test]
 async fn the_simple_example_is_uniform_between_0_and_10_when_calm() {
-    let config = repo_config(&[("ANOMSTACK__SIMPLE__VARS", r#"{"anomaly_chance_pct": 0}"#)]);
+    let config = repo_config(&[(
+        "ANOMSTACK__SIMPLE__VARS",
+        r#"{"anomaly_chance_pct": 0, "daily_anomalies": false}"#,
+    )]);
     let batch = config.batch("simple").unwrap();
     let (_dir, store) = temp_store().await;
     for run in ingest_runs(&config, batch, &store, 50).await {
@@ -117,6 +120,49 @@ async fn the_simple_example_spikes_drops_or_plateaus_all_five_metrics_together()
         3,
         "all three anomaly kinds appear in 90 runs: {kinds:?}"
     );
+}
+
+#[tokio::test]
+async fn the_simple_example_has_a_spike_a_drop_and_a_plateau_every_day_at_fixed_times() {
+    let config = repo_config(&[("ANOMSTACK__SIMPLE__VARS", r#"{"anomaly_chance_pct": 0}"#)]);
+    let batch = config.batch("simple").unwrap();
+    let (_dir, store) = temp_store().await;
+    let day = Utc.with_ymd_and_hms(2024, 5, 6, 0, 0, 0).single().unwrap();
+    let run_at = |h: u32, m: u32| {
+        let at = day + Duration::hours(i64::from(h)) + Duration::minutes(i64::from(m));
+        let sql = config
+            .templates
+            .render(batch.spec.ingest_sql.as_deref().unwrap(), &batch.spec, at)
+            .unwrap();
+        let store = store.clone();
+        async move {
+            store
+                .query_long_rows("simple", &sql, "example ingest")
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.value)
+                .collect::<Vec<f64>>()
+        }
+    };
+    let spike = run_at(3, 24).await;
+    assert!(spike.iter().all(|v| (15.0..=30.0).contains(v)), "{spike:?}");
+    let drop = run_at(12, 30).await;
+    assert!(drop.iter().all(|v| (-10.0..=-1.0).contains(v)), "{drop:?}");
+    let plateau = run_at(18, 9).await;
+    assert!(
+        plateau
+            .iter()
+            .all(|v| *v == plateau[0] && (5.0..=6.0).contains(v)),
+        "{plateau:?}"
+    );
+    for (h, m) in [(3, 19), (3, 30), (12, 40), (18, 10), (9, 0)] {
+        let calm = run_at(h, m).await;
+        assert!(
+            calm.iter().all(|v| (0.0..10.0).contains(v)),
+            "{h}:{m} {calm:?}"
+        );
+    }
 }
 
 #[tokio::test]
