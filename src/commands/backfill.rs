@@ -52,7 +52,10 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} ingest runs  {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = jobs::backfill(&ctx, batch, &times, &|done| bar.set_position(done as u64)).await;
+    let report = jobs::backfill(&ctx, batch, &times, jobs::Trigger::Backfill, &|done| {
+        bar.set_position(done as u64)
+    })
+    .await;
     bar.finish_and_clear();
     match report {
         Ok(report) => {

@@ -21,15 +21,21 @@ pub enum Trigger {
     Api,
     Cli,
     Chain,
+    /// `anomstack backfill`.
+    Backfill,
+    /// History given to an empty batch when the app starts (`ANOMSTACK_SEED_HOURS`).
+    Seed,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 5] = [
+    pub const ALL: [Trigger; 7] = [
         Trigger::Schedule,
         Trigger::Admin,
         Trigger::Api,
         Trigger::Cli,
         Trigger::Chain,
+        Trigger::Backfill,
+        Trigger::Seed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +45,8 @@ impl Trigger {
             Trigger::Api => "api",
             Trigger::Cli => "cli",
             Trigger::Chain => "chain",
+            Trigger::Backfill => "backfill",
+            Trigger::Seed => "seed",
         }
     }
 }
@@ -58,7 +66,9 @@ impl std::str::FromStr for Trigger {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown trigger `{s}` (one of schedule, admin, api, cli, chain)")
+                format!(
+                    "unknown trigger `{s}` (one of schedule, admin, api, cli, chain, backfill, seed)"
+                )
             })
     }
 }

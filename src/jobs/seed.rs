@@ -50,7 +50,7 @@ pub async fn seed_empty_batches(
                 continue;
             }
         }
-        match backfill(ctx, batch, &times, &|_| {}).await {
+        match backfill(ctx, batch, &times, Trigger::Seed, &|_| {}).await {
             Ok(report) => {
                 tracing::info!(
                     batch = batch.name(),
@@ -66,12 +66,14 @@ pub async fn seed_empty_batches(
     seeded
 }
 
-/// Runs ingest at each logical time of `times`, then train and score once at the last, so a
-/// new batch gets history. `on_step` is told how many ingests are done.
+/// Runs ingest at each logical time of `times`, scores them walk-forward, then trains and
+/// scores once at the last, so a new batch gets history. Every run is recorded with
+/// `trigger` (`backfill`, or `seed` at start). `on_step` is told how many ingests are done.
 pub async fn backfill(
     ctx: &JobCtx,
     batch: &Batch,
     times: &[DateTime<Utc>],
+    trigger: Trigger,
     on_step: &(dyn Fn(usize) + Sync),
 ) -> Result<JobReport, JobError> {
     if batch.spec.schedule(BatchJob::Ingest).disabled {
@@ -84,7 +86,7 @@ pub async fn backfill(
     for (i, at) in times.iter().enumerate() {
         let step = ctx.at(*at);
         // One recorded run per step, so the run history shows what a backfill stored.
-        let report = run_recorded(&step, batch, BatchJob::Ingest, Trigger::Cli).await?;
+        let report = run_recorded(&step, batch, BatchJob::Ingest, trigger).await?;
         total.rows_read += report.rows_read;
         total.rows_written += report.rows_written;
         total.notices.extend(report.notices);
@@ -97,7 +99,7 @@ pub async fn backfill(
         &last,
         Some(batch),
         BatchJob::Score.as_str(),
-        Trigger::Cli,
+        trigger,
         None,
         score_history(&last, batch),
     )
@@ -106,7 +108,7 @@ pub async fn backfill(
     total.log.extend(scored.log);
     total.rows_written += scored.rows_written;
     for job in [BatchJob::Train, BatchJob::Score] {
-        let report = run_recorded(&last, batch, job, Trigger::Cli).await?;
+        let report = run_recorded(&last, batch, job, trigger).await?;
         total.log.extend(report.log);
         total.skipped.extend(report.skipped);
     }

@@ -173,8 +173,24 @@ async fn home_lists_visible_batches_busiest_first_with_an_empty_state() {
     );
     assert!(home.body.contains("<dd>15</dd>"), "metric count");
     assert!(
-        home.body.contains("No data yet"),
-        "empty state says what to do"
+        home.body
+            .contains("No data yet, and none will come: its ingest schedule"),
+        "an empty batch whose schedule is stopped (the default) says so, and how to start it"
+    );
+    assert!(
+        home.body
+            .contains("ingest_default_schedule_status: RUNNING")
+    );
+    // An operator switches the schedule on: the card says when rows will come.
+    site.store
+        .set_schedule_override("empty", "ingest", Some(true), "ops", Utc::now().naive_utc())
+        .await
+        .unwrap();
+    let started = get(&site.state, "/").await;
+    assert!(
+        started.body.contains("No data yet: this batch ingests on"),
+        "{}",
+        started.body
     );
     assert!(home.body.contains("/assets/htmx.min.js"));
     let dark = get(&site.state, "/?theme=dark").await;

@@ -100,7 +100,7 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
     }
     let ctx = |i: i64| JobCtx::new(store.clone(), config.templates.clone(), t(i));
     let times: Vec<_> = (0..400).map(t).collect();
-    jobs::backfill(&ctx(399), batch, &times, &|_| {})
+    jobs::backfill(&ctx(399), batch, &times, Trigger::Backfill, &|_| {})
         .await
         .unwrap();
     assert_eq!(
@@ -492,5 +492,14 @@ async fn seeded_history_is_scored_walk_forward_and_its_spike_alerts() {
     assert_eq!(
         before_training, 0,
         "no point is scored before a model could be trained on earlier ones"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE trigger <> 'seed'"
+        )
+        .await,
+        0,
+        "seeded runs are labelled as such"
     );
 }

@@ -100,7 +100,11 @@ pub async fn overview(State(state): State<AppState>, admin: Admin) -> Response {
         }
         div #progress-summary aria-live="polite" {}
         h2 { "Recent failures" }
-        (runs_table(&failures))
+        @if failures.is_empty() {
+            p.muted { "None: every recorded run succeeded (or is still running)." }
+        } @else {
+            (runs_table(&failures))
+        }
         @if !config.warnings.is_empty() {
             h2 { "Configuration warnings" }
             ul { @for w in &config.warnings { li { (w) } } }

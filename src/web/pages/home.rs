@@ -8,7 +8,8 @@ use maud::html;
 
 use super::layout::{page, server_error};
 use crate::charts::percent;
-use crate::config::Batch;
+use crate::config::{Batch, BatchJob, ScheduleStatus};
+use crate::queue::scheduler::Overrides;
 use crate::store::{BatchSummary, Window};
 use crate::web::AppState;
 use crate::web::view::{View, ViewQuery, segment};
@@ -17,12 +18,47 @@ use crate::web::view::{View, ViewQuery, segment};
 struct BatchCard<'a> {
     batch: &'a Batch,
     summary: BatchSummary,
+    ingest: Ingest,
+}
+
+/// How new rows reach a batch, so an empty one says what will happen.
+#[derive(Clone, Copy, PartialEq)]
+enum Ingest {
+    /// Its ingest schedule runs.
+    Scheduled,
+    /// Its ingest schedule is stopped (by default or by an operator).
+    Stopped,
+    /// `disable_ingest`: rows only arrive pushed through the API.
+    Pushed,
+}
+
+impl Ingest {
+    fn of(batch: &Batch, overrides: &Overrides) -> Self {
+        let schedule = batch.spec.schedule(BatchJob::Ingest);
+        if schedule.disabled {
+            return Ingest::Pushed;
+        }
+        let on = overrides
+            .get(&(
+                batch.name().to_owned(),
+                BatchJob::Ingest.as_str().to_owned(),
+            ))
+            .copied()
+            .unwrap_or(schedule.default_status == ScheduleStatus::Running);
+        if on {
+            Ingest::Scheduled
+        } else {
+            Ingest::Stopped
+        }
+    }
 }
 
 pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> Response {
     let view = View::from_query(&q);
     let config = state.config.current();
     let now = Utc::now().naive_utc();
+    // Without them every stopped schedule reads as its default; the page still shows.
+    let overrides = state.store.schedule_overrides().await.unwrap_or_default();
     let mut cards = Vec::new();
     for batch in config.dashboard_batches() {
         match state
@@ -33,6 +69,7 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
             Ok(stats) => cards.push(BatchCard {
                 batch,
                 summary: BatchSummary::of(&stats),
+                ingest: Ingest::of(batch, &overrides),
             }),
             Err(e) => return server_error("reading the batches' figures", &e),
         }
@@ -84,10 +121,28 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
                     h2 { a href={ "/batch/" (segment(name)) (query) } { (name) } }
                     @if card.summary.metrics == 0 {
                         p.muted {
-                            "No data yet: this batch ingests on "
-                            code { (card.batch.spec.ingest_cron_schedule.as_str()) }
-                            " (UTC); trigger a run from the admin panel or with "
-                            code { "anomstack run ingest " (name) } "."
+                            @match card.ingest {
+                                Ingest::Scheduled => {
+                                    "No data yet: this batch ingests on "
+                                    code { (card.batch.spec.ingest_cron_schedule.as_str()) }
+                                    " (UTC); trigger a run from the admin panel or with "
+                                    code { "anomstack run ingest " (name) } "."
+                                }
+                                Ingest::Stopped => {
+                                    "No data yet, and none will come: its ingest schedule ("
+                                    code { (card.batch.spec.ingest_cron_schedule.as_str()) }
+                                    " UTC) is stopped. Start it in the admin panel or set "
+                                    code { "ingest_default_schedule_status: RUNNING" }
+                                    "; or run it once with "
+                                    code { "anomstack run ingest " (name) } "."
+                                }
+                                Ingest::Pushed => {
+                                    "No data yet: its ingest is off ("
+                                    code { "disable_ingest" }
+                                    "), so rows arrive only when pushed to "
+                                    code { "POST /api/v1/batches/" (name) "/ingest" } "."
+                                }
+                            }
                         }
                     } @else {
                         dl.figures {
