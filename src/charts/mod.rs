@@ -152,7 +152,7 @@ pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Ma
                 }
                 @if let Some(meta) = &p.tholdalert {
                     path.marker.tholdalert d=(diamond(frame.x(p.timestamp), frame.y_score(0.95))) {
-                        title { "Threshold alert at " (stamp(p.timestamp)) @if !meta.is_empty() { ": " (meta) } }
+                        title { "Threshold alert at " (stamp(p.timestamp)) @if !meta.is_empty() { ": " (threshold_words(meta)) } }
                     }
                 }
             }
@@ -330,6 +330,30 @@ pub fn percent(score: f64) -> String {
     format!("{:.0}%", score * 100.0)
 }
 
+/// A threshold alert's metadata (what the ingest job stores: `breached_threshold_type`,
+/// `breached_threshold_value`, `metric_value_at_breach`) in words: "value 0.62 is below the
+/// lower bound 1". Metadata of another shape is shown as it is.
+pub fn threshold_words(metadata: &str) -> String {
+    let Ok(meta) = serde_json::from_str::<serde_json::Value>(metadata) else {
+        return metadata.to_owned();
+    };
+    let (Some(kind), Some(bound)) = (
+        meta["breached_threshold_type"].as_str(),
+        meta["breached_threshold_value"].as_f64(),
+    ) else {
+        return metadata.to_owned();
+    };
+    let side = if kind == "upper" { "above" } else { "below" };
+    match meta["metric_value_at_breach"].as_f64() {
+        Some(value) => format!(
+            "value {} is {side} the {kind} bound {}",
+            number(value),
+            number(bound)
+        ),
+        None => format!("{side} the {kind} bound {}", number(bound)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +394,13 @@ mod tests {
         assert!(svg.contains("class=\"marker llmalert\""));
         assert!(svg.contains("class=\"marker change\""));
         assert!(svg.contains("class=\"marker tholdalert\""));
+        assert_eq!(
+            threshold_words(
+                r#"{"thresholds": {"upper": 12, "lower": 1}, "breached_threshold_type": "lower", "breached_threshold_value": 1.0, "metric_value_at_breach": 0.6188}"#
+            ),
+            "value 0.6188 is below the lower bound 1"
+        );
+        assert_eq!(threshold_words("not json"), "not json");
         assert!(
             svg.contains("a &lt;b&gt;spike&lt;/b&gt;"),
             "explanations are escaped"

@@ -218,6 +218,9 @@ pub async fn expand(
                 @if let Some(why) = at.llmalert.as_deref().filter(|w| !w.is_empty()) {
                     p { "LLM: " (why) }
                 }
+                @if let Some(meta) = at.tholdalert.as_deref().filter(|m| !m.is_empty()) {
+                    p { "Threshold: " (crate::charts::threshold_words(meta)) }
+                }
                 div.controls {
                     (feedback_form(&base, &q.metric, ts, at.feedback, &token, can_vote, Place::Expanded))
                     a.button href={ (base) "/metric/" (segment(&q.metric)) (view.query(&[])) } { "Open the metric" }

@@ -7,7 +7,7 @@ use chrono::DateTime;
 use maud::html;
 
 use super::layout::page;
-use crate::charts::{metric_chart, number};
+use crate::charts::{metric_chart, number, threshold_words};
 use crate::detect::TrainedModel;
 use crate::store::Feedback;
 use crate::web::view::{View, ViewQuery, segment};
@@ -73,7 +73,7 @@ pub async fn metric_page(
                 tbody {
                     @for p in &alerts {
                         tr {
-                            td { (p.timestamp.format("%Y-%m-%d %H:%M")) }
+                            td.nowrap { (p.timestamp.format("%Y-%m-%d %H:%M")) }
                             td {
                                 @if p.alert { span.kind.alert { "alert" } " " }
                                 @if p.llmalert.is_some() { span.kind.llmalert { "LLM" } " " }
@@ -81,7 +81,7 @@ pub async fn metric_page(
                                 @if p.tholdalert.is_some() { span.kind.tholdalert { "threshold" } }
                             }
                             td { (p.value.map(number).unwrap_or_else(|| "–".into())) }
-                            td { (p.llmalert.clone().or_else(|| p.tholdalert.clone()).unwrap_or_default()) }
+                            td { (p.llmalert.clone().or_else(|| p.tholdalert.as_deref().map(threshold_words)).unwrap_or_default()) }
                             td { @match p.feedback { Some(Feedback::Up) => "👍", Some(Feedback::Down) => "👎", None => "" } }
                         }
                     }
