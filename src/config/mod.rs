@@ -241,6 +241,13 @@ impl Config {
 
     /// A batch the dashboard shows.
     pub fn dashboard_batch(&self, name: &str) -> Option<&Batch> {
-        self.batch(name).filter(|b| !b.spec.disable_dashboard)
+        self.dashboard_batch_index(name).map(|i| &self.batches[i])
+    }
+
+    /// Where the dashboard batch `name` is in `batches`.
+    pub fn dashboard_batch_index(&self, name: &str) -> Option<usize> {
+        self.batches
+            .iter()
+            .position(|b| b.name() == name && !b.spec.disable_dashboard)
     }
 }

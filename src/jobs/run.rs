@@ -35,7 +35,8 @@ pub async fn run(ctx: &JobCtx, work: Work<'_>, trigger: Trigger, limit: Option<D
         }
         deadline.map(|d| d.saturating_duration_since(Instant::now()))
     };
-    let steps: &[BatchJob] = match work {
+    let one;
+    let (batch, steps): (&Batch, &[BatchJob]) = match work {
         Work::Summary(batches) => {
             let result = record(
                 ctx,
@@ -47,11 +48,11 @@ pub async fn run(ctx: &JobCtx, work: Work<'_>, trigger: Trigger, limit: Option<D
             );
             return Runs(vec![(Job::Summary, result.await)]);
         }
-        Work::One(_, job) => &[job],
-        Work::Pipeline(_) => &PIPELINE,
-    };
-    let (Work::One(batch, _) | Work::Pipeline(batch)) = work else {
-        return Runs(Vec::new());
+        Work::One(batch, job) => {
+            one = [job];
+            (batch, &one)
+        }
+        Work::Pipeline(batch) => (batch, &PIPELINE),
     };
     let mut runs = Vec::new();
     for &job in steps {

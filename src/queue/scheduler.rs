@@ -30,11 +30,16 @@ pub struct Entry {
 impl Entry {
     /// Whether the schedule runs, given the operators' overrides.
     pub fn is_on(&self, overrides: &Overrides) -> bool {
-        overrides
-            .get(&(self.batch.clone(), self.job.as_str().to_owned()))
-            .copied()
-            .unwrap_or(self.default_on)
+        schedule_on(overrides, &self.batch, self.job.as_str(), self.default_on)
     }
+}
+
+/// Whether the schedule of `job` of `batch` runs: the operators' choice, else the default.
+pub fn schedule_on(overrides: &Overrides, batch: &str, job: &str, default_on: bool) -> bool {
+    overrides
+        .get(&(batch.to_owned(), job.to_owned()))
+        .copied()
+        .unwrap_or(default_on)
 }
 
 /// Operators' schedule choices by (batch, job), from [`Store::schedule_overrides`].

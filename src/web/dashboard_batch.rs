@@ -70,9 +70,7 @@ impl FromRequestParts<AppState> for DashboardBatch {
         };
         let config = state.config.current();
         let index = config
-            .batches
-            .iter()
-            .position(|b| b.name() == name && !b.spec.disable_dashboard)
+            .dashboard_batch_index(&name)
             .ok_or_else(|| WebError::no_batch(&name))?;
         Ok(Self { config, index })
     }

@@ -33,15 +33,20 @@ fn config() -> Arc<anomstack::config::LiveConfig> {
     anomstack::config::LiveConfig::fixed(dir.load_ok(&[]))
 }
 
-#[tokio::test]
-async fn health_is_ok_with_a_reachable_database() {
+/// The router's state over a fresh database file (kept while the directory lives).
+async fn local_state() -> (tempfile::TempDir, AppState) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&DatabaseLocation::Local {
         path: dir.path().join("a.db"),
     })
     .await
     .unwrap();
-    let state = AppState::new(store, config());
+    (dir, AppState::new(store, config()))
+}
+
+#[tokio::test]
+async fn health_is_ok_with_a_reachable_database() {
+    let (_dir, state) = local_state().await;
     let (status, body, _) = get(state.clone(), "/health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -76,25 +81,14 @@ async fn health_is_503_without_leaking_where_the_database_is() {
 
 #[tokio::test]
 async fn unknown_paths_are_404() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&DatabaseLocation::Local {
-        path: dir.path().join("a.db"),
-    })
-    .await
-    .unwrap();
-    let (status, _, _) = get(AppState::new(store, config()), "/nope").await;
+    let (_dir, state) = local_state().await;
+    let (status, _, _) = get(state, "/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn one_error_is_json_for_the_api_a_fragment_for_htmx_and_a_page_otherwise() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&DatabaseLocation::Local {
-        path: dir.path().join("a.db"),
-    })
-    .await
-    .unwrap();
-    let state = AppState::new(store, config());
+    let (_dir, state) = local_state().await;
 
     let (status, body, _) = get(state.clone(), "/api/v1/batches/nope/metrics").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -9,7 +9,7 @@ use maud::html;
 use super::layout::{page, server_error};
 use crate::charts::percent;
 use crate::config::{Batch, BatchJob, ScheduleStatus};
-use crate::queue::scheduler::Overrides;
+use crate::queue::scheduler::{Overrides, schedule_on};
 use crate::store::{BatchSummary, Window};
 use crate::web::AppState;
 use crate::web::view::{View, ViewQuery, segment};
@@ -38,14 +38,13 @@ impl Ingest {
         if schedule.disabled {
             return Ingest::Pushed;
         }
-        let on = overrides
-            .get(&(
-                batch.name().to_owned(),
-                BatchJob::Ingest.as_str().to_owned(),
-            ))
-            .copied()
-            .unwrap_or(schedule.default_status == ScheduleStatus::Running);
-        if on {
+        let default_on = schedule.default_status == ScheduleStatus::Running;
+        if schedule_on(
+            overrides,
+            batch.name(),
+            BatchJob::Ingest.as_str(),
+            default_on,
+        ) {
             Ingest::Scheduled
         } else {
             Ingest::Stopped
