@@ -19,4 +19,39 @@
     var dialog = document.getElementById(id);
     if (dialog && typeof dialog.showModal === "function" && !dialog.open) dialog.showModal();
   });
+  // The theme toggle: flips between light and dark and remembers the choice (theme.js reads
+  // it on every page). Choosing what the OS already says forgets the choice, so the page
+  // follows the OS again.
+  var os = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function effective() {
+    var chosen = document.documentElement.getAttribute("data-theme");
+    if (chosen === "dark" || chosen === "light") return chosen;
+    return os && os.matches ? "dark" : "light";
+  }
+  function show(button) {
+    var dark = effective() === "dark";
+    button.setAttribute("aria-pressed", dark ? "true" : "false");
+    button.textContent = dark ? "☾ Dark" : "☀ Light";
+    button.title = dark ? "Dark theme (click for light)" : "Light theme (click for dark)";
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.getElementById("theme-toggle");
+    if (!button) return;
+    button.hidden = false;
+    show(button);
+    button.addEventListener("click", function () {
+      var next = effective() === "dark" ? "light" : "dark";
+      var osTheme = os && os.matches ? "dark" : "light";
+      try {
+        if (next === osTheme) window.localStorage.removeItem("anomstack-theme");
+        else window.localStorage.setItem("anomstack-theme", next);
+      } catch (e) {
+        // Not remembered; this page still changes.
+      }
+      if (next === osTheme) document.documentElement.removeAttribute("data-theme");
+      else document.documentElement.setAttribute("data-theme", next);
+      show(button);
+    });
+    if (os && os.addEventListener) os.addEventListener("change", function () { show(button); });
+  });
 })();

@@ -4,13 +4,16 @@
 //! re-rendering; every marker carries a `<title>`, which browsers show on hover.
 
 pub mod ascii;
+mod kinds;
+pub mod palette;
 pub mod png;
 mod scale;
 
 use chrono::NaiveDateTime;
 use maud::{Markup, html};
 
-use crate::store::ChartPoint;
+use crate::store::{ChartPoint, MetricType};
+pub use kinds::{anomalies_words, kind_label, kinds_words};
 use scale::{TimeAxis, nice_ticks};
 
 /// How the visitor wants charts drawn.
@@ -28,17 +31,19 @@ impl Default for ChartStyle {
         Self {
             large: false,
             markers: true,
-            legend: false,
+            legend: true,
             line_width: 2,
         }
     }
 }
 
 const WIDTH: f64 = 640.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 44.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 26.0;
+/// Room for the rotated axis titles; tick labels sit inside the plot, above their grid
+/// lines, so long values never need a wider margin and phones can enlarge them.
+const LEFT: f64 = 22.0;
+const RIGHT: f64 = 22.0;
+const TOP: f64 = 8.0;
+const BOTTOM: f64 = 40.0;
 /// The score axis runs to 105 % so markers at 100 % are not cut off.
 const SCORE_TOP: f64 = 1.05;
 
@@ -53,18 +58,16 @@ struct Frame {
 
 impl Frame {
     fn x(&self, ts: NaiveDateTime) -> f64 {
-        let t = ts.and_utc().timestamp();
+        self.x_unix(ts.and_utc().timestamp())
+    }
+
+    fn x_unix(&self, t: i64) -> f64 {
         let span = (self.t1 - self.t0).max(1) as f64;
         LEFT + (t - self.t0) as f64 / span * (WIDTH - LEFT - RIGHT)
     }
 
     fn y_value(&self, v: f64) -> f64 {
-        let span = if self.v1 > self.v0 {
-            self.v1 - self.v0
-        } else {
-            1.0
-        };
-        TOP + (1.0 - (v - self.v0) / span) * self.plot_height()
+        TOP + (1.0 - (v - self.v0) / (self.v1 - self.v0)) * self.plot_height()
     }
 
     fn y_score(&self, s: f64) -> f64 {
@@ -74,11 +77,17 @@ impl Frame {
     fn plot_height(&self) -> f64 {
         self.height - TOP - BOTTOM
     }
+
+    /// Where a flagged point's marker goes: at its value, or at the top when the value
+    /// has aged out of storage.
+    fn y_marker(&self, p: &ChartPoint) -> f64 {
+        p.value.map_or(TOP + 6.0, |v| self.y_value(v))
+    }
 }
 
 /// The full chart of one metric. `title` names it for screen readers.
 pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Markup {
-    let height = if style.large { 400.0 } else { 250.0 };
+    let height = if style.large { 420.0 } else { 260.0 };
     let Some(frame) = frame(points, height) else {
         return html! {
             div.chart-empty role="note" { "No points in this window." }
@@ -98,90 +107,142 @@ pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Ma
     );
     let bottom = height - BOTTOM;
     let right = WIDTH - RIGHT;
-    let marker_r = f64::from(style.line_width) + 1.5;
+    let marker_r = f64::from(style.line_width) + 1.0;
+    let present: Vec<MetricType> = crate::store::ANOMALY_KINDS
+        .into_iter()
+        .filter(|k| points.iter().any(|p| p.kinds().contains(k)))
+        .collect();
+    let has_score = points.iter().any(|p| p.score.is_some());
     html! {
+        figure.chart-figure {
         svg.chart viewBox={ "0 0 " (WIDTH) " " (height) } role="img"
             preserveAspectRatio="none" aria-label={ "Chart of " (title) } {
             title { (title) ": value and anomaly score" }
-            // Axes and grid.
+            // Grid, with each value label above its line, inside the plot.
             @for (v, label) in &value_ticks {
                 @let y = frame.y_value(*v);
                 line.grid x1=(LEFT) x2=(right) y1=(fmt(y)) y2=(fmt(y)) {}
-                text.axis x=(LEFT - 6.0) y=(fmt(y + 4.0)) text-anchor="end" { (label) }
+                text.axis x=(LEFT + 3.0) y=(fmt(y - 3.0)) { (label) }
             }
-            @for pct in [0, 50, 100] {
-                @let y = frame.y_score(f64::from(pct) / 100.0);
-                text.axis.score-axis x=(right + 6.0) y=(fmt(y + 4.0)) { (pct) "%" }
+            @if has_score {
+                @for pct in [50, 100] {
+                    @let y = frame.y_score(f64::from(pct) / 100.0);
+                    text.axis.score-axis x=(right - 3.0) y=(fmt(y + 12.0)) text-anchor="end" { (pct) "%" }
+                }
             }
-            @for (t, label) in time_axis.ticks() {
-                @let x = LEFT + (t - frame.t0) as f64 / (frame.t1 - frame.t0).max(1) as f64 * (right - LEFT);
+            @for (i, (t, label)) in time_axis.ticks().iter().enumerate() {
+                @let x = frame.x_unix(*t);
                 line.tick x1=(fmt(x)) x2=(fmt(x)) y1=(bottom) y2=(bottom + 4.0) {}
-                text.axis x=(fmt(x)) y=(bottom + 17.0) text-anchor="middle" { (label) }
+                text.axis.minor[i % 2 == 1] x=(fmt(x)) y=(bottom + 16.0) text-anchor="middle" { (label) }
             }
             line.frame x1=(LEFT) x2=(right) y1=(bottom) y2=(bottom) {}
-            // Score first, so the value line is drawn over it.
-            path.score-line d=(score_path) {}
+            text.axis.axis-title x=(fmt(LEFT - 8.0)) y=(fmt(TOP + frame.plot_height() / 2.0)) text-anchor="middle"
+                transform={ "rotate(-90 " (fmt(LEFT - 8.0)) " " (fmt(TOP + frame.plot_height() / 2.0)) ")" } { "value" }
+            @if has_score {
+                text.axis.axis-title.score-axis x=(fmt(right + 14.0)) y=(fmt(TOP + frame.plot_height() / 2.0)) text-anchor="middle"
+                    transform={ "rotate(90 " (fmt(right + 14.0)) " " (fmt(TOP + frame.plot_height() / 2.0)) ")" } { "score" }
+            }
+            text.axis.axis-title x=(fmt((LEFT + right) / 2.0)) y=(fmt(height - 4.0)) text-anchor="middle" {
+                (time_title(frame.t0, frame.t1))
+            }
+            // Score first, as a shaded area, so the value line is drawn over it.
+            @if has_score {
+                path.score-area d={ (score_path) } {}
+                path.score-line d=(score_path) {}
+            }
             path.value-line d=(value_path) stroke-width=(style.line_width) {}
             @if style.markers {
                 @for p in points {
                     @if let Some(v) = p.value {
                         circle.value-point cx=(fmt(frame.x(p.timestamp))) cy=(fmt(frame.y_value(v))) r=(fmt(marker_r)) {
-                            title { (stamp(p.timestamp)) ": " (number(v)) @if let Some(s) = p.score { " (score " (percent(s)) ")" } }
+                            title { (stamp(p.timestamp)) " UTC: " (number(v)) @if let Some(s) = p.score { " (score " (percent(s)) ")" } }
                         }
                     }
                 }
             }
-            // Alert markers sit on the score axis at 100 %, as in the original.
+            // Anomaly markers sit on the flagged value, one shape and colour per kind.
             @for p in points {
-                @let x = fmt(frame.x(p.timestamp));
-                @let top = frame.y_score(1.0);
+                @let (x, y) = (frame.x(p.timestamp), frame.y_marker(p));
+                @let at = html! { (stamp(p.timestamp)) " UTC" @if let Some(v) = p.value { ": " (number(v)) } };
                 @if p.alert {
-                    circle.marker.alert cx=(x) cy=(fmt(top)) r="5" {
-                        title { "Alert at " (stamp(p.timestamp)) @if let Some(v) = p.value { ": " (number(v)) } }
-                    }
-                }
-                @if let Some(why) = &p.llmalert {
-                    rect.marker.llmalert x=(fmt(frame.x(p.timestamp) - 4.5)) y=(fmt(top - 4.5)) width="9" height="9" {
-                        title { "LLM alert at " (stamp(p.timestamp)) ": " (why) }
-                    }
-                }
-                @if p.change {
-                    path.marker.change d=(triangle(frame.x(p.timestamp), top)) {
-                        title { "Change at " (stamp(p.timestamp)) }
+                    circle.marker.alert cx=(fmt(x)) cy=(fmt(y)) r="7" {
+                        title { "ML anomaly at " (at) @if let Some(s) = p.score { " (score " (percent(s)) ")" } }
                     }
                 }
                 @if let Some(meta) = &p.tholdalert {
-                    path.marker.tholdalert d=(diamond(frame.x(p.timestamp), frame.y_score(0.95))) {
-                        title { "Threshold alert at " (stamp(p.timestamp)) @if !meta.is_empty() { ": " (threshold_words(meta)) } }
+                    path.marker.tholdalert d=(diamond(x, y)) {
+                        title { "Threshold at " (at) @if !meta.is_empty() { ": " (threshold_words(meta)) } }
+                    }
+                }
+                @if p.change {
+                    path.marker.change d=(triangle(x, y)) {
+                        title { "Change at " (at) }
+                    }
+                }
+                @if let Some(why) = &p.llmalert {
+                    rect.marker.llmalert x=(fmt(x - 4.5)) y=(fmt(y - 4.5)) width="9" height="9" {
+                        title { "LLM anomaly at " (at) ": " (why) }
                     }
                 }
             }
-            @if style.legend {
-                g.legend transform={ "translate(" (LEFT + 8.0) "," (TOP + 4.0) ")" } {
-                    line.value-line x1="0" x2="16" y1="6" y2="6" stroke-width=(style.line_width) {}
-                    text.axis x="20" y="10" { "value" }
-                    line.score-line x1="64" x2="80" y1="6" y2="6" {}
-                    text.axis x="84" y="10" { "score" }
-                    circle.marker.alert cx="132" cy="6" r="4" {}
-                    text.axis x="139" y="10" { "alert" }
-                    rect.marker.llmalert x="172" y="2" width="8" height="8" {}
-                    text.axis x="184" y="10" { "LLM" }
-                    path.marker.change d=(triangle(216.0, 6.0)) {}
-                    text.axis x="224" y="10" { "change" }
-                    path.marker.tholdalert d=(diamond(270.0, 6.0)) {}
-                    text.axis x="278" y="10" { "threshold" }
+        }
+        @if style.legend {
+            figcaption.legend {
+                span.key { svg viewBox="0 0 16 10" { line.value-line x1="0" x2="16" y1="5" y2="5" stroke-width="2" {} } "value" }
+                @if has_score {
+                    span.key { svg viewBox="0 0 16 10" { rect.score-area x="0" y="2" width="16" height="8" {} line.score-line x1="0" x2="16" y1="2" y2="2" {} } "anomaly score (right axis)" }
                 }
+                @for k in &present {
+                    span.key { (legend_mark(*k)) (kind_label(*k)) }
+                }
+            }
+        }
+        }
+    }
+}
+
+/// A kind's marker, small, for a legend.
+pub fn legend_mark(kind: MetricType) -> Markup {
+    html! {
+        svg viewBox="0 0 14 14" aria-hidden="true" {
+            @match kind {
+                MetricType::Alert => { circle.mark.alert cx="7" cy="7" r="5" {} }
+                MetricType::TholdAlert => { path.mark.tholdalert d=(diamond(7.0, 7.0)) {} }
+                MetricType::Change => { path.mark.change d=(triangle(7.0, 7.5)) {} }
+                _ => { rect.mark.llmalert x="2.5" y="2.5" width="9" height="9" {} }
             }
         }
     }
 }
 
-/// A 200×50 sparkline of the values with the score dotted behind, and the point at
-/// `highlight` marked.
-pub fn sparkline(label: &str, points: &[ChartPoint], highlight: NaiveDateTime) -> Markup {
+/// The time axis's title: "time (UTC), 3 Dec 2026" or "time (UTC), 3 Dec – 4 Dec 2026".
+fn time_title(t0: i64, t1: i64) -> String {
+    let day = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.date_naive());
+    match (day(t0), day(t1)) {
+        (Some(a), Some(b)) if a == b => format!("time (UTC), {}", a.format("%-d %b %Y")),
+        (Some(a), Some(b)) => format!(
+            "time (UTC), {} – {}",
+            a.format("%-d %b"),
+            b.format("%-d %b %Y")
+        ),
+        _ => "time (UTC)".into(),
+    }
+}
+
+/// Which flagged points a sparkline marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marks {
+    /// Every flagged point, each in its kind's colour.
+    All,
+    /// Only the anomaly at this time (the one a list row is about).
+    Only(NaiveDateTime),
+}
+
+/// A 200×50 sparkline of the values with the score dotted behind and flagged points marked
+/// at their value, in their kind's colour.
+pub fn sparkline(label: &str, points: &[ChartPoint], marks: Marks) -> Markup {
     const W: f64 = 200.0;
     const H: f64 = 50.0;
-    let values: Vec<f64> = points.iter().filter_map(|p| p.value).collect();
     let (t0, t1) = match (points.first(), points.last()) {
         (Some(a), Some(b)) => (
             a.timestamp.and_utc().timestamp(),
@@ -191,20 +252,12 @@ pub fn sparkline(label: &str, points: &[ChartPoint], highlight: NaiveDateTime) -
             return html! { svg.sparkline viewBox="0 0 200 50" role="img" aria-label={ "No data for " (label) } {} };
         }
     };
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let (lo, hi) = value_range(points.iter().filter_map(|p| p.value));
     let x = |ts: NaiveDateTime| {
         2.0 + (ts.and_utc().timestamp() - t0) as f64 / (t1 - t0).max(1) as f64 * (W - 4.0)
     };
-    let y = |v: f64| {
-        let span = if hi > lo { hi - lo } else { 1.0 };
-        let mid = if hi > lo { 0.0 } else { 0.5 };
-        // Room above and below for the marker.
-        7.0 + (1.0 - ((v - lo) / span + mid)) * (H - 14.0)
-    };
+    // Room above and below for the markers.
+    let y = |v: f64| 7.0 + (1.0 - (v - lo) / (hi - lo)) * (H - 14.0);
     let value_path = line_path(
         points
             .iter()
@@ -214,38 +267,71 @@ pub fn sparkline(label: &str, points: &[ChartPoint], highlight: NaiveDateTime) -
         p.score
             .map(|s| (x(p.timestamp), 7.0 + (1.0 - s.clamp(0.0, 1.0)) * (H - 14.0)))
     }));
-    let mark = points.iter().find(|p| p.timestamp == highlight);
+    let marked: Vec<(&ChartPoint, MetricType)> = points
+        .iter()
+        .filter(|p| match marks {
+            Marks::All => true,
+            Marks::Only(ts) => p.timestamp == ts,
+        })
+        .filter_map(|p| p.kinds().first().map(|k| (p, *k)))
+        .collect();
     html! {
         svg.sparkline viewBox="0 0 200 50" preserveAspectRatio="none" role="img"
             aria-label={ "Recent values of " (label) } {
             path.score-line d=(score_path) {}
             path.value-line d=(value_path) stroke-width="1.5" {}
-            @if let Some(p) = mark {
+            @for (p, kind) in &marked {
                 @let cy = p.value.map(&y).unwrap_or(H / 2.0);
-                path.marker.alert d=(diamond(x(p.timestamp), cy)) {}
+                path class={ "marker " (kind.as_str()) } d=(diamond(x(p.timestamp), cy)) {
+                    title { (kind_label(*kind)) " at " (stamp(p.timestamp)) " UTC" }
+                }
             }
         }
     }
 }
 
-fn frame(points: &[ChartPoint], height: f64) -> Option<Frame> {
-    let first = points.first()?.timestamp.and_utc().timestamp();
-    let last = points.last()?.timestamp.and_utc().timestamp();
-    let (mut v0, mut v1) = points
-        .iter()
-        .filter_map(|p| p.value)
+/// Bars of counts (oldest first) in a 200×32 box: how many anomalies each hour had.
+pub fn bars(label: &str, counts: &[u32]) -> Markup {
+    const W: f64 = 200.0;
+    const H: f64 = 32.0;
+    let top = counts.iter().copied().max().unwrap_or(0).max(1);
+    let step = W / counts.len().max(1) as f64;
+    html! {
+        svg.bars viewBox="0 0 200 32" preserveAspectRatio="none" role="img" aria-label=(label) {
+            line.frame x1="0" x2="200" y1="31.5" y2="31.5" {}
+            @for (i, n) in counts.iter().enumerate() {
+                @if *n > 0 {
+                    @let h = (f64::from(*n) / f64::from(top) * (H - 2.0)).max(3.0);
+                    rect.bar x=(fmt(i as f64 * step + 1.0)) y=(fmt(H - h)) width=(fmt((step - 2.0).max(1.0))) height=(fmt(h)) {}
+                }
+            }
+        }
+    }
+}
+
+/// The value axis's range: the values' span padded by 6 %, and never narrower than 2 % of
+/// their size, so noise on a large steady value (a disk at 76.827 GiB) is not drawn as a
+/// cliff; a single value sits in the middle.
+fn value_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
-    if !v0.is_finite() {
-        (v0, v1) = (0.0, 1.0);
+    if !lo.is_finite() {
+        return (0.0, 1.0);
     }
-    let pad = if v1 > v0 {
-        (v1 - v0) * 0.06
-    } else {
-        v0.abs().max(1.0) * 0.1
-    };
+    let mid = (lo + hi) / 2.0;
+    let least = (mid.abs() * 0.02).max(1e-9);
+    let span = (hi - lo).max(least);
+    let pad = span * 0.06;
+    (mid - span / 2.0 - pad, mid + span / 2.0 + pad)
+}
+
+fn frame(points: &[ChartPoint], height: f64) -> Option<Frame> {
+    let first = points.first()?.timestamp.and_utc().timestamp();
+    let last = points.last()?.timestamp.and_utc().timestamp();
+    let (v0, v1) = value_range(points.iter().filter_map(|p| p.value));
     let (t0, t1) = if last > first {
         (first, last)
     } else {
@@ -255,8 +341,8 @@ fn frame(points: &[ChartPoint], height: f64) -> Option<Frame> {
         height,
         t0,
         t1,
-        v0: v0 - pad,
-        v1: v1 + pad,
+        v0,
+        v1,
     })
 }
 
@@ -430,8 +516,8 @@ mod tests {
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
         let one = metric_chart("m", &flat[..1], ChartStyle::default()).into_string();
         assert!(!one.contains("NaN"));
-        let spark = sparkline("m", &flat, t(1)).into_string();
-        assert!(spark.contains("marker alert") && !spark.contains("NaN"));
+        let spark = sparkline("m", &flat, Marks::All).into_string();
+        assert!(!spark.contains("marker") && !spark.contains("NaN"));
     }
 
     #[test]

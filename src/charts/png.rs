@@ -8,7 +8,12 @@ use chrono::{DateTime, NaiveDateTime};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use super::palette::{Rgb, SCORE, VALUE, kind_rgb};
 use crate::store::ChartPoint;
+
+fn colour_of((r, g, b): Rgb) -> RGBColor {
+    RGBColor(r, g, b)
+}
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 pub const WIDTH: u32 = 960;
@@ -131,7 +136,7 @@ where
         .label_style(("sans-serif", 11))
         .draw()
         .map_err(err)?;
-    let blue = RGBColor(31, 119, 180);
+    let blue = colour_of(VALUE);
     chart
         .draw_series(LineSeries::new(line.iter().copied(), blue.stroke_width(2)))
         .map_err(err)?;
@@ -151,15 +156,9 @@ where
             RGBColor(120, 120, 120).stroke_width(1),
         ))
         .map_err(err)?;
-    for (marks, colour) in [
-        (
-            axis.values(points, |p| {
-                p.alert || p.llmalert.is_some() || p.tholdalert.is_some()
-            }),
-            RGBColor(214, 39, 40),
-        ),
-        (axis.values(points, |p| p.change), RGBColor(255, 127, 14)),
-    ] {
+    for kind in crate::store::ANOMALY_KINDS {
+        let colour = colour_of(kind_rgb(kind));
+        let marks = axis.values(points, |p| p.kinds().first() == Some(&kind));
         chart
             .draw_series(
                 marks
@@ -351,7 +350,6 @@ fn draw(
         .map(|p| x(p.timestamp))
         .collect();
     let faint = RGBColor(200, 200, 200);
-    let alert_red = RGBColor(214, 39, 40);
 
     let mut upper = ChartBuilder::on(&top)
         .caption(format!("{title} (n={})", values.len()), ("sans-serif", 20))
@@ -375,10 +373,7 @@ fn draw(
     }
     let line = axis.values(points, |_| true);
     upper
-        .draw_series(LineSeries::new(
-            line,
-            RGBColor(31, 119, 180).stroke_width(2),
-        ))
+        .draw_series(LineSeries::new(line, colour_of(VALUE).stroke_width(2)))
         .map_err(err)?;
     let smooth: Vec<(f64, f64)> = points
         .iter()
@@ -454,25 +449,32 @@ fn draw(
     lower
         .draw_series(LineSeries::new(
             score_line,
-            RGBColor(44, 160, 44).stroke_width(2),
+            colour_of(SCORE).stroke_width(2),
         ))
         .map_err(err)?
         .label(score_label.to_owned())
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RGBColor(44, 160, 44)));
-    let marks: Vec<(f64, f64)> = points
-        .iter()
-        .filter(|p| p.flagged())
-        .map(|p| (x(p.timestamp), p.score.unwrap_or(0.0).min(score_max)))
-        .collect();
-    lower
-        .draw_series(
-            marks
-                .into_iter()
-                .map(|(x, y)| Circle::new((x, y), 5, alert_red.filled())),
-        )
-        .map_err(err)?
-        .label("alert")
-        .legend(move |(x, y)| Circle::new((x + 8, y), 5, alert_red.filled()));
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], colour_of(SCORE)));
+    // One colour per kind, as on the dashboard; a point flagged twice takes its first kind.
+    for kind in crate::store::ANOMALY_KINDS {
+        let marks: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.kinds().first() == Some(&kind))
+            .map(|p| (x(p.timestamp), p.score.unwrap_or(0.0).min(score_max)))
+            .collect();
+        if marks.is_empty() {
+            continue;
+        }
+        let colour = colour_of(kind_rgb(kind));
+        lower
+            .draw_series(
+                marks
+                    .into_iter()
+                    .map(move |(x, y)| Circle::new((x, y), 5, colour.filled())),
+            )
+            .map_err(err)?
+            .label(super::kind_label(kind))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+    }
     lower
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

@@ -10,8 +10,9 @@ use chrono::NaiveDateTime;
 use super::Table;
 use super::notice::{Event, Notice};
 use crate::charts::ascii::sparkline;
-use crate::charts::number;
-use crate::store::ChartPoint;
+use crate::charts::palette::{hex, kind_rgb};
+use crate::charts::{kind_label, number};
+use crate::store::{ChartPoint, MetricType};
 
 /// Metrics named in the summary's sentence; the table has them all.
 const BUSIEST_SHOWN: usize = 10;
@@ -207,11 +208,28 @@ impl Message {
         out.join("\n")
     }
 
+    /// The kind of anomaly the message is about, if it is about one.
+    fn anomaly_kind(&self) -> Option<MetricType> {
+        match self.kind.as_str() {
+            "anomaly" => Some(MetricType::Alert),
+            "threshold" => Some(MetricType::TholdAlert),
+            "change" => Some(MetricType::Change),
+            "llm" => Some(MetricType::LlmAlert),
+            _ => None,
+        }
+    }
+
     /// The HTML body; `image_cid` shows the chart inline.
     pub fn html(&self, image_cid: Option<&str>) -> Markup {
         let spark = self.sparklines();
         html! {
             div style="font-family: system-ui, sans-serif; color: #1b1f24" {
+                @if let Some(kind) = self.anomaly_kind() {
+                    // The kind's colour, as on the dashboard.
+                    p style={ "margin: 0; display: inline-block; padding: 2px 10px; border-radius: 999px; color: #fff; font-size: 12px; background: " (hex(kind_rgb(kind))) } {
+                        (kind_label(kind))
+                    }
+                }
                 h2 style="font-size: 18px" { (self.title) }
                 @if !self.description.is_empty() {
                     pre style="background: #f5f6f8; padding: 8px; white-space: pre-wrap" { code { (self.description) } }

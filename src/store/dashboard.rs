@@ -87,6 +87,11 @@ impl fmt::Display for Window {
 }
 
 /// One metric's figures over a window.
+///
+/// An *anomaly* is a point of a metric that any detector flagged: the ML alert, a threshold
+/// breach, a change or the LLM. A point flagged by two detectors is one anomaly of two kinds,
+/// so `anomalies` can be smaller than the sum of `kinds`. Every count on every page and in the
+/// API is this one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricStats {
     pub name: String,
@@ -94,37 +99,89 @@ pub struct MetricStats {
     pub latest: NaiveDateTime,
     pub points: u32,
     pub avg_score: Option<f64>,
-    pub alerts: u32,
-    pub llmalerts: u32,
-    pub changes: u32,
-    pub tholdalerts: u32,
+    /// Flagged points in the window.
+    pub anomalies: u32,
+    /// Whether its newest point is flagged: anomalous now.
+    pub anomalous_now: bool,
+    /// Flags of each kind in the window.
+    pub kinds: KindCounts,
 }
 
 impl MetricStats {
-    /// Share of the window's points with an (ML) alert, as the original sorted charts by.
+    /// Share of the window's points that are anomalies: what charts are sorted by.
     pub fn anomaly_rate(&self) -> f64 {
         if self.points == 0 {
             0.0
         } else {
-            f64::from(self.alerts) / f64::from(self.points)
+            f64::from(self.anomalies) / f64::from(self.points)
         }
-    }
-
-    /// Every kind of alert in the window.
-    pub fn all_alerts(&self) -> u32 {
-        self.alerts + self.llmalerts + self.changes + self.tholdalerts
     }
 }
 
-/// A batch's figures over a window, from its metrics'.
-#[derive(Debug, Clone, PartialEq)]
+/// How many points each detector flagged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindCounts {
+    pub ml: u32,
+    pub threshold: u32,
+    pub change: u32,
+    pub llm: u32,
+}
+
+impl KindCounts {
+    /// Each kind with its count, in the order pages list them.
+    pub fn each(&self) -> [(MetricType, u32); 4] {
+        ANOMALY_KINDS.map(|k| (k, self.of(k)))
+    }
+
+    /// The count of one kind (0 for a type that is not a flag).
+    pub fn of(&self, kind: MetricType) -> u32 {
+        match kind {
+            MetricType::Alert => self.ml,
+            MetricType::TholdAlert => self.threshold,
+            MetricType::Change => self.change,
+            MetricType::LlmAlert => self.llm,
+            _ => 0,
+        }
+    }
+
+    /// The anomalies (flagged points) among `points`, and the flags of each kind.
+    pub fn tally(points: &[ChartPoint]) -> (u32, KindCounts) {
+        points.iter().fold((0, KindCounts::default()), |(n, k), p| {
+            let flagged = p.flagged();
+            (
+                n + u32::from(flagged),
+                KindCounts {
+                    ml: k.ml + u32::from(p.alert),
+                    threshold: k.threshold + u32::from(p.tholdalert.is_some()),
+                    change: k.change + u32::from(p.change),
+                    llm: k.llm + u32::from(p.llmalert.is_some()),
+                },
+            )
+        })
+    }
+
+    fn add(self, other: KindCounts) -> KindCounts {
+        KindCounts {
+            ml: self.ml + other.ml,
+            threshold: self.threshold + other.threshold,
+            change: self.change + other.change,
+            llm: self.llm + other.llm,
+        }
+    }
+}
+
+/// A batch's figures over a window, from its metrics' figures.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchSummary {
     pub metrics: usize,
     pub latest: Option<NaiveDateTime>,
     /// Mean of the metrics' average scores.
     pub avg_score: Option<f64>,
-    /// Alerts of every kind.
-    pub alerts: u32,
+    /// Anomalies (flagged points) over all its metrics.
+    pub anomalies: u32,
+    /// Metrics whose newest point is an anomaly.
+    pub anomalous_now: usize,
+    pub kinds: KindCounts,
 }
 
 impl BatchSummary {
@@ -135,7 +192,11 @@ impl BatchSummary {
             latest: stats.iter().map(|s| s.latest).max(),
             avg_score: (!scores.is_empty())
                 .then(|| scores.iter().sum::<f64>() / scores.len() as f64),
-            alerts: stats.iter().map(MetricStats::all_alerts).sum(),
+            anomalies: stats.iter().map(|s| s.anomalies).sum(),
+            anomalous_now: stats.iter().filter(|s| s.anomalous_now).count(),
+            kinds: stats
+                .iter()
+                .fold(KindCounts::default(), |acc, s| acc.add(s.kinds)),
         }
     }
 }
@@ -170,6 +231,20 @@ impl ChartPoint {
     /// Whether any job flagged this point (alert, LLM alert, change or threshold alert).
     pub fn flagged(&self) -> bool {
         self.alert || self.change || self.llmalert.is_some() || self.tholdalert.is_some()
+    }
+
+    /// The kinds that flagged this point, in `ANOMALY_KINDS` order.
+    pub fn kinds(&self) -> Vec<MetricType> {
+        ANOMALY_KINDS
+            .into_iter()
+            .filter(|k| match k {
+                MetricType::Alert => self.alert,
+                MetricType::TholdAlert => self.tholdalert.is_some(),
+                MetricType::Change => self.change,
+                MetricType::LlmAlert => self.llmalert.is_some(),
+                _ => false,
+            })
+            .collect()
     }
 
     /// Adds one long-format row stored at this point's time (`metric_type`, value, metadata).
@@ -234,24 +309,31 @@ impl Feedback {
     }
 }
 
-/// One row of the anomaly list.
+/// One row of the anomaly list: a flagged point and every kind that flagged it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anomaly {
     pub metric: String,
     pub timestamp: NaiveDateTime,
-    pub kind: MetricType,
+    /// What flagged it, in `ANOMALY_KINDS` order; never empty.
+    pub flags: Vec<Flag>,
     /// The metric's value at that time, if it is still stored.
     pub value: Option<f64>,
-    pub metadata: String,
     pub feedback: Option<Feedback>,
 }
 
-/// The alert kinds the anomaly list shows.
+/// One detector's flag on a point, with what it stored (threshold bounds, LLM explanation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    pub kind: MetricType,
+    pub metadata: String,
+}
+
+/// The kinds of flag that make a point an anomaly, in the order pages list them.
 pub const ANOMALY_KINDS: [MetricType; 4] = [
     MetricType::Alert,
-    MetricType::LlmAlert,
-    MetricType::Change,
     MetricType::TholdAlert,
+    MetricType::Change,
+    MetricType::LlmAlert,
 ];
 
 /// The per-metric expression of the window's first timestamp (`n` is the metric name
@@ -275,6 +357,29 @@ fn since_sql(table: &str, window: Window, now: NaiveDateTime) -> String {
         ),
         (_, None) => newest(MAX_WINDOW_POINTS),
     }
+}
+
+/// A point's flags from `json_group_array(json_array(kind, metadata))`, in kind order.
+fn flags_of(json: &str) -> Vec<Flag> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(json).unwrap_or_default();
+    let mut flags: Vec<Flag> = pairs
+        .into_iter()
+        .filter_map(|(kind, metadata)| {
+            let kind = kind.parse::<MetricType>().ok()?;
+            Some(Flag { kind, metadata })
+        })
+        .collect();
+    flags.sort_by_key(|f| ANOMALY_KINDS.iter().position(|k| *k == f.kind));
+    flags
+}
+
+/// `'alert', 'change'`: kinds as an SQL list (they are fixed names, never user text).
+fn kinds_sql(kinds: &[MetricType]) -> String {
+    kinds
+        .iter()
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {
@@ -318,8 +423,15 @@ impl Store {
                  {since} AS since
                FROM names WHERE n IS NOT NULL
              )
-             SELECT n, latest, {points}, {score}, {alerts}, {llm}, {changes}, {thold}
+             SELECT n, latest, {points}, {score}, {alerts}, {llm}, {changes}, {thold},
+               (SELECT count(DISTINCT k.metric_timestamp) FROM {table} AS k
+                WHERE k.metric_batch = ?1 AND k.metric_type IN ({flags}) AND k.metric_name = n
+                  AND k.metric_timestamp >= since AND k.metric_value > 0),
+               EXISTS (SELECT 1 FROM {table} AS k
+                WHERE k.metric_batch = ?1 AND k.metric_type IN ({flags}) AND k.metric_name = n
+                  AND k.metric_timestamp = latest AND k.metric_value > 0)
              FROM cut WHERE latest >= ?2 ORDER BY n",
+            flags = kinds_sql(&ANOMALY_KINDS),
             points = kind("metric", "count(*)"),
             score = kind("score", "avg(k.metric_value)"),
             alerts = kind("alert", "count(*)"),
@@ -336,7 +448,7 @@ impl Store {
             .context(&context)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(&context)? {
-            let values = columns(&row, 8, &context)?;
+            let values = columns(&row, 10, &context)?;
             let (Some(name), Some(latest)) = (
                 text(values[0].clone()),
                 text(values[1].clone()).as_deref().and_then(parse_lenient),
@@ -348,10 +460,14 @@ impl Store {
                 latest,
                 points: count(&values[2]),
                 avg_score: real(&values[3]),
-                alerts: count(&values[4]),
-                llmalerts: count(&values[5]),
-                changes: count(&values[6]),
-                tholdalerts: count(&values[7]),
+                anomalies: count(&values[8]),
+                anomalous_now: count(&values[9]) > 0,
+                kinds: KindCounts {
+                    ml: count(&values[4]),
+                    llm: count(&values[5]),
+                    change: count(&values[6]),
+                    threshold: count(&values[7]),
+                },
             });
         }
         Ok(out)
@@ -422,7 +538,8 @@ impl Store {
         Ok(by_time.into_values().collect())
     }
 
-    /// A page of a batch's anomalies of the given kinds, newest first, and how many there are.
+    /// A page of a batch's anomalies (flagged points) with a flag of one of `kinds` (any
+    /// kind when empty), newest first, and how many there are.
     pub async fn anomalies(
         &self,
         table: &str,
@@ -438,20 +555,19 @@ impl Store {
         } else {
             kinds
         };
-        let list = kinds
-            .iter()
-            .map(|k| format!("'{}'", k.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = kinds_sql(kinds);
+        let all = kinds_sql(&ANOMALY_KINDS);
+        let points = format!(
+            "SELECT metric_timestamp AS ts, metric_name AS name FROM {table}
+             WHERE metric_batch = ?1 AND metric_type IN ({list}) AND metric_value > 0
+             GROUP BY metric_name, metric_timestamp"
+        );
         let context = format!("cannot read the anomalies of batch `{batch}`");
         let conn = self.connect().await?;
         let total = {
             let mut rows = conn
                 .query(
-                    &format!(
-                        "SELECT count(*) FROM {table}
-                         WHERE metric_batch = ?1 AND metric_type IN ({list}) AND metric_value > 0"
-                    ),
+                    &format!("SELECT count(*) FROM ({points})"),
                     libsql::params![batch],
                 )
                 .await
@@ -462,18 +578,20 @@ impl Store {
             }
         };
         let sql = format!(
-            "SELECT a.metric_timestamp, a.metric_name, a.metric_type, a.metadata,
+            "SELECT p.ts, p.name,
+               (SELECT json_group_array(json_array(a.metric_type, coalesce(a.metadata, '')))
+                FROM {table} AS a
+                WHERE a.metric_batch = ?1 AND a.metric_type IN ({all}) AND a.metric_value > 0
+                  AND a.metric_name = p.name AND a.metric_timestamp = p.ts),
                (SELECT v.metric_value FROM {table} AS v
                 WHERE v.metric_batch = ?1 AND v.metric_type = 'metric'
-                  AND v.metric_name = a.metric_name AND v.metric_timestamp = a.metric_timestamp),
+                  AND v.metric_name = p.name AND v.metric_timestamp = p.ts),
                (SELECT f.metric_type FROM {table} AS f
                 WHERE f.metric_batch = ?1 AND f.metric_type IN ('thumbsup', 'thumbsdown')
-                  AND f.metric_name = a.metric_name AND f.metric_timestamp = a.metric_timestamp
+                  AND f.metric_name = p.name AND f.metric_timestamp = p.ts
                 LIMIT 1)
-             FROM {table} AS a
-             WHERE a.metric_batch = ?1 AND a.metric_type IN ({list}) AND a.metric_value > 0
-             ORDER BY a.metric_timestamp DESC, a.metric_name, a.metric_type
-             LIMIT ?2 OFFSET ?3"
+             FROM ({points} ORDER BY ts DESC, name LIMIT ?2 OFFSET ?3) AS p
+             ORDER BY p.ts DESC, p.name"
         );
         let mut rows = conn
             .query(
@@ -484,26 +602,67 @@ impl Store {
             .context(&context)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(&context)? {
-            let values = columns(&row, 6, &context)?;
-            let (Some(timestamp), Some(metric), Some(kind)) = (
+            let values = columns(&row, 5, &context)?;
+            let (Some(timestamp), Some(metric)) = (
                 text(values[0].clone()).as_deref().and_then(parse_lenient),
                 text(values[1].clone()),
-                text(values[2].clone()).and_then(|k| k.parse::<MetricType>().ok()),
             ) else {
                 continue;
             };
+            let flags = flags_of(text(values[2].clone()).as_deref().unwrap_or("[]"));
+            if flags.is_empty() {
+                continue;
+            }
             out.push(Anomaly {
                 metric,
                 timestamp,
-                kind,
-                value: real(&values[4]),
-                metadata: text(values[3].clone()).unwrap_or_default(),
-                feedback: text(values[5].clone())
+                flags,
+                value: real(&values[3]),
+                feedback: text(values[4].clone())
                     .as_deref()
                     .and_then(Feedback::from_type),
             });
         }
         Ok((out, total))
+    }
+
+    /// The times of a batch's flags since `since`, oldest first, at most `limit`: what the
+    /// home page's hourly bars count.
+    pub async fn flag_times(
+        &self,
+        table: &str,
+        batch: &str,
+        since: NaiveDateTime,
+        limit: u32,
+    ) -> Result<Vec<NaiveDateTime>, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        let sql = format!(
+            "SELECT DISTINCT metric_timestamp, metric_name FROM {table}
+             WHERE metric_batch = ?1 AND metric_type IN ({}) AND metric_value > 0
+               AND metric_timestamp >= ?2
+             ORDER BY metric_timestamp LIMIT ?3",
+            kinds_sql(&ANOMALY_KINDS)
+        );
+        let context = format!("cannot read the anomaly times of batch `{batch}`");
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .query(
+                &sql,
+                libsql::params![batch, format_db(since), i64::from(limit)],
+            )
+            .await
+            .context(&context)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.context(&context)? {
+            if let Some(ts) = text(row.get_value(0).context(&context)?)
+                .as_deref()
+                .and_then(parse_lenient)
+            {
+                out.push(ts);
+            }
+        }
+        Ok(out)
     }
 
     /// Run counts, durations and rows by job and status, for `/metrics`.

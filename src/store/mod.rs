@@ -32,8 +32,8 @@ use libsql::{Builder, Connection, Database};
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
 pub use dashboard::{
-    ANOMALY_KINDS, Anomaly, BatchSummary, ChartPoint, Feedback, MAX_WINDOW_POINTS, MetricStats,
-    RunTotals, Window,
+    ANOMALY_KINDS, Anomaly, BatchSummary, ChartPoint, Feedback, Flag, KindCounts,
+    MAX_WINDOW_POINTS, MetricStats, RunTotals, Window,
 };
 pub use error::StoreError;
 pub use libsql::Value;

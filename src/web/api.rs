@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, DashboardBatch, WebError};
-use crate::store::{ANOMALY_KINDS, BatchSummary, Feedback, MetricType, Window};
+use crate::store::{ANOMALY_KINDS, BatchSummary, Feedback, KindCounts, MetricType, Window};
 use crate::version;
 
 pub fn router() -> Router<AppState> {
@@ -58,7 +58,9 @@ async fn batches(State(state): State<AppState>) -> Result<Response, WebError> {
             "metrics": summary.metrics,
             "latest": summary.latest.map(stamp),
             "avg_score": summary.avg_score,
-            "alerts": summary.alerts,
+            "anomalies": summary.anomalies,
+            "anomalous_now": summary.anomalous_now,
+            "kinds": kinds_json(&summary.kinds),
             "ingest_cron_schedule": spec.ingest_cron_schedule.as_str(),
         }));
     }
@@ -86,10 +88,9 @@ async fn metrics(
                     "points": s.points,
                     "avg_score": s.avg_score,
                     "anomaly_rate": s.anomaly_rate(),
-                    "alerts": s.alerts,
-                    "llmalerts": s.llmalerts,
-                    "changes": s.changes,
-                    "tholdalerts": s.tholdalerts,
+                    "anomalies": s.anomalies,
+                    "anomalous_now": s.anomalous_now,
+                    "kinds": kinds_json(&s.kinds),
                 })
             })
             .collect::<Vec<_>>(),
@@ -126,6 +127,17 @@ async fn series(
         })).collect::<Vec<_>>(),
     }))
     .into_response())
+}
+
+/// Flags of each kind, keyed by the kind's name (as the `kind` filter spells it).
+fn kinds_json(kinds: &KindCounts) -> Value {
+    Value::Object(
+        kinds
+            .each()
+            .iter()
+            .map(|(k, n)| (k.as_str().to_owned(), json!(n)))
+            .collect(),
+    )
 }
 
 fn feedback_name(f: Feedback) -> &'static str {
@@ -179,9 +191,9 @@ async fn anomalies(
             "items": items.iter().map(|a| json!({
                 "metric": a.metric,
                 "timestamp": stamp(a.timestamp),
-                "kind": a.kind.as_str(),
+                "kinds": a.flags.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>(),
+                "flags": a.flags.iter().map(|f| json!({"kind": f.kind.as_str(), "metadata": f.metadata})).collect::<Vec<_>>(),
                 "value": a.value,
-                "metadata": a.metadata,
                 "feedback": a.feedback.map(feedback_name),
             })).collect::<Vec<_>>(),
     }))
@@ -281,14 +293,21 @@ pub fn openapi_document() -> Value {
             "Batch": {"type": "object", "properties": {
                 "name": {"type": "string"}, "metrics": {"type": "integer"},
                 "latest": {"type": ["string", "null"], "format": "date-time"},
-                "avg_score": {"type": ["number", "null"]}, "alerts": {"type": "integer"},
+                "avg_score": {"type": ["number", "null"]},
+                "anomalies": {"type": "integer", "description": "Flagged points (any kind) in the default window"},
+                "anomalous_now": {"type": "integer", "description": "Metrics whose newest point is flagged"},
+                "kinds": {"$ref": "#/components/schemas/Kinds"},
                 "ingest_cron_schedule": {"type": "string"}}},
+            "Kinds": {"type": "object", "description": "Points flagged by each kind; one point can be flagged by several",
+                "properties": {"alert": {"type": "integer"}, "tholdalert": {"type": "integer"},
+                "change": {"type": "integer"}, "llmalert": {"type": "integer"}}},
             "MetricStats": {"type": "object", "properties": {
                 "name": {"type": "string"}, "latest": {"type": "string", "format": "date-time"},
                 "points": {"type": "integer"}, "avg_score": {"type": ["number", "null"]},
-                "anomaly_rate": {"type": "number"}, "alerts": {"type": "integer"},
-                "llmalerts": {"type": "integer"}, "changes": {"type": "integer"},
-                "tholdalerts": {"type": "integer"}}},
+                "anomalies": {"type": "integer", "description": "Flagged points (any kind) in the window"},
+                "anomalous_now": {"type": "boolean", "description": "Whether the newest point is flagged"},
+                "anomaly_rate": {"type": "number", "description": "anomalies / points"},
+                "kinds": {"$ref": "#/components/schemas/Kinds"}}},
             "Point": {"type": "object", "properties": {
                 "timestamp": {"type": "string", "format": "date-time"},
                 "value": {"type": ["number", "null"]}, "score": {"type": ["number", "null"]},
@@ -300,8 +319,10 @@ pub fn openapi_document() -> Value {
                 "points": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}}}},
             "Anomaly": {"type": "object", "properties": {
                 "metric": {"type": "string"}, "timestamp": {"type": "string", "format": "date-time"},
-                "kind": {"type": "string"}, "value": {"type": ["number", "null"]},
-                "metadata": {"type": "string"},
+                "kinds": {"type": "array", "items": {"type": "string", "enum": ["alert", "tholdalert", "change", "llmalert"]}},
+                "flags": {"type": "array", "items": {"type": "object", "properties": {
+                    "kind": {"type": "string"}, "metadata": {"type": "string"}}}},
+                "value": {"type": ["number", "null"]},
                 "feedback": {"type": ["string", "null"]}}},
             "AnomalyPage": {"type": "object", "properties": {
                 "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},

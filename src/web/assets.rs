@@ -11,7 +11,7 @@ use axum::routing::get;
 use super::AppState;
 use crate::version;
 
-const FILES: [(&str, &str, &[u8]); 3] = [
+const FILES: [(&str, &str, &[u8]); 4] = [
     (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
@@ -21,6 +21,11 @@ const FILES: [(&str, &str, &[u8]); 3] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/app.js"),
+    ),
+    (
+        "theme.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/theme.js"),
     ),
     (
         "app.css",

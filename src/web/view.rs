@@ -68,7 +68,7 @@ impl View {
             large: q.size.as_deref() == Some("large"),
             one_column: q.columns.as_deref() == Some("1"),
             markers: on(&q.markers, true),
-            legend: on(&q.legend, false),
+            legend: on(&q.legend, true),
             thin: q.line.as_deref() == Some("1"),
             dark: q.theme.as_deref() == Some("dark"),
             fresh: q.refresh.is_some(),
@@ -107,8 +107,8 @@ impl View {
         if !self.markers {
             out.push(("markers", "off".into()));
         }
-        if self.legend {
-            out.push(("legend", "on".into()));
+        if !self.legend {
+            out.push(("legend", "off".into()));
         }
         if self.thin {
             out.push(("line", "1".into()));
@@ -177,10 +177,11 @@ mod tests {
     #[test]
     fn settings_round_trip_through_the_query_string() {
         let v = view(
-            "window=24h&search=cpu&size=large&columns=1&markers=off&legend=on&line=1&theme=dark",
+            "window=24h&search=cpu&size=large&columns=1&markers=off&legend=off&line=1&theme=dark",
         );
         assert_eq!(v.window, Window::Hours(24));
-        assert!(v.large && v.one_column && !v.markers && v.legend && v.thin && v.dark);
+        assert!(v.large && v.one_column && !v.markers && !v.legend && v.thin && v.dark);
+        assert!(view("").legend, "the legend shows unless turned off");
         let again = view(v.query(&[]).trim_start_matches('?'));
         assert_eq!(again.pairs(), v.pairs());
         assert_eq!(view("").query(&[]), "");

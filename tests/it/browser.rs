@@ -55,6 +55,10 @@ async fn the_dashboard_works_in_a_real_browser() {
             "dark",
             "anomalies",
             "phone",
+            "layout-390-light",
+            "layout-390-dark",
+            "layout-1440-light",
+            "layout-1440-dark",
         ],
     )
     .await;

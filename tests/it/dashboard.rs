@@ -38,8 +38,9 @@ fn minute(t: NaiveDateTime) -> NaiveDateTime {
     t - Duration::seconds(t.and_utc().timestamp() % 60)
 }
 
-/// Batches `web` (100 points for each of 15 metrics, some with alerts) and `empty`, and a
-/// batch hidden from the dashboard.
+/// Batches `web` (100 points for each of 15 metrics; 5 anomalies: `spiky` has 3, one of them
+/// flagged by ML and a threshold, `m03`'s newest point is one, and a hostile name has a
+/// change) and `empty`, and a batch hidden from the dashboard.
 pub async fn site(public_feedback: bool) -> Site {
     let dir = MetricsDir::new();
     dir.write("web.yaml", "metric_batch: web\ningest_sql: SELECT 1\n");
@@ -75,6 +76,18 @@ pub async fn site(public_feedback: bool) -> Site {
             rows.push(row(MetricType::Score, if i == 90 { 0.99 } else { 0.1 }, ""));
             if name == "spiky" && (i == 90 || i == 95) {
                 rows.push(row(MetricType::Alert, 1.0, ""));
+            }
+            // Flagged twice: one anomaly of two kinds.
+            if name == "spiky" && i == 95 {
+                rows.push(row(
+                    MetricType::TholdAlert,
+                    1.0,
+                    r#"{"breached_threshold_type": "upper", "breached_threshold_value": 15, "metric_value_at_breach": 16}"#,
+                ));
+            }
+            // Anomalous now: its newest point is flagged.
+            if name == "m03" && i == 99 {
+                rows.push(row(MetricType::TholdAlert, 1.0, ""));
             }
             if name == "spiky" && i == 96 {
                 rows.push(row(
@@ -172,6 +185,31 @@ async fn home_lists_visible_batches_busiest_first_with_an_empty_state() {
         "disable_dashboard hides a batch"
     );
     assert!(home.body.contains("<dd>15</dd>"), "metric count");
+    // One definition of an anomaly: a flagged point, whatever flagged it (5 points, 6 flags).
+    assert!(
+        home.body.contains("<dt>Anomalies, 24 h</dt><dd>5<span class=\"muted\"> (2 ML · 2 threshold · 1 change · 1 LLM)</span></dd>"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("<dt>Anomalous now</dt><dd>1</dd>"));
+    // Needs attention: anomalous now first, then by count.
+    let attention = &home.body
+        [home.body.find("id=\"attention\"").unwrap()..home.body.find("id=\"batches\"").unwrap()];
+    let m03 = attention.find(">m03<").expect("m03 is anomalous now");
+    let spiky = attention.find(">spiky<").expect("spiky has 3 anomalies");
+    let hostile = attention.find("&lt;script&gt;").expect("the change");
+    assert!(m03 < spiky && spiky < hostile, "{attention}");
+    assert!(attention.contains("anomalous now"));
+    assert!(attention.contains("3 anomalies"));
+    assert_eq!(attention.matches("<svg class=\"sparkline\"").count(), 3);
+    assert!(
+        attention.contains("class=\"marker tholdalert\""),
+        "sparklines mark each kind"
+    );
+    assert!(
+        home.body.contains("<svg class=\"bars\""),
+        "anomalies per hour"
+    );
     assert!(
         home.body
             .contains("No data yet, and none will come: its ingest schedule"),
@@ -193,8 +231,13 @@ async fn home_lists_visible_batches_busiest_first_with_an_empty_state() {
         started.body
     );
     assert!(home.body.contains("/assets/htmx.min.js"));
+    assert!(home.body.contains("/assets/theme.js"));
     let dark = get(&site.state, "/?theme=dark").await;
-    assert!(dark.body.contains("<body class=\"dark\">"));
+    assert!(dark.body.contains("<html lang=\"en\" data-theme=\"dark\">"));
+    assert!(
+        home.body.contains("<html lang=\"en\">"),
+        "no choice: the OS decides"
+    );
     let css = get(&site.state, "/assets/app.css").await;
     assert_eq!(css.status, StatusCode::OK);
     let js = get(&site.state, "/assets/htmx.min.js").await;
@@ -221,7 +264,17 @@ async fn the_batch_view_ranks_pages_and_filters_metrics() {
     assert!(none.body.contains("No matching metrics found"));
     // Settings travel in the links.
     let dark = get(&site.state, "/batch/web?theme=dark&size=large&columns=1").await;
-    assert!(dark.body.contains("<body class=\"dark\">"));
+    assert!(dark.body.contains("data-theme=\"dark\""));
+    assert!(
+        dark.body.contains("aria-pressed=\"true\">Large charts<"),
+        "toggles show their state"
+    );
+    assert!(dark.body.contains("aria-pressed=\"false\">Thin lines<"));
+    assert!(
+        page.body.contains("15 metric(s) · <strong class=\"count flagged\">5 anomalies</strong> (2 ML · 2 threshold · 1 change · 1 LLM) in window 90n · 1 anomalous now"),
+        "{}",
+        page.body
+    );
     assert!(dark.body.contains("class=\"charts one\""));
     assert!(
         dark.body.contains("size=large"),
@@ -257,18 +310,44 @@ async fn chart_cards_draw_values_scores_and_markers() {
     assert!(card.body.contains("class=\"value-line\""));
     assert!(card.body.contains("class=\"score-line\""));
     assert_eq!(card.body.matches("class=\"marker alert\"").count(), 2);
+    assert_eq!(card.body.matches("class=\"marker tholdalert\"").count(), 1);
     assert!(
         card.body.contains("a &lt;b&gt;sudden&lt;/b&gt; jump"),
         "LLM explanation on hover"
     );
-    assert!(card.body.contains("Anomaly rate 2%"));
+    assert!(
+        card.body
+            .contains("3 anomalies</span> (2 ML · 1 threshold · 1 LLM)"),
+        "{}",
+        card.body
+    );
+    // The threshold marker sits on the flagged value (16 is not the top of the plot).
+    let d = card
+        .body
+        .split("class=\"marker tholdalert\" d=\"M")
+        .nth(1)
+        .unwrap();
+    let y: f64 = d.split(['L', ' ']).nth(1).unwrap().parse().unwrap();
+    assert!(
+        y > 20.0,
+        "a marker at its value, not along the top: y = {y}"
+    );
+    assert!(card.body.contains("time (UTC), "), "the time axis says UTC");
+    assert!(
+        card.body.contains("class=\"legend\""),
+        "the legend shows by default"
+    );
+    assert!(
+        card.body.contains(">threshold</span>"),
+        "the legend names the kinds present"
+    );
     let large = get(
         &site.state,
-        "/batch/web/chart?metric=spiky&size=large&legend=on",
+        "/batch/web/chart?metric=spiky&size=large&legend=off",
     )
     .await;
-    assert!(large.body.contains("viewBox=\"0 0 640 400\""));
-    assert!(large.body.contains("class=\"legend\""));
+    assert!(large.body.contains("viewBox=\"0 0 640 420\""));
+    assert!(!large.body.contains("class=\"legend\""));
     let missing = get(&site.state, "/batch/web/chart").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
@@ -330,7 +409,12 @@ async fn the_metric_page_shows_alerts_and_models() {
     let site = site(false).await;
     let page = get(&site.state, "/batch/web/metric/spiky").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Recent alerts"));
+    assert!(page.body.contains("Recent anomalies"));
+    assert!(
+        page.body
+            .contains("3 anomalies in window 90n (2 ML · 1 threshold · 1 LLM)")
+    );
+    assert!(page.body.contains("value 16 is above the upper bound 15"));
     assert!(page.body.contains("a &lt;b&gt;sudden&lt;/b&gt; jump"));
     assert!(page.body.contains("knn_default"));
     assert!(page.body.contains("not trained yet"));
@@ -341,23 +425,34 @@ async fn the_anomaly_list_filters_by_kind_and_pages() {
     let site = site(false).await;
     let list = get(&site.state, "/batch/web/anomalies").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(list.body.contains("Showing 4 of 4 anomalies"));
-    // Newest first: the LLM alert (i = 96) before the alert at i = 95.
+    assert!(list.body.contains("Showing 5 of 5 in all stored history"));
+    // Newest first: m03's at i = 99, the LLM alert (i = 96), then the ML alert at i = 95.
     let llm = list.body.find("kind llmalert").unwrap();
     let alert = list.body.find("kind alert").unwrap();
-    assert!(llm < alert);
-    assert_eq!(list.body.matches("<svg class=\"sparkline\"").count(), 4);
+    assert!(list.body.find(">m03<").unwrap() < llm && llm < alert);
+    // The point flagged twice is one row with both kinds.
+    assert_eq!(list.body.matches("<li class=\"anomaly\">").count(), 5);
+    let twice = &list.body[alert..];
+    let twice = &twice[..twice.find("</li>").unwrap()];
+    assert!(
+        twice.contains("kind tholdalert")
+            && twice.contains("title=\"value 16 is above the upper bound 15\""),
+        "{twice}"
+    );
+    assert_eq!(list.body.matches("<svg class=\"sparkline\"").count(), 5);
     assert!(
         list.body.contains("disabled"),
         "no feedback without a session"
     );
     let changes = get(&site.state, "/batch/web/anomalies?kind=change").await;
-    assert!(changes.body.contains("Showing 1 of 1 anomalies"));
+    assert!(changes.body.contains("Showing 1 of 1 with this kind"));
+    let thresholds = get(&site.state, "/batch/web/anomalies?kind=tholdalert").await;
+    assert!(thresholds.body.contains("Showing 2 of 2 with this kind"));
     let page_two = get(&site.state, "/batch/web/anomalies?page=2").await;
-    assert!(page_two.body.contains("Showing 0 of 4"));
+    assert!(page_two.body.contains("Showing 0 of 5"));
     let bogus = get(&site.state, "/batch/web/anomalies?kind=bogus&page=0").await;
     assert_eq!(bogus.status, StatusCode::OK);
-    assert!(bogus.body.contains("Showing 4 of 4"));
+    assert!(bogus.body.contains("Showing 5 of 5"));
 }
 
 fn feedback_request(
@@ -522,7 +617,9 @@ async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
         .find(|b| b["name"] == "web")
         .unwrap();
     assert_eq!(web["metrics"], 15);
-    assert_eq!(web["alerts"], 4);
+    assert_eq!(web["anomalies"], 5);
+    assert_eq!(web["anomalous_now"], 1);
+    assert_eq!(web["kinds"]["tholdalert"], 2);
     assert!(
         batches
             .as_array()
@@ -539,8 +636,12 @@ async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
         .find(|m| m["name"] == "spiky")
         .unwrap();
     assert_eq!(spiky["points"], 100);
-    assert_eq!(spiky["alerts"], 2);
-    assert_eq!(spiky["llmalerts"], 1);
+    assert_eq!(spiky["anomalies"], 3);
+    assert_eq!(spiky["anomaly_rate"], 0.03);
+    assert_eq!(spiky["anomalous_now"], false);
+    assert_eq!(spiky["kinds"]["alert"], 2);
+    assert_eq!(spiky["kinds"]["tholdalert"], 1);
+    assert_eq!(spiky["kinds"]["llmalert"], 1);
 
     let (status, series) = json(&site.state, "/api/v1/batches/web/metrics/spiky/series").await;
     assert_eq!(status, StatusCode::OK);
@@ -561,9 +662,14 @@ async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
     assert_eq!(series["points"].as_array().unwrap().len(), 5);
 
     let (_, page) = json(&site.state, "/api/v1/batches/web/anomalies?per_page=3").await;
-    assert_eq!(page["total"], 4);
+    assert_eq!(page["total"], 5);
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
-    assert_eq!(page["items"][0]["kind"], "llmalert");
+    assert_eq!(page["items"][1]["kinds"], serde_json::json!(["llmalert"]));
+    assert_eq!(
+        page["items"][2]["kinds"],
+        serde_json::json!(["alert", "tholdalert"])
+    );
+    assert_eq!(page["items"][2]["flags"][1]["kind"], "tholdalert");
     let (_, changes) = json(&site.state, "/api/v1/batches/web/anomalies?kind=change").await;
     assert_eq!(changes["total"], 1);
 
@@ -854,7 +960,7 @@ async fn an_anomaly_expands_to_its_chart_centred_on_it_with_only_it_marked() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("<h2>spiky</h2>"), "{}", page.body);
     assert!(
-        page.body.contains(&format!("alert at {} UTC", &ts[..16])),
+        page.body.contains(&format!("ML at {} UTC", &ts[..16])),
         "{}",
         page.body
     );

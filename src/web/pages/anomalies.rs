@@ -14,9 +14,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::page;
-use crate::charts::{metric_chart, number, sparkline};
+use crate::charts::{Marks, kind_label, metric_chart, number, sparkline, threshold_words};
 use crate::config::Batch;
-use crate::store::{ANOMALY_KINDS, Anomaly, ChartPoint, Feedback, MetricType, Window};
+use crate::store::{ANOMALY_KINDS, Anomaly, ChartPoint, Feedback, Flag, MetricType, Window};
 use crate::timestamp::{format_db, parse_lenient};
 use crate::web::csrf;
 use crate::web::view::{View, ViewQuery, segment};
@@ -88,30 +88,37 @@ pub async fn anomaly_list(
             }
         }
         h1 { "Anomalies in " (batch.name()) }
+        p.muted {
+            "An anomaly is a point that a detector flagged (ML, threshold, change or LLM); "
+            "a point flagged by several is listed once with each kind. "
+            "Showing " (rows.len()) " of " (total) " " @if kind.is_some() { "with this kind" } @else { "in all stored history" } "."
+        }
         @if !can_vote {
             p.muted { "Feedback needs an admin session (or ANOMSTACK_PUBLIC_FEEDBACK=true)." }
         }
-        p.muted { "Showing " (rows.len()) " of " (total) " anomalies." }
         @if rows.is_empty() {
             p.notice { "No anomalies of this kind yet." }
         } @else {
-            table.list {
-                thead { tr { th { "Metric" } th { "Time" } th { "Kind" } th { "Value" } th { "Trend" } th { "Feedback" } th {} } }
-                tbody {
-                    @for (a, spark) in rows.iter().zip(&sparks) {
-                        tr {
-                            td.metric { a href={ (base) "/metric/" (segment(&a.metric)) (view.query(&[])) } { (a.metric) } }
-                            td { (a.timestamp.format("%Y-%m-%d %H:%M")) }
-                            td { span class={ "kind " (a.kind.as_str()) } { (kind_label(a.kind)) } }
-                            td { (a.value.map(number).unwrap_or_else(|| "–".into())) }
-                            td { (spark) }
-                            td { (feedback_form(&base, &a.metric, a.timestamp, a.feedback, &token, can_vote, Place::Row)) }
-                            td {
-                                button type="button" title="Expand" aria-label={ "Expand " (a.metric) " at " (a.timestamp.format("%Y-%m-%d %H:%M")) }
-                                    hx-get={ (base) "/anomalies/expand" (view.query(&[("metric", a.metric.clone()), ("ts", format_db(a.timestamp))])) }
-                                    hx-target="#modal-body"
-                                    data-open-dialog="modal" { "⤢" }
+            ol.anomaly-list {
+                @for (a, spark) in rows.iter().zip(&sparks) {
+                    li.anomaly {
+                        div.what {
+                            a.metric href={ (base) "/metric/" (segment(&a.metric)) (view.query(&[])) } { (a.metric) }
+                            span.when.nowrap { (a.timestamp.format("%Y-%m-%d %H:%M")) " UTC" }
+                            span.kinds {
+                                @for f in &a.flags {
+                                    span class={ "kind " (f.kind.as_str()) } title=[flag_title(f)] { (kind_label(f.kind)) } " "
+                                }
                             }
+                            span.value { "value " (a.value.map(number).unwrap_or_else(|| "–".into())) }
+                        }
+                        div.trend { (spark) }
+                        div.act {
+                            (feedback_form(&base, &a.metric, a.timestamp, a.feedback, &token, can_vote, Place::Row))
+                            button.icon type="button" title="Expand" aria-label={ "Expand " (a.metric) " at " (a.timestamp.format("%Y-%m-%d %H:%M")) }
+                                hx-get={ (base) "/anomalies/expand" (view.query(&[("metric", a.metric.clone()), ("ts", format_db(a.timestamp))])) }
+                                hx-target="#modal-body"
+                                data-open-dialog="modal" { "⤢" }
                         }
                     }
                 }
@@ -236,13 +243,16 @@ pub async fn expand(
     Ok(response)
 }
 
-fn kind_label(kind: MetricType) -> &'static str {
-    match kind {
-        MetricType::Alert => "alert",
-        MetricType::LlmAlert => "LLM alert",
-        MetricType::Change => "change",
-        MetricType::TholdAlert => "threshold",
-        _ => kind.as_str(),
+/// A flag's details in words, for the badge's tooltip.
+fn flag_title(f: &Flag) -> Option<String> {
+    let meta = f.metadata.trim();
+    if meta.is_empty() {
+        return None;
+    }
+    match f.kind {
+        MetricType::TholdAlert => Some(threshold_words(meta)),
+        MetricType::LlmAlert => Some(meta.chars().take(300).collect()),
+        _ => None,
     }
 }
 
@@ -261,7 +271,7 @@ async fn spark(state: &AppState, batch: &Batch, a: &Anomaly) -> Markup {
         )
         .await
     {
-        Ok(points) => sparkline(&a.metric, &points, a.timestamp),
+        Ok(points) => sparkline(&a.metric, &points, Marks::Only(a.timestamp)),
         Err(e) => {
             tracing::warn!(error = %e, "sparkline of {}", a.metric);
             html! {}

@@ -8,9 +8,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::page;
-use crate::charts::{metric_chart, percent};
+use crate::charts::{anomalies_words, kinds_words, metric_chart, percent};
 use crate::config::Batch;
-use crate::store::MetricStats;
+use crate::store::{BatchSummary, KindCounts, MetricStats};
 use crate::web::view::{View, ViewQuery, segment};
 use crate::web::{AppState, DashboardBatch, WebError};
 
@@ -87,16 +87,20 @@ pub async fn batch_page(
                 }
                 button type="submit" { "Apply" }
             }
-            a.button href={ (base) (view.toggled(|v| v.large = !v.large)) } { @if view.large { "Small charts" } @else { "Large charts" } }
-            a.button href={ (base) (view.toggled(|v| v.one_column = !v.one_column)) } { @if view.one_column { "Two columns" } @else { "One column" } }
-            a.button href={ (base) (view.toggled(|v| v.markers = !v.markers)) } { @if view.markers { "Hide markers" } @else { "Show markers" } }
-            a.button href={ (base) (view.toggled(|v| v.legend = !v.legend)) } { @if view.legend { "Hide legend" } @else { "Show legend" } }
-            a.button href={ (base) (view.toggled(|v| v.thin = !v.thin)) } { @if view.thin { "Normal lines" } @else { "Thin lines" } }
-            a.button href={ (base) (view.toggled(|v| v.dark = !v.dark)) } { @if view.dark { "☀ Light" } @else { "☾ Dark" } }
-            a.button href={ (base) (view.query(&[("refresh", "1".into())])) } { "↻ Refresh" }
-            a.button href={ (base) "/anomalies" (view.query(&[])) } { "Anomaly list" }
+            details.menu {
+                summary aria-label="Chart settings" { "⚙ View" }
+                div.menu-items {
+                    (toggle(&base, &view, "Large charts", view.large, |v| v.large = !v.large))
+                    (toggle(&base, &view, "One column", view.one_column, |v| v.one_column = !v.one_column))
+                    (toggle(&base, &view, "Point markers", view.markers, |v| v.markers = !v.markers))
+                    (toggle(&base, &view, "Legend", view.legend, |v| v.legend = !v.legend))
+                    (toggle(&base, &view, "Thin lines", view.thin, |v| v.thin = !v.thin))
+                }
+            }
+            a.button href={ (base) "/anomalies" (view.query(&[])) } { "⚑ Anomalies" }
+            a.button href={ (base) (view.query(&[("refresh", "1".into())])) } title="Recompute the figures now" aria-label="Refresh" { "↻" }
             @if let Some(plot) = &plot {
-                a.button href={ (base) "/plot.png" } title={ "The plot job's picture of " (plot.info.metrics) " metric(s), drawn " (plot.info.created_at.format("%Y-%m-%d %H:%M")) " UTC" } { "PNG snapshot" }
+                a.button href={ (base) "/plot.png" } title={ "The plot job's picture of " (plot.info.metrics) " metric(s), drawn " (plot.info.created_at.format("%Y-%m-%d %H:%M")) " UTC" } { "PNG" }
             }
         }
         h1 { (batch.name()) }
@@ -107,6 +111,13 @@ pub async fn batch_page(
         }
     };
     Ok(page(batch.name(), view.dark, body).into_response())
+}
+
+/// A view setting as a menu entry that shows whether it is on and links to the other state.
+fn toggle(base: &str, view: &View, label: &str, on: bool, flip: fn(&mut View)) -> Markup {
+    html! {
+        a.toggle href={ (base) (view.toggled(flip)) } role="menuitemcheckbox" aria-checked=(on) aria-pressed=(on) { (label) }
+    }
 }
 
 /// The grid of placeholders (or the reason there is none), with the load-more button.
@@ -123,7 +134,15 @@ fn cards_section(batch: &Batch, view: &View, stats: &[MetricStats]) -> Markup {
                     p.notice { "No matching metrics found." }
                 }
             } @else if view.search_error.is_none() {
-                p.muted { (stats.len()) " metric(s), most anomalous first; window " (view.window) "." }
+                @let summary = BatchSummary::of(stats);
+                p.summary {
+                    (stats.len()) " metric(s) · "
+                    strong.count.flagged[summary.anomalies > 0] { (anomalies_words(summary.anomalies)) }
+                    @if summary.anomalies > 0 { " (" (kinds_words(&summary.kinds)) ")" }
+                    " in window " (view.window)
+                    @if summary.anomalous_now > 0 { " · " (summary.anomalous_now) " anomalous now" }
+                    span.muted { " · most anomalous first" }
+                }
                 div.charts.one[view.one_column] {
                     (placeholders(batch, view, stats, 0))
                 }
@@ -177,10 +196,10 @@ pub async fn chart_card(
     };
     let view = View::from_query(&q.view);
     let points = shown.series(&state.store, metric, view.window).await?;
-    let alerts = points.iter().filter(|p| p.alert).count();
-    let with_value = points.iter().filter(|p| p.value.is_some()).count().max(1);
+    let (anomalies, kinds) = KindCounts::tally(&points);
     let scores: Vec<f64> = points.iter().filter_map(|p| p.score).collect();
     let avg = (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
+    let min_n = batch.spec.train_min_n;
     let metric_url = format!(
         "/batch/{}/metric/{}{}",
         segment(batch.name()),
@@ -198,7 +217,15 @@ pub async fn chart_card(
         article.card.chart-card {
             header {
                 h3 { a href=(metric_url) { (metric) } }
-                span.sub { "Anomaly rate " (percent(alerts as f64 / with_value as f64)) " · avg score " (avg.map(percent).unwrap_or_else(|| "–".into())) }
+                span.sub {
+                    span.count.flagged[anomalies > 0] { (anomalies_words(anomalies)) }
+                    @if anomalies > 0 { " (" (kinds_words(&kinds)) ")" }
+                    " · "
+                    @match avg {
+                        Some(avg) => { "avg score " (percent(avg)) }
+                        None => { span title={ "The model trains once the metric has " (min_n) " points" } { "no score yet (needs " (min_n) " points)" } }
+                    }
+                }
                 span.actions {
                     button type="button" title="Expand" aria-label={ "Expand " (metric) }
                         hx-get=(expand) hx-target="#modal-body"

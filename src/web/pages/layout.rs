@@ -9,11 +9,12 @@ use crate::web::assets;
 const HTMX_CONFIG: &str =
     r#"{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false}"#;
 
-/// A whole page: head with the stylesheet and htmx, the top bar, then `body`.
+/// A whole page: head with the stylesheet, theme and htmx, the top bar, then `body`. `dark`:
+/// the link asked for the dark theme (`?theme=dark`); otherwise the visitor's choice or the OS's.
 pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang="en" data-theme=[dark.then_some("dark")] {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -22,16 +23,20 @@ pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
                 // What the Content-Security-Policy forbids, htmx is told not to try: no eval,
                 // no inline <style> for its indicators (app.css has them).
                 meta name="htmx-config" content=(HTMX_CONFIG);
+                // Not deferred: it sets the theme before the first paint.
+                script src=(assets::url("theme.js")) {}
                 script src=(assets::url("htmx.min.js")) defer {}
                 script src=(assets::url("app.js")) defer {}
             }
-            body.dark[dark] {
+            body {
                 header.top {
                     a.brand href="/" { "anomstack" }
                     span.tagline { "Painless anomaly detection for your metrics 📈📉" }
                     nav {
-                        a href="/" { "Batches" }
+                        a href="/" { "Overview" }
                         a href="/admin" { "Admin" }
+                        // Shown by app.js, which runs it; without script there is nothing to toggle.
+                        button #theme-toggle type="button" hidden aria-pressed="false" { "Theme" }
                     }
                 }
                 main { (body) }

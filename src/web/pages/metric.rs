@@ -7,9 +7,11 @@ use chrono::DateTime;
 use maud::html;
 
 use super::layout::page;
-use crate::charts::{metric_chart, number, threshold_words};
+use crate::charts::{
+    anomalies_words, kind_label, kinds_words, metric_chart, number, threshold_words,
+};
 use crate::detect::TrainedModel;
-use crate::store::Feedback;
+use crate::store::{Feedback, KindCounts};
 use crate::web::view::{View, ViewQuery, segment};
 use crate::web::{AppState, DashboardBatch, WebError};
 
@@ -51,6 +53,7 @@ pub async fn metric_page(
             .unwrap_or_default()
     };
     let base = format!("/batch/{}", segment(batch.name()));
+    let (anomalies, kinds) = KindCounts::tally(&points);
     let alerts: Vec<_> = points
         .iter()
         .rev()
@@ -60,25 +63,27 @@ pub async fn metric_page(
     let body = html! {
         div.controls {
             a.button href={ (base) (view.query(&[])) } { "← " (batch.name()) }
-            a.button href={ (base) "/anomalies" (view.query(&[])) } { "Anomaly list" }
+            a.button href={ (base) "/anomalies" (view.query(&[])) } { "⚑ Anomalies" }
         }
         h1 { (metric) }
         div.card { (metric_chart(&metric, &points, view.chart_style())) }
-        h2 { "Recent alerts" }
-        @if alerts.is_empty() {
-            p.muted { "None in this window." }
-        } @else {
+        h2 { "Recent anomalies" }
+        p.muted {
+            (anomalies_words(anomalies)) " in window " (view.window)
+            @if anomalies > 0 { " (" (kinds_words(&kinds)) ")" }
+            @if alerts.len() < anomalies as usize { "; the newest " (alerts.len()) " below" }
+            "."
+        }
+        @if !alerts.is_empty() {
+            div.table-wrap {
             table.list {
-                thead { tr { th { "Time" } th { "Kind" } th { "Value" } th { "Details" } th { "Feedback" } } }
+                thead { tr { th { "Time (UTC)" } th { "Kind" } th { "Value" } th { "Details" } th { "Feedback" } } }
                 tbody {
                     @for p in &alerts {
                         tr {
                             td.nowrap { (p.timestamp.format("%Y-%m-%d %H:%M")) }
                             td {
-                                @if p.alert { span.kind.alert { "alert" } " " }
-                                @if p.llmalert.is_some() { span.kind.llmalert { "LLM" } " " }
-                                @if p.change { span.kind.change { "change" } " " }
-                                @if p.tholdalert.is_some() { span.kind.tholdalert { "threshold" } }
+                                @for k in p.kinds() { span class={ "kind " (k.as_str()) } { (kind_label(k)) } " " }
                             }
                             td { (p.value.map(number).unwrap_or_else(|| "–".into())) }
                             td { (p.llmalert.clone().or_else(|| p.tholdalert.as_deref().map(threshold_words)).unwrap_or_default()) }
@@ -87,8 +92,10 @@ pub async fn metric_page(
                     }
                 }
             }
+            }
         }
         h2 { "Models" }
+        div.table-wrap {
         table.list {
             thead { tr { th { "Tag" } th { "Detector" } th { "Trained" } th { "Training rows" } th { "Training window" } } }
             tbody {
@@ -101,11 +108,12 @@ pub async fn metric_page(
                             td { (m.training.rows) }
                             td { (m.training.first_timestamp.map(stamp).unwrap_or_default()) " – " (m.training.last_timestamp.map(stamp).unwrap_or_default()) }
                         } @else {
-                            td colspan="4" { span.muted { "not trained yet" } }
+                            td colspan="4" { span.muted { "not trained yet (needs " (spec.train_min_n) " points)" } }
                         }
                     }
                 }
             }
+        }
         }
     };
     Ok(page(&metric, view.dark, body).into_response())
