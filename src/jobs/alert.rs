@@ -89,7 +89,11 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     for n in &report.notices {
         tracing::warn!(batch = batch.name(), "{}: {}", n.title(), n.description());
     }
-    report.note(format!("{} alert(s)", written.written));
+    report.note(if written.written == 0 {
+        "no new anomalies to alert on".to_owned()
+    } else {
+        format!("{} alert(s)", written.written)
+    });
     Ok(report)
 }
 

@@ -59,6 +59,10 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     for n in &report.notices {
         tracing::warn!(batch = batch.name(), "{}: {}", n.title(), n.description());
     }
-    report.note(format!("{} change(s)", written.written));
+    report.note(if written.written == 0 {
+        "no new changes detected".to_owned()
+    } else {
+        format!("{} change(s)", written.written)
+    });
     Ok(report)
 }

@@ -107,6 +107,16 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         written.written,
         report.skipped.len()
     ));
+    // Last, so a run of no scores says why where the run is listed.
+    if written.written == 0 {
+        report.note(match report.skipped.first() {
+            _ if report.rows_read == 0 => {
+                "nothing to score: no rows in the score window (score_sql)".to_owned()
+            }
+            None => "nothing to score: every point in the window has a score".to_owned(),
+            Some(first) => format!("nothing scored: {first}"),
+        });
+    }
     Ok(report)
 }
 

@@ -144,6 +144,13 @@ async fn fit_all(
         "trained {models} model(s) for {metrics} metric(s); {} skipped",
         report.skipped.len()
     ));
+    // Last, so a run of no models says why where the run is listed.
+    if models == 0 {
+        report.note(match report.skipped.first() {
+            None => "nothing to train: no rows in the training window (train_sql)".to_owned(),
+            Some(first) => format!("nothing trained: {first}"),
+        });
+    }
     Ok(report)
 }
 

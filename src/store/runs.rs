@@ -57,6 +57,18 @@ pub struct JobRun {
 }
 
 impl JobRun {
+    /// Why a finished run wrote nothing: the last line its job logged (jobs end with the
+    /// reason: no rows in the window, every metric too young, disabled...). `None` when it
+    /// wrote rows, failed (its error says why) or is still running.
+    pub fn why_nothing(&self) -> Option<&str> {
+        if self.rows_written > 0 || self.status != RunStatus::Succeeded {
+            return None;
+        }
+        self.log.lines().rev().find(|l| {
+            !l.starts_with("skipped ") && !l.starts_with("notice: ") && !l.trim().is_empty()
+        })
+    }
+
     /// Wall time, once finished.
     pub fn duration(&self) -> Option<chrono::Duration> {
         self.finished_at.map(|end| end - self.started_at)

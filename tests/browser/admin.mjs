@@ -44,6 +44,17 @@ await step('admin-run-ingest', async () => {
   await page.locator('#progress-ingest .progress[data-status=done]').waitFor({ timeout: 60_000 });
   const text = await page.locator('#progress-ingest').innerText();
   if (!/succeeded/.test(text) || !/3 rows/.test(text)) throw new Error(`progress says: ${text}`);
+  // The page around it catches up without a reload: the job's last run and recent runs.
+  await page.locator('#last-ingest', { hasText: 'succeeded' }).waitFor({ timeout: 10_000 });
+  await page.locator('#recent-runs table.runs td', { hasText: 'ingest' }).first().waitFor({ timeout: 10_000 });
+});
+
+await step('admin-overview-run', async () => {
+  // The overview's batch card runs a job and shows its outcome, and why it wrote nothing.
+  await page.goto(`${base}/admin`);
+  await page.locator('.admin-batch button[data-job=train]').click();
+  await page.locator('#card-progress-0 .progress[data-status=done]').waitFor({ timeout: 60_000 });
+  await page.locator('#last-run-0', { hasText: 'nothing trained' }).waitFor({ timeout: 10_000 });
 });
 
 await step('admin-chart-after', async () => {
@@ -58,6 +69,25 @@ await step('admin-runs', async () => {
   await page.locator('table.runs td', { hasText: 'ingest' }).first().waitFor();
   await page.locator('table.runs .badge.ok').first().waitFor();
 });
+
+// The admin pages at a phone's and a desktop's width, light and dark: nothing wider than the
+// screen. Screenshots for a reviewer.
+for (const [width, height] of [[390, 844], [1440, 900]]) {
+  for (const scheme of ['light', 'dark']) {
+    await step(`admin-layout-${width}-${scheme}`, async () => {
+      await page.setViewportSize({ width, height });
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [name, path] of [['overview', '/admin'], ['batch', '/admin/batch/b'], ['runs', '/admin/runs'],
+        ['silences', '/admin/silences'], ['config', '/admin/config'], ['tokens', '/admin/tokens']]) {
+        await page.goto(`${base}${path}`);
+        const overflow = await page.evaluate(() => document.scrollingElement.scrollWidth - window.innerWidth);
+        await page.screenshot({ path: `${shots}/page-admin-${name}-${width}-${scheme}.png`, fullPage: true });
+        if (overflow > 1) throw new Error(`${path} is ${overflow}px wider than the ${width}px screen`);
+      }
+    });
+  }
+}
+await page.setViewportSize({ width: 1280, height: 900 });
 
 await step('admin-logout', async () => {
   await page.click('button:has-text("Log out")');

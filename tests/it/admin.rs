@@ -657,6 +657,17 @@ async fn a_run_button_queues_exactly_one_run_that_finishes_in_history() {
     .await;
     let done = c.htmx_get(&format!("/admin/queue/{id}")).await;
     assert!(done.body.contains("data-status=\"done\""), "{}", done.body);
+    assert_eq!(
+        done.headers.get("hx-trigger").and_then(|v| v.to_str().ok()),
+        Some("anomstack-run-finished"),
+        "a finished run tells the page to refresh its run lists"
+    );
+    assert!(
+        done.body
+            .contains(&format!("class=\"queue-ref\">queue #{id}<")),
+        "queue entries and runs are told apart: {}",
+        done.body
+    );
     assert!(
         !done.body.contains("hx-trigger"),
         "polling stops once finished"
@@ -713,6 +724,44 @@ async fn a_run_button_queues_exactly_one_run_that_finishes_in_history() {
     )
     .await;
     assert_eq!(steps, 5, "ingest, train, score, alert, change");
+    // Runs that wrote nothing say why: three points are too few to train on, so nothing is
+    // scored either.
+    let page = c.get("/admin/batch/b").await;
+    assert!(
+        page.body.contains("nothing trained: m1: ") && page.body.contains("train_min_n is"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("nothing scored: m1: no model yet (train first)")
+    );
+    assert!(page.body.contains("id=\"last-train\""));
+    assert!(
+        page.body
+            .contains("hx-trigger=\"anomstack-run-finished from:body\"")
+    );
+    // The overview has a card per batch with its last run and run buttons.
+    let overview = c.get("/admin").await;
+    assert!(
+        overview
+            .body
+            .contains("action=\"/admin/batch/b/run/pipeline\"")
+    );
+    assert!(overview.body.contains("id=\"last-run-0\""));
+    assert!(
+        overview
+            .body
+            .contains("class=\"run-ref\" href=\"/admin/runs/")
+    );
+    let runs = count(&site.store, "SELECT COUNT(*) FROM job_runs").await;
+    assert!(
+        overview
+            .body
+            .contains(&format!("None in the last {runs} run(s).")),
+        "{}",
+        overview.body
+    );
     // Unknown batches and jobs are 404s and queue nothing.
     let before = count(&site.store, "SELECT COUNT(*) FROM job_queue").await;
     assert_eq!(

@@ -80,7 +80,12 @@ async fn the_admin_panel_runs_a_job_in_a_real_browser() {
             "admin-chart-before",
             "admin-run-ingest",
             "admin-chart-after",
+            "admin-overview-run",
             "admin-runs",
+            "admin-layout-390-light",
+            "admin-layout-390-dark",
+            "admin-layout-1440-light",
+            "admin-layout-1440-dark",
             "admin-logout",
         ],
     )

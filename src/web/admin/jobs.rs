@@ -85,7 +85,8 @@ pub async fn batch_jobs(
                 ul { @for w in &batch.warnings { li { (w) } } }
             }
         }
-        table.admin-table {
+        div.admin-scroll {
+        table.admin-table.jobs {
             thead { tr {
                 th { "Job" } th { "Schedule" } th { "Next run" } th { "Last run" } th { "Run now" }
             } }
@@ -94,9 +95,15 @@ pub async fn batch_jobs(
                 (job_row(&admin, &base, &pipeline))
             }
         }
-        h2 { "Recent runs" }
-        (runs_table(&recent))
-        p { a href={ "/admin/runs?batch=" (segment(batch.name())) } { "All runs of " (batch.name()) } }
+        }
+        // When a run started here finishes, this section and every "last run" cell refresh.
+        section #recent-runs hx-get=(base) hx-trigger="anomstack-run-finished from:body"
+            hx-select="#recent-runs" hx-swap="outerHTML"
+            hx-select-oob=(BatchJob::ALL.iter().map(|j| format!("#last-{}", j.as_str())).collect::<Vec<_>>().join(",")) {
+            h2 { "Recent runs" }
+            (runs_table(&recent))
+            p { a href={ "/admin/runs?batch=" (segment(batch.name())) } { "All runs of " (batch.name()) } }
+        }
     };
     admin_page(&format!("Jobs of {}", batch.name()), &admin, body).into_response()
 }
@@ -143,7 +150,7 @@ fn job_row(admin: &Admin, base: &str, row: &JobRow) -> Markup {
                 }
             }
             td { @if let Some(next) = row.next { (next.format("%Y-%m-%d %H:%M UTC")) } @else { "—" } }
-            td { @if let Some(run) = &row.last { (run_cell(run)) } @else { span.muted { "never" } } }
+            td id={ "last-" (row.job) } { @if let Some(run) = &row.last { (run_cell(run)) } @else { span.muted { "never" } } }
             td {
                 form method="post" action={ (base) "/run/" (row.job) }
                     hx-post={ (base) "/run/" (row.job) } hx-target={ "#" (cell) } hx-swap="innerHTML" {
@@ -166,13 +173,16 @@ fn status_badge(status: RunStatus) -> Markup {
     html! { span class={ "badge " (class) } { (label) } }
 }
 
-/// One run in a cell: status, when, how long, rows, and the error's first line.
-fn run_cell(run: &JobRun) -> Markup {
+/// One run in a cell: its number, status, when, how long, rows (and why none), and the
+/// error's first line.
+pub(super) fn run_cell(run: &JobRun) -> Markup {
     html! {
+        a.run-ref href={ "/admin/runs/" (run.id) } { "run #" (run.id) } " "
         a href={ "/admin/runs/" (run.id) } { (status_badge(run.status)) }
         " " (run.started_at.format("%m-%d %H:%M:%S"))
         @if let Some(d) = run.duration() { " · " (human_duration(d)) }
         " · " (run.rows_written) " rows"
+        @if let Some(why) = run.why_nothing() { br; span.muted.why { (why) } }
         @if let Some(e) = &run.error { br; span.error-text { (e.lines().next().unwrap_or_default()) } }
     }
 }
@@ -185,13 +195,13 @@ pub(super) fn runs_table(runs: &[JobRun]) -> Markup {
         } @else {
             div.admin-scroll { table.admin-table.runs {
                 thead { tr {
-                    th { "#" } th { "Batch" } th { "Job" } th { "Trigger" } th { "Status" }
-                    th { "Started (UTC)" } th { "Duration" } th { "Rows read" } th { "Rows written" } th { "Error" }
+                    th { "Run #" } th { "Batch" } th { "Job" } th { "Trigger" } th { "Status" }
+                    th { "Started (UTC)" } th { "Duration" } th { "Rows read" } th { "Rows written" } th { "Error or note" }
                 } }
                 tbody {
                     @for run in runs {
                         tr {
-                            td { a href={ "/admin/runs/" (run.id) } { (run.id) } }
+                            td { a.run-ref href={ "/admin/runs/" (run.id) } { "run #" (run.id) } }
                             td { (run.batch) }
                             td { (run.job) }
                             td { (run.trigger) }
@@ -200,7 +210,10 @@ pub(super) fn runs_table(runs: &[JobRun]) -> Markup {
                             td { @if let Some(d) = run.duration() { (human_duration(d)) } @else { "—" } }
                             td.num { (run.rows_read) }
                             td.num { (run.rows_written) }
-                            td.error-text { (run.error.as_deref().and_then(|e| e.lines().next()).unwrap_or_default()) }
+                            td {
+                                @if let Some(e) = run.error.as_deref().and_then(|e| e.lines().next()) { span.error-text { (e) } }
+                                @else if let Some(why) = run.why_nothing() { span.muted.why { (why) } }
+                            }
                         }
                     }
                 }
@@ -271,7 +284,7 @@ pub async fn progress(
         return progress_fragment(&state, id).await;
     }
     let fragment = match progress_markup(&state, id).await {
-        Ok(Some(m)) => m,
+        Ok(Some((m, _))) => m,
         Ok(None) => return not_found("There is no such queued job."),
         Err(e) => return server_error("reading the queue", &e),
     };
@@ -283,18 +296,24 @@ pub async fn progress(
     .into_response()
 }
 
+/// The event a finished run's last progress fragment fires, on which the page around it
+/// refreshes its run lists in place.
+const RUN_FINISHED: &str = "anomstack-run-finished";
+
 async fn progress_fragment(state: &AppState, id: i64) -> Response {
     match progress_markup(state, id).await {
-        Ok(Some(m)) => m.into_response(),
+        Ok(Some((m, true))) => ([("HX-Trigger", RUN_FINISHED)], m).into_response(),
+        Ok(Some((m, false))) => m.into_response(),
         Ok(None) => not_found("There is no such queued job."),
         Err(e) => server_error("reading the queue", &e),
     }
 }
 
+/// The progress of a queued job, and whether it has finished.
 async fn progress_markup(
     state: &AppState,
     id: i64,
-) -> Result<Option<Markup>, crate::store::StoreError> {
+) -> Result<Option<(Markup, bool)>, crate::store::StoreError> {
     let Some(entry) = state.store.queue_entry(id).await? else {
         return Ok(None);
     };
@@ -304,7 +323,7 @@ async fn progress_markup(
     };
     let mut runs = state.store.runs(&filter, 20).await?;
     runs.reverse();
-    Ok(Some(progress_view(&entry, &runs)))
+    Ok(Some((progress_view(&entry, &runs), entry.is_finished())))
 }
 
 fn progress_view(entry: &QueueEntry, runs: &[JobRun]) -> Markup {
@@ -342,7 +361,7 @@ fn progress_view(entry: &QueueEntry, runs: &[JobRun]) -> Markup {
             hx-get=[(!finished).then(|| format!("/admin/queue/{}", entry.id))]
             hx-trigger=[(!finished).then_some("load delay:1s")]
             hx-swap=[(!finished).then_some("outerHTML")] {
-            span class={ "badge " (class) } { (entry.job) " #" (entry.id) } " " (text)
+            span class={ "badge " (class) } { (entry.job) } " " span.queue-ref { "queue #" (entry.id) } " " (text)
             @if !runs.is_empty() {
                 ul.steps {
                     @for run in runs {
