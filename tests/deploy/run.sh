@@ -570,6 +570,19 @@ test_image_and_fly_config_agree() {
     || fail "image_config_test.py"
 }
 
+test_config_reference_reads_every_construct() {
+  # Sections (a two-line heading split into heading and paragraph, never an empty table),
+  # "as above" only for a key right after another, examples as code, folded strings,
+  # mappings and lists as YAML flow, and comments inside a mapping as notes on its keys.
+  python3 "$ROOT/scripts/config_reference.py" "$FIX/reference.yaml" >"$T/ref.md" 2>&1 \
+    || fail "config_reference.py on the fixture"
+  diff -u "$FIX/reference.md" "$T/ref.md" || fail "the reference of the fixture differs"
+  local generated
+  generated=$(python3 "$ROOT/scripts/config_reference.py")
+  if grep -q '| `>` |' <<<"$generated"; then fail "a folded default shows as >"; fi
+  if grep -Pzq '\|---\|---\|---\|\n\n\*\*' <<<"$generated"; then fail "an empty table"; fi
+}
+
 test_readme_config_reference_is_current() {
   python3 "$ROOT/scripts/config_reference.py" --check "$ROOT/README.md" || fail "run make docs"
 }
