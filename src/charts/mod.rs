@@ -100,11 +100,13 @@ pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Ma
             .iter()
             .map(|p| p.value.map(|v| (frame.x(p.timestamp), frame.y_value(v)))),
     );
-    let score_path = line_path(
+    let score_points = || {
         points
             .iter()
-            .map(|p| p.score.map(|s| (frame.x(p.timestamp), frame.y_score(s)))),
-    );
+            .map(|p| p.score.map(|s| (frame.x(p.timestamp), frame.y_score(s))))
+    };
+    let score_path = line_path(score_points());
+    let score_area = area_path(score_points(), frame.y_score(0.0));
     let bottom = height - BOTTOM;
     let right = WIDTH - RIGHT;
     let marker_r = f64::from(style.line_width) + 1.0;
@@ -147,7 +149,7 @@ pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Ma
             }
             // Score first, as a shaded area, so the value line is drawn over it.
             @if has_score {
-                path.score-area d={ (score_path) } {}
+                path.score-area d=(score_area) {}
                 path.score-line d=(score_path) {}
             }
             path.value-line d=(value_path) stroke-width=(style.line_width) {}
@@ -238,8 +240,8 @@ pub enum Marks {
     Only(NaiveDateTime),
 }
 
-/// A 200×50 sparkline of the values with the score dotted behind and flagged points marked
-/// at their value, in their kind's colour.
+/// A 200×50 sparkline of the values with flagged points marked at their value, in their
+/// kind's colour (the score is left out: two lines that small read as one).
 pub fn sparkline(label: &str, points: &[ChartPoint], marks: Marks) -> Markup {
     const W: f64 = 200.0;
     const H: f64 = 50.0;
@@ -253,20 +255,16 @@ pub fn sparkline(label: &str, points: &[ChartPoint], marks: Marks) -> Markup {
         }
     };
     let (lo, hi) = value_range(points.iter().filter_map(|p| p.value));
+    // Room on every side for the markers.
     let x = |ts: NaiveDateTime| {
-        2.0 + (ts.and_utc().timestamp() - t0) as f64 / (t1 - t0).max(1) as f64 * (W - 4.0)
+        7.0 + (ts.and_utc().timestamp() - t0) as f64 / (t1 - t0).max(1) as f64 * (W - 14.0)
     };
-    // Room above and below for the markers.
     let y = |v: f64| 7.0 + (1.0 - (v - lo) / (hi - lo)) * (H - 14.0);
     let value_path = line_path(
         points
             .iter()
             .map(|p| p.value.map(|v| (x(p.timestamp), y(v)))),
     );
-    let score_path = line_path(points.iter().map(|p| {
-        p.score
-            .map(|s| (x(p.timestamp), 7.0 + (1.0 - s.clamp(0.0, 1.0)) * (H - 14.0)))
-    }));
     let marked: Vec<(&ChartPoint, MetricType)> = points
         .iter()
         .filter(|p| match marks {
@@ -278,7 +276,6 @@ pub fn sparkline(label: &str, points: &[ChartPoint], marks: Marks) -> Markup {
     html! {
         svg.sparkline viewBox="0 0 200 50" preserveAspectRatio="none" role="img"
             aria-label={ "Recent values of " (label) } {
-            path.score-line d=(score_path) {}
             path.value-line d=(value_path) stroke-width="1.5" {}
             @for (p, kind) in &marked {
                 @let cy = p.value.map(&y).unwrap_or(H / 2.0);
@@ -344,6 +341,30 @@ fn frame(points: &[ChartPoint], height: f64) -> Option<Frame> {
         v0,
         v1,
     })
+}
+
+/// An SVG area between the points and the line `y = base`, broken where a point is missing.
+fn area_path(points: impl Iterator<Item = Option<(f64, f64)>>, base: f64) -> String {
+    let mut d = String::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let close = |run: &mut Vec<(f64, f64)>, d: &mut String| {
+        if let (Some(first), Some(last)) = (run.first(), run.last()) {
+            d.push_str(&format!("M{} {}", fmt(first.0), fmt(base)));
+            for (x, y) in run.iter() {
+                d.push_str(&format!("L{} {}", fmt(*x), fmt(*y)));
+            }
+            d.push_str(&format!("L{} {}Z", fmt(last.0), fmt(base)));
+        }
+        run.clear();
+    };
+    for p in points {
+        match p {
+            Some((x, y)) if x.is_finite() && y.is_finite() => run.push((x, y)),
+            _ => close(&mut run, &mut d),
+        }
+    }
+    close(&mut run, &mut d);
+    d
 }
 
 /// An SVG path through the points, broken where a point is missing.
@@ -476,6 +497,10 @@ mod tests {
         let svg = metric_chart("m<script>", &points(), ChartStyle::default()).into_string();
         assert!(svg.contains("class=\"value-line\""));
         assert!(svg.contains("class=\"score-line\""));
+        // The score area closes on the 0 % line: every run starts and ends there.
+        let area = svg.split("class=\"score-area\" d=\"").nth(1).unwrap();
+        let area = &area[..area.find('"').unwrap()];
+        assert!(area.starts_with('M') && area.ends_with('Z'), "{area}");
         assert!(svg.contains("class=\"marker alert\""));
         assert!(svg.contains("class=\"marker llmalert\""));
         assert!(svg.contains("class=\"marker change\""));

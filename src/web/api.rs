@@ -42,14 +42,22 @@ fn stamp(ts: NaiveDateTime) -> String {
     ts.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-async fn batches(State(state): State<AppState>) -> Result<Response, WebError> {
+/// The batches' figures over `window` (24 h unless asked, as the home page counts them).
+async fn batches(
+    State(state): State<AppState>,
+    Query(q): Query<WindowQuery>,
+) -> Result<Response, WebError> {
+    let window = match q.window.as_deref() {
+        None | Some("") => Window::Hours(24),
+        Some(_) => window_of(&q)?,
+    };
     let config = state.config.current();
     let mut out = Vec::new();
     for batch in config.dashboard_batches() {
         let spec = &batch.spec;
         let stats = state
             .stats
-            .get(&state.store, batch, Window::default(), false)
+            .get(&state.store, batch, window, false)
             .await
             .map_err(|e| WebError::internal("reading the batches", &e))?;
         let summary = BatchSummary::of(&stats);
@@ -223,7 +231,8 @@ pub fn openapi_document() -> Value {
             "description": "Batches, metrics, scores, alerts and feedback (read, no token), and writes for scripts (push rows, run jobs, feedback, silences) with an API token made under /admin/tokens."
         },
         "paths": {
-            "/api/v1/batches": {"get": {"summary": "Batches shown on the dashboard, with their figures over the newest 90 points",
+            "/api/v1/batches": {"get": {"summary": "Batches shown on the dashboard, with their figures over a window (default 24h, as the home page)",
+                "parameters": [window],
                 "responses": {"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Batch"}}))}}},
             "/api/v1/batches/{batch}/metrics": {"get": {"summary": "Figures of each metric of a batch over a window",
                 "parameters": [batch, window],
@@ -294,7 +303,7 @@ pub fn openapi_document() -> Value {
                 "name": {"type": "string"}, "metrics": {"type": "integer"},
                 "latest": {"type": ["string", "null"], "format": "date-time"},
                 "avg_score": {"type": ["number", "null"]},
-                "anomalies": {"type": "integer", "description": "Flagged points (any kind) in the default window"},
+                "anomalies": {"type": "integer", "description": "Flagged points (any kind) in the window"},
                 "anomalous_now": {"type": "integer", "description": "Metrics whose newest point is flagged"},
                 "kinds": {"$ref": "#/components/schemas/Kinds"},
                 "ingest_cron_schedule": {"type": "string"}}},

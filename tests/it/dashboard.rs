@@ -620,6 +620,19 @@ async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
     assert_eq!(web["anomalies"], 5);
     assert_eq!(web["anomalous_now"], 1);
     assert_eq!(web["kinds"]["tholdalert"], 2);
+    // Over the newest two points only m03's newest is an anomaly.
+    let (_, newest) = json(&site.state, "/api/v1/batches?window=2n").await;
+    let web2 = newest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "web")
+        .unwrap();
+    assert_eq!(web2["anomalies"], 1);
+    assert_eq!(
+        json(&site.state, "/api/v1/batches?window=soon").await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert!(
         batches
             .as_array()
