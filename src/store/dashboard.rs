@@ -1,90 +1,16 @@
 //! The dashboard's reads: per-metric statistics of a batch's window (aggregated in SQL, so a
-//! batch page does not pull every point), one metric's chart series, the anomaly list, and
-//! feedback on anomalies. Every read is a set of primary-key ranges bounded by the window.
-
-use std::fmt;
-use std::str::FromStr;
+//! batch page does not pull every point) and one metric's chart series. Every read is a set
+//! of primary-key ranges bounded by the window. The anomaly list is in `anomalies.rs`.
 
 use chrono::{Duration, NaiveDateTime};
 
 use super::Store;
+use super::anomalies::{ANOMALY_KINDS, Feedback, kinds_sql};
 use super::error::{SqlContext, StoreError};
 use super::metrics::{MetricRow, MetricType, check_table};
 use super::row::{columns, count, real, text, wide};
+use super::window::{Window, since_sql};
 use crate::timestamp::{format_db, parse_lenient};
-
-/// How much history a page shows: the newest N points of each metric (`90n`), or everything
-/// since a time before now (`24h`, `45m`, `7d`). A plain number means points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Window {
-    Last(usize),
-    Minutes(u32),
-    Hours(u32),
-    Days(u32),
-}
-
-impl Window {
-    /// How far back a time window reaches (`None` for a number of points).
-    pub fn span(self) -> Option<Duration> {
-        match self {
-            Window::Last(_) => None,
-            Window::Minutes(n) => Some(Duration::minutes(i64::from(n))),
-            Window::Hours(n) => Some(Duration::hours(i64::from(n))),
-            Window::Days(n) => Some(Duration::days(i64::from(n))),
-        }
-    }
-}
-
-impl Default for Window {
-    fn default() -> Self {
-        Window::Last(90)
-    }
-}
-
-/// Points of one metric at most in a window, whatever was asked: bounds every page's work.
-pub const MAX_WINDOW_POINTS: usize = 5000;
-
-impl FromStr for Window {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        let bad = || {
-            format!(
-                "window `{}`: expected a number of points (90n) or a time span (45m, 24h, 7d)",
-                text.chars().take(40).collect::<String>()
-            )
-        };
-        let (digits, unit) = match text.char_indices().last() {
-            Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], Some(c.to_ascii_lowercase())),
-            Some(_) => (text, None),
-            None => return Err(bad()),
-        };
-        let n: u32 = digits.parse().map_err(|_| bad())?;
-        if n == 0 {
-            return Err(bad());
-        }
-        // Ten years back at most: enough for anyone, and no date arithmetic overflows.
-        match unit {
-            None | Some('n') => Ok(Window::Last((n as usize).min(MAX_WINDOW_POINTS))),
-            Some('m') => Ok(Window::Minutes(n.min(60 * 24 * 3650))),
-            Some('h') => Ok(Window::Hours(n.min(24 * 3650))),
-            Some('d') => Ok(Window::Days(n.min(3650))),
-            Some(_) => Err(bad()),
-        }
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Window::Last(n) => write!(f, "{n}n"),
-            Window::Minutes(n) => write!(f, "{n}m"),
-            Window::Hours(n) => write!(f, "{n}h"),
-            Window::Days(n) => write!(f, "{n}d"),
-        }
-    }
-}
 
 /// One metric's figures over a window.
 ///
@@ -285,103 +211,6 @@ impl ChartPoint {
     }
 }
 
-/// A person's verdict on an anomaly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feedback {
-    Up,
-    Down,
-}
-
-impl Feedback {
-    pub fn metric_type(self) -> MetricType {
-        match self {
-            Feedback::Up => MetricType::ThumbsUp,
-            Feedback::Down => MetricType::ThumbsDown,
-        }
-    }
-
-    fn from_type(raw: &str) -> Option<Self> {
-        match raw {
-            "thumbsup" => Some(Feedback::Up),
-            "thumbsdown" => Some(Feedback::Down),
-            _ => None,
-        }
-    }
-}
-
-/// One row of the anomaly list: a flagged point and every kind that flagged it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Anomaly {
-    pub metric: String,
-    pub timestamp: NaiveDateTime,
-    /// What flagged it, in `ANOMALY_KINDS` order; never empty.
-    pub flags: Vec<Flag>,
-    /// The metric's value at that time, if it is still stored.
-    pub value: Option<f64>,
-    pub feedback: Option<Feedback>,
-}
-
-/// One detector's flag on a point, with what it stored (threshold bounds, LLM explanation).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flag {
-    pub kind: MetricType,
-    pub metadata: String,
-}
-
-/// The kinds of flag that make a point an anomaly, in the order pages list them.
-pub const ANOMALY_KINDS: [MetricType; 4] = [
-    MetricType::Alert,
-    MetricType::TholdAlert,
-    MetricType::Change,
-    MetricType::LlmAlert,
-];
-
-/// The per-metric expression of the window's first timestamp (`n` is the metric name
-/// column). A time window also stops at the metric's `MAX_WINDOW_POINTS`-th newest point, so
-/// `3650d` on a dense metric reads no more than `5000n` would.
-fn since_sql(table: &str, window: Window, now: NaiveDateTime) -> String {
-    let newest = |n: usize| {
-        format!(
-            "coalesce((SELECT s.metric_timestamp FROM {table} AS s
-                WHERE s.metric_batch = ?1 AND s.metric_type = 'metric' AND s.metric_name = n
-                ORDER BY s.metric_timestamp DESC LIMIT 1 OFFSET {}), '')",
-            n.max(1) - 1
-        )
-    };
-    match (window, window.span()) {
-        (Window::Last(n), _) => newest(n),
-        (_, Some(span)) => format!(
-            "max('{}', {})",
-            format_db(now - span),
-            newest(MAX_WINDOW_POINTS)
-        ),
-        (_, None) => newest(MAX_WINDOW_POINTS),
-    }
-}
-
-/// A point's flags from `json_group_array(json_array(kind, metadata))`, in kind order.
-fn flags_of(json: &str) -> Vec<Flag> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(json).unwrap_or_default();
-    let mut flags: Vec<Flag> = pairs
-        .into_iter()
-        .filter_map(|(kind, metadata)| {
-            let kind = kind.parse::<MetricType>().ok()?;
-            Some(Flag { kind, metadata })
-        })
-        .collect();
-    flags.sort_by_key(|f| ANOMALY_KINDS.iter().position(|k| *k == f.kind));
-    flags
-}
-
-/// `'alert', 'change'`: kinds as an SQL list (they are fixed names, never user text).
-fn kinds_sql(kinds: &[MetricType]) -> String {
-    kinds
-        .iter()
-        .map(|k| format!("'{}'", k.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// Per-metric figures of a batch over `window`, for metrics with a point in the last
     /// `stale_days` days; by name.
@@ -538,133 +367,6 @@ impl Store {
         Ok(by_time.into_values().collect())
     }
 
-    /// A page of a batch's anomalies (flagged points) with a flag of one of `kinds` (any
-    /// kind when empty), newest first, and how many there are.
-    pub async fn anomalies(
-        &self,
-        table: &str,
-        batch: &str,
-        kinds: &[MetricType],
-        offset: u32,
-        limit: u32,
-    ) -> Result<(Vec<Anomaly>, u64), StoreError> {
-        check_table(table)?;
-        self.ensure_metrics_table(table).await?;
-        let kinds = if kinds.is_empty() {
-            &ANOMALY_KINDS[..]
-        } else {
-            kinds
-        };
-        let list = kinds_sql(kinds);
-        let all = kinds_sql(&ANOMALY_KINDS);
-        let points = format!(
-            "SELECT metric_timestamp AS ts, metric_name AS name FROM {table}
-             WHERE metric_batch = ?1 AND metric_type IN ({list}) AND metric_value > 0
-             GROUP BY metric_name, metric_timestamp"
-        );
-        let context = format!("cannot read the anomalies of batch `{batch}`");
-        let conn = self.connect().await?;
-        let total = {
-            let mut rows = conn
-                .query(
-                    &format!("SELECT count(*) FROM ({points})"),
-                    libsql::params![batch],
-                )
-                .await
-                .context(&context)?;
-            match rows.next().await.context(&context)? {
-                Some(row) => u64::from(count(&row.get_value(0).context(&context)?)),
-                None => 0,
-            }
-        };
-        let sql = format!(
-            "SELECT p.ts, p.name,
-               (SELECT json_group_array(json_array(a.metric_type, coalesce(a.metadata, '')))
-                FROM {table} AS a
-                WHERE a.metric_batch = ?1 AND a.metric_type IN ({all}) AND a.metric_value > 0
-                  AND a.metric_name = p.name AND a.metric_timestamp = p.ts),
-               (SELECT v.metric_value FROM {table} AS v
-                WHERE v.metric_batch = ?1 AND v.metric_type = 'metric'
-                  AND v.metric_name = p.name AND v.metric_timestamp = p.ts),
-               (SELECT f.metric_type FROM {table} AS f
-                WHERE f.metric_batch = ?1 AND f.metric_type IN ('thumbsup', 'thumbsdown')
-                  AND f.metric_name = p.name AND f.metric_timestamp = p.ts
-                LIMIT 1)
-             FROM ({points} ORDER BY ts DESC, name LIMIT ?2 OFFSET ?3) AS p
-             ORDER BY p.ts DESC, p.name"
-        );
-        let mut rows = conn
-            .query(
-                &sql,
-                libsql::params![batch, i64::from(limit), i64::from(offset)],
-            )
-            .await
-            .context(&context)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(&context)? {
-            let values = columns(&row, 5, &context)?;
-            let (Some(timestamp), Some(metric)) = (
-                text(values[0].clone()).as_deref().and_then(parse_lenient),
-                text(values[1].clone()),
-            ) else {
-                continue;
-            };
-            let flags = flags_of(text(values[2].clone()).as_deref().unwrap_or("[]"));
-            if flags.is_empty() {
-                continue;
-            }
-            out.push(Anomaly {
-                metric,
-                timestamp,
-                flags,
-                value: real(&values[3]),
-                feedback: text(values[4].clone())
-                    .as_deref()
-                    .and_then(Feedback::from_type),
-            });
-        }
-        Ok((out, total))
-    }
-
-    /// The times of a batch's flags since `since`, oldest first, at most `limit`: what the
-    /// home page's hourly bars count.
-    pub async fn flag_times(
-        &self,
-        table: &str,
-        batch: &str,
-        since: NaiveDateTime,
-        limit: u32,
-    ) -> Result<Vec<NaiveDateTime>, StoreError> {
-        check_table(table)?;
-        self.ensure_metrics_table(table).await?;
-        let sql = format!(
-            "SELECT DISTINCT metric_timestamp, metric_name FROM {table}
-             WHERE metric_batch = ?1 AND metric_type IN ({}) AND metric_value > 0
-               AND metric_timestamp >= ?2
-             ORDER BY metric_timestamp LIMIT ?3",
-            kinds_sql(&ANOMALY_KINDS)
-        );
-        let context = format!("cannot read the anomaly times of batch `{batch}`");
-        let conn = self.connect().await?;
-        let mut rows = conn
-            .query(
-                &sql,
-                libsql::params![batch, format_db(since), i64::from(limit)],
-            )
-            .await
-            .context(&context)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(&context)? {
-            if let Some(ts) = text(row.get_value(0).context(&context)?)
-                .as_deref()
-                .and_then(parse_lenient)
-            {
-                out.push(ts);
-            }
-        }
-        Ok(out)
-    }
-
     /// Run counts, durations and rows by job and status, for `/metrics`.
     pub async fn run_totals(&self) -> Result<Vec<RunTotals>, StoreError> {
         let context = "cannot total the job runs";
@@ -745,76 +447,6 @@ impl Store {
         self.series_since(table, batch, metric, &since, Some(to))
             .await
     }
-
-    /// Whether the batch has an alert of any kind for `metric` at `timestamp`: feedback is
-    /// only taken on anomalies that exist.
-    pub async fn is_anomaly(
-        &self,
-        table: &str,
-        batch: &str,
-        metric: &str,
-        timestamp: NaiveDateTime,
-    ) -> Result<bool, StoreError> {
-        check_table(table)?;
-        self.ensure_metrics_table(table).await?;
-        let context = format!("cannot look up an anomaly of batch `{batch}`");
-        let conn = self.connect().await?;
-        let mut rows = conn
-            .query(
-                &format!(
-                    "SELECT 1 FROM {table}
-                     WHERE metric_batch = ?1 AND metric_type IN ('alert', 'llmalert', 'change', 'tholdalert')
-                       AND metric_name = ?2 AND metric_timestamp = ?3 AND metric_value > 0
-                     LIMIT 1"
-                ),
-                libsql::params![batch, metric, format_db(timestamp)],
-            )
-            .await
-            .context(&context)?;
-        Ok(rows.next().await.context(&context)?.is_some())
-    }
-
-    /// Sets (or with `None` clears) the feedback on one anomaly: at most one feedback row per
-    /// metric and time, so repeating a click changes nothing and the other thumb replaces it.
-    pub async fn set_feedback(
-        &self,
-        table: &str,
-        batch: &str,
-        metric: &str,
-        timestamp: NaiveDateTime,
-        feedback: Option<Feedback>,
-    ) -> Result<(), StoreError> {
-        check_table(table)?;
-        self.ensure_metrics_table(table).await?;
-        let context = format!("cannot store feedback on `{metric}` in batch `{batch}`");
-        let ts = format_db(timestamp);
-        let conn = self.connect().await?;
-        let tx = conn
-            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
-            .await
-            .context(&context)?;
-        tx.execute(
-            &format!(
-                "DELETE FROM {table} WHERE metric_batch = ?1 AND metric_type IN ('thumbsup', 'thumbsdown')
-                 AND metric_name = ?2 AND metric_timestamp = ?3"
-            ),
-            libsql::params![batch, metric, ts.clone()],
-        )
-        .await
-        .context(&context)?;
-        if let Some(f) = feedback {
-            tx.execute(
-                &format!(
-                    "INSERT INTO {table} (metric_timestamp, metric_batch, metric_name, metric_type, metric_value, metadata)
-                     VALUES (?1, ?2, ?3, ?4, 1, '')"
-                ),
-                libsql::params![ts, batch, metric, f.metric_type().as_str()],
-            )
-            .await
-            .context(&context)?;
-        }
-        tx.commit().await.context(&context)
-    }
 }
 
 /// The explanation an `llmalert` row carries in its metadata (JSON with
@@ -833,32 +465,6 @@ fn explanation(metadata: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_parse_as_the_original_wrote_them() {
-        assert_eq!("90n".parse(), Ok(Window::Last(90)));
-        assert_eq!("90".parse(), Ok(Window::Last(90)));
-        assert_eq!("24h".parse(), Ok(Window::Hours(24)));
-        assert_eq!("45M".parse(), Ok(Window::Minutes(45)));
-        assert_eq!("7d".parse(), Ok(Window::Days(7)));
-        assert_eq!(Window::Days(7).span(), Some(Duration::days(7)));
-        assert_eq!("999999n".parse(), Ok(Window::Last(MAX_WINDOW_POINTS)));
-        for bad in [
-            "",
-            "n",
-            "0n",
-            "5x",
-            "-3h",
-            "1.5h",
-            "h24",
-            "9999999999999999h",
-        ] {
-            assert!(bad.parse::<Window>().is_err(), "{bad}");
-        }
-        for w in ["90n", "24h", "45m", "7d"] {
-            assert_eq!(w.parse::<Window>().unwrap().to_string(), w);
-        }
-    }
 
     #[test]
     fn llm_explanations_come_from_the_metadata_json() {

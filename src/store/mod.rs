@@ -10,6 +10,7 @@
 
 mod admin;
 mod adopt;
+mod anomalies;
 mod dashboard;
 mod error;
 mod metrics;
@@ -21,6 +22,7 @@ mod query;
 mod queue;
 mod row;
 mod runs;
+mod window;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -31,10 +33,8 @@ use libsql::{Builder, Connection, Database};
 
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
-pub use dashboard::{
-    ANOMALY_KINDS, Anomaly, BatchSummary, ChartPoint, Feedback, Flag, KindCounts,
-    MAX_WINDOW_POINTS, MetricStats, RunTotals, Window,
-};
+pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag};
+pub use dashboard::{BatchSummary, ChartPoint, KindCounts, MetricStats, RunTotals};
 pub use error::StoreError;
 pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
@@ -44,6 +44,7 @@ pub use plots::{Plot, PlotInfo};
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
 pub use runs::{JobRun, Pruned, RunFilter, RunOutcome, RunStatus};
+pub use window::{MAX_WINDOW_POINTS, Window};
 
 use crate::config::DatabaseLocation;
 use error::SqlContext;
