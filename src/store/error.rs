@@ -42,6 +42,15 @@ pub enum StoreError {
     Busy(String),
     #[error("embedded replicas need the `turso-replica` feature; this binary was built without it")]
     ReplicaUnavailable,
+    #[error(
+        "the database {location} refuses writes with this token (a read-only token?): anomstack writes metrics, runs and its queue, so it needs a token with write access (turso db tokens create <db>, without --read-only)"
+    )]
+    ReadOnly { location: String },
+    #[error("cannot sync the replica {location} from its primary: {source}")]
+    Sync {
+        location: String,
+        source: libsql::Error,
+    },
 }
 
 /// Adds a sentence of context to a libsql error.

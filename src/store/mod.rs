@@ -18,6 +18,7 @@ pub mod migrations;
 mod models;
 mod notifications;
 mod plots;
+mod pool;
 mod query;
 mod queue;
 mod row;
@@ -29,7 +30,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use libsql::{Builder, Connection, Database};
+use libsql::{Builder, Database};
 
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
@@ -41,6 +42,7 @@ pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};
 pub use notifications::NotificationRecord;
 pub use plots::{Plot, PlotInfo};
+pub use pool::Conn;
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
 pub use runs::{JobRun, Pruned, RunFilter, RunOutcome, RunStatus};
@@ -60,6 +62,10 @@ pub struct Store {
 struct Inner {
     db: Database,
     local: bool,
+    /// An embedded replica: local reads, writes forwarded to the primary, `sync` pulls.
+    replica: bool,
+    /// A replica's idle connections (see `pool.rs`).
+    pool: Option<Arc<pool::Pool>>,
     location: String,
     /// Metrics tables known to exist, so `table_key` tables are created once per process.
     tables: Mutex<HashSet<String>>,
@@ -74,7 +80,15 @@ impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
         let store = Self::open_unmigrated(location).await?;
-        let report = store.migrate().await?;
+        let report = store.migrate().await.map_err(|e| store.read_only_or(e))?;
+        if !matches!(location, DatabaseLocation::Local { .. }) {
+            // A token that may only read would fail the first job, not here: find out now.
+            let conn = store.connect().await?;
+            conn.execute("DELETE FROM anomstack_schema WHERE 0", ())
+                .await
+                .context("cannot write to the database")
+                .map_err(|e| store.read_only_or(e))?;
+        }
         // A `metrics` table the original Anomstack made (no unique key) gets the app's key.
         store.ensure_metrics_table("metrics").await?;
         tracing::info!(
@@ -93,6 +107,7 @@ impl Store {
             location: display.clone(),
             source,
         };
+        let replica = matches!(location, DatabaseLocation::Replica { .. });
         let (db, local) = match location {
             DatabaseLocation::Local { path } => {
                 create_parent_dir(path)?;
@@ -125,15 +140,18 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 local,
+                replica,
+                pool: replica.then(|| Arc::new(pool::Pool::default())),
                 location: display,
                 tables: Mutex::new(HashSet::new()),
                 generation: std::sync::atomic::AtomicU64::new(0),
                 batch_generations: Mutex::new(std::collections::HashMap::new()),
             }),
         };
-        if local {
+        if local && !replica {
             let conn = store.connect().await?;
-            // WAL lets the dashboard read while a job writes.
+            // WAL lets the dashboard read while a job writes. (A replica's file is the
+            // replication's; it refuses the pragma.)
             let mut rows = conn
                 .query("PRAGMA journal_mode=WAL", ())
                 .await
@@ -148,8 +166,12 @@ impl Store {
         Ok(store)
     }
 
-    /// A new connection. Local connections wait for a busy writer instead of failing at once.
-    pub async fn connect(&self) -> Result<Connection, StoreError> {
+    /// A connection (a replica's comes from its pool). Local connections wait for a busy
+    /// writer instead of failing at once.
+    pub async fn connect(&self) -> Result<Conn, StoreError> {
+        if let Some(conn) = self.inner.pool.as_ref().and_then(|p| p.take()) {
+            return Ok(Conn::new(conn, self.inner.pool.clone()));
+        }
         let conn = self.inner.db.connect().map_err(|source| StoreError::Open {
             location: self.inner.location.clone(),
             source,
@@ -158,7 +180,19 @@ impl Store {
             conn.busy_timeout(BUSY_TIMEOUT)
                 .context("cannot set the busy timeout")?;
         }
-        Ok(conn)
+        Ok(Conn::new(conn, self.inner.pool.clone()))
+    }
+
+    /// `e`, or [`StoreError::ReadOnly`] when the server refused a write as forbidden.
+    fn read_only_or(&self, e: StoreError) -> StoreError {
+        let text = e.to_string();
+        if text.contains("403") || text.contains("Forbidden") || text.contains("read-only") {
+            StoreError::ReadOnly {
+                location: self.inner.location.clone(),
+            }
+        } else {
+            e
+        }
     }
 
     /// Applies pending migrations.
@@ -168,7 +202,22 @@ impl Store {
     }
 
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
-        migrations::current_version(&self.connect().await?).await
+        let conn = self.connect().await?;
+        migrations::current_version(&conn).await
+    }
+
+    /// Pulls what other machines wrote into an embedded replica (a no-op elsewhere), and
+    /// returns the replication index it reached, if the database is a replica.
+    pub async fn sync(&self) -> Result<Option<u64>, StoreError> {
+        if !self.inner.replica {
+            return Ok(None);
+        }
+        sync_replica(&self.inner.db)
+            .await
+            .map_err(|source| StoreError::Sync {
+                location: self.inner.location.clone(),
+                source,
+            })
     }
 
     /// A cheap round trip, for health checks.
@@ -270,6 +319,16 @@ async fn open_replica(path: &Path, url: &str, token: &str) -> Result<Database, R
         .build()
         .await
         .map_err(ReplicaError::Libsql)
+}
+
+#[cfg(feature = "turso-replica")]
+async fn sync_replica(db: &Database) -> Result<Option<u64>, libsql::Error> {
+    Ok(db.sync().await?.frame_no())
+}
+
+#[cfg(not(feature = "turso-replica"))]
+async fn sync_replica(_db: &Database) -> Result<Option<u64>, libsql::Error> {
+    Ok(None)
 }
 
 #[cfg(not(feature = "turso-replica"))]

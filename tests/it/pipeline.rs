@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::store_local::count;
 use crate::support::MetricsDir;
+use crate::support::sqld::Sqld;
 
 /// A batch whose ingest reads the points of the five minutes up to the run time from a
 /// `src` table the test fills, so the test controls every value.
@@ -77,6 +78,31 @@ async fn rows_of(store: &Store, kind: MetricType, name: &str) -> Vec<(String, f6
 
 #[tokio::test]
 async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches() {
+    pipeline_on(|dir| DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await;
+}
+
+/// The same pipeline with the app database on a real libSQL server (what Turso runs),
+/// reached over HTTP.
+#[tokio::test]
+async fn the_pipeline_runs_the_same_on_a_remote_libsql_server() {
+    let server = Sqld::start_with_auth().await;
+    pipeline_on(|_| crate::store_remote::remote(&server, &server.token())).await;
+}
+
+/// The same pipeline on an embedded replica of it: reads local, writes forwarded.
+#[tokio::test]
+async fn the_pipeline_runs_the_same_on_an_embedded_replica() {
+    let server = Sqld::start_with_auth().await;
+    pipeline_on(|dir| {
+        crate::store_remote::replica(&server, &server.token(), dir.tmp.path().join("replica.db"))
+    })
+    .await;
+}
+
+async fn pipeline_on(location: impl Fn(&MetricsDir) -> DatabaseLocation) {
     let dir = MetricsDir::new();
     let models = dir.tmp.path().join("models");
     dir.write(
@@ -85,11 +111,7 @@ async fn the_pipeline_scores_alerts_once_detects_changes_and_threshold_breaches(
     );
     let config = dir.load_ok(&[]);
     let batch = config.batch("t").unwrap();
-    let store = Store::open(&DatabaseLocation::Local {
-        path: dir.tmp.path().join("app.db"),
-    })
-    .await
-    .unwrap();
+    let store = Store::open(&location(&dir)).await.unwrap();
     store
         .execute("CREATE TABLE src (ts TEXT, name TEXT, value REAL)", "test")
         .await

@@ -9,8 +9,8 @@ use anomstack::config::{
 };
 
 use super::sources::{ingest, quick};
-use crate::support::hrana;
 use crate::support::services::{ClickHouse, Postgres};
+use crate::support::sqld::Sqld;
 
 fn postgres_settings(pg: &Postgres, sslmode: SslMode) -> PostgresSettings {
     PostgresSettings {
@@ -224,10 +224,13 @@ async fn clickhouse_reads_its_types_over_http() {
 
 #[tokio::test]
 async fn turso_reads_a_database_of_its_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("remote.db");
+    // A real libSQL server (what Turso runs), with JWT auth.
+    let server = Sqld::start_with_auth().await;
     {
-        let db = libsql::Builder::new_local(&file).build().await.unwrap();
+        let db = libsql::Builder::new_remote(server.url.clone(), server.token())
+            .build()
+            .await
+            .unwrap();
         let conn = db.connect().unwrap();
         conn.execute_batch(
             "CREATE TABLE signups (day TEXT, n INTEGER);
@@ -236,11 +239,10 @@ async fn turso_reads_a_database_of_its_own() {
         .await
         .unwrap();
     }
-    let server = hrana::start(&file, "source-token").await;
     let sources = quick(SourceSettings {
         turso: Some(TursoSourceSettings {
             url: server.url.clone(),
-            token: Secret::new("source-token"),
+            token: Secret::new(server.token()),
         }),
         ..Default::default()
     });

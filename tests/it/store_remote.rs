@@ -1,31 +1,30 @@
-//! The app database in Turso mode, against a Hrana v3 server on 127.0.0.1 that executes on a
-//! local libsql file. The store runs the same client code path it uses against Turso.
+//! The app database on a real libSQL server (`sqld`, what Turso runs), in remote mode (Hrana
+//! over HTTP) and as an embedded replica (a local file synced from the server, writes
+//! forwarded to it), with JWT auth as Turso uses it.
 
 use anomstack::config::{DatabaseLocation, Secret};
 use anomstack::store::{self, MetricType, Store, StoreError, WindowQuery};
 
 use crate::store_local::{count, row};
-use crate::support::hrana;
+use crate::support::sqld::Sqld;
 
-fn remote(server: &hrana::HranaServer, token: &str) -> DatabaseLocation {
+pub fn remote(server: &Sqld, token: &str) -> DatabaseLocation {
     DatabaseLocation::Remote {
         url: server.url.clone(),
         token: Secret::new(token),
     }
 }
 
-#[tokio::test]
-async fn migrations_upserts_and_windows_work_over_the_remote_protocol() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("served.db");
-    let server = hrana::start(&file, "secret-token").await;
-    let store = Store::open(&remote(&server, "secret-token")).await.unwrap();
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        store::latest_version()
-    );
+pub fn replica(server: &Sqld, token: &str, path: std::path::PathBuf) -> DatabaseLocation {
+    DatabaseLocation::Replica {
+        path,
+        url: server.url.clone(),
+        token: Secret::new(token),
+    }
+}
 
-    let rows: Vec<_> = (0..320)
+fn minutes(n: u32) -> Vec<anomstack::store::MetricRow> {
+    (0..n)
         .map(|i| {
             row(
                 "m",
@@ -34,48 +33,50 @@ async fn migrations_upserts_and_windows_work_over_the_remote_protocol() {
                 f64::from(i),
             )
         })
-        .collect();
-    store.upsert_metrics("metrics", &rows).await.unwrap();
-    store.upsert_metrics("metrics", &rows).await.unwrap();
-    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 320);
+        .collect()
+}
 
-    let window = store
+async fn newest(store: &Store, n: usize) -> Vec<f64> {
+    store
         .metric_window(&WindowQuery {
             table: "metrics",
             batch: "b",
             metric_type: MetricType::Metric,
-            max_n: 5,
+            max_n: n,
             since: None,
             until: None,
         })
         .await
-        .unwrap();
-    assert_eq!(
-        window.iter().map(|r| r.value).collect::<Vec<_>>(),
-        [315.0, 316.0, 317.0, 318.0, 319.0]
-    );
-    store.ping().await.unwrap();
-
-    // The rows really are in the served file.
-    drop(store);
-    let local = Store::open(&DatabaseLocation::Local { path: file })
-        .await
-        .unwrap();
-    assert_eq!(count(&local, "SELECT count(*) FROM metrics").await, 320);
-
-    // Every request carried the token as a bearer credential.
-    let headers = server.auth_headers.lock().unwrap().clone();
-    assert!(!headers.is_empty());
-    assert!(
-        headers.iter().all(|h| h == "Bearer secret-token"),
-        "{headers:?}"
-    );
+        .unwrap()
+        .iter()
+        .map(|r| r.value)
+        .collect()
 }
 
 #[tokio::test]
-async fn a_wrong_token_fails_to_open_without_echoing_the_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = hrana::start(&dir.path().join("served.db"), "right").await;
+async fn migrations_upserts_and_windows_work_against_sqld_with_jwt_auth() {
+    let server = Sqld::start_with_auth().await;
+    let token = server.token();
+    let store = Store::open(&remote(&server, &token)).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store::latest_version()
+    );
+    let rows = minutes(320);
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 320);
+    assert_eq!(newest(&store, 5).await, [315.0, 316.0, 317.0, 318.0, 319.0]);
+    store.ping().await.unwrap();
+
+    // Another client (another machine) sees the same database, already migrated.
+    let other = Store::open(&remote(&server, &token)).await.unwrap();
+    assert_eq!(count(&other, "SELECT count(*) FROM metrics").await, 320);
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_token_fails_to_open_without_echoing_it() {
+    let server = Sqld::start_with_auth().await;
     let err = Store::open(&remote(&server, "wrong-token-value"))
         .await
         .err()
@@ -83,17 +84,36 @@ async fn a_wrong_token_fails_to_open_without_echoing_the_token() {
     let text = err.to_string();
     assert!(text.contains("401"), "{text}");
     assert!(!text.contains("wrong-token-value"), "{text}");
+    let err = Store::open(&remote(&server, ""))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("401"), "{err}");
+}
+
+#[tokio::test]
+async fn a_read_only_token_is_refused_at_start_with_a_clear_error() {
+    let server = Sqld::start_with_auth().await;
+    let read_only = server
+        .signer
+        .as_ref()
+        .map(|s| s.read_only_token())
+        .unwrap_or_default();
+    let err = Store::open(&remote(&server, &read_only))
+        .await
+        .err()
+        .expect("a read-only token cannot run the app");
+    let text = err.to_string();
+    assert!(text.contains("read-only"), "{text}");
+    assert!(!text.contains(&read_only), "{text}");
 }
 
 #[tokio::test]
 async fn a_remote_database_newer_than_the_binary_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("served.db");
+    let server = Sqld::start().await;
     {
-        let local = Store::open(&DatabaseLocation::Local { path: file.clone() })
-            .await
-            .unwrap();
-        let conn = local.connect().await.unwrap();
+        let store = Store::open(&remote(&server, "")).await.unwrap();
+        let conn = store.connect().await.unwrap();
         conn.execute(
             "INSERT INTO anomstack_schema VALUES (500, 'future', 'x')",
             (),
@@ -101,8 +121,7 @@ async fn a_remote_database_newer_than_the_binary_is_refused() {
         .await
         .unwrap();
     }
-    let server = hrana::start(&file, "t").await;
-    let err = Store::open(&remote(&server, "t"))
+    let err = Store::open(&remote(&server, ""))
         .await
         .err()
         .expect("refused");
@@ -110,4 +129,46 @@ async fn a_remote_database_newer_than_the_binary_is_refused() {
         matches!(err, StoreError::SchemaTooNew { found: 500, .. }),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn an_embedded_replica_reads_locally_writes_to_the_primary_and_syncs() {
+    let server = Sqld::start_with_auth().await;
+    let token = server.token();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replica").join("app.db");
+    let local = Store::open(&replica(&server, &token, path.clone()))
+        .await
+        .unwrap();
+    assert!(path.exists(), "the replica is a local file");
+    assert_eq!(
+        local.schema_version().await.unwrap(),
+        store::latest_version()
+    );
+    // Writes go to the primary and are read back at once (read your writes).
+    local.upsert_metrics("metrics", &minutes(30)).await.unwrap();
+    assert_eq!(count(&local, "SELECT count(*) FROM metrics").await, 30);
+    let primary = Store::open(&remote(&server, &token)).await.unwrap();
+    assert_eq!(count(&primary, "SELECT count(*) FROM metrics").await, 30);
+    // Another machine's writes arrive with the next sync.
+    primary
+        .upsert_metrics("metrics", &minutes(90))
+        .await
+        .unwrap();
+    local.sync().await.unwrap();
+    assert_eq!(count(&local, "SELECT count(*) FROM metrics").await, 90);
+    assert_eq!(newest(&local, 2).await, [88.0, 89.0]);
+    // Many separate writes: each would hold a connection on the primary (sqld allows 128)
+    // if the replica opened a new one per statement.
+    local
+        .execute("CREATE TABLE many (n INTEGER)", "test")
+        .await
+        .unwrap();
+    for n in 0..300 {
+        local
+            .execute(&format!("INSERT INTO many VALUES ({n})"), "test")
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&local, "SELECT count(*) FROM many").await, 300);
 }

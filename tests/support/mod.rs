@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 pub mod app;
-pub mod hrana;
 pub mod receiver;
 pub mod services;
+pub mod sqld;
 pub mod warehouses;
 
 use std::path::{Path, PathBuf};
