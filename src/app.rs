@@ -64,6 +64,7 @@ impl App {
         let state = AppState::new(services.store.clone(), config.clone())
             .with_public_feedback(settings.public_feedback)
             .with_admin(settings.admin.clone())
+            .with_replica_sync(settings.replica_sync)
             .with_services(services.clone());
         match &settings.admin.credentials {
             Some(c) => tracing::info!(user = c.username, "admin panel on at /admin"),
@@ -137,6 +138,13 @@ impl App {
             tasks.push(tokio::spawn(scheduler::run(
                 self.services.store.clone(),
                 self.config.clone(),
+                stop.clone().wait(),
+            )));
+        }
+        if self.services.store.sync_status().is_some() {
+            tasks.push(tokio::spawn(crate::store::sync::run(
+                self.services.store.clone(),
+                settings.replica_sync,
                 stop.clone().wait(),
             )));
         }

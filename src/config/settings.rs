@@ -47,6 +47,8 @@ pub struct Settings {
     /// `ANOMSTACK_SEED_HOURS`: at start, batches without any row get this many hours of
     /// history (ingest every 10 minutes, then train and score); 0 (default) seeds nothing.
     pub seed_hours: u32,
+    /// `ANOMSTACK_TURSO_SYNC_SECONDS`: how often an embedded replica pulls from its primary.
+    pub replica_sync: std::time::Duration,
     /// `ANOMSTACK_PUBLIC_FEEDBACK`: anyone may give 👍/👎 feedback on anomalies, rate limited
     /// per client (default false: an admin session is needed).
     pub public_feedback: bool,
@@ -116,6 +118,7 @@ impl Settings {
         let poll = read_number(env, "ANOMSTACK_CONFIG_POLL_SECONDS", 5, &mut errors);
         let history_days = read_number(env, "ANOMSTACK_HISTORY_DAYS", 30, &mut errors);
         let seed_hours = read_number(env, "ANOMSTACK_SEED_HOURS", 0, &mut errors);
+        let sync_seconds = read_number(env, "ANOMSTACK_TURSO_SYNC_SECONDS", 15, &mut errors);
         let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);
         let credentials = admin::credentials(env).unwrap_or_else(|e| {
             errors.push(e);
@@ -153,6 +156,7 @@ impl Settings {
                 worker_stale: std::time::Duration::from_secs(stale.max(1)),
                 // A week at most: seeding replays the ingest once per 10 minutes.
                 seed_hours: seed_hours.min(168) as u32,
+                replica_sync: std::time::Duration::from_secs(sync_seconds.clamp(1, 86_400)),
                 config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
                 // A century at most: longer is "forever", and overflows dates.
                 history: (history_days > 0)

@@ -23,6 +23,7 @@ mod query;
 mod queue;
 mod row;
 mod runs;
+pub mod sync;
 mod window;
 
 use std::collections::HashSet;
@@ -66,6 +67,8 @@ struct Inner {
     replica: bool,
     /// A replica's idle connections (see `pool.rs`).
     pool: Option<Arc<pool::Pool>>,
+    /// A replica's sync record (see `sync.rs`).
+    synced: sync::SyncState,
     location: String,
     /// Metrics tables known to exist, so `table_key` tables are created once per process.
     tables: Mutex<HashSet<String>>,
@@ -142,12 +145,17 @@ impl Store {
                 local,
                 replica,
                 pool: replica.then(|| Arc::new(pool::Pool::default())),
+                synced: sync::SyncState::default(),
                 location: display,
                 tables: Mutex::new(HashSet::new()),
                 generation: std::sync::atomic::AtomicU64::new(0),
                 batch_generations: Mutex::new(std::collections::HashMap::new()),
             }),
         };
+        if replica {
+            // Before anything reads it: a new replica file is empty until its first sync.
+            store.sync().await?;
+        }
         if local && !replica {
             let conn = store.connect().await?;
             // WAL lets the dashboard read while a job writes. (A replica's file is the
@@ -212,12 +220,19 @@ impl Store {
         if !self.inner.replica {
             return Ok(None);
         }
-        sync_replica(&self.inner.db)
+        let result = sync_replica(&self.inner.db)
             .await
             .map_err(|source| StoreError::Sync {
                 location: self.inner.location.clone(),
                 source,
-            })
+            });
+        self.inner.synced.record(&result);
+        result
+    }
+
+    /// A replica's syncs so far; `None` for a local file or remote mode.
+    pub fn sync_status(&self) -> Option<sync::SyncStatus> {
+        self.inner.replica.then(|| self.inner.synced.snapshot())
     }
 
     /// A cheap round trip, for health checks.
@@ -314,7 +329,7 @@ enum ReplicaError {
 #[cfg(feature = "turso-replica")]
 async fn open_replica(path: &Path, url: &str, token: &str) -> Result<Database, ReplicaError> {
     Builder::new_remote_replica(path, url.to_owned(), token.to_owned())
-        .sync_interval(Duration::from_secs(60))
+        // Synced by `sync::run` every ANOMSTACK_TURSO_SYNC_SECONDS, so failures are seen.
         .read_your_writes(true)
         .build()
         .await

@@ -19,12 +19,31 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({
-            "status": "ok",
-            "service": "anomstack",
-            "database": "ok",
-        }))
-        .into_response(),
+        // An embedded replica that cannot sync still serves its last synced data: degraded,
+        // not down, so a load balancer keeps the machine (and people see how far behind).
+        Ok(()) => match state.store.sync_status() {
+            None => Json(json!({
+                "status": "ok",
+                "service": "anomstack",
+                "database": "ok",
+            }))
+            .into_response(),
+            Some(sync) => {
+                let degraded = sync.degraded(state.replica_sync);
+                Json(json!({
+                    "status": if degraded { "degraded" } else { "ok" },
+                    "service": "anomstack",
+                    "database": "ok",
+                    "replica": {
+                        "synced_seconds_ago": sync.age().map(|a| a.as_secs()),
+                        "sync_failing": sync.error.is_some(),
+                        "sync_failures": sync.failures,
+                        "frame": sync.frame,
+                    },
+                }))
+                .into_response()
+            }
+        },
         Err(e) => {
             // The detail goes to the log only: it may name hosts or files.
             tracing::error!(error = %e, "health check: database unreachable");

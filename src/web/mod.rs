@@ -53,6 +53,8 @@ pub struct AppState {
     /// What jobs run by a request use (a push's ingest; the metric page's model store):
     /// the same database as `store`.
     pub services: Services,
+    /// How often an embedded replica syncs (`/health` calls it behind after three misses).
+    pub replica_sync: std::time::Duration,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -70,6 +72,7 @@ impl AppState {
                 crate::config::AdminSettings::default(),
             )),
             services: Services::local(store),
+            replica_sync: std::time::Duration::from_secs(15),
         }
     }
 
@@ -83,6 +86,11 @@ impl AppState {
     /// Turns the admin panel on with these credentials and session settings.
     pub fn with_admin(mut self, settings: crate::config::AdminSettings) -> Self {
         self.admin = Arc::new(admin::AdminAuth::new(settings));
+        self
+    }
+
+    pub fn with_replica_sync(mut self, every: std::time::Duration) -> Self {
+        self.replica_sync = every;
         self
     }
 

@@ -38,10 +38,38 @@ async fn metrics(State(state): State<AppState>) -> Response {
         {
             let mut text = exposition(&totals, depth, batches);
             notifications(&mut text, &sent);
+            replica(&mut text, state.store.sync_status());
             text
         },
     )
         .into_response()
+}
+
+/// The embedded replica's sync age and failures (nothing for a file or remote mode).
+fn replica(out: &mut String, sync: Option<crate::store::sync::SyncStatus>) {
+    let Some(sync) = sync else { return };
+    let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    family(
+        out,
+        "anomstack_replica_sync_age_seconds",
+        "gauge",
+        "Seconds since the embedded replica last synced from its primary (-1: never).",
+    );
+    let age = sync.age().map_or(-1.0, |a| a.as_secs_f64());
+    let _ = writeln!(out, "anomstack_replica_sync_age_seconds {age:.3}");
+    family(
+        out,
+        "anomstack_replica_sync_failures_total",
+        "counter",
+        "Failed syncs of the embedded replica since start.",
+    );
+    let _ = writeln!(
+        out,
+        "anomstack_replica_sync_failures_total {}",
+        sync.failures
+    );
 }
 
 /// How one counter family reads its value from a row of totals.

@@ -42,6 +42,17 @@ fn minute(t: NaiveDateTime) -> NaiveDateTime {
 /// flagged by ML and a threshold, `m03`'s newest point is one, and a hostile name has a
 /// change) and `empty`, and a batch hidden from the dashboard.
 pub async fn site(public_feedback: bool) -> Site {
+    site_at(public_feedback, |dir| DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+}
+
+/// [`site`] with its database at `location`.
+pub async fn site_at(
+    public_feedback: bool,
+    location: impl Fn(&MetricsDir) -> DatabaseLocation,
+) -> Site {
     let dir = MetricsDir::new();
     dir.write("web.yaml", "metric_batch: web\ningest_sql: SELECT 1\n");
     dir.write("empty.yaml", "metric_batch: empty\ningest_sql: SELECT 1\n");
@@ -50,11 +61,7 @@ pub async fn site(public_feedback: bool) -> Site {
         "metric_batch: hidden\ningest_sql: SELECT 1\ndisable_dashboard: true\n",
     );
     let config = dir.load_ok(&[]);
-    let store = Store::open(&DatabaseLocation::Local {
-        path: dir.tmp.path().join("app.db"),
-    })
-    .await
-    .unwrap();
+    let store = Store::open(&location(&dir)).await.unwrap();
     let end = minute(Utc::now().naive_utc());
     let mut names: Vec<String> = (0..10).map(|i| format!("m{i:02}")).collect();
     names.extend(HOSTILE.iter().map(|s| s.to_string()));
@@ -112,9 +119,7 @@ pub async fn site(public_feedback: bool) -> Site {
     store.upsert_metrics("metrics", &rows).await.unwrap();
     let env = anomstack::config::EnvVars::from_pairs(QUIET);
     let mut settings = dir.settings(&env);
-    settings.database = DatabaseLocation::Local {
-        path: dir.tmp.path().join("app.db"),
-    };
+    settings.database = location(&dir);
     settings.public_feedback = public_feedback;
     let app = spawn_app(settings, config, env).await;
     drop(store);
@@ -1056,4 +1061,69 @@ async fn an_anomaly_older_than_the_newest_5000_points_still_expands() {
     assert!(around[10].alert);
     let page = get(&site.state, &expand_url("long", at(10))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}
+
+/// The pages and the API read the same from a real libSQL server (what Turso runs), over
+/// HTTP and through an embedded replica, as from the local file.
+#[tokio::test]
+async fn the_dashboard_reads_the_same_from_a_libsql_server_and_a_replica() {
+    let server = crate::support::sqld::Sqld::start_with_auth().await;
+    let token = server.token();
+    for mode in ["remote", "replica"] {
+        let site = if mode == "remote" {
+            site_at(true, |_| crate::store_remote::remote(&server, &token)).await
+        } else {
+            site_at(true, |dir| {
+                crate::store_remote::replica(&server, &token, dir.tmp.path().join("replica.db"))
+            })
+            .await
+        };
+        let home = get(&site.state, "/").await;
+        assert_eq!(home.status, StatusCode::OK, "{mode}");
+        assert!(
+            home.body.contains("<dt>Anomalous now</dt><dd>1</dd>"),
+            "{mode}: {}",
+            home.body
+        );
+        let page = get(&site.state, "/batch/web").await;
+        assert!(page.body.contains("5 anomalies"), "{mode}");
+        let card = get(&site.state, "/batch/web/chart?metric=spiky").await;
+        assert!(card.body.contains("3 anomalies"), "{mode}");
+        let list = get(&site.state, "/batch/web/anomalies").await;
+        assert!(list.body.contains("Showing 5 of 5"), "{mode}");
+        let (_, batches) = json(&site.state, "/api/v1/batches").await;
+        let web = batches
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "web")
+            .unwrap();
+        assert_eq!(web["anomalies"], 5, "{mode}");
+        // Feedback writes (to the primary) and reads back at once.
+        let (cookie, csrf) = csrf_pair(&list);
+        let voted = send(
+            &site.state,
+            feedback_request(&site, Some(&cookie), &csrf, "up"),
+        )
+        .await;
+        assert!(
+            voted.status.is_success() || voted.status.is_redirection(),
+            "{mode}: {} {}",
+            voted.status,
+            voted.body
+        );
+        assert_eq!(
+            count(
+                &site.store,
+                "SELECT count(*) FROM metrics WHERE metric_type = 'thumbsup'"
+            )
+            .await,
+            1,
+            "{mode}"
+        );
+        site.app.stop().await;
+        // The next mode starts on the same server: clear it.
+        let conn = site.store.connect().await.unwrap();
+        conn.execute("DELETE FROM metrics", ()).await.unwrap();
+    }
 }

@@ -172,3 +172,97 @@ async fn an_embedded_replica_reads_locally_writes_to_the_primary_and_syncs() {
     }
     assert_eq!(count(&local, "SELECT count(*) FROM many").await, 300);
 }
+
+/// `GET path` on the app's router: status and body.
+async fn get(state: &anomstack::web::AppState, path: &str) -> (u16, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = anomstack::web::router(state.clone())
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Polls `check` every 100 ms for up to `secs` seconds.
+async fn eventually(secs: u64, mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..secs * 10 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_app_syncs_on_its_interval_and_says_when_it_falls_behind() {
+    let mut server = Sqld::start_with_auth().await;
+    let token = server.token();
+    let dir = crate::support::MetricsDir::new();
+    let mut pairs: Vec<(&str, &str)> = crate::support::app::QUIET.to_vec();
+    pairs.push(("ANOMSTACK_TURSO_SYNC_SECONDS", "1"));
+    let env = anomstack::config::EnvVars::from_pairs(pairs.iter().copied());
+    let mut settings = dir.settings(&env);
+    settings.database = replica(&server, &token, dir.tmp.path().join("replica.db"));
+    let app = crate::support::app::spawn_app(settings, dir.load_ok(&[]), env).await;
+    let (status, body) = get(&app.state, "/health").await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok", "{body}");
+    assert_eq!(health["replica"]["sync_failing"], false);
+
+    // Another machine writes; the replica sees it within a few intervals, unasked.
+    let other = Store::open(&remote(&server, &token)).await.unwrap();
+    other.upsert_metrics("metrics", &minutes(12)).await.unwrap();
+    let store = app.store.clone();
+    assert!(
+        eventually(5, async || count(&store, "SELECT count(*) FROM metrics")
+            .await
+            == 12)
+        .await,
+        "the periodic sync brought the other machine's rows"
+    );
+
+    // The primary goes away: the replica serves what it has and says it is behind.
+    server.stop().await;
+    let state = app.state.clone();
+    assert!(
+        eventually(8, async || {
+            let (_, body) = get(&state, "/health").await;
+            body.contains("\"status\":\"degraded\"") && body.contains("\"sync_failing\":true")
+        })
+        .await,
+        "health says degraded while the primary is away"
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 12);
+    let (status, metrics) = get(&app.state, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("anomstack_replica_sync_age_seconds "),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("anomstack_replica_sync_failures_total 0\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(&token), "no token in /metrics");
+
+    // Back again: the next sync clears it.
+    server.run().await;
+    assert!(
+        eventually(8, async || {
+            let (_, body) = get(&state, "/health").await;
+            body.contains("\"status\":\"ok\"")
+        })
+        .await,
+        "health recovers when the primary is back"
+    );
+    app.stop().await;
+}
