@@ -186,6 +186,7 @@ mod tests {
         let r = run(&config, 5, 400, 7);
         assert_eq!(r.metrics, 5);
         assert!(r.model_bytes > 0);
-        assert!(r.cpu_s() > 0.0);
+        // CPU time comes in scheduler ticks: a run this small may measure 0.
+        assert!(r.wall_s > 0.0 && r.cpu_s() >= 0.0);
     }
 }
