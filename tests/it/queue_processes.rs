@@ -196,3 +196,132 @@ async fn a_worker_killed_mid_ingest_leaves_all_or_none_and_the_job_is_redone() {
     );
     kill(&mut second, "-TERM");
 }
+
+/// Starts `anomstack serve` (scheduler and workers) on an embedded replica of the sqld at
+/// `url`, as one machine of several would run.
+fn start_replica_server(dir: &Path, url: &str, token: &str, replica: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anomstack"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("ANOMSTACK_PORT", "0")
+        .env("ANOMSTACK_HOST", "127.0.0.1")
+        .env("ANOMSTACK_METRICS_DIR", dir.join("metrics"))
+        .env("ANOMSTACK_IGNORE_EXAMPLES", "true")
+        .env("ANOMSTACK_TURSO_DATABASE_URL", url)
+        .env("ANOMSTACK_TURSO_AUTH_TOKEN", token)
+        .env("ANOMSTACK_TURSO_REPLICA_PATH", replica)
+        .env("ANOMSTACK_TURSO_SYNC_SECONDS", "1")
+        .env("ANOMSTACK_WORKER_STALE_SECONDS", "5")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn anomstack");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut told = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !told && line.contains("listening on") {
+                let _ = tx.send(());
+                told = true;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the server starts");
+    child
+}
+
+/// Three machines, each with its own embedded replica of one libSQL server (what Turso runs),
+/// all scheduling every-minute ingests of four batches: each cron slot is queued once and
+/// run once, no row is written twice, and every run is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
+    let server = crate::support::sqld::Sqld::start_with_auth().await;
+    let token = server.token();
+    let dir = MetricsDir::new();
+    for b in 0..4 {
+        dir.write(
+            &format!("b{b}.yaml"),
+            &format!(
+                "metric_batch: b{b}\ningest_cron_schedule: \"* * * * *\"\ningest_default_schedule_status: RUNNING\ningest_sql: SELECT {{{{ run_ts | sql_quote }}}} AS metric_timestamp, 'm' AS metric_name, {b} AS metric_value\n"
+            ),
+        );
+    }
+    let mut servers: Vec<Child> = (0..3)
+        .map(|i| {
+            start_replica_server(
+                dir.tmp.path(),
+                &server.url,
+                &token,
+                &dir.tmp.path().join(format!("replica-{i}.db")),
+            )
+        })
+        .collect();
+    let store = Store::open(&crate::store_remote::remote(&server, &token))
+        .await
+        .unwrap();
+    // Two whole minutes of slots for every batch (up to about three minutes of waiting).
+    wait_for(
+        &store,
+        "SELECT CASE WHEN count(*) = 4 THEN min(n) ELSE 0 END FROM (SELECT count(*) AS n FROM job_queue WHERE trigger = 'schedule' AND status = 'done' GROUP BY batch)",
+        2,
+        200,
+    )
+    .await;
+    for s in &mut servers {
+        kill(s, "-TERM");
+    }
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(DISTINCT batch) FROM job_queue WHERE trigger = 'schedule'"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM (SELECT batch, run_ts FROM job_queue WHERE trigger = 'schedule' GROUP BY batch, job, run_ts HAVING count(*) > 1)"
+        )
+        .await,
+        0,
+        "a slot queued twice"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_queue q WHERE q.status = 'done' AND (q.attempts <> 1 OR (SELECT count(*) FROM job_runs r WHERE r.queue_id = q.id) <> 1)"
+        )
+        .await,
+        0,
+        "a slot run twice, or not recorded"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE status <> 'succeeded' AND status <> 'running'"
+        )
+        .await,
+        0,
+        "every run succeeded"
+    );
+    // One metric row per batch and slot run.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_type = 'metric'"
+        )
+        .await,
+        count(
+            &store,
+            "SELECT count(*) FROM job_runs WHERE job = 'ingest' AND status = 'succeeded'"
+        )
+        .await,
+    );
+    let machines = count(&store, "SELECT count(DISTINCT lock_by) FROM job_queue").await;
+    assert!(machines >= 1, "{machines}");
+}
