@@ -236,7 +236,8 @@ fn start_replica_server(dir: &Path, url: &str, token: &str, replica: &Path) -> C
 
 /// Three machines, each with its own embedded replica of one libSQL server (what Turso runs),
 /// all scheduling every-minute ingests of four batches: each cron slot is queued once and
-/// run once, no row is written twice, and every run is recorded.
+/// run once, no row is written twice, and every run is recorded. Then the machine running a
+/// long ingest is killed (SIGKILL) and another finishes the job.
 #[tokio::test(flavor = "multi_thread")]
 async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
     let server = crate::support::sqld::Sqld::start_with_auth().await;
@@ -250,6 +251,15 @@ async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
             ),
         );
     }
+    // Not scheduled: queued by hand below, to kill the machine running it.
+    const BIG: i64 = 60_000;
+    dir.write(
+        "big.yaml",
+        &format!(
+            "metric_batch: big\ningest_timeout_seconds: 600\ningest_sql: >\n  WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {})\n  SELECT '2026-01-01 00:00:00' AS metric_timestamp, 'm' || i AS metric_name, i AS metric_value FROM n\n",
+            BIG - 1
+        ),
+    );
     let mut servers: Vec<Child> = (0..3)
         .map(|i| {
             start_replica_server(
@@ -271,6 +281,62 @@ async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
         200,
     )
     .await;
+
+    // A machine killed mid-job: another finishes the job, and its rows are there once.
+    anomstack::queue::enqueue(
+        &store,
+        "big",
+        "ingest".parse().unwrap(),
+        anomstack::jobs::Trigger::Api,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE batch = 'big' AND status = 'running'",
+        1,
+        60,
+    )
+    .await;
+    let owner = store
+        .query(
+            "SELECT lock_by FROM job_queue WHERE batch = 'big' AND status = 'running'",
+            "test",
+        )
+        .await
+        .unwrap();
+    let owner = format!("{:?}", owner.rows);
+    let victim = servers
+        .iter()
+        .position(|c| owner.contains(&format!("-{}-", c.id())))
+        .unwrap_or_else(|| panic!("which server runs it? {owner}"));
+    let mut killed = servers.remove(victim);
+    kill(&mut killed, "-KILL");
+    wait_for(
+        &store,
+        "SELECT count(*) FROM job_runs WHERE batch = 'big' AND status = 'succeeded'",
+        1,
+        180,
+    )
+    .await;
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM metrics WHERE metric_batch = 'big'"
+        )
+        .await,
+        BIG
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM job_queue WHERE batch = 'big' AND status = 'done'"
+        )
+        .await,
+        1
+    );
+
     for s in &mut servers {
         kill(s, "-TERM");
     }
@@ -294,7 +360,7 @@ async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
     assert_eq!(
         count(
             &store,
-            "SELECT count(*) FROM job_queue q WHERE q.status = 'done' AND (q.attempts <> 1 OR (SELECT count(*) FROM job_runs r WHERE r.queue_id = q.id) <> 1)"
+            "SELECT count(*) FROM job_queue q WHERE q.trigger = 'schedule' AND q.status = 'done' AND (q.attempts <> 1 OR (SELECT count(*) FROM job_runs r WHERE r.queue_id = q.id) <> 1)"
         )
         .await,
         0,
@@ -303,22 +369,22 @@ async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
     assert_eq!(
         count(
             &store,
-            "SELECT count(*) FROM job_runs WHERE status <> 'succeeded' AND status <> 'running'"
+            "SELECT count(*) FROM job_runs WHERE batch <> 'big' AND status <> 'succeeded' AND status <> 'running'"
         )
         .await,
         0,
-        "every run succeeded"
+        "every scheduled run succeeded"
     );
     // One metric row per batch and slot run.
     assert_eq!(
         count(
             &store,
-            "SELECT count(*) FROM metrics WHERE metric_type = 'metric'"
+            "SELECT count(*) FROM metrics WHERE metric_type = 'metric' AND metric_batch <> 'big'"
         )
         .await,
         count(
             &store,
-            "SELECT count(*) FROM job_runs WHERE job = 'ingest' AND status = 'succeeded'"
+            "SELECT count(*) FROM job_runs WHERE job = 'ingest' AND batch <> 'big' AND status = 'succeeded'"
         )
         .await,
     );
