@@ -49,6 +49,13 @@ impl Adopted {
 /// Rebuilds `table` with the app's key if it exists without one. `ddl` creates the table in
 /// the app's shape (under `table`'s name). Returns what was done, or `None` when there was
 /// nothing to do (no such table, or it already has the key).
+/// Whether `table` exists with the app's unique key: nothing to create or adopt. Reads only,
+/// so a replica whose primary is away still answers.
+pub(super) async fn keyed(conn: &Connection, table: &str) -> Result<bool, StoreError> {
+    let columns = table_columns(conn, table).await?;
+    Ok(!columns.is_empty() && has_key(conn, table, &columns).await?)
+}
+
 pub(super) async fn adopt_if_needed(
     conn: &Connection,
     table: &str,

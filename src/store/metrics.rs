@@ -113,6 +113,13 @@ impl Store {
             return Ok(());
         }
         let conn = self.connect().await?;
+        // Usually there: no DDL (over the network, a write round trip to the primary).
+        if super::adopt::keyed(&conn, table).await? {
+            if let Ok(mut tables) = self.inner.tables.lock() {
+                tables.insert(table.to_owned());
+            }
+            return Ok(());
+        }
         let ddl = metrics_table_ddl(table);
         if let Some(adopted) = super::adopt::adopt_if_needed(&conn, table, &ddl).await? {
             tracing::info!(

@@ -76,9 +76,42 @@ const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS anomstack_schema (
 )";
 
 pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    // Read first: a database already at a version needs no write (a replica whose primary is
+    // away cannot write).
+    if let Some(version) = stored_version(conn).await? {
+        return Ok(version);
+    }
     conn.execute(SCHEMA_TABLE, ())
         .await
         .context("cannot create the schema version table")?;
+    Ok(stored_version(conn).await?.unwrap_or(0))
+}
+
+/// The schema version recorded, or `None` without a version table. Reads only.
+async fn stored_version(conn: &Connection) -> Result<Option<u32>, StoreError> {
+    let mut exists = conn
+        .query(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'anomstack_schema'",
+            (),
+        )
+        .await
+        .context("cannot read the schema version")?;
+    let present = match exists
+        .next()
+        .await
+        .context("cannot read the schema version")?
+    {
+        Some(row) => {
+            row.get::<i64>(0)
+                .context("cannot read the schema version")?
+                > 0
+        }
+        None => false,
+    };
+    drop(exists);
+    if !present {
+        return Ok(None);
+    }
     let mut rows = conn
         .query("SELECT COALESCE(MAX(version), 0) FROM anomstack_schema", ())
         .await
@@ -93,7 +126,7 @@ pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
             .context("cannot read the schema version")?,
         None => 0,
     };
-    Ok(u32::try_from(version).unwrap_or(u32::MAX))
+    Ok(Some(u32::try_from(version).unwrap_or(u32::MAX)))
 }
 
 /// Brings the schema up to `target` (normally [`latest_version`]); refuses a newer database.

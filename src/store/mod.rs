@@ -84,7 +84,8 @@ impl Store {
     pub async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
         let store = Self::open_unmigrated(location).await?;
         let report = store.migrate().await.map_err(|e| store.read_only_or(e))?;
-        if !matches!(location, DatabaseLocation::Local { .. }) {
+        let offline = store.sync_status().is_some_and(|s| s.error.is_some());
+        if !matches!(location, DatabaseLocation::Local { .. }) && !offline {
             // A token that may only read would fail the first job, not here: find out now.
             let conn = store.connect().await?;
             conn.execute("DELETE FROM anomstack_schema WHERE 0", ())
@@ -152,9 +153,17 @@ impl Store {
                 batch_generations: Mutex::new(std::collections::HashMap::new()),
             }),
         };
-        if replica {
-            // Before anything reads it: a new replica file is empty until its first sync.
-            store.sync().await?;
+        if replica && let Err(e) = store.sync().await {
+            // Before anything reads it: a new replica file is empty until its first sync. One
+            // synced before serves what it has while the primary is away (`/health` says so).
+            let has_schema = match store.connect().await {
+                Ok(conn) => migrations::current_version(&conn).await.unwrap_or(0) > 0,
+                Err(_) => false,
+            };
+            if !has_schema {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "the primary is unreachable: serving the replica's last synced data");
         }
         if local && !replica {
             let conn = store.connect().await?;
@@ -328,12 +337,26 @@ enum ReplicaError {
 
 #[cfg(feature = "turso-replica")]
 async fn open_replica(path: &Path, url: &str, token: &str) -> Result<Database, ReplicaError> {
-    Builder::new_remote_replica(path, url.to_owned(), token.to_owned())
-        // Synced by `sync::run` every ANOMSTACK_TURSO_SYNC_SECONDS, so failures are seen.
-        .read_your_writes(true)
-        .build()
-        .await
-        .map_err(ReplicaError::Libsql)
+    let builder = || {
+        Builder::new_remote_replica(path, url.to_owned(), token.to_owned())
+            // Synced by `sync::run` every ANOMSTACK_TURSO_SYNC_SECONDS, so failures are seen.
+            .read_your_writes(true)
+    };
+    match builder().build().await {
+        Ok(db) => Ok(db),
+        // Opening asks the primary which sync protocol it speaks; while it is away, a
+        // replica synced before opens with the replication protocol (what sqld and Turso
+        // serve) and serves what it has; the first sync that works catches it up.
+        Err(e) if path.exists() => {
+            tracing::warn!(error = %e, "the primary did not answer at open; opening the replica file as it is");
+            builder()
+                .sync_protocol(libsql::SyncProtocol::V1)
+                .build()
+                .await
+                .map_err(ReplicaError::Libsql)
+        }
+        Err(e) => Err(ReplicaError::Libsql(e)),
+    }
 }
 
 #[cfg(feature = "turso-replica")]

@@ -14,6 +14,7 @@ use crate::version;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .route("/health/banner", get(banner))
         .route("/version", get(version_info))
 }
 
@@ -58,6 +59,25 @@ async fn health(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The banner every page loads (htmx, after the page): nothing, or, on an embedded replica
+/// that cannot reach its primary, that the data shown is as of its last sync.
+async fn banner(State(state): State<AppState>) -> Response {
+    let Some(sync) = state.store.sync_status().filter(|s| s.error.is_some()) else {
+        return "".into_response();
+    };
+    let ago = sync
+        .age()
+        .map(|a| format!("{} s ago", a.as_secs()))
+        .unwrap_or_else(|| "before this start".into());
+    maud::html! {
+        p.error #db-status role="status" {
+            "This machine cannot reach its primary database: the pages show the data it last synced ("
+            (ago) "). Jobs and changes wait until the primary is back."
+        }
+    }
+    .into_response()
 }
 
 async fn version_info(State(state): State<AppState>) -> Response {

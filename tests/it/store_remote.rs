@@ -211,7 +211,7 @@ async fn a_replica_app_syncs_on_its_interval_and_says_when_it_falls_behind() {
     let env = anomstack::config::EnvVars::from_pairs(pairs.iter().copied());
     let mut settings = dir.settings(&env);
     settings.database = replica(&server, &token, dir.tmp.path().join("replica.db"));
-    let app = crate::support::app::spawn_app(settings, dir.load_ok(&[]), env).await;
+    let app = crate::support::app::spawn_app(settings, dir.load_ok(&[]), env.clone()).await;
     let (status, body) = get(&app.state, "/health").await;
     assert_eq!(status, 200);
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -254,6 +254,27 @@ async fn a_replica_app_syncs_on_its_interval_and_says_when_it_falls_behind() {
     );
     assert!(!metrics.contains(&token), "no token in /metrics");
 
+    let (_, banner) = get(&app.state, "/health/banner").await;
+    assert!(
+        banner.contains("cannot reach its primary database"),
+        "{banner}"
+    );
+
+    // A restart while the primary is still away: the replica serves what it last synced.
+    app.stop().await;
+    let mut settings = dir.settings(&env);
+    settings.database = replica(&server, &token, dir.tmp.path().join("replica.db"));
+    let app = crate::support::app::spawn_app(settings, dir.load_ok(&[]), env.clone()).await;
+    let store = app.store.clone();
+    let state = app.state.clone();
+    assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 12);
+    let (status, body) = get(&state, "/health").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"status\":\"degraded\""), "{body}");
+    let (status, page) = get(&state, "/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("hx-get=\"/health/banner\""));
+
     // Back again: the next sync clears it.
     server.run().await;
     assert!(
@@ -264,5 +285,7 @@ async fn a_replica_app_syncs_on_its_interval_and_says_when_it_falls_behind() {
         .await,
         "health recovers when the primary is back"
     );
+    let (_, banner) = get(&state, "/health/banner").await;
+    assert!(banner.is_empty(), "{banner}");
     app.stop().await;
 }

@@ -39,7 +39,11 @@ pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
                         button #theme-toggle type="button" hidden aria-pressed="false" { "Theme" }
                     }
                 }
-                main { (body) }
+                main {
+                    // Filled only when the database is behind (see `/health/banner`).
+                    div #db-status hx-get="/health/banner" hx-trigger="load" hx-swap="outerHTML" {}
+                    (body)
+                }
             }
         }
     }
