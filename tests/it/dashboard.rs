@@ -255,16 +255,16 @@ async fn the_batch_view_ranks_pages_and_filters_metrics() {
     let page = get(&site.state, "/batch/web").await;
     assert_eq!(page.status, StatusCode::OK);
     // Ten lazy placeholders, the most anomalous first, then a load-more button.
-    assert_eq!(page.body.matches("hx-trigger=\"load\"").count(), 10);
+    assert_eq!(page.body.matches("class=\"card placeholder\"").count(), 10);
     let first = page.body.find("hx-get=\"/batch/web/chart").unwrap();
     assert!(page.body[first..].starts_with("hx-get=\"/batch/web/chart?metric=spiky"));
     assert!(page.body.contains("Load next 5 of 5"));
     let more = get(&site.state, "/batch/web/cards?offset=10").await;
-    assert_eq!(more.body.matches("hx-trigger=\"load\"").count(), 5);
+    assert_eq!(more.body.matches("class=\"card placeholder\"").count(), 5);
     assert!(!more.body.contains("Load next"));
     // Case-insensitive regex search.
     let found = get(&site.state, "/batch/web?search=%5EM0%5B12%5D%24").await;
-    assert_eq!(found.body.matches("hx-trigger=\"load\"").count(), 2);
+    assert_eq!(found.body.matches("class=\"card placeholder\"").count(), 2);
     let none = get(&site.state, "/batch/web?search=nothing-like-this").await;
     assert!(none.body.contains("No matching metrics found"));
     // Settings travel in the links.
