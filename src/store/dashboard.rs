@@ -72,18 +72,25 @@ impl KindCounts {
 
     /// The anomalies (flagged points) among `points`, and the flags of each kind.
     pub fn tally(points: &[ChartPoint]) -> (u32, KindCounts) {
-        points.iter().fold((0, KindCounts::default()), |(n, k), p| {
-            let flagged = p.flagged();
-            (
-                n + u32::from(flagged),
-                KindCounts {
-                    ml: k.ml + u32::from(p.alert),
-                    threshold: k.threshold + u32::from(p.tholdalert.is_some()),
-                    change: k.change + u32::from(p.change),
-                    llm: k.llm + u32::from(p.llmalert.is_some()),
-                },
-            )
-        })
+        let mut counts = KindCounts::default();
+        let mut anomalies = 0;
+        for kinds in points.iter().map(ChartPoint::kinds) {
+            anomalies += u32::from(!kinds.is_empty());
+            for kind in kinds {
+                *counts.slot(kind) += 1;
+            }
+        }
+        (anomalies, counts)
+    }
+
+    /// The counter of one kind (a type that is not a flag counts as ML; never asked for).
+    fn slot(&mut self, kind: MetricType) -> &mut u32 {
+        match kind {
+            MetricType::TholdAlert => &mut self.threshold,
+            MetricType::Change => &mut self.change,
+            MetricType::LlmAlert => &mut self.llm,
+            _ => &mut self.ml,
+        }
     }
 
     fn add(self, other: KindCounts) -> KindCounts {

@@ -602,6 +602,13 @@ async fn feedback_needs_a_session_unless_public() {
     assert!(feedback_rows(&site.store).await.is_empty());
 }
 
+/// The entry called `name` of a JSON array of named objects.
+fn named<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .and_then(|items| items.iter().find(|i| i["name"] == name))
+        .unwrap_or_else(|| panic!("no `{name}` in {list}"))
+}
+
 async fn json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
     let page = get(state, uri).await;
     (
@@ -615,25 +622,14 @@ async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
     let site = site(false).await;
     let (status, batches) = json(&site.state, "/api/v1/batches").await;
     assert_eq!(status, StatusCode::OK);
-    let web = batches
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["name"] == "web")
-        .unwrap();
+    let web = named(&batches, "web");
     assert_eq!(web["metrics"], 15);
     assert_eq!(web["anomalies"], 5);
     assert_eq!(web["anomalous_now"], 1);
     assert_eq!(web["kinds"]["tholdalert"], 2);
     // Over the newest two points only m03's newest is an anomaly.
     let (_, newest) = json(&site.state, "/api/v1/batches?window=2n").await;
-    let web2 = newest
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["name"] == "web")
-        .unwrap();
-    assert_eq!(web2["anomalies"], 1);
+    assert_eq!(named(&newest, "web")["anomalies"], 1);
     assert_eq!(
         json(&site.state, "/api/v1/batches?window=soon").await.0,
         StatusCode::BAD_REQUEST
@@ -647,12 +643,7 @@ async fn the_json_api_serves_batches_metrics_series_and_anomalies() {
     );
 
     let (_, metrics) = json(&site.state, "/api/v1/batches/web/metrics?window=24h").await;
-    let spiky = metrics
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "spiky")
-        .unwrap();
+    let spiky = named(&metrics, "spiky");
     assert_eq!(spiky["points"], 100);
     assert_eq!(spiky["anomalies"], 3);
     assert_eq!(spiky["anomaly_rate"], 0.03);
@@ -1092,12 +1083,7 @@ async fn the_dashboard_reads_the_same_from_a_libsql_server_and_a_replica() {
         let list = get(&site.state, "/batch/web/anomalies").await;
         assert!(list.body.contains("Showing 5 of 5"), "{mode}");
         let (_, batches) = json(&site.state, "/api/v1/batches").await;
-        let web = batches
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["name"] == "web")
-            .unwrap();
+        let web = named(&batches, "web");
         assert_eq!(web["anomalies"], 5, "{mode}");
         // Feedback writes (to the primary) and reads back at once.
         let (cookie, csrf) = csrf_pair(&list);

@@ -13,19 +13,21 @@ use anomstack::store::Store;
 use crate::store_local::count;
 use crate::support::MetricsDir;
 
-/// Starts `anomstack serve` as a worker only (no scheduler) and waits for it to listen.
-fn start_worker(dir: &Path, db: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anomstack"))
+/// Starts `anomstack serve` in `dir` with a clean environment plus `env`, on a free port, and
+/// waits for it to listen.
+fn start_serve(dir: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_anomstack"));
+    command
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
         .env("ANOMSTACK_PORT", "0")
-        .env("ANOMSTACK_HOST", "127.0.0.1")
-        .env("ANOMSTACK_SQLITE_PATH", db)
-        .env("ANOMSTACK_SCHEDULER", "false")
-        .env("ANOMSTACK_WORKER_CONCURRENCY", "2")
-        .env("ANOMSTACK_WORKER_STALE_SECONDS", "2")
+        .env("ANOMSTACK_HOST", "127.0.0.1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -42,8 +44,21 @@ fn start_worker(dir: &Path, db: &Path) -> Child {
         }
     });
     rx.recv_timeout(Duration::from_secs(60))
-        .expect("the worker starts");
+        .expect("the server starts");
     child
+}
+
+/// Starts `anomstack serve` as a worker only (no scheduler) on the file `db`.
+fn start_worker(dir: &Path, db: &Path) -> Child {
+    start_serve(
+        dir,
+        &[
+            ("ANOMSTACK_SQLITE_PATH", db.as_os_str()),
+            ("ANOMSTACK_SCHEDULER", "false".as_ref()),
+            ("ANOMSTACK_WORKER_CONCURRENCY", "2".as_ref()),
+            ("ANOMSTACK_WORKER_STALE_SECONDS", "2".as_ref()),
+        ],
+    )
 }
 
 fn kill(child: &mut Child, signal: &str) {
@@ -200,38 +215,19 @@ async fn a_worker_killed_mid_ingest_leaves_all_or_none_and_the_job_is_redone() {
 /// Starts `anomstack serve` (scheduler and workers) on an embedded replica of the sqld at
 /// `url`, as one machine of several would run.
 fn start_replica_server(dir: &Path, url: &str, token: &str, replica: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anomstack"))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
-        .env("ANOMSTACK_PORT", "0")
-        .env("ANOMSTACK_HOST", "127.0.0.1")
-        .env("ANOMSTACK_METRICS_DIR", dir.join("metrics"))
-        .env("ANOMSTACK_IGNORE_EXAMPLES", "true")
-        .env("ANOMSTACK_TURSO_DATABASE_URL", url)
-        .env("ANOMSTACK_TURSO_AUTH_TOKEN", token)
-        .env("ANOMSTACK_TURSO_REPLICA_PATH", replica)
-        .env("ANOMSTACK_TURSO_SYNC_SECONDS", "1")
-        .env("ANOMSTACK_WORKER_STALE_SECONDS", "5")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn anomstack");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut told = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !told && line.contains("listening on") {
-                let _ = tx.send(());
-                told = true;
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the server starts");
-    child
+    let metrics = dir.join("metrics");
+    start_serve(
+        dir,
+        &[
+            ("ANOMSTACK_METRICS_DIR", metrics.as_os_str()),
+            ("ANOMSTACK_IGNORE_EXAMPLES", "true".as_ref()),
+            ("ANOMSTACK_TURSO_DATABASE_URL", url.as_ref()),
+            ("ANOMSTACK_TURSO_AUTH_TOKEN", token.as_ref()),
+            ("ANOMSTACK_TURSO_REPLICA_PATH", replica.as_os_str()),
+            ("ANOMSTACK_TURSO_SYNC_SECONDS", "1".as_ref()),
+            ("ANOMSTACK_WORKER_STALE_SECONDS", "5".as_ref()),
+        ],
+    )
 }
 
 /// Three machines, each with its own embedded replica of one libSQL server (what Turso runs),
@@ -388,6 +384,4 @@ async fn three_servers_on_replicas_of_one_database_run_each_cron_slot_once() {
         )
         .await,
     );
-    let machines = count(&store, "SELECT count(DISTINCT lock_by) FROM job_queue").await;
-    assert!(machines >= 1, "{machines}");
 }
