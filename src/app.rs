@@ -47,7 +47,7 @@ impl App {
     /// Opens the database, binds `settings.listen` (port 0 picks a free one) and sets up the
     /// channels, LLM and engines the settings name.
     pub async fn build(settings: Settings, config: Config, env: EnvVars) -> Result<Self, AppError> {
-        let store = Store::open(&settings.database).await?;
+        let store = Store::open_from(&settings).await?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await

@@ -90,7 +90,7 @@ pub async fn run(
     let batch = config
         .batch(BATCH)
         .ok_or_else(|| PipelineBenchError::Config("batch `bench` is disabled".into()))?;
-    let store = Store::open(&settings.database).await?;
+    let store = Store::open_from(&settings).await?;
 
     // Points every 5 minutes up to now, so every default time window holds them.
     let run_ts = Utc::now()

@@ -28,7 +28,7 @@ pub(super) async fn open_for_jobs(
             return Ok(None);
         }
     };
-    let store = Store::open(&settings.database)
+    let store = Store::open_from(&settings)
         .await
         .context("cannot open the app database")?;
     Ok(Some((config, store, settings)))

@@ -49,6 +49,9 @@ pub struct Settings {
     pub seed_hours: u32,
     /// `ANOMSTACK_TURSO_SYNC_SECONDS`: how often an embedded replica pulls from its primary.
     pub replica_sync: std::time::Duration,
+    /// `ANOMSTACK_DB_TIMEOUT_SECONDS`: how long a statement to a Turso database (remote, or
+    /// a replica's write) may take before it counts as unreachable (default 30).
+    pub db_timeout: std::time::Duration,
     /// `ANOMSTACK_PUBLIC_FEEDBACK`: anyone may give 👍/👎 feedback on anomalies, rate limited
     /// per client (default false: an admin session is needed).
     pub public_feedback: bool,
@@ -119,6 +122,12 @@ impl Settings {
         let history_days = read_number(env, "ANOMSTACK_HISTORY_DAYS", 30, &mut errors);
         let seed_hours = read_number(env, "ANOMSTACK_SEED_HOURS", 0, &mut errors);
         let sync_seconds = read_number(env, "ANOMSTACK_TURSO_SYNC_SECONDS", 15, &mut errors);
+        let db_timeout = read_number(
+            env,
+            "ANOMSTACK_DB_TIMEOUT_SECONDS",
+            crate::store::NETWORK_TIMEOUT.as_secs(),
+            &mut errors,
+        );
         let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);
         let credentials = admin::credentials(env).unwrap_or_else(|e| {
             errors.push(e);
@@ -157,6 +166,7 @@ impl Settings {
                 // A week at most: seeding replays the ingest once per 10 minutes.
                 seed_hours: seed_hours.min(168) as u32,
                 replica_sync: std::time::Duration::from_secs(sync_seconds.clamp(1, 86_400)),
+                db_timeout: std::time::Duration::from_secs(db_timeout.clamp(1, 86_400)),
                 config_poll: (poll > 0).then(|| std::time::Duration::from_secs(poll)),
                 // A century at most: longer is "forever", and overflows dates.
                 history: (history_days > 0)

@@ -180,6 +180,14 @@ pub enum RunError {
     TimedOut(std::time::Duration),
 }
 
+impl RunError {
+    /// Whether the run failed because the database could not be reached: the job can be
+    /// tried again as a whole once it is back (every step writes idempotently).
+    pub fn database_unreachable(&self) -> bool {
+        matches!(self, Self::Failed(JobError::Store(e)) if e.is_unavailable())
+    }
+}
+
 /// How often a running run records that its process is alive.
 pub const RUN_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
 /// A run without a beat for this long is presumed dead (its process was killed).
@@ -292,10 +300,13 @@ pub(super) async fn record(
     if let Err(e) = &result {
         tracing::warn!(batch, job, error = %e, "job did not succeed");
     }
-    ctx.store
-        .finish_run(id, status, &outcome)
-        .await
-        .map_err(JobError::from)?;
+    // The run's end is what tells everyone it is over: it waits out a database that is
+    // away for a while (the work's own failure, if the database caused it, is kept).
+    crate::store::patiently("record a run's end", || {
+        ctx.store.finish_run(id, status, &outcome)
+    })
+    .await
+    .map_err(JobError::from)?;
     result
 }
 

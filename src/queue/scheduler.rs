@@ -104,6 +104,7 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
     let mut schedule = entries(&config.current());
     tracing::info!(jobs = schedule.len(), "scheduler started");
     let mut last = Utc::now();
+    let mut unqueued: HashMap<usize, DateTime<Utc>> = HashMap::new();
     let mut overrides = store.schedule_overrides().await.unwrap_or_else(|err| {
         tracing::warn!(error = %err, "cannot read schedule switches yet");
         Overrides::new()
@@ -115,6 +116,7 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
             changed = updates.changed() => {
                 if changed.is_ok() {
                     schedule = entries(&updates.borrow_and_update());
+                    unqueued.clear();
                     tracing::info!(jobs = schedule.len(), "schedules replaced");
                 }
                 continue;
@@ -122,7 +124,9 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         let now = Utc::now();
-        let ticks = due(&schedule, last, now);
+        // Ticks the database was away for are still due: the latest of each entry.
+        let mut ticks = std::mem::take(&mut unqueued);
+        ticks.extend(due(&schedule, last, now));
         last = now;
         if ticks.is_empty() {
             continue;
@@ -144,6 +148,10 @@ pub async fn run(store: Store, config: Arc<LiveConfig>, shutdown: impl Future<Ou
             match enqueue(&store, &e.batch, e.job, Trigger::Schedule, at).await {
                 Ok(Some(id)) => tracing::debug!(batch = e.batch, job = %e.job, id, "queued"),
                 Ok(None) => {}
+                Err(err) if err.is_unavailable() => {
+                    tracing::warn!(batch = e.batch, job = %e.job, error = %err, "the database is unreachable; the tick is queued when it is back");
+                    unqueued.insert(i, at);
+                }
                 Err(err) => {
                     tracing::warn!(batch = e.batch, job = %e.job, error = %err, "cannot queue a scheduled job")
                 }

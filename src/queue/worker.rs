@@ -17,7 +17,7 @@ use futures::{FutureExt, StreamExt, sink, stream};
 use super::{Job, enqueue, retry_delay};
 use crate::config::{BatchJob, LiveConfig};
 use crate::jobs::{self, JobCtx, RunError, Services, Trigger, Work};
-use crate::store::QueueItem;
+use crate::store::{QueueItem, patiently};
 
 /// What every job run by this worker shares.
 pub struct WorkerEnv {
@@ -209,7 +209,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         Ok(t) => t,
         // Written by another version, perhaps: said, not taken for a schedule.
         Err(why) => {
-            settle(env, &item, Err(why), false).await;
+            settle(env, &item, Err(why), Retry::No).await;
             return;
         }
     };
@@ -229,22 +229,27 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
     {
         Ok(work) => work,
         Err(why) => {
-            settle(env, &item, Err(why), false).await;
+            settle(env, &item, Err(why), Retry::No).await;
             return;
         }
     };
     let runs = jobs::run(&ctx, work, trigger, Some(env.kill_after)).await;
     let outcome = match (work, runs.failure()) {
         (_, None) => Ok(()),
+        // Its steps write idempotently, so a job the database's absence broke is run again
+        // as a whole, soon.
+        (_, Some((job, e))) if e.database_unreachable() => {
+            Err((format!("{job} failed: {e}"), Retry::WhenBack))
+        }
         // A pipeline is one queued job whose steps are each recorded: the first failure
         // stops it, and it is not retried as a whole.
-        (Work::Pipeline(_), Some((job, e))) => Err((format!("{job} failed: {e}"), false)),
-        (_, Some((_, e @ RunError::TimedOut(_)))) => Err((e.to_string(), false)),
-        (_, Some((_, e))) => Err((e.to_string(), true)),
+        (Work::Pipeline(_), Some((job, e))) => Err((format!("{job} failed: {e}"), Retry::No)),
+        (_, Some((_, e @ RunError::TimedOut(_)))) => Err((e.to_string(), Retry::No)),
+        (_, Some((_, e))) => Err((e.to_string(), Retry::After(retry_delay(item.attempts)))),
     };
     match outcome {
         Ok(()) => {
-            settle(env, &item, Ok(()), false).await;
+            settle(env, &item, Ok(()), Retry::No).await;
             if let Some(next) = chained(work, trigger)
                 && let Err(e) = enqueue(
                     &env.services.store,
@@ -258,7 +263,7 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
                 tracing::warn!(error = %e, "cannot queue the chained job");
             }
         }
-        Err((why, retryable)) => settle(env, &item, Err(why), retryable).await,
+        Err((why, retry)) => settle(env, &item, Err(why), retry).await,
     }
 }
 
@@ -279,11 +284,32 @@ fn chained(work: Work<'_>, trigger: Trigger) -> Option<BatchJob> {
     }
 }
 
-async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, retryable: bool) {
-    let result = match &outcome {
-        Ok(()) => env.services.store.finish_job(item.id, None).await,
-        Err(e) if retryable && item.attempts < item.max_attempts => {
-            let delay = retry_delay(item.attempts);
+/// Whether and when a failed job runs again.
+enum Retry {
+    No,
+    /// After this delay, while attempts remain.
+    After(chrono::Duration),
+    /// The database was unreachable: shortly, and the attempt does not count (a worker
+    /// cannot claim it before the database is back anyway).
+    WhenBack,
+}
+
+/// A job the database's absence broke waits this long once it is back.
+const RETRY_WHEN_BACK: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Records the outcome of a claimed job: done, failed for good, or pending again. The write
+/// waits out an unreachable database: unsettled, the job would stay "running" on a live
+/// worker.
+async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, retry: Retry) {
+    let store = &env.services.store;
+    let requeue = match retry {
+        Retry::After(delay) if item.attempts < item.max_attempts => Some((delay, true)),
+        Retry::WhenBack => Some((RETRY_WHEN_BACK, false)),
+        _ => None,
+    };
+    let result = match (&outcome, requeue) {
+        (Ok(()), _) => patiently("settle a job", || store.finish_job(item.id, None)).await,
+        (Err(e), Some((delay, counted))) => {
             tracing::info!(
                 batch = item.batch,
                 job = item.job,
@@ -291,15 +317,16 @@ async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, 
                 retry_in_s = delay.num_seconds(),
                 "job failed; will retry"
             );
-            env.services.store.retry_job(item.id, e, delay).await
+            patiently("requeue a job", || {
+                store.retry_job(item.id, e, delay, counted)
+            })
+            .await
         }
-        Err(e) => {
+        (Err(e), None) => {
             if let Some(notifier) = &env.services.notifier {
-                notifier
-                    .job_failed(&env.services.store, &item.batch, &item.job, e)
-                    .await;
+                notifier.job_failed(store, &item.batch, &item.job, e).await;
             }
-            env.services.store.finish_job(item.id, Some(e)).await
+            patiently("settle a job", || store.finish_job(item.id, Some(e))).await
         }
     };
     if let Err(e) = result {

@@ -255,29 +255,29 @@ impl Store {
         let ts = format_db(timestamp);
         let conn = self.connect().await?;
         let tx = conn
-            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
+            .within(conn.transaction_with_behavior(libsql::TransactionBehavior::Immediate))
             .await
             .context(&context)?;
-        tx.execute(
+        conn.within(tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE metric_batch = ?1 AND metric_type IN ('thumbsup', 'thumbsdown')
                  AND metric_name = ?2 AND metric_timestamp = ?3"
             ),
             libsql::params![batch, metric, ts.clone()],
-        )
+        ))
         .await
         .context(&context)?;
         if let Some(f) = feedback {
-            tx.execute(
+            conn.within(tx.execute(
                 &format!(
                     "INSERT INTO {table} (metric_timestamp, metric_batch, metric_name, metric_type, metric_value, metadata)
                      VALUES (?1, ?2, ?3, ?4, 1, '')"
                 ),
                 libsql::params![ts, batch, metric, f.metric_type().as_str()],
-            )
+            ))
             .await
             .context(&context)?;
         }
-        tx.commit().await.context(&context)
+        conn.within(tx.commit()).await.context(&context)
     }
 }

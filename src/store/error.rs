@@ -13,6 +13,13 @@ pub enum StoreError {
         location: String,
         source: libsql::Error,
     },
+    #[error(
+        "{context}: the database did not answer ({source}); the job is tried again when it is back"
+    )]
+    Unreachable {
+        context: String,
+        source: libsql::Error,
+    },
     #[error("{context}: {source}")]
     Sql {
         context: String,
@@ -53,6 +60,42 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (a server down, restarting or too slow to
+    /// answer), rather than refusing what was asked: worth asking again later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Open { source, .. } | Self::Sync { source, .. } => unreachable(source),
+            _ => false,
+        }
+    }
+}
+
+/// Failures of the connection itself, as the remote client and the replica's write
+/// forwarding word them (libsql has no error kind for them). `ConnectionFailed` also carries
+/// the store's own timeouts.
+fn unreachable(e: &libsql::Error) -> bool {
+    const SIGNS: [&str; 11] = [
+        "error trying to connect",
+        "connection refused",
+        "connection reset",
+        "connection closed",
+        "broken pipe",
+        "incomplete message",
+        "unexpected eof",
+        "transport error",
+        "status: unavailable",
+        "502 bad gateway",
+        "503 service unavailable",
+    ];
+    if matches!(e, libsql::Error::ConnectionFailed(_)) {
+        return true;
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    SIGNS.iter().any(|sign| text.contains(sign))
+}
+
 /// Adds a sentence of context to a libsql error.
 pub(crate) trait SqlContext<T> {
     fn context(self, what: impl Into<String>) -> Result<T, StoreError>;
@@ -60,9 +103,18 @@ pub(crate) trait SqlContext<T> {
 
 impl<T> SqlContext<T> for Result<T, libsql::Error> {
     fn context(self, what: impl Into<String>) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sql {
-            context: what.into(),
-            source,
+        self.map_err(|source| {
+            if unreachable(&source) {
+                StoreError::Unreachable {
+                    context: what.into(),
+                    source,
+                }
+            } else {
+                StoreError::Sql {
+                    context: what.into(),
+                    source,
+                }
+            }
         })
     }
 }

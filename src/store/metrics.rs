@@ -198,20 +198,20 @@ impl Store {
             let params = chunk_params(chunk);
             if chunk.len() == ROWS_PER_STATEMENT {
                 if full.is_none() {
-                    full = Some(tx.prepare(&full_sql).await.context(ctx())?);
+                    full = Some(conn.within(tx.prepare(&full_sql)).await.context(ctx())?);
                 }
                 if let Some(stmt) = full.as_mut() {
-                    stmt.execute(params).await.context(ctx())?;
+                    conn.within(stmt.execute(params)).await.context(ctx())?;
                     stmt.reset();
                 }
             } else {
-                tx.execute(&upsert_sql(table, chunk.len()), params)
+                conn.within(tx.execute(&upsert_sql(table, chunk.len()), params))
                     .await
                     .context(ctx())?;
             }
         }
         drop(full);
-        tx.commit().await.context(ctx())?;
+        conn.within(tx.commit()).await.context(ctx())?;
         let mut batches: Vec<&str> = rows.iter().map(|r| r.batch.as_str()).collect();
         batches.sort_unstable();
         batches.dedup();

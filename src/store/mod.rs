@@ -17,6 +17,7 @@ mod metrics;
 pub mod migrations;
 mod models;
 mod notifications;
+mod patience;
 mod plots;
 mod pool;
 mod query;
@@ -42,6 +43,7 @@ pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};
 pub use notifications::NotificationRecord;
+pub use patience::{PATIENCE, patiently};
 pub use plots::{Plot, PlotInfo};
 pub use pool::Conn;
 pub use query::QueryResult;
@@ -54,6 +56,10 @@ use error::SqlContext;
 
 /// How long a local connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a statement over the network may take by default (see `pool.rs`).
+pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(30);
+/// A replica's sync may take this many times as long.
+const SYNC_TIMEOUT_FACTOR: u32 = 10;
 
 #[derive(Clone)]
 pub struct Store {
@@ -69,6 +75,8 @@ struct Inner {
     pool: Option<Arc<pool::Pool>>,
     /// A replica's sync record (see `sync.rs`).
     synced: sync::SyncState,
+    /// The time limit of a statement over the network, in milliseconds (0: none).
+    timeout_ms: std::sync::atomic::AtomicU64,
     location: String,
     /// Metrics tables known to exist, so `table_key` tables are created once per process.
     tables: Mutex<HashSet<String>>,
@@ -82,7 +90,21 @@ struct Inner {
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        Self::open_with(location, NETWORK_TIMEOUT).await
+    }
+
+    /// [`Store::open`] with the settings' database and time limit over the network.
+    pub async fn open_from(settings: &crate::config::Settings) -> Result<Self, StoreError> {
+        Self::open_with(&settings.database, settings.db_timeout).await
+    }
+
+    /// [`Store::open`], each statement over the network limited to `timeout`.
+    pub async fn open_with(
+        location: &DatabaseLocation,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let store = Self::open_unmigrated(location).await?;
+        store.set_network_timeout(timeout);
         let report = store.migrate().await.map_err(|e| store.read_only_or(e))?;
         let offline = store.sync_status().is_some_and(|s| s.error.is_some());
         if !matches!(location, DatabaseLocation::Local { .. }) && !offline {
@@ -147,6 +169,13 @@ impl Store {
                 replica,
                 pool: replica.then(|| Arc::new(pool::Pool::default())),
                 synced: sync::SyncState::default(),
+                timeout_ms: std::sync::atomic::AtomicU64::new(
+                    if matches!(location, DatabaseLocation::Local { .. }) {
+                        0
+                    } else {
+                        NETWORK_TIMEOUT.as_millis() as u64
+                    },
+                ),
                 location: display,
                 tables: Mutex::new(HashSet::new()),
                 generation: std::sync::atomic::AtomicU64::new(0),
@@ -186,8 +215,9 @@ impl Store {
     /// A connection (a replica's comes from its pool). Local connections wait for a busy
     /// writer instead of failing at once.
     pub async fn connect(&self) -> Result<Conn, StoreError> {
+        let limit = self.network_timeout();
         if let Some(conn) = self.inner.pool.as_ref().and_then(|p| p.take()) {
-            return Ok(Conn::new(conn, self.inner.pool.clone()));
+            return Ok(Conn::new(conn, self.inner.pool.clone(), limit));
         }
         let conn = self.inner.db.connect().map_err(|source| StoreError::Open {
             location: self.inner.location.clone(),
@@ -197,7 +227,28 @@ impl Store {
             conn.busy_timeout(BUSY_TIMEOUT)
                 .context("cannot set the busy timeout")?;
         }
-        Ok(Conn::new(conn, self.inner.pool.clone()))
+        Ok(Conn::new(conn, self.inner.pool.clone(), limit))
+    }
+
+    /// Sets the time limit of each statement over the network (a local file has none).
+    fn set_network_timeout(&self, limit: Duration) {
+        if self.network_timeout().is_some() {
+            self.inner.timeout_ms.store(
+                limit.as_millis().clamp(1, u128::from(u64::MAX)) as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
+
+    fn network_timeout(&self) -> Option<Duration> {
+        match self
+            .inner
+            .timeout_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
     }
 
     /// `e`, or [`StoreError::ReadOnly`] when the server refused a write as forbidden.
@@ -229,7 +280,9 @@ impl Store {
         if !self.inner.replica {
             return Ok(None);
         }
-        let result = sync_replica(&self.inner.db)
+        // A sync may pull many frames (a new replica, or one long offline): more time.
+        let limit = self.network_timeout().map(|t| t * SYNC_TIMEOUT_FACTOR);
+        let result = pool::within(limit, sync_replica(&self.inner.db))
             .await
             .map_err(|source| StoreError::Sync {
                 location: self.inner.location.clone(),

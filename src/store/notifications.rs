@@ -32,7 +32,7 @@ impl Store {
         let now = format_db(Utc::now().naive_utc());
         let tx = conn.transaction().await.context(ctx)?;
         for r in records {
-            tx.execute(
+            conn.within(tx.execute(
                 "INSERT INTO notifications (created_at, run_id, batch, metric, kind, channel, status, error)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 libsql::params![
@@ -45,11 +45,11 @@ impl Store {
                     r.status.as_str(),
                     r.error.clone()
                 ],
-            )
+            ))
             .await
             .context(ctx)?;
         }
-        tx.commit().await.context(ctx)
+        conn.within(tx.commit()).await.context(ctx)
     }
 
     /// Whether a message of `kind` about this metric was sent since `since`.

@@ -185,18 +185,22 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a failed job back, to be retried after `delay`.
+    /// Puts a failed job back, to be retried after `delay`; unless `counted`, the attempt
+    /// does not count towards its maximum.
     pub async fn retry_job(
         &self,
         id: i64,
         error: &str,
         delay: chrono::Duration,
+        counted: bool,
     ) -> Result<(), StoreError> {
         let conn = self.connect().await?;
         let after = format_db((Utc::now() + delay).naive_utc());
         conn.execute(
-            "UPDATE job_queue SET status = 'pending', run_after = ?2, last_error = ?3, lock_by = NULL, lock_at = NULL WHERE id = ?1",
-            libsql::params![id, after, error],
+            "UPDATE job_queue SET status = 'pending', run_after = ?2, last_error = ?3, lock_by = NULL, lock_at = NULL,
+                    attempts = CASE WHEN ?4 THEN attempts ELSE MAX(attempts - 1, 0) END
+             WHERE id = ?1",
+            libsql::params![id, after, error, counted],
         )
         .await
         .context("cannot requeue a job")?;

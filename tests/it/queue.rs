@@ -371,7 +371,7 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
     let item = store.claim_job("w3").await.unwrap().unwrap();
     assert_eq!(item.id, id);
     store
-        .retry_job(id, "boom", chrono::Duration::minutes(30))
+        .retry_job(id, "boom", chrono::Duration::minutes(30), true)
         .await
         .unwrap();
     assert!(

@@ -7,6 +7,7 @@ pub mod app;
 pub mod receiver;
 pub mod services;
 pub mod sqld;
+pub mod stall;
 pub mod warehouses;
 
 use std::path::{Path, PathBuf};
