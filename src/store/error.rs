@@ -53,6 +53,10 @@ pub enum StoreError {
         "the database {location} refuses writes with this token (a read-only token?): anomstack writes metrics, runs and its queue, so it needs a token with write access (turso db tokens create <db>, without --read-only)"
     )]
     ReadOnly { location: String },
+    #[error(
+        "the primary of {location} is another database now (recreated, or restored from elsewhere), so this replica no longer matches it: restart anomstack to set the old replica aside and pull a new one"
+    )]
+    ReplicaReplaced { location: String },
     #[error("cannot sync the replica {location} from its primary: {source}")]
     Sync {
         location: String,

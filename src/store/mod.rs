@@ -22,6 +22,7 @@ mod plots;
 mod pool;
 mod query;
 mod queue;
+mod replica;
 mod row;
 mod runs;
 pub mod sync;
@@ -33,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libsql::{Builder, Database};
+use replica::{ReplicaError, open_replica, sync_replica};
 
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
@@ -182,17 +184,41 @@ impl Store {
                 batch_generations: Mutex::new(std::collections::HashMap::new()),
             }),
         };
-        if replica && let Err(e) = store.sync().await {
-            // Before anything reads it: a new replica file is empty until its first sync. One
-            // synced before serves what it has while the primary is away (`/health` says so).
+        if let DatabaseLocation::Replica { path, .. } = location {
+            // Before anything reads it: a new replica file is empty until its first sync.
+            let synced = store.sync().await;
             let has_schema = match store.connect().await {
                 Ok(conn) => migrations::current_version(&conn).await.unwrap_or(0) > 0,
                 Err(_) => false,
             };
-            if !has_schema {
-                return Err(e);
+            let replaced = match &synced {
+                // A primary without a single frame while this file has the schema: it is
+                // another database (recreated, or wiped).
+                Ok(None) => has_schema,
+                Err(StoreError::Sync { source, .. }) => replica::log_incompatible(source),
+                _ => false,
+            };
+            if replaced {
+                drop(store);
+                let aside = replica::set_aside(path).map_err(|source| StoreError::CreateDir {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                tracing::warn!(
+                    kept = %aside.display(),
+                    "the primary is another database than this replica's (recreated or restored from elsewhere): the old replica is set aside and a new one pulled"
+                );
+                // The fresh file has no schema, so this does not come back here.
+                return Box::pin(Self::open_unmigrated(location)).await;
             }
-            tracing::warn!(error = %e, "the primary is unreachable: serving the replica's last synced data");
+            if let Err(e) = synced {
+                // One synced before serves what it has while the primary is away (`/health`
+                // says so).
+                if !has_schema {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "the primary is unreachable: serving the replica's last synced data");
+            }
         }
         if local && !replica {
             let conn = store.connect().await?;
@@ -287,6 +313,17 @@ impl Store {
             .map_err(|source| StoreError::Sync {
                 location: self.inner.location.clone(),
                 source,
+            })
+            .and_then(|frame| {
+                // Frames before, none now: the primary is another database. Only a restart
+                // rebuilds the replica (see `replica.rs`); until then, `/health` says so.
+                if frame.is_none() && self.inner.synced.snapshot().frame.is_some() {
+                    Err(StoreError::ReplicaReplaced {
+                        location: self.inner.location.clone(),
+                    })
+                } else {
+                    Ok(frame)
+                }
             });
         self.inner.synced.record(&result);
         result
@@ -379,52 +416,6 @@ fn describe_location(location: &DatabaseLocation) -> String {
             format!("{} (replica of {})", path.display(), strip(url))
         }
     }
-}
-
-enum ReplicaError {
-    #[cfg_attr(feature = "turso-replica", allow(dead_code))]
-    Unavailable,
-    #[cfg_attr(not(feature = "turso-replica"), allow(dead_code))]
-    Libsql(libsql::Error),
-}
-
-#[cfg(feature = "turso-replica")]
-async fn open_replica(path: &Path, url: &str, token: &str) -> Result<Database, ReplicaError> {
-    let builder = || {
-        Builder::new_remote_replica(path, url.to_owned(), token.to_owned())
-            // Synced by `sync::run` every ANOMSTACK_TURSO_SYNC_SECONDS, so failures are seen.
-            .read_your_writes(true)
-    };
-    match builder().build().await {
-        Ok(db) => Ok(db),
-        // Opening asks the primary which sync protocol it speaks; while it is away, a
-        // replica synced before opens with the replication protocol (what sqld and Turso
-        // serve) and serves what it has; the first sync that works catches it up.
-        Err(e) if path.exists() => {
-            tracing::warn!(error = %e, "the primary did not answer at open; opening the replica file as it is");
-            builder()
-                .sync_protocol(libsql::SyncProtocol::V1)
-                .build()
-                .await
-                .map_err(ReplicaError::Libsql)
-        }
-        Err(e) => Err(ReplicaError::Libsql(e)),
-    }
-}
-
-#[cfg(feature = "turso-replica")]
-async fn sync_replica(db: &Database) -> Result<Option<u64>, libsql::Error> {
-    Ok(db.sync().await?.frame_no())
-}
-
-#[cfg(not(feature = "turso-replica"))]
-async fn sync_replica(_db: &Database) -> Result<Option<u64>, libsql::Error> {
-    Ok(None)
-}
-
-#[cfg(not(feature = "turso-replica"))]
-async fn open_replica(_path: &Path, _url: &str, _token: &str) -> Result<Database, ReplicaError> {
-    Err(ReplicaError::Unavailable)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Faults of a database over the network, against a real libSQL server (`sqld`): the server
-//! crashing and coming back in the middle of a job.
+//! crashing and coming back in the middle of a job or across a cron tick, a server that stops
+//! answering, and a primary restored from a backup or replaced by another database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,4 +248,87 @@ async fn a_database_that_stops_answering_fails_at_the_named_time_limit() {
 
     proxy.stall(false);
     store.ping().await.unwrap();
+}
+
+/// The primary goes back in time twice. Restored from an older backup of itself, the
+/// replica follows it back at the next sync. Replaced by another database (recreated empty at
+/// the same address), the running replica says so and why, and the next start sets the old
+/// replica file aside (kept) and pulls and migrates a new one, which takes writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_follows_a_restored_primary_and_is_rebuilt_for_a_replaced_one() {
+    let mut server = Sqld::start().await;
+    let dir = MetricsDir::new();
+    let path = dir.tmp.path().join("replica.db");
+    let location = replica(&server, "", path.clone());
+    let store = Store::open(&location).await.unwrap();
+    let queue = |n| {
+        let store = store.clone();
+        async move { store.enqueue(n, "ingest", "admin", Utc::now(), 3).await }
+    };
+    queue("a").await.unwrap();
+    store.sync().await.unwrap();
+
+    // A backup, then more writes, then the backup restored.
+    let data = server.data_dir().join("data.sqld");
+    let backup = dir.tmp.path().join("backup.sqld");
+    server.stop().await;
+    copy_dir(&data, &backup);
+    server.run().await;
+    for n in ["b", "c"] {
+        queue(n).await.unwrap();
+    }
+    store.sync().await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM job_queue").await, 3);
+    server.stop().await;
+    std::fs::remove_dir_all(&data).unwrap();
+    copy_dir(&backup, &data);
+    server.run().await;
+    store.sync().await.unwrap();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM job_queue").await,
+        1,
+        "the replica follows the restored primary"
+    );
+
+    // Another database at the same address.
+    server.stop().await;
+    std::fs::remove_dir_all(&data).unwrap();
+    server.run().await;
+    let err = store.sync().await.unwrap_err();
+    assert!(
+        matches!(err, anomstack::store::StoreError::ReplicaReplaced { .. })
+            && err.to_string().contains("restart anomstack"),
+        "{err}"
+    );
+    assert!(store.sync_status().unwrap().error.is_some());
+    drop(store);
+
+    let store = Store::open(&location).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM job_queue").await, 0);
+    store
+        .enqueue("d", "ingest", "admin", Utc::now(), 3)
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM job_queue").await, 1);
+    let aside = std::fs::read_dir(dir.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("replica.db.replaced-"))
+        .expect("the old replica is kept");
+    let old = Store::open_unmigrated(&anomstack::config::DatabaseLocation::Local {
+        path: aside.join("replica.db"),
+    })
+    .await
+    .unwrap();
+    assert_eq!(count(&old, "SELECT count(*) FROM job_queue").await, 1);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
