@@ -155,6 +155,7 @@ impl App {
             tasks.push(tokio::spawn(housekeeping::run(
                 self.services.store.clone(),
                 keep,
+                worker::new_worker_id(),
                 stop.clone().wait(),
             )));
         }

@@ -102,13 +102,16 @@ impl Store {
     pub async fn session(&self, digest: &str) -> Result<Option<SessionRecord>, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot read a session";
-        let mut rows = conn
-            .query(
-                "SELECT username, csrf_token, created_at, last_seen, expires_at, credential FROM admin_sessions WHERE id_digest = ?1",
-                [digest],
-            )
-            .await
-            .context(ctx)?;
+        // Requests of one browser may reach any machine: an embedded replica asks its primary
+        // (a statement that writes is run there), so a login or a logout on another machine
+        // counts at once, not at the next sync.
+        let sql = if self.inner.replica {
+            "UPDATE admin_sessions SET last_seen = last_seen WHERE id_digest = ?1
+             RETURNING username, csrf_token, created_at, last_seen, expires_at, credential"
+        } else {
+            "SELECT username, csrf_token, created_at, last_seen, expires_at, credential FROM admin_sessions WHERE id_digest = ?1"
+        };
+        let mut rows = conn.query(sql, [digest]).await.context(ctx)?;
         let Some(row) = rows.next().await.context(ctx)? else {
             return Ok(None);
         };

@@ -55,6 +55,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "admin_devices",
         sql: include_str!("migrations/0008_admin_devices.sql"),
     },
+    Migration {
+        version: 9,
+        name: "leases",
+        sql: include_str!("migrations/0009_leases.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

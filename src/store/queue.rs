@@ -291,6 +291,34 @@ impl Store {
         Ok(recovered.len() as u64)
     }
 
+    /// Takes the lease `name` for `holder` until `until`, if nobody holds it now (a holder
+    /// past its time holds nothing). Exactly one of several machines asking at once gets it.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.connect().await?;
+        let ctx = "cannot take a lease";
+        let mut rows = conn
+            .query(
+                "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                 WHERE leases.until <= ?4
+                 RETURNING holder",
+                libsql::params![
+                    name,
+                    holder,
+                    format_db(until.naive_utc()),
+                    format_db(Utc::now().naive_utc())
+                ],
+            )
+            .await
+            .context(ctx)?;
+        Ok(rows.next().await.context(ctx)?.is_some())
+    }
+
     pub async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot read the queue depth";

@@ -36,11 +36,15 @@ pub struct Admin {
     pub live: Arc<LiveConfig>,
 }
 
+/// One hash for every app of the test binary, as every machine of a deployment gets the same
+/// secret (a session names the credentials it was made with).
 pub fn admin_settings() -> AdminSettings {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = HASH.get_or_init(|| anomstack::password::hash_password(PASSWORD).unwrap());
     AdminSettings {
         credentials: Some(AdminCredentials {
             username: USER.into(),
-            password_hash: Secret::new(anomstack::password::hash_password(PASSWORD).unwrap()),
+            password_hash: Secret::new(hash.clone()),
         }),
         ..AdminSettings::default()
     }
@@ -55,6 +59,15 @@ pub async fn admin_site(batch_yaml: &str) -> Admin {
 
 /// [`admin_site`] with more environment (`ANOMSTACK_WORKERS=true` runs its workers).
 pub async fn admin_app(batch_yaml: &str, more_env: &[(&str, &str)]) -> Admin {
+    admin_app_on(batch_yaml, more_env, None).await
+}
+
+/// [`admin_app`] on `database` (default: a file in its folder).
+pub async fn admin_app_on(
+    batch_yaml: &str,
+    more_env: &[(&str, &str)],
+    database: Option<DatabaseLocation>,
+) -> Admin {
     let dir = MetricsDir::new();
     dir.write("b.yaml", batch_yaml);
     let mut pairs = vec![
@@ -66,9 +79,9 @@ pub async fn admin_app(batch_yaml: &str, more_env: &[(&str, &str)]) -> Admin {
     pairs.extend(more_env.iter().copied());
     let env = EnvVars::from_pairs(pairs);
     let mut settings = dir.settings(&env);
-    settings.database = DatabaseLocation::Local {
+    settings.database = database.unwrap_or_else(|| DatabaseLocation::Local {
         path: dir.tmp.path().join("app.db"),
-    };
+    });
     settings.admin = admin_settings();
     let config = anomstack::config::load(&settings, &env).unwrap();
     let app = spawn_app(settings, config, env).await;
@@ -118,6 +131,15 @@ impl Client {
             state: state.clone(),
             jar: Vec::new(),
             peer: None,
+        }
+    }
+
+    /// The same browser (its cookies) talking to another machine's app.
+    pub fn switch_to(&self, state: &AppState) -> Self {
+        Self {
+            state: state.clone(),
+            jar: self.jar.clone(),
+            peer: self.peer,
         }
     }
 
@@ -1664,4 +1686,92 @@ async fn a_flood_from_many_addresses_spares_a_browser_that_logged_in_before() {
     // The same browser, now at another address.
     admin.jar.retain(|(n, _)| n != "anomstack_session");
     assert_eq!(try_login(&mut admin).await, StatusCode::SEE_OTHER);
+}
+
+/// Two machines, each on its own embedded replica of one libSQL server (what Turso runs),
+/// neither syncing by itself during the test, as requests of one browser land on either: a
+/// login on one is a session on the other, a logout on one ends it on both at once, an API
+/// token made on one works on the other, and a silence and a schedule switch made on one are
+/// there on the other after its next sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_actions_on_one_machine_count_on_the_others() {
+    use crate::store_remote::replica;
+    let server = crate::support::sqld::Sqld::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let no_sync = [("ANOMSTACK_TURSO_SYNC_SECONDS", "3600")];
+    let a = admin_app_on(
+        BATCH,
+        &no_sync,
+        Some(replica(&server, "", tmp.path().join("a.db"))),
+    )
+    .await;
+    let b = admin_app_on(
+        BATCH,
+        &no_sync,
+        Some(replica(&server, "", tmp.path().join("b.db"))),
+    )
+    .await;
+
+    let mut on_a = Client::new(&a.state);
+    let csrf = on_a.login().await;
+    let mut on_b = on_a.switch_to(&b.state);
+    let overview = on_b.get("/admin").await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    assert!(overview.body.contains("Signed in as ops"));
+
+    let (_, token) = on_a.create_api_token(&csrf, "ci").await;
+    let pushed = Client::new(&b.state)
+        .send(
+            Request::post("/api/v1/batches/b/ingest")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    r#"{"rows": [{"metric_name": "pushed", "metric_value": 1, "metric_timestamp": "2026-01-01T00:00:00Z"}]}"#,
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.body);
+
+    let silenced = on_a
+        .post(
+            "/admin/silences",
+            &[
+                ("csrf", &csrf),
+                ("batch", "b"),
+                ("metric", "m1"),
+                ("duration", "1h"),
+                ("comment", "maintenance on m1"),
+            ],
+        )
+        .await;
+    assert!(silenced.status.is_redirection() || silenced.status.is_success());
+    let switched = on_a
+        .post(
+            "/admin/batch/b/schedule/ingest",
+            &[("csrf", &csrf), ("state", "off")],
+        )
+        .await;
+    assert!(switched.status.is_redirection() || switched.status.is_success());
+    b.store.sync().await.unwrap();
+    assert!(
+        on_b.get("/admin/silences")
+            .await
+            .body
+            .contains("maintenance on m1")
+    );
+    assert_eq!(
+        b.store
+            .schedule_overrides()
+            .await
+            .unwrap()
+            .get(&("b".to_owned(), "ingest".to_owned())),
+        Some(&false)
+    );
+
+    let out = on_a.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert!(out.status.is_redirection(), "{}", out.status);
+    let after = on_b.get("/admin").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "logged out everywhere");
+    assert!(after.location().starts_with("/admin/login"));
 }

@@ -289,3 +289,41 @@ async fn a_replica_app_syncs_on_its_interval_and_says_when_it_falls_behind() {
     assert!(banner.is_empty(), "{banner}");
     app.stop().await;
 }
+
+/// Three machines, each on its own replica, ask for the hourly housekeeping turn at the same
+/// moment: one gets it, the others (and the first, asking again) wait for the next hour; a
+/// lease past its time is free again.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_machine_of_several_takes_the_housekeeping_turn() {
+    let server = Sqld::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut machines = Vec::new();
+    for i in 0..3 {
+        machines.push(
+            Store::open(&replica(&server, "", dir.path().join(format!("r{i}.db"))))
+                .await
+                .unwrap(),
+        );
+    }
+    let turns = futures::future::join_all(
+        machines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| anomstack::queue::housekeeping::take_turn(m, ["a", "b", "c"][i])),
+    )
+    .await;
+    let taken: Vec<bool> = turns.into_iter().map(Result::unwrap).collect();
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
+    for (m, holder) in machines.iter().zip(["a", "b", "c"]) {
+        assert!(
+            !anomstack::queue::housekeeping::take_turn(m, holder)
+                .await
+                .unwrap()
+        );
+    }
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(5);
+    assert!(machines[0].take_lease("x", "a", past).await.unwrap());
+    assert!(machines[1].take_lease("x", "b", soon).await.unwrap());
+    assert!(!machines[2].take_lease("x", "c", soon).await.unwrap());
+}
