@@ -178,6 +178,17 @@ pub struct BenchPipelineArgs {
     /// with ANOMSTACK_METRICS_DIR=<dir>/metrics ANOMSTACK_SQLITE_PATH=<dir>/app.db.
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
+    /// A Turso / libSQL server to use instead of a local file (token from
+    /// ANOMSTACK_TURSO_AUTH_TOKEN). Its batch `bench` is replaced.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// With --database-url: through an embedded replica in the benchmark's folder.
+    #[arg(long, requires = "database_url")]
+    pub replica: bool,
+    /// A libSQL server's admin address (sqld --admin-listen-addr), to print what it counted
+    /// for each job: statements, rows read and rows written.
+    #[arg(long)]
+    pub server_stats: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

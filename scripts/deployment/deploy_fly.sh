@@ -17,10 +17,17 @@ Options:
   -p, --profile NAME   merge profiles/NAME.env over the env file (its values win)
   --env-file PATH      settings to send as secrets (default .env; a missing default is fine)
   --region REGION      region of a new volume (default: primary_region of fly.toml, else $DEFAULT_REGION)
+  --machines N         run N machines (default 1); more than one needs a Turso database
+  --regions R1,R2      spread the machines over these regions (default: --region); with Turso
   --volume-size GB     size of a new $VOLUME_NAME volume, mounted at /data (default 1)
   --force-rebuild      build the image without the build cache (--no-cache)
   --dry-run            change nothing and need no login: print the fly commands, secrets masked
   -h, --help           this help
+
+Scaling out: with ANOMSTACK_TURSO_DATABASE_URL in the env file, every machine keeps an embedded
+replica of the Turso database on its own volume (/data/anomstack-replica.db) and models go to
+the database (ANOMSTACK_MODEL_PATH=db://) unless the file names a bucket; without it the app
+database is a SQLite file on one volume, and more than one machine is refused.
 
 Admin login: ANOMSTACK_ADMIN_PASSWORD_HASH is sent as is; a clear ANOMSTACK_ADMIN_PASSWORD is
 hashed and never sent; with neither, an app that already has a hash keeps it, else a password is
@@ -31,6 +38,8 @@ EOF
 
 APP=""
 REGION=""
+REGIONS=""
+MACHINES=1
 VOLUME_SIZE=1
 FORCE_REBUILD=0
 DRY_RUN=0
@@ -49,6 +58,24 @@ while [ "$#" -gt 0 ]; do
       ;;
     --region=*)
       REGION="${1#*=}"
+      shift
+      ;;
+    --machines)
+      if [ "$#" -lt 2 ]; then die "--machines needs a number"; fi
+      MACHINES="$2"
+      shift 2
+      ;;
+    --machines=*)
+      MACHINES="${1#*=}"
+      shift
+      ;;
+    --regions)
+      if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "--regions needs regions (e.g. ams,ord)"; fi
+      REGIONS="$2"
+      shift 2
+      ;;
+    --regions=*)
+      REGIONS="${1#*=}"
       shift
       ;;
     --volume-size)
@@ -86,9 +113,16 @@ if [ -z "$APP" ]; then
   APP="$(fly_toml_app)" || die "no app name: pass one (deploy_fly.sh APP) or set app = \"...\" in $FLY_TOML"
 fi
 [[ "$APP" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "'$APP' is not a Fly app name (lowercase letters, digits and -)"
+[[ "$MACHINES" =~ ^[1-9][0-9]*$ ]] || die "--machines must be a whole number of machines, not '$MACHINES'"
+[ -z "$REGIONS" ] || [[ "$REGIONS" =~ ^[a-z]{3}(,[a-z]{3})*$ ]] || die "--regions takes Fly region codes separated by commas (e.g. ams,ord), not '$REGIONS'"
+if [ -z "$REGION" ]; then
+  # The first of --regions holds the first machine.
+  REGION="${REGIONS%%,*}"
+fi
 if [ -z "$REGION" ]; then
   REGION="$(fly_toml_primary_region)" || REGION="$DEFAULT_REGION"
 fi
+[ -n "$REGIONS" ] || REGIONS="$REGION"
 
 # --- fly ------------------------------------------------------------------------------------
 
@@ -135,12 +169,45 @@ query_fly() {
 env_load
 plan_secrets
 
+# --- How many machines, and where --------------------------------------------------------------
+
+TURSO_HOST=""
+if env_get ANOMSTACK_TURSO_DATABASE_URL && [ -n "$ENV_VALUE" ]; then
+  TURSO_HOST="${ENV_VALUE#*://}"
+  TURSO_HOST="${TURSO_HOST%%[/?]*}"
+  TURSO_HOST="${TURSO_HOST##*@}"
+fi
+REGION_COUNT="$(printf '%s' "$REGIONS" | awk -F, '{ print NF }')"
+if [ -z "$TURSO_HOST" ] && { [ "$MACHINES" -gt 1 ] || [ "$REGION_COUNT" -gt 1 ]; }; then
+  die "--machines $MACHINES --regions $REGIONS: without a Turso database the app database is a SQLite file on one machine's volume, so every other machine would keep a database of its own (different data on each page, every scheduled job run once per machine). Put ANOMSTACK_TURSO_DATABASE_URL and ANOMSTACK_TURSO_AUTH_TOKEN in the env file (README \"Scaling out\"), or deploy one machine."
+fi
+[ "$MACHINES" -ge "$REGION_COUNT" ] || die "--machines $MACHINES is fewer than the $REGION_COUNT regions of --regions $REGIONS"
+MODEL_PATH_ENV=""
+if [ -n "$TURSO_HOST" ]; then
+  MODEL_PATH_ENV="db://"
+  if env_get ANOMSTACK_MODEL_PATH && [ -n "$ENV_VALUE" ]; then
+    case "$ENV_VALUE" in
+      local://*) [ "$MACHINES" -gt 1 ] && die "ANOMSTACK_MODEL_PATH=$ENV_VALUE keeps models on one machine's volume, where the other machines cannot score with them: use db:// (models in the Turso database) or a bucket (s3://, gs://, az://)" ;;
+    esac
+    MODEL_PATH_ENV=""
+  fi
+fi
+
 if [ "$DRY_RUN" = 0 ]; then
   "$FLY_BIN" auth whoami >/dev/null 2>&1 || die "not logged in to Fly.io: run 'fly auth login' (or set FLY_API_TOKEN), then try again"
 fi
 
 echo "Deploying app '$APP' (region $REGION) with settings from $ENV_SOURCES"
 [ "$DRY_RUN" = 1 ] && echo "Dry run: nothing is changed on Fly."
+if [ -n "$TURSO_HOST" ]; then
+  echo "Plan: $MACHINES machine(s) in $REGIONS sharing the Turso database $TURSO_HOST."
+  echo "  Each runs the dashboard, the scheduler and workers, and keeps an embedded replica of the"
+  echo "  database on its own $VOLUME_SIZE GB volume (/data/anomstack-replica.db): pages read it locally,"
+  echo "  writes go to Turso, and each scheduled job runs once across all machines."
+  [ -n "$MODEL_PATH_ENV" ] && echo "  Models are kept in the database (ANOMSTACK_MODEL_PATH=db://)."
+else
+  echo "Plan: one machine; the SQLite database and models on its volume."
+fi
 print_skipped
 
 query_fly apps list
@@ -263,9 +330,18 @@ deploy_args=(deploy --app "$APP"
   --build-arg "ANOMSTACK_BUILD_HASH=$build_hash"
   --build-arg "ANOMSTACK_BUILD_TIME=$build_time")
 [ -n "${ANOMSTACK_FLY_TOML:-}" ] && deploy_args+=(--config "$FLY_TOML")
+if [ -n "$TURSO_HOST" ]; then
+  deploy_args+=(--env "ANOMSTACK_TURSO_REPLICA_PATH=/data/anomstack-replica.db")
+  [ -n "$MODEL_PATH_ENV" ] && deploy_args+=(--env "ANOMSTACK_MODEL_PATH=$MODEL_PATH_ENV")
+fi
 [ "$FORCE_REBUILD" = 1 ] && deploy_args+=(--no-cache)
 # fly deploy reads fly.toml and the Dockerfile from the repository root.
 (cd "$DEPLOY_ROOT" && run_fly "${deploy_args[@]}")
+if [ -n "$TURSO_HOST" ]; then
+  # Machines (and a volume each) across the regions, as evenly as they go.
+  per_region=$(((MACHINES + REGION_COUNT - 1) / REGION_COUNT))
+  run_fly scale count "$MACHINES" --app "$APP" --region "$REGIONS" --max-per-region "$per_region" --yes
+fi
 
 echo
 if [ "$DRY_RUN" = 1 ]; then

@@ -1,7 +1,8 @@
 //! `anomstack bench pipeline`: the train, score and alert jobs on a database holding one batch
 //! of N metrics × P points, run as `anomstack serve` runs them (same job code, a local libsql
-//! file, models in a local folder): wall time, CPU seconds of all threads and peak memory of
-//! each job.
+//! file or a Turso database, models in a local folder): wall time, CPU seconds of all threads
+//! and peak memory of each job, and, given a libSQL server's admin address, what the server
+//! counted for each job (statements, rows read and written: what Turso bills).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,6 +29,8 @@ pub enum PipelineBenchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Job(#[from] JobError),
+    #[error("{0}")]
+    Stats(String),
 }
 
 /// One job's figures.
@@ -39,6 +42,63 @@ pub struct JobFigures {
     pub peak_rss_mib: Option<f64>,
     pub rows_read: u64,
     pub rows_written: u64,
+    /// The server's counts for this job, with `Target::server_stats`.
+    pub server: Option<ServerCounts>,
+}
+
+/// What a libSQL server counted (its admin API's `stats`), or the difference of two counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerCounts {
+    pub statements: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+impl ServerCounts {
+    /// Reads `GET {admin}/v1/namespaces/default/stats`.
+    pub async fn fetch(client: &reqwest::Client, admin: &str) -> Result<Self, String> {
+        let url = format!(
+            "{}/v1/namespaces/default/stats",
+            admin.trim_end_matches('/')
+        );
+        let stats: serde_json::Value = client
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("cannot read the server's stats at {url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("the server's stats at {url} are not JSON: {e}"))?;
+        let n = |key: &str| {
+            stats
+                .get(key)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        Ok(Self {
+            statements: n("query_count"),
+            rows_read: n("rows_read_count"),
+            rows_written: n("rows_written_count"),
+        })
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            statements: self.statements.saturating_sub(before.statements),
+            rows_read: self.rows_read.saturating_sub(before.rows_read),
+            rows_written: self.rows_written.saturating_sub(before.rows_written),
+        }
+    }
+}
+
+/// Where the benchmark's database is.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Default: `app.db` in the benchmark's folder.
+    pub database: Option<DatabaseLocation>,
+    /// A libSQL server's admin address (sqld's `--admin-listen-addr`), to count per job.
+    pub server_stats: Option<String>,
 }
 
 /// What a run measured.
@@ -61,6 +121,7 @@ pub async fn run(
     metrics: usize,
     points: usize,
     seed: u64,
+    target: &Target,
 ) -> Result<PipelineFigures, PipelineBenchError> {
     let metrics_dir = dir.join("metrics");
     let io = |path: &Path| {
@@ -79,9 +140,12 @@ pub async fn run(
     let mut settings =
         Settings::from_env(&env).map_err(|e| PipelineBenchError::Config(e.to_string()))?;
     settings.metrics_dir = metrics_dir;
-    settings.database = DatabaseLocation::Local {
-        path: dir.join("app.db"),
-    };
+    settings.database = target
+        .database
+        .clone()
+        .unwrap_or_else(|| DatabaseLocation::Local {
+            path: dir.join("app.db"),
+        });
     let config =
         config::load(&settings, &env).map_err(|e| PipelineBenchError::Config(e.to_string()))?;
     if !config.is_valid() {
@@ -103,17 +167,34 @@ pub async fn run(
 
     let ctx = JobCtx::new(store.clone(), config.templates.clone(), run_ts);
     let mut figures = Vec::new();
+    let client = crate::http::client(std::time::Duration::from_secs(10))
+        .map_err(|e| PipelineBenchError::Stats(e.to_string()))?;
+    let counts = async || match &target.server_stats {
+        Some(admin) => ServerCounts::fetch(&client, admin)
+            .await
+            .map(Some)
+            .map_err(PipelineBenchError::Stats),
+        None => Ok(None),
+    };
     for job in [BatchJob::Train, BatchJob::Score, BatchJob::Alert] {
+        let before = counts().await?;
         reset_peak_rss();
         let (wall, cpu) = (Instant::now(), process_cpu_seconds());
         let report = jobs::run_recorded(&ctx, batch, job, Trigger::Cli).await?;
+        let (wall_s, cpu_s, peak) = (
+            wall.elapsed().as_secs_f64(),
+            process_cpu_seconds() - cpu,
+            peak_rss_mib(),
+        );
+        let after = counts().await?;
         figures.push(JobFigures {
             job,
-            wall_s: wall.elapsed().as_secs_f64(),
-            cpu_s: process_cpu_seconds() - cpu,
-            peak_rss_mib: peak_rss_mib(),
+            wall_s,
+            cpu_s,
+            peak_rss_mib: peak,
             rows_read: report.rows_read,
             rows_written: report.rows_written,
+            server: after.zip(before).map(|(a, b)| a.since(b)),
         });
     }
     Ok(PipelineFigures {
@@ -164,9 +245,16 @@ mod tests {
     #[tokio::test]
     async fn the_jobs_run_on_a_seeded_database_and_write_models_and_scores() {
         let dir = tempfile::tempdir().unwrap();
-        let figures = run(dir.path(), "disable_ingest: true\n", 3, 300, 1)
-            .await
-            .unwrap();
+        let figures = run(
+            dir.path(),
+            "disable_ingest: true\n",
+            3,
+            300,
+            1,
+            &Target::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(figures.rows_seeded, 900);
         let by_job = |j: BatchJob| figures.jobs.iter().find(|f| f.job == j).unwrap();
         assert_eq!(by_job(BatchJob::Train).rows_read, 900);

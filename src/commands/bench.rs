@@ -100,7 +100,28 @@ pub async fn pipeline(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
         dir.display(),
         args.config
     );
-    let result = bench_pipeline::run(&dir, &yaml, args.metrics, args.points, args.seed).await;
+    let token =
+        crate::config::Secret::new(std::env::var("ANOMSTACK_TURSO_AUTH_TOKEN").unwrap_or_default());
+    let database = args.database_url.as_ref().map(|url| {
+        if args.replica {
+            crate::config::DatabaseLocation::Replica {
+                path: dir.join("replica.db"),
+                url: url.clone(),
+                token: token.clone(),
+            }
+        } else {
+            crate::config::DatabaseLocation::Remote {
+                url: url.clone(),
+                token: token.clone(),
+            }
+        }
+    });
+    let target = bench_pipeline::Target {
+        database,
+        server_stats: args.server_stats.clone(),
+    };
+    let result =
+        bench_pipeline::run(&dir, &yaml, args.metrics, args.points, args.seed, &target).await;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -120,6 +141,12 @@ pub async fn pipeline(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
             f.rows_read,
             f.rows_written
         );
+        if let Some(c) = f.server {
+            println!(
+                "         server: {} statements, {} rows read, {} rows written",
+                c.statements, c.rows_read, c.rows_written
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

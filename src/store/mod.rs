@@ -342,6 +342,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the database is a plain local file (not remote, not a replica).
+    pub fn is_local_file(&self) -> bool {
+        self.inner.local && !self.inner.replica
+    }
+
     /// Where the database is, without credentials (for logs and pages).
     pub fn location(&self) -> &str {
         &self.inner.location

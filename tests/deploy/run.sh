@@ -529,6 +529,58 @@ test_env_file_default_and_missing() {
   assert_contains "$T/out" " FROM_DEFAULT=1 "
 }
 
+test_more_machines_refused_without_turso() {
+  deploy --env-file "$FIX/admin-hash.env" --machines 3
+  assert_rc nonzero
+  assert_contains "$T/out" "without a Turso database the app database is a SQLite file on one machine's volume"
+  assert_contains "$T/out" "ANOMSTACK_TURSO_DATABASE_URL"
+  assert_eq "nothing changed" "" "$(calls | grep -v -e '^auth whoami$' -e '^apps list$' || true)"
+  deploy --env-file "$FIX/admin-hash.env" --regions ams,ord --dry-run
+  assert_rc nonzero
+  assert_contains "$T/out" "--regions ams,ord: without a Turso database"
+  deploy --env-file "$FIX/turso.env" --machines 1 --regions ams,ord,syd --dry-run
+  assert_rc nonzero
+  assert_contains "$T/out" "fewer than the 3 regions"
+  deploy --env-file "$FIX/admin-hash.env" --machines two --dry-run
+  assert_rc nonzero
+  assert_contains "$T/out" "--machines must be a whole number"
+}
+
+test_turso_machines_across_regions_each_with_a_replica() {
+  deploy --env-file "$FIX/turso.env" --machines 3 --regions ams,ord
+  assert_rc 0
+  assert_contains "$T/out" "Plan: 3 machine(s) in ams,ord sharing the Turso database anomstack-ops.turso.io."
+  assert_contains "$T/out" "each scheduled job runs once across all machines"
+  assert_not_contains "$T/out" "turso-secret"
+  assert_eq "first volume in the first region" \
+    "$(printf '%s\n' volumes create anomstack_data --app anomstack-test --region ams --size 1 --yes)" \
+    "$(call_args "volumes create")"
+  local deploy_call
+  deploy_call="$(call_args "deploy --app")"
+  assert_eq "replica on the volume, models in the database" "yes yes" \
+    "$(printf '%s\n' "$deploy_call" | grep -qx 'ANOMSTACK_TURSO_REPLICA_PATH=/data/anomstack-replica.db' && echo yes) $(printf '%s\n' "$deploy_call" | grep -qx 'ANOMSTACK_MODEL_PATH=db://' && echo yes)"
+  assert_eq "machines spread over the regions" \
+    "$(printf '%s\n' scale count 3 --app anomstack-test --region ams,ord --max-per-region 2 --yes)" \
+    "$(call_args "scale count")"
+  assert_eq "order" "deploy --app
+scale count" "$(calls | grep -e '^deploy' -e '^scale' | sed 's/^deploy.*/deploy --app/')"
+  # A bucket for models is kept; models on one volume are refused for several machines.
+  printf 'ANOMSTACK_MODEL_PATH=s3://models/anomstack\n' | cat "$FIX/turso.env" - >"$T/bucket.env"
+  : >"$T/fly.log"
+  deploy --env-file "$T/bucket.env" --machines 2 --dry-run
+  assert_rc 0
+  assert_not_contains "$T/out" "ANOMSTACK_MODEL_PATH=db://"
+  printf 'ANOMSTACK_MODEL_PATH=local:///data/models\n' | cat "$FIX/turso.env" - >"$T/local.env"
+  deploy --env-file "$T/local.env" --machines 2 --dry-run
+  assert_rc nonzero
+  assert_contains "$T/out" "keeps models on one machine's volume"
+  # One machine without Turso: as before, and the plan says so.
+  deploy --env-file "$FIX/admin-hash.env" --dry-run
+  assert_rc 0
+  assert_contains "$T/out" "Plan: one machine; the SQLite database and models on its volume."
+  assert_not_contains "$T/out" "+ fly scale count"
+}
+
 test_bad_options() {
   deploy --volume-size big --dry-run
   assert_rc nonzero

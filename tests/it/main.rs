@@ -12,6 +12,7 @@ mod cli;
 mod config_load;
 mod config_reload;
 mod dashboard;
+mod db_cost;
 mod db_faults;
 mod detect_models;
 mod detect_parity;

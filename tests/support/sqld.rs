@@ -86,8 +86,12 @@ pub struct Sqld {
     pub dir: tempfile::TempDir,
     /// The signer whose public key the server trusts, when auth is on.
     pub signer: Option<Signer>,
+    /// `http://127.0.0.1:PORT` of the admin API (`/v1/namespaces/default/stats`: statements,
+    /// rows read and written).
+    pub admin_url: String,
     http_port: u16,
     grpc_port: u16,
+    admin_port: u16,
     child: Option<Child>,
 }
 
@@ -108,11 +112,14 @@ impl Sqld {
             url: String::new(),
             dir,
             signer,
+            admin_url: String::new(),
             http_port: free_port(),
             grpc_port: free_port(),
+            admin_port: free_port(),
             child: None,
         };
         server.url = format!("http://127.0.0.1:{}", server.http_port);
+        server.admin_url = format!("http://127.0.0.1:{}", server.admin_port);
         server.run().await;
         server
     }
@@ -132,6 +139,8 @@ impl Sqld {
             .arg(format!("127.0.0.1:{}", self.http_port))
             .arg("--grpc-listen-addr")
             .arg(format!("127.0.0.1:{}", self.grpc_port))
+            .arg("--admin-listen-addr")
+            .arg(format!("127.0.0.1:{}", self.admin_port))
             .arg("--no-welcome")
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
