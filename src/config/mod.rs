@@ -54,7 +54,9 @@ pub use llm::LlmSettings;
 pub use loader::{builtin_defaults_batch, env_prefix, load, load_file};
 pub use plan::{AlertRule, ModelPlan};
 pub use secret::Secret;
-pub use settings::{DEFAULT_PORT, DEFAULT_SQLITE_PATH, DatabaseLocation, Settings};
+pub use settings::{
+    DEFAULT_DB_TIMEOUT, DEFAULT_PORT, DEFAULT_SQLITE_PATH, DatabaseLocation, Settings,
+};
 pub use sources::{
     AzureSettings, BigquerySettings, ClickhouseSettings, DuckdbSettings, GoogleCredentials,
     ObjectStoreSettings, PostgresSettings, S3Settings, SnowflakeAuth, SnowflakeSettings,

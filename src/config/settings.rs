@@ -13,6 +13,9 @@ use super::secret::Secret;
 use super::sources::{self, ObjectStoreSettings, SourceSettings};
 
 pub const DEFAULT_SQLITE_PATH: &str = "./tmpdata/anomstack.db";
+/// How long a statement to a database over the network may take by default
+/// (`ANOMSTACK_DB_TIMEOUT_SECONDS`).
+pub const DEFAULT_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub const DEFAULT_PORT: u16 = 8080;
 
 #[derive(Debug, Clone)]
@@ -125,7 +128,7 @@ impl Settings {
         let db_timeout = read_number(
             env,
             "ANOMSTACK_DB_TIMEOUT_SECONDS",
-            crate::store::NETWORK_TIMEOUT.as_secs(),
+            DEFAULT_DB_TIMEOUT.as_secs(),
             &mut errors,
         );
         let public_feedback = read_bool(env, "ANOMSTACK_PUBLIC_FEEDBACK", false, &mut errors);

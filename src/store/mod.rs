@@ -59,7 +59,7 @@ use error::SqlContext;
 /// How long a local connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a statement over the network may take by default (see `pool.rs`).
-pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(30);
+pub const NETWORK_TIMEOUT: Duration = crate::config::DEFAULT_DB_TIMEOUT;
 /// A replica's sync may take this many times as long.
 const SYNC_TIMEOUT_FACTOR: u32 = 10;
 
