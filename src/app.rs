@@ -166,6 +166,7 @@ impl App {
                 worker_id: worker::new_worker_id(),
                 kill_after: settings.kill_run_after,
                 stale_after: settings.worker_stale,
+                held: Default::default(),
             });
             tasks.push(tokio::spawn(worker::run(
                 env,

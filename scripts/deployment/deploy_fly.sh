@@ -40,6 +40,7 @@ APP=""
 REGION=""
 REGIONS=""
 MACHINES=1
+SCALE=0
 VOLUME_SIZE=1
 FORCE_REBUILD=0
 DRY_RUN=0
@@ -63,19 +64,23 @@ while [ "$#" -gt 0 ]; do
     --machines)
       if [ "$#" -lt 2 ]; then die "--machines needs a number"; fi
       MACHINES="$2"
+      SCALE=1
       shift 2
       ;;
     --machines=*)
       MACHINES="${1#*=}"
+      SCALE=1
       shift
       ;;
     --regions)
       if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "--regions needs regions (e.g. ams,ord)"; fi
       REGIONS="$2"
+      SCALE=1
       shift 2
       ;;
     --regions=*)
       REGIONS="${1#*=}"
+      SCALE=1
       shift
       ;;
     --volume-size)
@@ -123,6 +128,10 @@ if [ -z "$REGION" ]; then
   REGION="$(fly_toml_primary_region)" || REGION="$DEFAULT_REGION"
 fi
 [ -n "$REGIONS" ] || REGIONS="$REGION"
+case ",$REGIONS," in
+  *",$REGION,"*) ;;
+  *) die "--region $REGION is not one of --regions $REGIONS: the first machine's volume would be outside them" ;;
+esac
 
 # --- fly ------------------------------------------------------------------------------------
 
@@ -337,7 +346,8 @@ fi
 [ "$FORCE_REBUILD" = 1 ] && deploy_args+=(--no-cache)
 # fly deploy reads fly.toml and the Dockerfile from the repository root.
 (cd "$DEPLOY_ROOT" && run_fly "${deploy_args[@]}")
-if [ -n "$TURSO_HOST" ]; then
+# Only when asked: a plain redeploy keeps the machines the app has.
+if [ -n "$TURSO_HOST" ] && [ "$SCALE" = 1 ]; then
   # Machines (and a volume each) across the regions, as evenly as they go.
   per_region=$(((MACHINES + REGION_COUNT - 1) / REGION_COUNT))
   run_fly scale count "$MACHINES" --app "$APP" --region "$REGIONS" --max-per-region "$per_region" --yes

@@ -186,6 +186,11 @@ impl RunError {
     pub fn database_unreachable(&self) -> bool {
         matches!(self, Self::Failed(JobError::Store(e)) if e.is_unavailable())
     }
+
+    /// Whether a statement of the run ran out of its time limit.
+    pub fn database_timed_out(&self) -> bool {
+        matches!(self, Self::Failed(JobError::Store(e)) if e.is_timeout())
+    }
 }
 
 /// How often a running run records that its process is alive.

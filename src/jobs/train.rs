@@ -27,10 +27,10 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     };
     let store = model_store(ctx, batch)?;
 
-    // Each metric's series is handed over as soon as its rows end. A local file is read on a
-    // blocking thread (it answers without yielding); rows over the network arrive as the
-    // runtime's I/O delivers them, so they are read on it (from a blocking thread, every
-    // row would cost a wake-up across threads: ten times the time).
+    // Each metric's series is handed over as soon as its rows end. A local file (or replica)
+    // is read on a blocking thread (it answers without yielding); rows over the network
+    // arrive as the runtime's I/O delivers them, so they are read on it (from a blocking
+    // thread, every row would cost a wake-up across threads: twice the time).
     let (tx, rx) = mpsc::unbounded_channel();
     let reader = {
         let (db, sql) = (ctx.store.clone(), sql.clone());
@@ -41,7 +41,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             })
             .await
         };
-        if ctx.store.is_local_file() {
+        if ctx.store.reads_locally() {
             let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || runtime.block_on(read))
         } else {

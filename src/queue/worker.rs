@@ -29,6 +29,35 @@ pub struct WorkerEnv {
     pub kill_after: Duration,
     /// A worker not seen for this long is presumed dead and its jobs are requeued.
     pub stale_after: Duration,
+    /// The queue entries this worker is running.
+    pub held: Held,
+}
+
+/// Ids of the queue entries a worker runs. An entry the queue says it holds but that is not
+/// here (a claim whose answer was lost, a settlement that gave up while the database was
+/// away) would otherwise stay "running" under a live worker: `recover` puts it back.
+#[derive(Debug, Default)]
+pub struct Held(std::sync::Mutex<std::collections::HashSet<i64>>);
+
+impl Held {
+    fn take(&self, id: i64) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.insert(id);
+        }
+    }
+
+    fn release(&self, id: i64) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.remove(&id);
+        }
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        self.0
+            .lock()
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Pause between claims while the queue is empty.
@@ -136,7 +165,10 @@ fn claim_next(
     async move {
         loop {
             match env.services.store.claim_job(&env.worker_id).await {
-                Ok(Some(item)) => return Some((Ok(Some(Task::new(item))), env)),
+                Ok(Some(item)) => {
+                    env.held.take(item.id);
+                    return Some((Ok(Some(Task::new(item))), env));
+                }
                 Ok(None) => tokio::time::sleep(IDLE_POLL).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot take a job from the queue");
@@ -170,6 +202,16 @@ async fn recover(env: &WorkerEnv) {
         Ok(n) => tracing::warn!(jobs = n, "requeued jobs of a worker that stopped"),
         Err(e) => tracing::warn!(error = %e, "cannot recover orphaned jobs"),
     }
+    match env
+        .services
+        .store
+        .release_unheld(&env.worker_id, &env.held.ids(), stale)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(jobs = n, "requeued jobs the queue said this worker held"),
+        Err(e) => tracing::warn!(error = %e, "cannot check the jobs this worker holds"),
+    }
     let Some(silent) = chrono::Duration::from_std(crate::jobs::RUN_SILENT_AFTER)
         .ok()
         .and_then(|d| Utc::now().checked_sub_signed(d))
@@ -194,7 +236,9 @@ async fn recover(env: &WorkerEnv) {
 
 async fn handle(item: QueueItem, env: Data<Arc<WorkerEnv>>) -> Result<(), BoxDynError> {
     let env: Arc<WorkerEnv> = (*env).clone();
-    execute(env, item).await;
+    let id = item.id;
+    execute(env.clone(), item).await;
+    env.held.release(id);
     Ok(())
 }
 
@@ -238,6 +282,11 @@ async fn execute_inner(env: &WorkerEnv, item: QueueItem) {
         (_, None) => Ok(()),
         // Its steps write idempotently, so a job the database's absence broke is run again
         // as a whole, soon.
+        // A timeout may be a statement too slow for the limit: that retry counts.
+        (_, Some((job, e))) if e.database_timed_out() => Err((
+            format!("{job} failed: {e}"),
+            Retry::After(retry_delay(item.attempts)),
+        )),
         (_, Some((job, e))) if e.database_unreachable() => {
             Err((format!("{job} failed: {e}"), Retry::WhenBack))
         }
@@ -301,14 +350,14 @@ const RETRY_WHEN_BACK: chrono::Duration = chrono::Duration::seconds(10);
 /// waits out an unreachable database: unsettled, the job would stay "running" on a live
 /// worker.
 async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, retry: Retry) {
-    let store = &env.services.store;
+    let (store, worker) = (&env.services.store, env.worker_id.as_str());
     let requeue = match retry {
         Retry::After(delay) if item.attempts < item.max_attempts => Some((delay, true)),
         Retry::WhenBack => Some((RETRY_WHEN_BACK, false)),
         _ => None,
     };
     let result = match (&outcome, requeue) {
-        (Ok(()), _) => patiently("settle a job", || store.finish_job(item.id, None)).await,
+        (Ok(()), _) => patiently("settle a job", || store.finish_job(item.id, worker, None)).await,
         (Err(e), Some((delay, counted))) => {
             tracing::info!(
                 batch = item.batch,
@@ -318,7 +367,7 @@ async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, 
                 "job failed; will retry"
             );
             patiently("requeue a job", || {
-                store.retry_job(item.id, e, delay, counted)
+                store.retry_job(item.id, worker, e, delay, counted)
             })
             .await
         }
@@ -326,7 +375,10 @@ async fn settle(env: &WorkerEnv, item: &QueueItem, outcome: Result<(), String>, 
             if let Some(notifier) = &env.services.notifier {
                 notifier.job_failed(store, &item.batch, &item.job, e).await;
             }
-            patiently("settle a job", || store.finish_job(item.id, Some(e))).await
+            patiently("settle a job", || {
+                store.finish_job(item.id, worker, Some(e))
+            })
+            .await
         }
     };
     if let Err(e) = result {

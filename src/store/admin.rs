@@ -105,13 +105,28 @@ impl Store {
         // Requests of one browser may reach any machine: an embedded replica asks its primary
         // (a statement that writes is run there), so a login or a logout on another machine
         // counts at once, not at the next sync.
-        let sql = if self.inner.replica {
+        // While the primary is away, the replica's copy is the best answer there is.
+        const LOCAL: &str = "SELECT username, csrf_token, created_at, last_seen, expires_at, credential FROM admin_sessions WHERE id_digest = ?1";
+        const ON_PRIMARY: &str =
             "UPDATE admin_sessions SET last_seen = last_seen WHERE id_digest = ?1
-             RETURNING username, csrf_token, created_at, last_seen, expires_at, credential"
-        } else {
-            "SELECT username, csrf_token, created_at, last_seen, expires_at, credential FROM admin_sessions WHERE id_digest = ?1"
+             RETURNING username, csrf_token, created_at, last_seen, expires_at, credential";
+        let mut rows = match conn
+            .query(
+                if self.inner.replica {
+                    ON_PRIMARY
+                } else {
+                    LOCAL
+                },
+                [digest],
+            )
+            .await
+            .context(ctx)
+        {
+            Err(e) if self.inner.replica && e.is_unavailable() => {
+                conn.query(LOCAL, [digest]).await.context(ctx)?
+            }
+            rows => rows?,
         };
-        let mut rows = conn.query(sql, [digest]).await.context(ctx)?;
         let Some(row) = rows.next().await.context(ctx)? else {
             return Ok(None);
         };

@@ -74,13 +74,23 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// Whether a statement ran out of its time limit (`ANOMSTACK_DB_TIMEOUT_SECONDS`): the
+    /// database may be away, or the statement too slow for the limit, so unlike a refused
+    /// connection, trying again counts as an attempt.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Unreachable { source, .. } if super::pool::is_timeout(source))
+    }
 }
 
 /// Failures of the connection itself, as the remote client and the replica's write
-/// forwarding word them (libsql has no error kind for them). `ConnectionFailed` also carries
-/// the store's own timeouts.
+/// forwarding word them (libsql has no error kind for them), and the store's own timeouts.
+/// (libsql's `ConnectionFailed` alone also means a local file that cannot be opened.)
 fn unreachable(e: &libsql::Error) -> bool {
-    const SIGNS: [&str; 11] = [
+    const SIGNS: [&str; 14] = [
+        "504 gateway timeout",
+        "goaway",
+        "status: deadlineexceeded",
         "error trying to connect",
         "connection refused",
         "connection reset",
@@ -93,7 +103,7 @@ fn unreachable(e: &libsql::Error) -> bool {
         "502 bad gateway",
         "503 service unavailable",
     ];
-    if matches!(e, libsql::Error::ConnectionFailed(_)) {
+    if super::pool::is_timeout(e) {
         return true;
     }
     let text = e.to_string().to_ascii_lowercase();

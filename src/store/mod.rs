@@ -130,6 +130,15 @@ impl Store {
 
     /// Opens without touching the schema; tests use it to build old databases.
     pub async fn open_unmigrated(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        Self::open_checked(location, true).await
+    }
+
+    /// [`Store::open_unmigrated`]; a replica found out of step with its primary is rebuilt
+    /// once, if `may_rebuild`.
+    async fn open_checked(
+        location: &DatabaseLocation,
+        may_rebuild: bool,
+    ) -> Result<Self, StoreError> {
         let display = describe_location(location);
         let open_err = |source| StoreError::Open {
             location: display.clone(),
@@ -185,20 +194,20 @@ impl Store {
             }),
         };
         if let DatabaseLocation::Replica { path, .. } = location {
-            // Before anything reads it: a new replica file is empty until its first sync.
-            let synced = store.sync().await;
             let has_schema = match store.connect().await {
                 Ok(conn) => migrations::current_version(&conn).await.unwrap_or(0) > 0,
                 Err(_) => false,
             };
+            // Before anything reads it: a new replica file is empty until its first sync.
+            let synced = store.sync().await;
             let replaced = match &synced {
-                // A primary without a single frame while this file has the schema: it is
+                // A primary without a single frame while this file had the schema: it is
                 // another database (recreated, or wiped).
                 Ok(None) => has_schema,
                 Err(StoreError::Sync { source, .. }) => replica::log_incompatible(source),
                 _ => false,
             };
-            if replaced {
+            if replaced && may_rebuild {
                 drop(store);
                 let aside = replica::set_aside(path).map_err(|source| StoreError::CreateDir {
                     path: path.display().to_string(),
@@ -208,8 +217,7 @@ impl Store {
                     kept = %aside.display(),
                     "the primary is another database than this replica's (recreated or restored from elsewhere): the old replica is set aside and a new one pulled"
                 );
-                // The fresh file has no schema, so this does not come back here.
-                return Box::pin(Self::open_unmigrated(location)).await;
+                return Box::pin(Self::open_checked(location, false)).await;
             }
             if let Err(e) = synced {
                 // One synced before serves what it has while the primary is away (`/health`
@@ -345,6 +353,12 @@ impl Store {
     /// Whether the database is a plain local file (not remote, not a replica).
     pub fn is_local_file(&self) -> bool {
         self.inner.local && !self.inner.replica
+    }
+
+    /// Whether reads are answered by a local file (a plain file or a replica), without
+    /// yielding to the runtime.
+    pub fn reads_locally(&self) -> bool {
+        self.inner.local
     }
 
     /// Where the database is, without credentials (for logs and pages).

@@ -35,6 +35,9 @@ pub struct Conn {
     conn: Option<Connection>,
     pool: Option<Arc<Pool>>,
     limit: Option<Duration>,
+    /// A statement ran out of time: the server may have run it (a BEGIN, say) without the
+    /// client knowing, so the connection is not reused.
+    spoiled: std::sync::atomic::AtomicBool,
 }
 
 impl Conn {
@@ -43,32 +46,46 @@ impl Conn {
             conn: Some(conn),
             pool,
             limit,
+            spoiled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     pub async fn execute(&self, sql: &str, params: impl IntoParams) -> libsql::Result<u64> {
-        within(self.limit, self.deref().execute(sql, params)).await
+        self.within(self.deref().execute(sql, params)).await
     }
 
     pub async fn query(&self, sql: &str, params: impl IntoParams) -> libsql::Result<Rows> {
-        within(self.limit, self.deref().query(sql, params)).await
+        self.within(self.deref().query(sql, params)).await
     }
 
     pub async fn execute_batch(&self, sql: &str) -> libsql::Result<libsql::BatchRows> {
-        within(self.limit, self.deref().execute_batch(sql)).await
+        self.within(self.deref().execute_batch(sql)).await
     }
 
     pub async fn transaction(&self) -> libsql::Result<Transaction> {
-        within(self.limit, self.deref().transaction()).await
+        self.within(self.deref().transaction()).await
     }
 
-    /// `statement` (of a transaction of this connection) within the time limit.
+    /// `statement` (of this connection, or of a transaction of it) within the time limit.
     pub async fn within<T>(
         &self,
         statement: impl Future<Output = libsql::Result<T>>,
     ) -> libsql::Result<T> {
-        within(self.limit, statement).await
+        let result = within(self.limit, statement).await;
+        if matches!(&result, Err(e) if is_timeout(e)) {
+            self.spoiled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
     }
+}
+
+/// The words every timeout of [`within`] carries.
+const TIMEOUT_MARK: &str = "(ANOMSTACK_DB_TIMEOUT_SECONDS)";
+
+/// Whether `e` is a statement that ran out of time in [`within`].
+pub(super) fn is_timeout(e: &libsql::Error) -> bool {
+    matches!(e, libsql::Error::ConnectionFailed(m) if m.ends_with(TIMEOUT_MARK))
 }
 
 /// `statement`, or a connection failure naming the limit when it takes longer.
@@ -83,7 +100,7 @@ pub(super) async fn within<T>(
         .await
         .unwrap_or_else(|_| {
             Err(libsql::Error::ConnectionFailed(format!(
-                "no answer within {} s (ANOMSTACK_DB_TIMEOUT_SECONDS)",
+                "no answer within {} s {TIMEOUT_MARK}",
                 limit.as_secs_f64()
             )))
         })
@@ -104,7 +121,7 @@ impl Drop for Conn {
             return;
         };
         // A connection left inside a transaction would put the next user in it.
-        if !conn.is_autocommit() {
+        if !conn.is_autocommit() || self.spoiled.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         if let Ok(mut idle) = pool.idle.lock()

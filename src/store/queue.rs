@@ -168,16 +168,25 @@ impl Store {
         }))
     }
 
-    /// Marks a job done, or failed for good with `error`.
-    pub async fn finish_job(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
+    /// Marks a job `worker` holds done, or failed for good with `error`. A job no longer
+    /// held by `worker` (requeued while the database was away, perhaps run by another) is
+    /// left alone.
+    pub async fn finish_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         let conn = self.connect().await?;
         conn.execute(
-            "UPDATE job_queue SET status = ?2, finished_at = ?3, last_error = ?4 WHERE id = ?1",
+            "UPDATE job_queue SET status = ?2, finished_at = ?3, last_error = ?4
+             WHERE id = ?1 AND status = 'running' AND lock_by = ?5",
             libsql::params![
                 id,
                 if error.is_some() { "failed" } else { "done" },
                 now(),
-                error
+                error,
+                worker
             ],
         )
         .await
@@ -185,11 +194,12 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a failed job back, to be retried after `delay`; unless `counted`, the attempt
-    /// does not count towards its maximum.
+    /// Puts a failed job `worker` holds back, to be retried after `delay`; unless `counted`,
+    /// the attempt does not count towards its maximum. (Held: see [`Store::finish_job`].)
     pub async fn retry_job(
         &self,
         id: i64,
+        worker: &str,
         error: &str,
         delay: chrono::Duration,
         counted: bool,
@@ -199,8 +209,8 @@ impl Store {
         conn.execute(
             "UPDATE job_queue SET status = 'pending', run_after = ?2, last_error = ?3, lock_by = NULL, lock_at = NULL,
                     attempts = CASE WHEN ?4 THEN attempts ELSE MAX(attempts - 1, 0) END
-             WHERE id = ?1",
-            libsql::params![id, after, error, counted],
+             WHERE id = ?1 AND status = 'running' AND lock_by = ?5",
+            libsql::params![id, after, error, counted, worker],
         )
         .await
         .context("cannot requeue a job")?;
@@ -250,6 +260,27 @@ impl Store {
             .await
             .context("cannot remove a worker")?;
         Ok(())
+    }
+
+    /// Jobs the queue says `worker` holds, locked before `locked_before`, that it is not
+    /// running (`running`) go back to the queue; their runs are ended by the silent-run check.
+    pub async fn release_unheld(
+        &self,
+        worker: &str,
+        running: &[i64],
+        locked_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let conn = self.connect().await?;
+        let ids = serde_json::to_string(running).unwrap_or_else(|_| "[]".into());
+        conn.execute(
+            "UPDATE job_queue SET status = 'pending', lock_by = NULL, lock_at = NULL,
+                    last_error = 'its worker had lost track of it (the database was away); requeued'
+             WHERE status = 'running' AND lock_by = ?1 AND lock_at < ?2
+               AND id NOT IN (SELECT value FROM json_each(?3))",
+            libsql::params![worker, format_db(locked_before.naive_utc()), ids],
+        )
+        .await
+        .context("cannot requeue jobs a worker lost track of")
     }
 
     /// Jobs held by workers not seen since `stale_before` (crashed or killed) go back to the

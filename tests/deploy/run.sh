@@ -574,6 +574,14 @@ scale count" "$(calls | grep -e '^deploy' -e '^scale' | sed 's/^deploy.*/deploy 
   deploy --env-file "$T/local.env" --machines 2 --dry-run
   assert_rc nonzero
   assert_contains "$T/out" "keeps models on one machine's volume"
+  # A redeploy without --machines keeps the machines the app has.
+  : >"$T/fly.log"
+  deploy --env-file "$FIX/turso.env"
+  assert_rc 0
+  assert_eq "no scaling" "0" "$(count_calls "scale count")"
+  deploy --env-file "$FIX/turso.env" --machines 2 --region syd --regions ams,ord --dry-run
+  assert_rc nonzero
+  assert_contains "$T/out" "--region syd is not one of --regions ams,ord"
   # One machine without Turso: as before, and the plan says so.
   deploy --env-file "$FIX/admin-hash.env" --dry-run
   assert_rc 0

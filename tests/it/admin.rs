@@ -584,6 +584,7 @@ async fn work_until(site: &Admin, sql: &str, want: i64) {
         worker_id: worker::new_worker_id(),
         kill_after: Duration::from_secs(60),
         stale_after: Duration::from_secs(30),
+        held: Default::default(),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(worker::run(env, 2, Duration::from_secs(5), async {

@@ -81,6 +81,7 @@ async fn crash_mid_job(on_replica: bool) {
         worker_id: worker::new_worker_id(),
         kill_after: Duration::from_secs(120),
         stale_after: Duration::from_secs(20),
+        held: Default::default(),
     });
     let w = tokio::spawn(worker::run(env, 1, Duration::from_secs(5), shutdown.wait()));
     queue::enqueue(

@@ -51,6 +51,7 @@ fn env(
         worker_id: worker::new_worker_id(),
         kill_after,
         stale_after: Duration::from_secs(1),
+        held: Default::default(),
     })
 }
 
@@ -101,7 +102,7 @@ async fn waiting_duplicates_coalesce_and_one_run_per_batch_and_job_at_a_time() {
         .unwrap()
         .unwrap();
     assert_eq!(store.claim_job("w2").await.unwrap().unwrap().job, "train");
-    store.finish_job(first.id, None).await.unwrap();
+    store.finish_job(first.id, "w1", None).await.unwrap();
     assert_eq!(store.claim_job("w2").await.unwrap().unwrap().job, "ingest");
     // A scheduled tick is queued once.
     store
@@ -349,7 +350,7 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
         store.claim_job("w2").await.unwrap().is_none(),
         "no job of b starts beside its pipeline"
     );
-    store.finish_job(p, None).await.unwrap();
+    store.finish_job(p, "w1", None).await.unwrap();
     let train = store.claim_job("w2").await.unwrap().unwrap();
     assert_eq!(train.job, "train");
     queue::enqueue_now(&store, "b", "pipeline".parse().unwrap(), Trigger::Admin)
@@ -359,10 +360,10 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
         store.claim_job("w1").await.unwrap().is_none(),
         "nor a pipeline beside another job of b"
     );
-    store.finish_job(train.id, None).await.unwrap();
+    store.finish_job(train.id, "w2", None).await.unwrap();
     let pipeline = store.claim_job("w1").await.unwrap().unwrap();
     assert_eq!(pipeline.job, "pipeline");
-    store.finish_job(pipeline.id, None).await.unwrap();
+    store.finish_job(pipeline.id, "w1", None).await.unwrap();
 
     // A failed ingest waits out its retry delay; "run now" joins it and makes it due.
     let (id, _) = queue::enqueue_now(&store, "b", "ingest".parse().unwrap(), Trigger::Admin)
@@ -371,7 +372,7 @@ async fn a_pipeline_runs_alone_and_run_now_hastens_a_waiting_retry() {
     let item = store.claim_job("w3").await.unwrap().unwrap();
     assert_eq!(item.id, id);
     store
-        .retry_job(id, "boom", chrono::Duration::minutes(30), true)
+        .retry_job(id, "w3", "boom", chrono::Duration::minutes(30), true)
         .await
         .unwrap();
     assert!(
