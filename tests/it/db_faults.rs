@@ -11,7 +11,7 @@ use anomstack::queue::{self, worker};
 use anomstack::store::Store;
 use chrono::Utc;
 
-use crate::store_local::count;
+use crate::store_local::{count, wait_for};
 use crate::store_remote::{remote, replica};
 use crate::support::MetricsDir;
 use crate::support::sqld::Sqld;
@@ -22,27 +22,6 @@ sleep 2
 echo 'metric_timestamp,metric_name,metric_value'
 awk 'BEGIN { for (i = 0; i < 144; i++) printf "2026-01-%02d %02d:00:00,m%d,%d\n", 1 + int(i / 3 / 24), int(i / 3) % 24, i % 3, (i * 7) % 11 }'
 "#;
-
-async fn wait_for(store: &Store, sql: &str, want: i64, seconds: u64) {
-    for _ in 0..seconds * 10 {
-        if count(store, sql).await >= want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let runs = store
-        .query("SELECT job, status, error FROM job_runs", "test")
-        .await
-        .map(|r| format!("{:?}", r.rows));
-    let queue = store
-        .query("SELECT status, attempts, last_error FROM job_queue", "test")
-        .await
-        .map(|r| format!("{:?}", r.rows));
-    panic!(
-        "timed out waiting for `{sql}` to reach {want} (is {}); runs {runs:?}; queue {queue:?}",
-        count(store, sql).await
-    );
-}
 
 /// sqld crashes while a pipeline is fetching and is back three seconds later: the pipeline's
 /// failed attempt is recorded once it can be, the job is retried soon, its rows are there

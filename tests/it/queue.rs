@@ -55,18 +55,9 @@ fn env(
     })
 }
 
-/// Polls `sql` (a count) until it reaches `want`, for at most 30 s.
+/// [`crate::store_local::wait_for`] for at most 30 s.
 async fn wait_for(store: &Store, sql: &str, want: i64) {
-    for _ in 0..300 {
-        if count(store, sql).await >= want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "timed out waiting for `{sql}` to reach {want} (is {})",
-        count(store, sql).await
-    );
+    crate::store_local::wait_for(store, sql, want, 30).await;
 }
 
 const SIMPLE: &str = "metric_batch: b\ningest_sql: SELECT datetime('now') AS metric_timestamp, 'm' AS metric_name, 1.0 AS metric_value\n";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anomstack::config::DatabaseLocation;
 use anomstack::store::Store;
 
-use crate::store_local::count;
+use crate::store_local::{count, wait_for};
 use crate::support::MetricsDir;
 
 /// Starts `anomstack serve` in `dir` with a clean environment plus `env`, on a free port, and
@@ -67,19 +67,6 @@ fn kill(child: &mut Child, signal: &str) {
         .status()
         .unwrap();
     let _ = child.wait();
-}
-
-async fn wait_for(store: &Store, sql: &str, want: i64, seconds: u64) {
-    for _ in 0..seconds * 10 {
-        if count(store, sql).await >= want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "timed out waiting for `{sql}` to reach {want} (is {})",
-        count(store, sql).await
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

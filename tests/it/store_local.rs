@@ -31,6 +31,29 @@ pub async fn count(store: &Store, sql: &str) -> i64 {
     rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap()
 }
 
+/// Polls `sql` (a count) every 100 ms until it reaches `want`, for at most `seconds`; on
+/// timeout the panic shows the runs and the queue, which say why.
+pub async fn wait_for(store: &Store, sql: &str, want: i64, seconds: u64) {
+    for _ in 0..seconds * 10 {
+        if count(store, sql).await >= want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let runs = store
+        .query("SELECT job, status, error FROM job_runs", "test")
+        .await
+        .map(|r| format!("{:?}", r.rows));
+    let queue = store
+        .query("SELECT status, attempts, last_error FROM job_queue", "test")
+        .await
+        .map(|r| format!("{:?}", r.rows));
+    panic!(
+        "timed out waiting for `{sql}` to reach {want} (is {}); runs {runs:?}; queue {queue:?}",
+        count(store, sql).await
+    );
+}
+
 #[tokio::test]
 async fn an_empty_database_is_created_with_its_folders_and_migrated() {
     let dir = tempfile::tempdir().unwrap();
