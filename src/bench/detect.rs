@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::{cpu_seconds, gauss, peak_rss_mib, reset_peak_rss};
 use crate::config::{BatchSpec, ModelPlan};
+use crate::detect::AlertPoint;
 use crate::detect::rng::Rng;
 use crate::detect::rules::{AlertRule, alert_decisions};
 use crate::detect::{Combination, FeatureCache, ScoreMethod, TrainedModel, combine};
@@ -145,7 +146,8 @@ pub fn run(config: &BenchConfig, metrics: usize, points: usize, seed: u64) -> Be
                 combine(config.combination, &row)
             })
             .collect();
-        if !alert_decisions(&config.rule, &scores, &vec![false; scores.len()]).is_empty() {
+        let points: Vec<AlertPoint> = scores.iter().map(|s| AlertPoint::scored(*s)).collect();
+        if !alert_decisions(&config.rule, &points, &vec![false; points.len()]).is_empty() {
             alerts += 1;
         }
         let t2 = cpu_seconds();

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cron_schedule::CronSchedule;
-use crate::detect::{Aggregation, Combination, Preprocess, ScoreMethod};
+use crate::detect::{Aggregation, Combination, Direction, Preprocess, ScoreMethod};
 use crate::dialect::Dialect;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +66,16 @@ pub struct BatchSpec {
     pub alert_snooze_n: usize,
     pub alert_threshold: f64,
     pub alert_exclude_metrics: Vec<String>,
+    /// A point whose raw score exceeds its model's training maximum by this share of the
+    /// training score range alerts on its own score, without smoothing (`None`: never).
+    pub alert_extreme_margin: Option<f64>,
+    pub alert_direction: Direction,
+    pub alert_min_abs_change: f64,
+    pub alert_min_rel_change: f64,
+    /// Per-metric values of the alert rule's direction and noise floor, and of staleness.
+    pub metric_alert_settings: BTreeMap<String, MetricAlertSettings>,
+    /// A metric is stale when nothing arrived for this many of its usual intervals (0: never).
+    pub stale_after_n: usize,
 
     pub tholdalert_methods: Methods,
     pub tholdalert_recent_n: usize,
@@ -564,6 +574,20 @@ impl<'de> Deserialize<'de> for Methods {
         }
         Ok(Methods(methods))
     }
+}
+
+/// One metric's own alert settings (`metric_alert_settings`); each left out takes the batch's.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricAlertSettings {
+    #[serde(default)]
+    pub alert_direction: Option<Direction>,
+    #[serde(default)]
+    pub alert_min_abs_change: Option<f64>,
+    #[serde(default)]
+    pub alert_min_rel_change: Option<f64>,
+    #[serde(default)]
+    pub stale_after_n: Option<usize>,
 }
 
 /// Threshold-alert bounds of one metric; either may be left out.

@@ -39,7 +39,29 @@ impl BatchSpec {
             recent_n: self.alert_recent_n,
             snooze_n: self.alert_snooze_n,
             always: self.alert_always,
+            direction: self.alert_direction,
+            min_abs_change: self.alert_min_abs_change,
+            min_rel_change: self.alert_min_rel_change,
         }
+    }
+
+    /// The alert rule of one metric: the batch's, with the metric's `metric_alert_settings`.
+    pub fn alert_rule_for(&self, metric: &str) -> AlertRule {
+        let mut rule = self.alert_rule();
+        if let Some(own) = self.metric_alert_settings.get(metric) {
+            rule.direction = own.alert_direction.unwrap_or(rule.direction);
+            rule.min_abs_change = own.alert_min_abs_change.unwrap_or(rule.min_abs_change);
+            rule.min_rel_change = own.alert_min_rel_change.unwrap_or(rule.min_rel_change);
+        }
+        rule
+    }
+
+    /// How many usual intervals without data make `metric` stale (0: never).
+    pub fn stale_after_n_for(&self, metric: &str) -> usize {
+        self.metric_alert_settings
+            .get(metric)
+            .and_then(|own| own.stale_after_n)
+            .unwrap_or(self.stale_after_n)
     }
 
     /// The settings of a walk-forward replay of this batch's detection (the backtest, and
@@ -57,6 +79,7 @@ impl BatchSpec {
             train_max_n: self.train_max_n,
             train_min_n: self.train_min_n,
             train_max_age: i64::from(self.train_metric_timestamp_max_days_ago) * 86_400,
+            extreme_margin: self.alert_extreme_margin,
             retrain_every: retrain_every.max(1),
         })
     }

@@ -99,6 +99,47 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
             ),
         ));
     }
+    if let Some(m) = spec.alert_extreme_margin
+        && !(m.is_finite() && m >= 0.0)
+    {
+        out.push((
+            "alert_extreme_margin",
+            format!("expected a number of at least 0 or null, got {m}"),
+        ));
+    }
+    let floors = std::iter::once((None, spec.alert_min_abs_change, spec.alert_min_rel_change))
+        .chain(spec.metric_alert_settings.iter().map(|(metric, own)| {
+            (
+                Some(metric),
+                own.alert_min_abs_change.unwrap_or(0.0),
+                own.alert_min_rel_change.unwrap_or(0.0),
+            )
+        }));
+    for (metric, abs, rel) in floors {
+        let key = if metric.is_some() {
+            "metric_alert_settings"
+        } else {
+            "alert_min_abs_change"
+        };
+        let whose = metric.map(|m| format!("`{m}`: ")).unwrap_or_default();
+        if !(abs.is_finite() && abs >= 0.0) {
+            out.push((
+                key,
+                format!("{whose}alert_min_abs_change must be at least 0, got {abs}"),
+            ));
+        }
+        if !(rel.is_finite() && rel >= 0.0) {
+            let key = if metric.is_some() {
+                key
+            } else {
+                "alert_min_rel_change"
+            };
+            out.push((
+                key,
+                format!("{whose}alert_min_rel_change must be at least 0, got {rel}"),
+            ));
+        }
+    }
     if !(spec.change_threshold.is_finite() && spec.change_threshold > 0.0) {
         out.push((
             "change_threshold",

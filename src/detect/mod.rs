@@ -50,7 +50,7 @@ pub use model::{FittedDetector, MODEL_FORMAT_VERSION, TrainedModel, TrainingInfo
 pub use pca::PcaParams;
 pub use preprocess::{Aggregation, FeatureCache, Features, Preprocess};
 pub use replay::{ModelPlan, ReplayRow, ReplaySettings, replay};
-pub use rules::AlertRule;
+pub use rules::{AlertPoint, AlertRule, Direction};
 pub use spec::{DETECTOR_NAMES, DetectorSpec};
 
 pub use stats::{median, percentile};
@@ -136,9 +136,33 @@ pub fn combine(method: Combination, probabilities: &[f64]) -> f64 {
     }
 }
 
+/// Combines per-model answers of one row, (probability, extreme): the combined probability,
+/// and whether every model that answered found the row extreme.
+pub fn combine_answers(method: Combination, answers: &[(f64, bool)]) -> (f64, bool) {
+    let probabilities: Vec<f64> = answers.iter().map(|a| a.0).collect();
+    let mut answered = answers.iter().filter(|a| !a.0.is_nan()).peekable();
+    let extreme = answered.peek().is_some() && answered.all(|a| a.1);
+    (combine(method, &probabilities), extreme)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_is_extreme_when_every_model_that_answered_says_so() {
+        let c = Combination::Mean;
+        assert_eq!(combine_answers(c, &[(1.0, true), (1.0, true)]), (1.0, true));
+        assert_eq!(
+            combine_answers(c, &[(1.0, true), (0.5, false)]),
+            (0.75, false)
+        );
+        assert_eq!(
+            combine_answers(c, &[(1.0, true), (f64::NAN, false)]),
+            (1.0, true)
+        );
+        assert!(!combine_answers(c, &[(f64::NAN, true)]).1);
+    }
 
     #[test]
     fn combination_skips_missing_probabilities() {

@@ -164,6 +164,13 @@ impl TrainedModel {
         self.calibration.probability(&self.score_range, raw)
     }
 
+    /// Whether a raw score is beyond everything seen in training: above the training maximum
+    /// by `margin` times the training scores' range. Such a point alerts at once.
+    pub fn is_extreme(&self, raw: f64, margin: f64) -> bool {
+        let ScoreRange { min, max } = self.score_range;
+        raw.is_finite() && max.is_finite() && raw > max + margin * (max - min).max(0.0)
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain data to JSON cannot fail: every float that JSON cannot hold is
         // encoded as text by the codec.

@@ -3,9 +3,10 @@
 //! each row is scored on its own, and the alert rule runs on the scores so far, exactly as
 //! the train, score and alert jobs would have seen them.
 
-use super::rules::{AlertRule, alert_decisions};
+use super::rules::{AlertPoint, AlertRule, alert_decisions};
 use super::{
-    Combination, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod, TrainedModel, combine,
+    Combination, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod, TrainedModel,
+    combine_answers,
 };
 
 /// One model of a batch, ready to train: its tag, detector and preprocessing.
@@ -28,6 +29,8 @@ pub struct ReplaySettings {
     /// Training rows older than this (seconds before the current row) are left out.
     pub train_max_age: i64,
     pub retrain_every: usize,
+    /// `alert_extreme_margin`: how far beyond the training maximum a raw score is extreme.
+    pub extreme_margin: Option<f64>,
 }
 
 /// One output row per input point, in input order.
@@ -51,12 +54,12 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         last = t;
     }
     // Each model's probabilities per point, then combined point by point.
-    let per_model: Vec<Vec<f64>> = s
+    let per_model: Vec<Vec<(f64, bool)>> = s
         .models
         .iter()
         .map(|plan| model_probabilities(&monotonic, plan, s))
         .collect();
-    let mut scores = Vec::with_capacity(points.len());
+    let mut scores: Vec<AlertPoint> = Vec::with_capacity(points.len());
     let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
     let mut out = Vec::with_capacity(points.len());
     let tail = s
@@ -66,8 +69,8 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         .saturating_add(s.rule.snooze_n)
         .saturating_add(1);
     for p in 0..points.len() {
-        let probabilities: Vec<f64> = per_model.iter().map(|m| m[p]).collect();
-        let score = combine(s.combination, &probabilities);
+        let answers: Vec<(f64, bool)> = per_model.iter().map(|m| m[p]).collect();
+        let (score, extreme) = combine_answers(s.combination, &answers);
         if score.is_nan() {
             out.push(ReplayRow {
                 score: 0.0,
@@ -77,7 +80,11 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
             continue;
         }
         // Like the score job, points without a score are not part of the alert series.
-        scores.push(score);
+        scores.push(AlertPoint {
+            score,
+            value: points[p].1,
+            extreme,
+        });
         alerts.push(false);
         let from = scores.len().saturating_sub(tail);
         let decided = alert_decisions(&s.rule, &scores[from..], &alerts[from..]);
@@ -97,9 +104,14 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
 }
 
 /// One model's walk forward: trained every `retrain_every` points on the feature rows before
-/// the current point, scoring each row on its own. NaN where it has no score.
-fn model_probabilities(points: &[(i64, f64)], plan: &ModelPlan, s: &ReplaySettings) -> Vec<f64> {
-    let mut out = vec![f64::NAN; points.len()];
+/// the current point, scoring each row on its own: its probability (NaN where it has no
+/// score) and whether it is extreme.
+fn model_probabilities(
+    points: &[(i64, f64)],
+    plan: &ModelPlan,
+    s: &ReplaySettings,
+) -> Vec<(f64, bool)> {
+    let mut out = vec![(f64::NAN, false); points.len()];
     let Ok(features) = plan.preprocess.apply(points) else {
         return out;
     };
@@ -121,7 +133,10 @@ fn model_probabilities(points: &[(i64, f64)], plan: &ModelPlan, s: &ReplaySettin
             let mut scorer: Box<dyn RowScorer + '_> = model.scorer();
             for i in r..end {
                 let raw = scorer.score(&features_row(&features, i));
-                out[point_of[i]] = raw.first().map_or(f64::NAN, |v| model.probability(*v));
+                out[point_of[i]] = raw.first().map_or((f64::NAN, false), |v| {
+                    let extreme = s.extreme_margin.is_some_and(|m| model.is_extreme(*v, m));
+                    (model.probability(*v), extreme)
+                });
             }
         }
         r = end;
@@ -184,12 +199,13 @@ mod tests {
                 threshold: 0.9,
                 recent_n: 1,
                 snooze_n: 3,
-                always: false,
+                ..AlertRule::default()
             },
             train_max_n: 2500,
             train_min_n: 14,
             train_max_age: 90 * 86_400,
             retrain_every: 50,
+            extreme_margin: None,
         }
     }
 

@@ -6,8 +6,37 @@
 //! scores just before it, `smooth_n` in all; one of the newest `recent_n` points alerts when
 //! its smoothed score reaches the threshold and no alert exists within the `snooze_n` points
 //! before it, nor on the point itself.
+//!
+//! Two additions of anomstack-rs:
+//! - an *extreme* point (its raw score beyond everything the model saw in training, by the
+//!   batch's `alert_extreme_margin`; decided by the score job) fires on its own score, without
+//!   waiting for smoothing, so a 500× jump alerts in the run that scores it;
+//! - a point fires only if the metric *moved* in the allowed direction by at least the noise
+//!   floor (`alert_direction`, `alert_min_abs_change`, `alert_min_rel_change`). The move is the
+//!   largest departure, among the point and the `MOVE_N - 1` points before it, of a value from
+//!   its expected value (the median of the `BASELINE_N` values before that value). Looking
+//!   back matters: window detectors keep scoring high for a few points after a spike (the
+//!   spike is still in their window), and those points must be judged by the spike, not by
+//!   their own ordinary values.
 
-use super::smoothed_scores;
+use serde::{Deserialize, Serialize};
+
+use super::{median, smoothed_scores};
+
+/// Values before a point whose median is its expected value.
+pub const BASELINE_N: usize = 24;
+/// Points, the newest included, among which a metric's move is looked for.
+pub const MOVE_N: usize = 12;
+
+/// Which moves of a metric may alert (`alert_direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+    #[default]
+    Both,
+}
 
 /// When a metric's scores make an alert.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,13 +50,109 @@ pub struct AlertRule {
     pub snooze_n: usize,
     /// Alert on the newest point whatever its score (for testing channels).
     pub always: bool,
+    /// Moves that may alert, compared with the expected value.
+    pub direction: Direction,
+    /// The value must differ from the expected value by at least this much...
+    pub min_abs_change: f64,
+    /// ...and by at least this share of the expected value's magnitude.
+    pub min_rel_change: f64,
 }
 
-/// Which of the newest `recent_n` points alert. `scores` are one metric's scores in time order
-/// and `alerted[i]` says whether point i already has an alert row. Alerts decided here snooze
-/// later points as well. Returns indices into `scores`, oldest first.
-pub fn alert_decisions(rule: &AlertRule, scores: &[f64], alerted: &[bool]) -> Vec<usize> {
-    let n = scores.len();
+impl Default for AlertRule {
+    fn default() -> Self {
+        Self {
+            smooth_n: 1,
+            threshold: 0.8,
+            recent_n: 1,
+            snooze_n: 0,
+            always: false,
+            direction: Direction::Both,
+            min_abs_change: 0.0,
+            min_rel_change: 0.0,
+        }
+    }
+}
+
+/// One scored point as the alert rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertPoint {
+    pub score: f64,
+    /// The metric's value at the point (NaN when unknown: the move checks then pass).
+    pub value: f64,
+    /// Its raw score was beyond the model's training maximum by the extreme margin.
+    pub extreme: bool,
+}
+
+impl AlertPoint {
+    pub fn scored(score: f64) -> Self {
+        Self {
+            score,
+            value: f64::NAN,
+            extreme: false,
+        }
+    }
+}
+
+/// The expected value at point `i`: the median of the up to `BASELINE_N` known values before
+/// it; none for the first point.
+pub fn expected_value(values: &[f64], i: usize) -> Option<f64> {
+    let before: Vec<f64> = values[i.saturating_sub(BASELINE_N)..i.min(values.len())]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let m = median(&before);
+    m.is_finite().then_some(m)
+}
+
+/// A metric's move at point `i`: of the newest `MOVE_N` values up to it, the one furthest from
+/// its expected value, as (value, expected). None when no value has an expectation.
+pub fn largest_move(values: &[f64], i: usize) -> Option<(f64, f64)> {
+    (i.saturating_sub(MOVE_N - 1)..=i.min(values.len().saturating_sub(1)))
+        .filter(|&j| values[j].is_finite())
+        .filter_map(|j| expected_value(values, j).map(|e| (values[j], e)))
+        .max_by(|a, b| (a.0 - a.1).abs().total_cmp(&(b.0 - b.1).abs()))
+}
+
+impl AlertRule {
+    /// Whether the move (value, expected) goes the allowed way by at least the noise floor.
+    /// No move known (no values or too few) passes: the score alone decides.
+    pub fn moved_enough(&self, moved: Option<(f64, f64)>) -> bool {
+        let Some((value, expected)) = moved else {
+            return true;
+        };
+        let change = value - expected;
+        let direction_ok = match self.direction {
+            Direction::Up => change > 0.0,
+            Direction::Down => change < 0.0,
+            Direction::Both => true,
+        };
+        direction_ok
+            && change.abs() >= self.min_abs_change
+            && change.abs() >= self.min_rel_change * expected.abs()
+    }
+
+    /// Which points fire before snoozing: a smoothed score at the threshold, or an extreme
+    /// point at the threshold on its own score; either way only if the value moved enough.
+    pub fn fires(&self, points: &[AlertPoint]) -> Vec<bool> {
+        let scores: Vec<f64> = points.iter().map(|p| p.score).collect();
+        let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+        let smoothed = smoothed_scores(&scores, self.smooth_n);
+        (0..points.len())
+            .map(|i| {
+                let high = smoothed[i] >= self.threshold
+                    || (points[i].extreme && points[i].score >= self.threshold);
+                high && self.moved_enough(largest_move(&values, i))
+            })
+            .collect()
+    }
+}
+
+/// Which of the newest `recent_n` points alert. `points` are one metric's scored points in
+/// time order and `alerted[i]` says whether point i already has an alert row. Alerts decided
+/// here snooze later points as well. Returns indices into `points`, oldest first.
+pub fn alert_decisions(rule: &AlertRule, points: &[AlertPoint], alerted: &[bool]) -> Vec<usize> {
+    let n = points.len();
     if n == 0 {
         return Vec::new();
     }
@@ -39,9 +164,7 @@ pub fn alert_decisions(rule: &AlertRule, scores: &[f64], alerted: &[bool]) -> Ve
             vec![n - 1]
         };
     }
-    let smoothed = smoothed_scores(scores, rule.smooth_n);
-    let fires: Vec<bool> = smoothed.iter().map(|s| *s >= rule.threshold).collect();
-    snoozed_decisions(&fires, alerted, rule.recent_n, rule.snooze_n)
+    snoozed_decisions(&rule.fires(points), alerted, rule.recent_n, rule.snooze_n)
 }
 
 /// The snooze shared by every alert kind: of the newest `recent_n` points that fire, those
@@ -138,10 +261,13 @@ mod tests {
         AlertRule {
             smooth_n: 3,
             threshold: 0.8,
-            recent_n: 1,
             snooze_n: 3,
-            always: false,
+            ..AlertRule::default()
         }
+    }
+
+    fn scored(scores: &[f64]) -> Vec<AlertPoint> {
+        scores.iter().map(|s| AlertPoint::scored(*s)).collect()
     }
 
     #[test]
@@ -158,10 +284,10 @@ mod tests {
     #[test]
     fn the_newest_point_is_smoothed_before_the_threshold() {
         // A single high score among low ones does not alert (the original's quirk alerted).
-        assert!(alert_decisions(&rule(), &[0.1, 0.1, 0.1, 0.95], &[false; 4]).is_empty());
+        assert!(alert_decisions(&rule(), &scored(&[0.1, 0.1, 0.1, 0.95]), &[false; 4]).is_empty());
         // Three high scores in a row do.
         assert_eq!(
-            alert_decisions(&rule(), &[0.1, 0.9, 0.9, 0.9], &[false; 4]),
+            alert_decisions(&rule(), &scored(&[0.1, 0.9, 0.9, 0.9]), &[false; 4]),
             vec![3]
         );
     }
@@ -172,15 +298,18 @@ mod tests {
         // An alert two points ago snoozes the newest point.
         let mut alerted = [false; 6];
         alerted[3] = true;
-        assert!(alert_decisions(&rule(), &scores, &alerted).is_empty());
+        assert!(alert_decisions(&rule(), &scored(&scores), &alerted).is_empty());
         // Four points ago it no longer does.
         let mut alerted = [false; 6];
         alerted[1] = true;
-        assert_eq!(alert_decisions(&rule(), &scores, &alerted), vec![5]);
+        assert_eq!(
+            alert_decisions(&rule(), &scored(&scores), &alerted),
+            vec![5]
+        );
         // The same point never alerts twice.
         let mut alerted = [false; 6];
         alerted[5] = true;
-        assert!(alert_decisions(&rule(), &scores, &alerted).is_empty());
+        assert!(alert_decisions(&rule(), &scored(&scores), &alerted).is_empty());
     }
 
     #[test]
@@ -190,7 +319,10 @@ mod tests {
             smooth_n: 1,
             ..rule()
         };
-        assert_eq!(alert_decisions(&r, &[0.9; 5], &[false; 5]), vec![0, 4]);
+        assert_eq!(
+            alert_decisions(&r, &scored(&[0.9; 5]), &[false; 5]),
+            vec![0, 4]
+        );
     }
 
     #[test]
@@ -230,6 +362,83 @@ mod tests {
             always: true,
             ..rule()
         };
-        assert_eq!(alert_decisions(&r, &[0.0, 0.0], &[false; 2]), vec![1]);
+        assert_eq!(
+            alert_decisions(&r, &scored(&[0.0, 0.0]), &[false; 2]),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn an_extreme_point_fires_on_its_own_score() {
+        let mut points = scored(&[0.1, 0.1, 0.1, 1.0]);
+        // Smoothed over three points, 0.4: not enough.
+        assert!(alert_decisions(&rule(), &points, &[false; 4]).is_empty());
+        points[3].extreme = true;
+        assert_eq!(alert_decisions(&rule(), &points, &[false; 4]), vec![3]);
+        // Extreme but scored below the threshold (another model disagrees): no.
+        points[3].score = 0.5;
+        assert!(alert_decisions(&rule(), &points, &[false; 4]).is_empty());
+    }
+
+    #[test]
+    fn moves_against_the_direction_or_under_the_floor_do_not_alert() {
+        let values = [10.0, 11.0, 10.0, 12.0, 10.0];
+        let points = |last: f64| -> Vec<AlertPoint> {
+            values
+                .iter()
+                .chain([last].iter())
+                .map(|v| AlertPoint {
+                    score: 1.0,
+                    value: *v,
+                    extreme: false,
+                })
+                .collect()
+        };
+        let r = |direction, min_abs_change, min_rel_change| AlertRule {
+            smooth_n: 1,
+            recent_n: 1,
+            direction,
+            min_abs_change,
+            min_rel_change,
+            ..AlertRule::default()
+        };
+        // Expected value: the median of the values before, 10.
+        assert_eq!(
+            expected_value(&[10.0, 11.0, 10.0, 12.0, 10.0, 3.0], 5),
+            Some(10.0)
+        );
+        assert_eq!(expected_value(&[3.0], 0), None);
+        let alerts = |rule: AlertRule, last| alert_decisions(&rule, &points(last), &[false; 6]);
+        assert_eq!(alerts(r(Direction::Up, 0.0, 0.0), 20.0), vec![5]);
+        assert!(alerts(r(Direction::Up, 0.0, 0.0), 2.0).is_empty());
+        assert_eq!(alerts(r(Direction::Down, 0.0, 0.0), 2.0), vec![5]);
+        assert!(alerts(r(Direction::Down, 0.0, 0.0), 20.0).is_empty());
+        assert_eq!(alerts(r(Direction::Both, 0.0, 0.0), 2.0), vec![5]);
+        // A floor of 5 in absolute terms: 14 is 4 away, 16 is 6 away.
+        assert!(alerts(r(Direction::Both, 5.0, 0.0), 14.0).is_empty());
+        assert_eq!(alerts(r(Direction::Both, 5.0, 0.0), 16.0), vec![5]);
+        // A floor of 50 % of the expected value: 14 is 40 % away, 16 is 60 %.
+        assert!(alerts(r(Direction::Both, 0.0, 0.5), 14.0).is_empty());
+        assert_eq!(alerts(r(Direction::Both, 0.0, 0.5), 16.0), vec![5]);
+        // The move is looked for among the newest points: a normal value just after a drop is
+        // judged by the drop.
+        let after_drop: Vec<AlertPoint> = [10.0, 11.0, 10.0, 12.0, 10.0, 0.0, 10.5]
+            .iter()
+            .map(|v| AlertPoint {
+                score: 1.0,
+                value: *v,
+                extreme: false,
+            })
+            .collect();
+        assert_eq!(
+            largest_move(&[10.0, 11.0, 10.0, 12.0, 10.0, 0.0, 10.5], 6),
+            Some((0.0, 10.0))
+        );
+        assert!(alert_decisions(&r(Direction::Up, 0.0, 0.0), &after_drop, &[false; 7]).is_empty());
+        // The first point has no expectation; the score alone decides.
+        assert_eq!(
+            alert_decisions(&r(Direction::Up, 100.0, 1.0), &points(0.0)[..1], &[false]),
+            vec![0]
+        );
     }
 }

@@ -4,6 +4,12 @@
 
 use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows};
 use crate::config::Batch;
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+
+use super::score::{is_extreme, score_metadata};
+use crate::detect::AlertPoint;
 use crate::detect::rules::alert_decisions;
 use crate::detect::smoothed_scores;
 use crate::store::{MetricRow, MetricType};
@@ -12,14 +18,27 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let mut report = JobReport::default();
     let rows = read_rows(ctx, batch, "alert_sql", &spec.alert_sql, &mut report).await?;
-    let rule = batch.alert;
     let mut new_alerts = Vec::new();
     for (metric, rows) in by_metric(rows) {
+        let rule = spec.alert_rule_for(&metric);
         let scores: Vec<&MetricRow> = rows
             .iter()
             .filter(|r| r.metric_type == MetricType::Score)
             .collect();
-        let values: Vec<f64> = scores.iter().map(|r| r.value).collect();
+        let value_at: BTreeMap<NaiveDateTime, f64> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Metric)
+            .map(|r| (r.timestamp, r.value))
+            .collect();
+        let points: Vec<AlertPoint> = scores
+            .iter()
+            .map(|s| AlertPoint {
+                score: s.value,
+                value: value_at.get(&s.timestamp).copied().unwrap_or(f64::NAN),
+                extreme: is_extreme(&s.metadata),
+            })
+            .collect();
+        let values: Vec<f64> = points.iter().map(|p| p.score).collect();
         let alerted: Vec<bool> = scores
             .iter()
             .map(|s| {
@@ -27,7 +46,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                     .any(|r| r.metric_type == MetricType::Alert && r.timestamp == s.timestamp)
             })
             .collect();
-        let decided = alert_decisions(&rule, &values, &alerted);
+        let decided = alert_decisions(&rule, &points, &alerted);
         let smoothed = smoothed_scores(&values, rule.smooth_n);
         if decided.is_empty() {
             let recovered = resolved(&smoothed, &alerted, rule.threshold, spec.alert_resolve_n);
@@ -58,24 +77,27 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         }
         for i in decided {
             let at = scores[i].timestamp;
-            let value = rows
-                .iter()
-                .find(|r| r.metric_type == MetricType::Metric && r.timestamp == at)
-                .map(|r| r.value);
+            let value = value_at.get(&at).copied();
+            // An extreme point alerted on its own score, not the smoothed one.
+            let extreme = points[i].extreme && smoothed[i] < rule.threshold;
             new_alerts.push(MetricRow {
                 timestamp: at,
                 batch: batch.name().to_owned(),
                 name: metric.clone(),
                 metric_type: MetricType::Alert,
                 value: 1.0,
-                metadata: String::new(),
+                metadata: score_metadata(extreme),
             });
             report.notices.push(Notice {
                 metric: metric.clone(),
                 event: Event::Anomaly {
                     at,
                     value,
-                    score: smoothed[i],
+                    score: if extreme {
+                        points[i].score
+                    } else {
+                        smoothed[i]
+                    },
                     threshold: rule.threshold,
                 },
             });

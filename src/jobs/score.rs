@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 
 use super::{JobCtx, JobError, JobReport, by_metric, model_store, read_rows, round_to};
 use crate::config::Batch;
-use crate::detect::{FeatureCache, combine};
+use crate::detect::{FeatureCache, combine_answers};
 use crate::model_store::ModelLoadError;
 use crate::store::{MetricRow, MetricType};
 
@@ -61,26 +61,28 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             continue;
         }
         // Each model scores with the preprocessing it was trained with.
-        let mut per_ts: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        let mut per_ts: BTreeMap<i64, Vec<(f64, bool)>> = BTreeMap::new();
         let mut cache = FeatureCache::new(&points);
         for model in &models {
             let Ok(features) = cache.get(&model.preprocess) else {
                 continue;
             };
-            for (t, p) in features
-                .timestamps
-                .iter()
-                .zip(model.probabilities(features))
-            {
-                per_ts.entry(*t).or_default().push(p);
+            for (t, raw) in features.timestamps.iter().zip(model.raw_scores(features)) {
+                let extreme = spec
+                    .alert_extreme_margin
+                    .is_some_and(|m| model.is_extreme(raw, m));
+                per_ts
+                    .entry(*t)
+                    .or_default()
+                    .push((model.probability(raw), extreme));
             }
         }
-        for (t, probabilities) in per_ts {
+        for (t, answers) in per_ts {
             let ts = to_naive(t);
             if scored.contains(&ts) {
                 continue;
             }
-            let score = combine(spec.combination(), &probabilities);
+            let (score, extreme) = combine_answers(spec.combination(), &answers);
             if score.is_nan() {
                 continue;
             }
@@ -90,7 +92,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 name: metric.clone(),
                 metric_type: MetricType::Score,
                 value: round_to(score, spec.score_metric_rounding),
-                metadata: String::new(),
+                metadata: score_metadata(extreme),
             });
         }
     }
@@ -118,6 +120,24 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         });
     }
     Ok(report)
+}
+
+/// A score row's metadata: `{"extreme":true}` for a point beyond everything its models saw in
+/// training (the alert job alerts on it at once), empty otherwise.
+pub(crate) fn score_metadata(extreme: bool) -> String {
+    if extreme {
+        r#"{"extreme":true}"#.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether a score row's metadata marks it extreme.
+pub(crate) fn is_extreme(metadata: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|v| v.get("extreme").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
 }
 
 fn to_naive(t: i64) -> NaiveDateTime {

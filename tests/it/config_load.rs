@@ -1076,3 +1076,50 @@ fn batch_and_tag_names_over_the_name_limit_are_errors() {
         "{all}"
     );
 }
+
+#[test]
+fn alert_direction_and_noise_floors_are_checked_per_batch_and_per_metric() {
+    let dir = MetricsDir::new();
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nalert_direction: sideways\n",
+    );
+    let lines = dir.load_err(&[]);
+    let error = only_error(&lines);
+    assert!(
+        error.starts_with(&format!("{}: ", path.display())),
+        "{error}"
+    );
+    assert!(
+        error.contains("alert_direction") && error.contains("sideways") && error.contains("up"),
+        "{error}"
+    );
+    let path = dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nmetric_alert_settings:\n  m: {alert_min_rel_change: -1}\n",
+    );
+    let lines = dir.load_err(&[]);
+    assert_eq!(
+        only_error(&lines),
+        format!(
+            "{}: key `metric_alert_settings`: `m`: alert_min_rel_change must be at least 0, got -1",
+            path.display()
+        )
+    );
+    dir.write(
+        "a.yaml",
+        "metric_batch: a\ningest_sql: SELECT 1\nmetric_alert_settings:\n  m: {alert_direction: up, stale_after_n: 6}\n",
+    );
+    let config = dir.load_ok(&[("ANOMSTACK__A__ALERT_MIN_ABS_CHANGE", "2.5")]);
+    let spec = &config.batch("a").unwrap().spec;
+    let own = spec.alert_rule_for("m");
+    let other = spec.alert_rule_for("n");
+    assert_eq!(own.direction, anomstack::detect::Direction::Up);
+    assert_eq!(other.direction, anomstack::detect::Direction::Both);
+    assert_eq!((own.min_abs_change, other.min_abs_change), (2.5, 2.5));
+    assert_eq!(other.min_rel_change, 0.02);
+    assert_eq!(
+        (spec.stale_after_n_for("m"), spec.stale_after_n_for("n")),
+        (6, 3)
+    );
+}

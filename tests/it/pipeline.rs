@@ -258,6 +258,111 @@ async fn pipeline_on(location: impl Fn(&MetricsDir) -> DatabaseLocation) {
     assert_eq!(count(&store, "SELECT count(*) FROM metrics").await, 0);
 }
 
+/// The issue's case: three noisy metrics (10 to 20) with a day of history on the shipped
+/// alert rule (smoothing 2), then live ingest → score → alert steps. A 500× jump alerts on
+/// its own timestamp in the run that scores it, once; a drop on a metric that only alerts
+/// upwards does not alert, the same drop on one that alerts both ways does.
+#[tokio::test]
+async fn an_extreme_point_alerts_at_once_and_direction_is_respected() {
+    let dir = MetricsDir::new();
+    let models = dir.tmp.path().join("models");
+    dir.write(
+        "hold.yaml",
+        &format!(
+            r#"metric_batch: hold
+ingest_sql: >
+  SELECT ts AS metric_timestamp, name AS metric_name, value AS metric_value FROM src
+  WHERE ts <= {{{{ run_ts | sql_quote }}}} AND ts > datetime({{{{ run_ts | sql_quote }}}}, '-5 minutes')
+metric_alert_settings:
+  hold_m2: {{alert_direction: up}}
+model_path: local://{}
+"#,
+            models.display()
+        ),
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("hold").unwrap();
+    assert_eq!(batch.spec.alert_smooth_n, 2, "the shipped smoothing");
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    store
+        .execute("CREATE TABLE src (ts TEXT, name TEXT, value REAL)", "test")
+        .await
+        .unwrap();
+    let wide = |i: i64| 10.0 + (noise(i) - 10.0) * 10.0;
+    let names = ["hold_m1", "hold_m2", "hold_m3"];
+    for i in 0..288 {
+        for (k, name) in names.iter().enumerate() {
+            put(&store, i, name, wide(i * 3 + k as i64)).await;
+        }
+    }
+    let ctx = |i: i64| JobCtx::new(store.clone(), config.templates.clone(), t(i));
+    let times: Vec<_> = (0..288).map(t).collect();
+    jobs::backfill(&ctx(287), batch, &times, Trigger::Backfill, &|_| {})
+        .await
+        .unwrap();
+    let live = |i: i64| t(i).format("%Y-%m-%d %H:%M:%S").to_string();
+    let alerts_since = |name: &'static str, from: i64| {
+        let store = store.clone();
+        async move {
+            rows_of(&store, MetricType::Alert, name)
+                .await
+                .into_iter()
+                .filter(|a| a.0 >= live(from))
+                .collect::<Vec<_>>()
+        }
+    };
+    for i in 288..292 {
+        let spike = i == 288;
+        put(
+            &store,
+            i,
+            "hold_m1",
+            if spike { 5000.0 } else { wide(i * 3) },
+        )
+        .await;
+        put(
+            &store,
+            i,
+            "hold_m2",
+            if spike { -5000.0 } else { wide(i * 3 + 1) },
+        )
+        .await;
+        put(
+            &store,
+            i,
+            "hold_m3",
+            if spike { -5000.0 } else { wide(i * 3 + 2) },
+        )
+        .await;
+        for job in [BatchJob::Ingest, BatchJob::Score, BatchJob::Alert] {
+            jobs::run_recorded(&ctx(i), batch, job, Trigger::Schedule)
+                .await
+                .unwrap();
+        }
+        if spike {
+            // Alerted in the very run that scored the spike.
+            let m1 = alerts_since("hold_m1", 288).await;
+            assert_eq!(m1.len(), 1, "{m1:?}");
+            assert_eq!(m1[0].0, live(288));
+            assert_eq!(m1[0].2, r#"{"extreme":true}"#);
+            let score = rows_of(&store, MetricType::Score, "hold_m1").await;
+            let spike_score = score.iter().find(|s| s.0 == live(288)).unwrap();
+            assert_eq!(spike_score.1, 1.0);
+            assert_eq!(spike_score.2, r#"{"extreme":true}"#);
+        }
+    }
+    // Once, and only where the direction allows.
+    assert_eq!(alerts_since("hold_m1", 288).await.len(), 1);
+    assert_eq!(alerts_since("hold_m2", 288).await, vec![]);
+    let m3 = alerts_since("hold_m3", 288).await;
+    assert_eq!(m3.len(), 1, "{m3:?}");
+    assert_eq!(m3[0].0, live(288));
+}
+
 #[tokio::test]
 async fn a_metric_without_a_model_is_skipped_not_failed_and_a_failing_job_is_recorded() {
     let dir = MetricsDir::new();
