@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 
 use super::score::{is_extreme, score_metadata};
+use super::stale;
 use crate::detect::AlertPoint;
 use crate::detect::rules::alert_decisions;
 use crate::detect::smoothed_scores;
@@ -116,6 +117,9 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     } else {
         format!("{} alert(s)", written.written)
     });
+    if !ctx.history {
+        stale::check_metrics(ctx, batch, &mut report).await?;
+    }
     Ok(report)
 }
 

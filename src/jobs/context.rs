@@ -171,6 +171,9 @@ pub struct JobCtx {
     pub llm: Option<Arc<LlmClient>>,
     /// The `db` engines and object stores batches use.
     pub connectors: Connectors,
+    /// A run at a past time, filling in history (a backfill or seed): freshness, which is
+    /// about now, is not judged.
+    pub history: bool,
 }
 
 impl JobCtx {
@@ -185,6 +188,7 @@ impl JobCtx {
             delivery: Delivery::default(),
             llm: services.llm.clone(),
             connectors: services.connectors.clone(),
+            history: false,
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
+use super::stale;
 use super::{Event, JobCtx, JobError, JobReport, Notice};
 use crate::config::{Batch, ThresholdBounds};
 use crate::detect::rules::{snoozed_decisions, threshold_breach};
@@ -98,7 +99,19 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     report
         .log
         .extend(fetched.log.iter().map(|l| format!("stderr: {l}")));
-    store_rows(ctx, batch, fetched.rows, report).await
+    let read = fetched.rows.len();
+    // No rows is not a failure of the run: whether it is news is the freshness check's call.
+    let mut report = if read == 0 {
+        report.note("ingest returned no rows");
+        report
+    } else {
+        store_rows(ctx, batch, fetched.rows, report).await?
+    };
+    if !ctx.history {
+        stale::check_batch(ctx, batch, read, &mut report).await?;
+        stale::check_metrics(ctx, batch, &mut report).await?;
+    }
+    Ok(report)
 }
 
 /// [`normalize`] with `batch`'s rounding and thresholds.
@@ -122,7 +135,9 @@ pub async fn push(
     let mut report = JobReport::default();
     let read = normalized.rows.len() + normalized.rejected.len();
     report.note(format!("{read} row(s) pushed through the API"));
-    store_normalized(ctx, batch, read, normalized, report).await
+    let mut report = store_normalized(ctx, batch, read, normalized, report).await?;
+    stale::check_metrics(ctx, batch, &mut report).await?;
+    Ok(report)
 }
 
 /// Normalises, stores and checks thresholds for rows a source gave.

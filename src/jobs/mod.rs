@@ -13,6 +13,7 @@ mod ingest;
 mod llmalert;
 mod plot;
 mod score;
+mod stale;
 mod summary;
 mod train;
 

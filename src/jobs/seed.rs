@@ -84,7 +84,10 @@ pub async fn backfill(
     }
     let mut total = JobReport::default();
     for (i, at) in times.iter().enumerate() {
-        let step = ctx.at(*at);
+        let step = JobCtx {
+            history: true,
+            ..ctx.at(*at)
+        };
         // One recorded run per step, so the run history shows what a backfill stored.
         let report = run_recorded(&step, batch, BatchJob::Ingest, trigger).await?;
         total.rows_read += report.rows_read;

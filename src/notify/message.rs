@@ -49,6 +49,19 @@ impl Notice {
                 bound_name(*upper),
                 title_time(*at)
             ),
+            Event::Stale { last_seen, .. } => format!(
+                "⏳ [{metric}] has no new data since {} ⏳",
+                title_time(*last_seen)
+            ),
+            Event::NoRows { at } => {
+                format!("⏳ ingest returned no rows ({}) ⏳", title_time(*at))
+            }
+            Event::Fresh { at, .. } if metric.is_empty() => {
+                format!("✅ ingest returns rows again ({}) ✅", title_time(*at))
+            }
+            Event::Fresh { at, .. } => {
+                format!("✅ [{metric}] has new data again ({}) ✅", title_time(*at))
+            }
             Event::Summary { .. } => "Anomstack Summary".to_owned(),
         }
     }
@@ -96,6 +109,21 @@ impl Notice {
                 if *upper { "above" } else { "below" },
                 bound_name(*upper)
             ),
+            Event::Stale {
+                interval_seconds,
+                missing,
+                ..
+            } => format!(
+                "nothing arrived for {missing} of its usual intervals ({}); it is stale",
+                interval_text(*interval_seconds)
+            ),
+            Event::NoRows { .. } => {
+                "the batch's ingest returned no rows, where it usually returns some".to_owned()
+            }
+            Event::Fresh { stale_since, .. } => format!(
+                "data is arriving again after being stale since {}",
+                title_time(*stale_since)
+            ),
             Event::Summary { busiest, .. } => {
                 if busiest.is_empty() {
                     return "No alerts over the period.".to_owned();
@@ -107,6 +135,16 @@ impl Notice {
                 lines.join("\n")
             }
         }
+    }
+}
+
+/// An interval in the largest unit that divides it: `5 min`, `1 h`, `1 d`, `90 s`.
+fn interval_text(seconds: i64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 

@@ -48,6 +48,19 @@ pub enum Event {
         upper: bool,
         bound: f64,
     },
+    /// Nothing arrived for the metric since `last_seen`: `missing` of its usual intervals.
+    Stale {
+        last_seen: NaiveDateTime,
+        interval_seconds: i64,
+        missing: u64,
+    },
+    /// The batch's ingest at `at` returned no rows, where it usually returns some.
+    NoRows { at: NaiveDateTime },
+    /// Data arrived again (newest at `at`) after being stale since `stale_since`.
+    Fresh {
+        at: NaiveDateTime,
+        stale_since: NaiveDateTime,
+    },
     /// The daily summary: the metrics with most alerts (count, batch, metric), and the table
     /// of every metric.
     Summary {
@@ -66,6 +79,8 @@ impl Notice {
             Event::Change { .. } => "change",
             Event::Llm { .. } => "llm",
             Event::Threshold { .. } => "threshold",
+            Event::Stale { .. } | Event::NoRows { .. } => "stale",
+            Event::Fresh { .. } => "stale_resolved",
             Event::Summary { .. } => "summary",
         }
     }

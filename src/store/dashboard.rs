@@ -31,6 +31,9 @@ pub struct MetricStats {
     pub anomalous_now: bool,
     /// Flags of each kind in the window.
     pub kinds: KindCounts,
+    /// Whether the freshness check found it stale (nothing arrived for `stale_after_n` of
+    /// its usual intervals) and it has not come back since.
+    pub stale: bool,
 }
 
 impl MetricStats {
@@ -115,6 +118,8 @@ pub struct BatchSummary {
     /// Metrics whose newest point is an anomaly.
     pub anomalous_now: usize,
     pub kinds: KindCounts,
+    /// Metrics that are stale.
+    pub stale: usize,
 }
 
 impl BatchSummary {
@@ -130,6 +135,7 @@ impl BatchSummary {
             kinds: stats
                 .iter()
                 .fold(KindCounts::default(), |acc, s| acc.add(s.kinds)),
+            stale: stats.iter().filter(|s| s.stale).count(),
         }
     }
 }
@@ -265,7 +271,10 @@ impl Store {
                   AND k.metric_timestamp >= since AND k.metric_value > 0),
                EXISTS (SELECT 1 FROM {table} AS k
                 WHERE k.metric_batch = ?1 AND k.metric_type IN ({flags}) AND k.metric_name = n
-                  AND k.metric_timestamp = latest AND k.metric_value > 0)
+                  AND k.metric_timestamp = latest AND k.metric_value > 0),
+               (SELECT k.metric_value FROM {table} AS k
+                WHERE k.metric_batch = ?1 AND k.metric_type = 'stale' AND k.metric_name = n
+                ORDER BY k.metric_timestamp DESC LIMIT 1)
              FROM cut WHERE latest >= ?2 ORDER BY n",
             flags = kinds_sql(&ANOMALY_KINDS),
             points = kind("metric", "count(*)"),
@@ -284,7 +293,7 @@ impl Store {
             .context(&context)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(&context)? {
-            let values = columns(&row, 10, &context)?;
+            let values = columns(&row, 11, &context)?;
             let (Some(name), Some(latest)) = (
                 text(values[0].clone()),
                 text(values[1].clone()).as_deref().and_then(parse_lenient),
@@ -304,6 +313,7 @@ impl Store {
                     change: count(&values[6]),
                     threshold: count(&values[7]),
                 },
+                stale: real(&values[10]).is_some_and(|v| v > 0.0),
             });
         }
         Ok(out)

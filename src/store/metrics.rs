@@ -25,10 +25,13 @@ pub enum MetricType {
     TholdAlert,
     ThumbsUp,
     ThumbsDown,
+    /// A freshness state: 1 when the metric (or, named "", the batch) went stale, 0 when its
+    /// data came back.
+    Stale,
 }
 
 impl MetricType {
-    pub const ALL: [MetricType; 8] = [
+    pub const ALL: [MetricType; 9] = [
         MetricType::Metric,
         MetricType::Score,
         MetricType::Alert,
@@ -37,6 +40,7 @@ impl MetricType {
         MetricType::TholdAlert,
         MetricType::ThumbsUp,
         MetricType::ThumbsDown,
+        MetricType::Stale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,7 @@ impl MetricType {
             MetricType::TholdAlert => "tholdalert",
             MetricType::ThumbsUp => "thumbsup",
             MetricType::ThumbsDown => "thumbsdown",
+            MetricType::Stale => "stale",
         }
     }
 }

@@ -68,6 +68,7 @@ async fn batches(
             "avg_score": summary.avg_score,
             "anomalies": summary.anomalies,
             "anomalous_now": summary.anomalous_now,
+            "stale": summary.stale,
             "kinds": kinds_json(&summary.kinds),
             "ingest_cron_schedule": spec.ingest_cron_schedule.as_str(),
         }));
@@ -98,6 +99,7 @@ async fn metrics(
                     "anomaly_rate": s.anomaly_rate(),
                     "anomalies": s.anomalies,
                     "anomalous_now": s.anomalous_now,
+                    "stale": s.stale,
                     "kinds": kinds_json(&s.kinds),
                 })
             })
@@ -305,6 +307,7 @@ pub fn openapi_document() -> Value {
                 "avg_score": {"type": ["number", "null"]},
                 "anomalies": {"type": "integer", "description": "Flagged points (any kind) in the window"},
                 "anomalous_now": {"type": "integer", "description": "Metrics whose newest point is flagged"},
+                "stale": {"type": "integer", "description": "Metrics without new data for stale_after_n of their usual intervals"},
                 "kinds": {"$ref": "#/components/schemas/Kinds"},
                 "ingest_cron_schedule": {"type": "string"}}},
             "Kinds": {"type": "object", "description": "Points flagged by each kind; one point can be flagged by several",
@@ -315,6 +318,7 @@ pub fn openapi_document() -> Value {
                 "points": {"type": "integer"}, "avg_score": {"type": ["number", "null"]},
                 "anomalies": {"type": "integer", "description": "Flagged points (any kind) in the window"},
                 "anomalous_now": {"type": "boolean", "description": "Whether the newest point is flagged"},
+                "stale": {"type": "boolean", "description": "No new data for stale_after_n of its usual intervals"},
                 "anomaly_rate": {"type": "number", "description": "anomalies / points"},
                 "kinds": {"$ref": "#/components/schemas/Kinds"}}},
             "Point": {"type": "object", "properties": {

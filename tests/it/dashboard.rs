@@ -1113,3 +1113,46 @@ async fn the_dashboard_reads_the_same_from_a_libsql_server_and_a_replica() {
         conn.execute("DELETE FROM metrics", ()).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn stale_metrics_are_marked_on_the_batch_the_home_page_and_the_api() {
+    let site = site(false).await;
+    // What the freshness check records: m05 went stale, m06 went stale and came back.
+    let now = Utc::now().naive_utc();
+    let state = |name: &str, at: NaiveDateTime, value: f64| MetricRow {
+        timestamp: at,
+        batch: "web".into(),
+        name: name.into(),
+        metric_type: MetricType::Stale,
+        value,
+        metadata: String::new(),
+    };
+    site.store
+        .upsert_metrics(
+            "metrics",
+            &[
+                state("m05", now, 1.0),
+                state("m06", now - Duration::minutes(10), 1.0),
+                state("m06", now, 0.0),
+            ],
+        )
+        .await
+        .unwrap();
+    let batch = get(&site.state, "/batch/web").await;
+    assert!(
+        batch.body.contains(">1 stale: m05</span>"),
+        "{}",
+        batch.body
+    );
+    let home = get(&site.state, "/").await;
+    assert!(
+        home.body.contains("1 metric(s) without new data"),
+        "{}",
+        home.body
+    );
+    let (_, batches) = json(&site.state, "/api/v1/batches").await;
+    assert_eq!(named(&batches, "web")["stale"], 1);
+    let (_, metrics) = json(&site.state, "/api/v1/batches/web/metrics").await;
+    assert_eq!(named(&metrics, "m05")["stale"], true);
+    assert_eq!(named(&metrics, "m06")["stale"], false);
+}

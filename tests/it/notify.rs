@@ -104,13 +104,15 @@ struct Site {
 }
 
 /// Batch `n` with metrics `m1` (tagged priority p1), `m2` and `m3`: 60 five-minute points up
-/// to now, each with a newest score of 0.95, so the alert job alerts on all three.
+/// to an hour ago, each with a newest score of 0.95, so the alert job alerts on all three.
 async fn site(extra_yaml: &str) -> Site {
     let dir = MetricsDir::new();
     dir.write(
         "n.yaml",
         &format!(
-            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{extra_yaml}"
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{}{extra_yaml}",
+            // The points end an hour ago: stale, unless a test is about that.
+            if extra_yaml.contains("stale_after_n") { "" } else { "stale_after_n: 0\n" }
         ),
     );
     let store = Store::open(&DatabaseLocation::Local {
@@ -1076,4 +1078,182 @@ async fn slack_without_file_rights_still_gets_the_text() {
     assert_eq!(posts.len(), 3);
     assert_eq!(posts[0].field("channel").as_deref(), Some("C000ALERTS1"));
     assert!(posts[0].field("text").unwrap().starts_with("*🔥 [m"));
+}
+
+/// Bodies of the webhook calls so far whose `kind` is `kind`.
+fn of_kind(calls: &[Recorded], kind: &str) -> Vec<Value> {
+    calls
+        .iter()
+        .map(|c| serde_json::from_str::<Value>(&c.text()).unwrap())
+        .filter(|b| b["kind"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_that_stops_is_told_stale_once_and_back_to_normal_once() {
+    // Five-minute metrics whose newest point is an hour old: twelve intervals, stale after 3.
+    let site = site("alert_methods: webhook\nstale_after_n: 3\n").await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = || ChannelSettings {
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        ..ChannelSettings::default()
+    };
+    // m3 is silenced: its stale alert is kept but not sent.
+    let now = Utc::now().naive_utc();
+    site.store
+        .create_silence(&NewSilence {
+            batch: "n".into(),
+            metric: "m3".into(),
+            comment: "maintenance".into(),
+            created_by: "ops".into(),
+            starts_at: now,
+            ends_at: now + Span::hours(1),
+            ..NewSilence::default()
+        })
+        .await
+        .unwrap();
+    let log = alert(&site, channels()).await;
+    let stale = of_kind(&hook.all(), "stale");
+    assert_eq!(stale.len(), 2, "{log}");
+    let title = stale[0]["title"].as_str().unwrap();
+    assert!(title.contains("[m1] has no new data since"), "{title}");
+    assert!(
+        stale[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("of its usual intervals (5 min)"),
+        "{}",
+        stale[0]
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM notifications WHERE metric = 'm3' AND kind = 'stale' AND status = 'silenced'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'stale' AND metric_value = 1"
+        )
+        .await,
+        3
+    );
+    // Checked again (the next alert run, or an ingest): told once.
+    alert(&site, channels()).await;
+    assert_eq!(of_kind(&hook.all(), "stale").len(), 2);
+
+    // m1 arrives again: back to normal, once; the others stay stale, untold.
+    let fresh = Utc::now().naive_utc() - Span::seconds(5);
+    site.store
+        .upsert_metrics(
+            "metrics",
+            &[MetricRow {
+                timestamp: fresh,
+                batch: "n".into(),
+                name: "m1".into(),
+                metric_type: MetricType::Metric,
+                value: 12.0,
+                metadata: String::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    let log = alert(&site, channels()).await;
+    let back = of_kind(&hook.all(), "stale_resolved");
+    assert_eq!(back.len(), 1, "{log}");
+    assert!(
+        back[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("[m1] has new data again"),
+        "{}",
+        back[0]
+    );
+    alert(&site, channels()).await;
+    assert_eq!(of_kind(&hook.all(), "stale_resolved").len(), 1);
+    assert_eq!(of_kind(&hook.all(), "stale").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_without_rows_for_a_batch_that_usually_has_some_is_a_stale_batch() {
+    let dir = MetricsDir::new();
+    dir.write(
+        "b.yaml",
+        "metric_batch: b\nalert_methods: webhook\ningest_sql: SELECT ts AS metric_timestamp, 'm' AS metric_name, v AS metric_value FROM src\n",
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("b").unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    store
+        .execute("CREATE TABLE src (ts TEXT, v REAL)", "test")
+        .await
+        .unwrap();
+    let (base, hook) = webhook_receiver(&[]).await;
+    let ctx = JobCtx {
+        notifier: Some(Arc::new(
+            Notifier::new(ChannelSettings {
+                webhook: Some(webhook_settings(&format!("{base}/hook"))),
+                ..ChannelSettings::default()
+            })
+            .unwrap(),
+        )),
+        ..JobCtx::new(store.clone(), config.templates.clone(), Utc::now())
+    };
+    let ingest = |rows: bool| {
+        let (store, ctx) = (store.clone(), ctx.clone());
+        async move {
+            store.execute("DELETE FROM src", "test").await.unwrap();
+            if rows {
+                let ts = Utc::now().format("%Y-%m-%d %H:%M:%S");
+                store
+                    .execute(&format!("INSERT INTO src VALUES ('{ts}', 1.0)"), "test")
+                    .await
+                    .unwrap();
+            }
+            jobs::run_recorded(&ctx, batch, BatchJob::Ingest, Trigger::Schedule)
+                .await
+                .unwrap()
+        }
+    };
+    // An empty ingest of a new batch is no news.
+    ingest(false).await;
+    for _ in 0..3 {
+        ingest(true).await;
+    }
+    assert!(of_kind(&hook.all(), "stale").is_empty());
+    let report = ingest(false).await;
+    assert!(
+        report.log.iter().any(|l| l == "ingest returned no rows"),
+        "{:?}",
+        report.log
+    );
+    let stale = of_kind(&hook.all(), "stale");
+    assert_eq!(stale.len(), 1);
+    assert!(
+        stale[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("ingest returned no rows"),
+        "{}",
+        stale[0]
+    );
+    assert_eq!(stale[0]["batch"], "b");
+    ingest(false).await;
+    assert_eq!(of_kind(&hook.all(), "stale").len(), 1, "told once");
+    ingest(true).await;
+    let back = of_kind(&hook.all(), "stale_resolved");
+    assert_eq!(back.len(), 1);
+    assert!(
+        back[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("ingest returns rows again")
+    );
 }

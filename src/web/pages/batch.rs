@@ -141,6 +141,13 @@ fn cards_section(batch: &Batch, view: &View, stats: &[MetricStats]) -> Markup {
                     @if summary.anomalies > 0 { " (" (kinds_words(&summary.kinds)) ")" }
                     " in window " (view.window)
                     @if summary.anomalous_now > 0 { " · " (summary.anomalous_now) " anomalous now" }
+                    @if summary.stale > 0 {
+                        " · "
+                        span.badge.stale title="No new data for stale_after_n of their usual intervals" {
+                            (summary.stale) " stale: "
+                            (stats.iter().filter(|s| s.stale).map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))
+                        }
+                    }
                     span.muted { " · most anomalous first" }
                 }
                 div.charts.one[view.one_column] {

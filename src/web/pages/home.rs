@@ -211,6 +211,7 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
                                     span.muted { " in " a href={ "/batch/" (segment(a.batch.name())) (query) } { (a.batch.name()) } }
                                     div.detail {
                                         @if a.stats.anomalous_now { span.badge.now { "anomalous now" } " " }
+                                        @if a.stats.stale { span.badge.stale { "stale" } " " }
                                         strong { (anomalies_words(a.stats.anomalies)) } " in 24 h"
                                         span.muted { " (" (kinds_words(&a.stats.kinds)) ")" }
                                     }
@@ -237,7 +238,7 @@ fn batch_card(card: &BatchCard, query: &str, now: NaiveDateTime) -> Markup {
     let name = card.batch.name();
     let s = &card.summary;
     html! {
-        article.card.batch-card.alerting[s.anomalous_now > 0 || !card.failing.is_empty()] {
+        article.card.batch-card.alerting[s.anomalous_now > 0 || s.stale > 0 || !card.failing.is_empty()] {
             h2 { a href={ "/batch/" (segment(name)) (query) } { (name) } }
             @if !card.failing.is_empty() {
                 p.health.bad { "Failing: " (card.failing.join(", ")) " (last run failed)" }
@@ -249,6 +250,13 @@ fn batch_card(card: &BatchCard, query: &str, now: NaiveDateTime) -> Markup {
                     dt { "Metrics" } dd { (s.metrics) }
                     dt { "Last point" } dd { (s.latest.map(|t| time_ago(t, now)).unwrap_or_default()) }
                     dt { "Anomalous now" } dd { (s.anomalous_now) }
+                    @if s.stale > 0 {
+                        dt { "Stale" } dd {
+                            span.badge.stale title="No new data for stale_after_n of their usual intervals" {
+                                (s.stale) " metric(s) without new data"
+                            }
+                        }
+                    }
                     dt { "Anomalies, 24 h" } dd {
                         (s.anomalies)
                         @if s.anomalies > 0 { span.muted { " (" (kinds_words(&s.kinds)) ")" } }
