@@ -165,10 +165,15 @@ impl TrainedModel {
     }
 
     /// Whether a raw score is beyond everything seen in training: above the training maximum
-    /// by `margin` times the training scores' range. Such a point alerts at once.
+    /// by `margin` times the training scores' range. Such a point alerts at once. A model
+    /// whose training scores were all equal has no scale to judge by: nothing is extreme.
     pub fn is_extreme(&self, raw: f64, margin: f64) -> bool {
         let ScoreRange { min, max } = self.score_range;
-        raw.is_finite() && max.is_finite() && raw > max + margin * (max - min).max(0.0)
+        let range = max - min;
+        raw.is_finite()
+            && range.is_finite()
+            && range >= 10.0 * f64::EPSILON
+            && raw > max + margin * range
     }
 
     pub fn to_json(&self) -> Vec<u8> {

@@ -62,12 +62,14 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
     let mut scores: Vec<AlertPoint> = Vec::with_capacity(points.len());
     let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
     let mut out = Vec::with_capacity(points.len());
+    // The points the rule looks at: smoothing and snooze, and the values a move is judged on.
     let tail = s
         .rule
         .smooth_n
         .max(1)
         .saturating_add(s.rule.snooze_n)
-        .saturating_add(1);
+        .saturating_add(1)
+        .max(super::rules::BASELINE_N + super::rules::MOVE_N);
     for p in 0..points.len() {
         let answers: Vec<(f64, bool)> = per_model.iter().map(|m| m[p]).collect();
         let (score, extreme) = combine_answers(s.combination, &answers);

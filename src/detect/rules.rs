@@ -108,7 +108,10 @@ pub fn expected_value(values: &[f64], i: usize) -> Option<f64> {
 /// A metric's move at point `i`: of the newest `MOVE_N` values up to it, the one furthest from
 /// its expected value, as (value, expected). None when no value has an expectation.
 pub fn largest_move(values: &[f64], i: usize) -> Option<(f64, f64)> {
-    (i.saturating_sub(MOVE_N - 1)..=i.min(values.len().saturating_sub(1)))
+    if values.is_empty() {
+        return None;
+    }
+    (i.saturating_sub(MOVE_N - 1)..=i.min(values.len() - 1))
         .filter(|&j| values[j].is_finite())
         .filter_map(|j| expected_value(values, j).map(|e| (values[j], e)))
         .max_by(|a, b| (a.0 - a.1).abs().total_cmp(&(b.0 - b.1).abs()))

@@ -117,9 +117,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     } else {
         format!("{} alert(s)", written.written)
     });
-    if !ctx.history {
-        stale::check_metrics(ctx, batch, &mut report).await?;
-    }
+    stale::check(ctx, batch, None, &mut report).await;
     Ok(report)
 }
 

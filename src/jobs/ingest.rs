@@ -100,17 +100,28 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         .log
         .extend(fetched.log.iter().map(|l| format!("stderr: {l}")));
     let read = fetched.rows.len();
-    // No rows is not a failure of the run: whether it is news is the freshness check's call.
-    let mut report = if read == 0 {
+    // No rows from a batch that stored rows before is not a failure of the run: whether it
+    // is news is the freshness check's call. A batch that never returned rows fails, so a
+    // broken query is not silent.
+    let mut report = if read == 0
+        && ctx
+            .store
+            .recent_ingest_rows(batch.name(), 1)
+            .await?
+            .is_empty()
+    {
+        return Err(JobError::Config {
+            batch: batch.name().to_owned(),
+            message: "ingest returned no rows, and no earlier ingest of this batch stored any"
+                .into(),
+        });
+    } else if read == 0 {
         report.note("ingest returned no rows");
         report
     } else {
         store_rows(ctx, batch, fetched.rows, report).await?
     };
-    if !ctx.history {
-        stale::check_batch(ctx, batch, read, &mut report).await?;
-        stale::check_metrics(ctx, batch, &mut report).await?;
-    }
+    stale::check(ctx, batch, Some(read), &mut report).await;
     Ok(report)
 }
 
@@ -136,7 +147,7 @@ pub async fn push(
     let read = normalized.rows.len() + normalized.rejected.len();
     report.note(format!("{read} row(s) pushed through the API"));
     let mut report = store_normalized(ctx, batch, read, normalized, report).await?;
-    stale::check_metrics(ctx, batch, &mut report).await?;
+    stale::check(ctx, batch, None, &mut report).await;
     Ok(report)
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::run::{record, run_recorded};
 use super::{JobCtx, JobError, JobReport, Trigger, by_metric, read_rows, round_to};
-use crate::detect::replay;
+use crate::detect::{AlertRule, replay};
 use crate::store::{MetricRow, MetricType};
 
 /// Points between retrainings when history is scored walk-forward.
@@ -146,7 +146,12 @@ async fn score_history(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobErro
             .collect();
         // A few thousand model fits at most: off the async threads.
         let replayed = {
-            let settings = settings.clone();
+            // The metric's own alert settings, as the live alert job applies them.
+            let mut settings = settings.clone();
+            settings.rule = AlertRule {
+                recent_n: 1,
+                ..spec.alert_rule_for(&metric)
+            };
             tokio::task::spawn_blocking(move || replay(&points, &settings))
                 .await
                 .map_err(|e| JobError::Worker(format!("scoring the history stopped: {e}")))?

@@ -272,9 +272,7 @@ impl Store {
                EXISTS (SELECT 1 FROM {table} AS k
                 WHERE k.metric_batch = ?1 AND k.metric_type IN ({flags}) AND k.metric_name = n
                   AND k.metric_timestamp = latest AND k.metric_value > 0),
-               (SELECT k.metric_value FROM {table} AS k
-                WHERE k.metric_batch = ?1 AND k.metric_type = 'stale' AND k.metric_name = n
-                ORDER BY k.metric_timestamp DESC LIMIT 1)
+               (SELECT f.stale FROM freshness AS f WHERE f.batch = ?1 AND f.metric = n)
              FROM cut WHERE latest >= ?2 ORDER BY n",
             flags = kinds_sql(&ANOMALY_KINDS),
             points = kind("metric", "count(*)"),

@@ -1,5 +1,6 @@
-//! What the freshness checks read: each metric's newest arrival times, the freshness state
-//! the jobs recorded last (`stale` rows), and how many rows a batch's recent ingests stored.
+//! What the freshness checks read and write: each metric's newest arrival times, its
+//! freshness state (the `freshness` table: stale or not, since when), and how many rows a
+//! batch's recent ingests stored.
 
 use std::collections::BTreeMap;
 
@@ -8,15 +9,25 @@ use chrono::NaiveDateTime;
 use super::Store;
 use super::error::{SqlContext, StoreError};
 use super::metrics::check_table;
-use super::row::{columns, real, text, wide};
-use crate::timestamp::parse_lenient;
+use super::row::{columns, text, wide};
+use crate::timestamp::{format_db, parse_lenient};
 
-/// The freshness state recorded last for a metric ("" for the batch itself).
+/// The freshness state of a metric ("" for the batch's ingest itself).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StaleState {
-    /// When the state was recorded (the run time of the check).
+    /// When the state last changed (the run time of the check that changed it).
     pub at: NaiveDateTime,
     pub stale: bool,
+}
+
+/// A change of state to record: `metric` ("" for the batch) became stale or fresh at `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange {
+    pub metric: String,
+    pub stale: bool,
+    pub at: NaiveDateTime,
+    pub last_seen: Option<NaiveDateTime>,
+    pub interval_seconds: Option<i64>,
 }
 
 impl Store {
@@ -66,22 +77,20 @@ impl Store {
         Ok(out)
     }
 
-    /// The freshness state each metric of `batch` (and the batch, as "") was left in.
+    /// The freshness state of each metric of `batch` (and of the batch, as "") that has one.
     pub async fn stale_states(
         &self,
-        table: &str,
         batch: &str,
     ) -> Result<BTreeMap<String, StaleState>, StoreError> {
-        check_table(table)?;
-        self.ensure_metrics_table(table).await?;
-        // SQLite takes the other columns of a max() aggregate from the row holding the max.
-        let sql = format!(
-            "SELECT metric_name, max(metric_timestamp), metric_value FROM {table}
-             WHERE metric_batch = ?1 AND metric_type = 'stale' GROUP BY metric_name"
-        );
         let context = format!("cannot read the freshness of batch `{batch}`");
         let conn = self.connect().await?;
-        let mut rows = conn.query(&sql, [batch]).await.context(&context)?;
+        let mut rows = conn
+            .query(
+                "SELECT metric, changed_at, stale FROM freshness WHERE batch = ?1",
+                [batch],
+            )
+            .await
+            .context(&context)?;
         let mut out = BTreeMap::new();
         while let Some(row) = rows.next().await.context(&context)? {
             let values = columns(&row, 3, &context)?;
@@ -89,11 +98,51 @@ impl Store {
                 text(values[0].clone()),
                 text(values[1].clone()).as_deref().and_then(parse_lenient),
             ) {
-                let stale = real(&values[2]).is_some_and(|v| v > 0.0);
-                out.insert(name, StaleState { at, stale });
+                out.insert(
+                    name,
+                    StaleState {
+                        at,
+                        stale: wide(&values[2]) > 0,
+                    },
+                );
             }
         }
         Ok(out)
+    }
+
+    /// Records a change of state if it still is one: only when the stored state differs and
+    /// is older than the change. True when this call made the change (and should tell it);
+    /// false when another check made it first.
+    pub async fn change_freshness(
+        &self,
+        batch: &str,
+        change: &StateChange,
+    ) -> Result<bool, StoreError> {
+        let context = format!(
+            "cannot record the freshness of `{}` in batch `{batch}`",
+            change.metric
+        );
+        let conn = self.connect().await?;
+        let changed = conn
+            .execute(
+                "INSERT INTO freshness (batch, metric, stale, changed_at, last_seen, interval_seconds)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (batch, metric) DO UPDATE SET
+                   stale = excluded.stale, changed_at = excluded.changed_at,
+                   last_seen = excluded.last_seen, interval_seconds = excluded.interval_seconds
+                 WHERE freshness.stale != excluded.stale AND freshness.changed_at <= excluded.changed_at",
+                libsql::params![
+                    batch,
+                    change.metric.as_str(),
+                    i64::from(change.stale),
+                    format_db(change.at),
+                    change.last_seen.map(format_db),
+                    change.interval_seconds,
+                ],
+            )
+            .await
+            .context(&context)?;
+        Ok(changed > 0)
     }
 
     /// Rows written by the newest `n` successful ingest runs of `batch`, newest first.

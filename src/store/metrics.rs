@@ -25,13 +25,10 @@ pub enum MetricType {
     TholdAlert,
     ThumbsUp,
     ThumbsDown,
-    /// A freshness state: 1 when the metric (or, named "", the batch) went stale, 0 when its
-    /// data came back.
-    Stale,
 }
 
 impl MetricType {
-    pub const ALL: [MetricType; 9] = [
+    pub const ALL: [MetricType; 8] = [
         MetricType::Metric,
         MetricType::Score,
         MetricType::Alert,
@@ -40,7 +37,6 @@ impl MetricType {
         MetricType::TholdAlert,
         MetricType::ThumbsUp,
         MetricType::ThumbsDown,
-        MetricType::Stale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,7 +49,6 @@ impl MetricType {
             MetricType::TholdAlert => "tholdalert",
             MetricType::ThumbsUp => "thumbsup",
             MetricType::ThumbsDown => "thumbsdown",
-            MetricType::Stale => "stale",
         }
     }
 }

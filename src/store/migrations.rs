@@ -60,6 +60,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "leases",
         sql: include_str!("migrations/0009_leases.sql"),
     },
+    Migration {
+        version: 10,
+        name: "freshness",
+        sql: include_str!("migrations/0010_freshness.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

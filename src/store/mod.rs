@@ -42,7 +42,7 @@ pub use adopt::Adopted;
 pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag};
 pub use dashboard::{BatchSummary, ChartPoint, KindCounts, MetricStats, RunTotals};
 pub use error::StoreError;
-pub use freshness::StaleState;
+pub use freshness::{StaleState, StateChange};
 pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};

@@ -3,7 +3,7 @@
 //! idempotence, rate limit).
 
 use anomstack::config::DatabaseLocation;
-use anomstack::store::{MetricRow, MetricType, Store};
+use anomstack::store::{MetricRow, MetricType, StateChange, Store};
 use anomstack::web::{AppState, router};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -1119,25 +1119,40 @@ async fn stale_metrics_are_marked_on_the_batch_the_home_page_and_the_api() {
     let site = site(false).await;
     // What the freshness check records: m05 went stale, m06 went stale and came back.
     let now = Utc::now().naive_utc();
-    let state = |name: &str, at: NaiveDateTime, value: f64| MetricRow {
-        timestamp: at,
-        batch: "web".into(),
-        name: name.into(),
-        metric_type: MetricType::Stale,
-        value,
-        metadata: String::new(),
+    let change = |metric: &str, stale: bool, at: NaiveDateTime| StateChange {
+        metric: metric.into(),
+        stale,
+        at,
+        last_seen: None,
+        interval_seconds: Some(300),
     };
-    site.store
-        .upsert_metrics(
-            "metrics",
-            &[
-                state("m05", now, 1.0),
-                state("m06", now - Duration::minutes(10), 1.0),
-                state("m06", now, 0.0),
-            ],
-        )
-        .await
-        .unwrap();
+    for (metric, stale, at) in [
+        ("m05", true, now),
+        ("m06", true, now - Duration::minutes(10)),
+        ("m06", false, now),
+    ] {
+        assert!(
+            site.store
+                .change_freshness("web", &change(metric, stale, at))
+                .await
+                .unwrap()
+        );
+    }
+    // A change already made (or older than the state) is not made twice.
+    assert!(
+        !site
+            .store
+            .change_freshness("web", &change("m05", true, now + Duration::minutes(1)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !site
+            .store
+            .change_freshness("web", &change("m06", true, now - Duration::minutes(5)))
+            .await
+            .unwrap()
+    );
     let batch = get(&site.state, "/batch/web").await;
     assert!(
         batch.body.contains(">1 stale: m05</span>"),

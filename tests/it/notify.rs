@@ -1136,7 +1136,7 @@ async fn a_metric_that_stops_is_told_stale_once_and_back_to_normal_once() {
     assert_eq!(
         count(
             &site.store,
-            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'stale' AND metric_value = 1"
+            "SELECT COUNT(*) FROM freshness WHERE batch = 'n' AND stale = 1"
         )
         .await,
         3
@@ -1206,7 +1206,7 @@ async fn an_ingest_without_rows_for_a_batch_that_usually_has_some_is_a_stale_bat
         )),
         ..JobCtx::new(store.clone(), config.templates.clone(), Utc::now())
     };
-    let ingest = |rows: bool| {
+    let try_ingest = |rows: bool| {
         let (store, ctx) = (store.clone(), ctx.clone());
         async move {
             store.execute("DELETE FROM src", "test").await.unwrap();
@@ -1217,13 +1217,22 @@ async fn an_ingest_without_rows_for_a_batch_that_usually_has_some_is_a_stale_bat
                     .await
                     .unwrap();
             }
-            jobs::run_recorded(&ctx, batch, BatchJob::Ingest, Trigger::Schedule)
-                .await
-                .unwrap()
+            // A later run time each step, as the scheduler would.
+            let at =
+                ctx.run_ts + Span::seconds(count(&store, "SELECT count(*) FROM job_runs").await);
+            jobs::run_recorded(&ctx.at(at), batch, BatchJob::Ingest, Trigger::Schedule).await
         }
     };
-    // An empty ingest of a new batch is no news.
-    ingest(false).await;
+    let ingest = |rows: bool| {
+        let run = try_ingest(rows);
+        async move { run.await.unwrap() }
+    };
+    // A new batch whose ingest never returned rows fails, so a broken query is not silent.
+    let first = try_ingest(false).await.unwrap_err().to_string();
+    assert!(
+        first.contains("no earlier ingest of this batch stored any"),
+        "{first}"
+    );
     for _ in 0..3 {
         ingest(true).await;
     }
@@ -1245,8 +1254,12 @@ async fn an_ingest_without_rows_for_a_batch_that_usually_has_some_is_a_stale_bat
         stale[0]
     );
     assert_eq!(stale[0]["batch"], "b");
-    ingest(false).await;
+    // Stays stale while empty, even once empty runs are most of the recent history.
+    for _ in 0..8 {
+        ingest(false).await;
+    }
     assert_eq!(of_kind(&hook.all(), "stale").len(), 1, "told once");
+    assert!(of_kind(&hook.all(), "stale_resolved").is_empty());
     ingest(true).await;
     let back = of_kind(&hook.all(), "stale_resolved");
     assert_eq!(back.len(), 1);
