@@ -1159,6 +1159,10 @@ async fn stale_metrics_are_marked_on_the_batch_the_home_page_and_the_api() {
         "{}",
         batch.body
     );
+    let card = get(&site.state, "/batch/web/chart?metric=m05").await;
+    assert!(card.body.contains("class=\"badge stale\""), "{}", card.body);
+    let card = get(&site.state, "/batch/web/chart?metric=m06").await;
+    assert!(!card.body.contains("class=\"badge stale\""));
     let home = get(&site.state, "/").await;
     assert!(
         home.body.contains("1 metric(s) without new data"),

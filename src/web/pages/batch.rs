@@ -203,6 +203,13 @@ pub async fn chart_card(
     };
     let view = View::from_query(&q.view);
     let points = shown.series(&state.store, metric, view.window).await?;
+    // Staleness comes with the batch's figures (cached for the page that lists the cards).
+    let stale = state
+        .stats
+        .get(&state.store, batch, view.window, false)
+        .await
+        .ok()
+        .is_some_and(|stats| stats.iter().any(|s| s.name == metric && s.stale));
     let (anomalies, kinds) = KindCounts::tally(&points);
     let scores: Vec<f64> = points.iter().filter_map(|p| p.score).collect();
     let avg = (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
@@ -223,7 +230,12 @@ pub async fn chart_card(
     Ok(html! {
         article.card.chart-card {
             header {
-                h3 { a href=(metric_url) { (metric) } }
+                h3 {
+                    a href=(metric_url) { (metric) }
+                    @if stale {
+                        " " span.badge.stale title="No new data for stale_after_n of its usual intervals" { "stale" }
+                    }
+                }
                 span.sub {
                     span.count.flagged[anomalies > 0] { (anomalies_words(anomalies)) }
                     @if anomalies > 0 { " (" (kinds_words(&kinds)) ")" }
