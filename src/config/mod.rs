@@ -75,8 +75,6 @@ pub struct Batch {
     pub warnings: Vec<String>,
     /// `model_configs`, parsed.
     pub models: Vec<ModelPlan>,
-    /// The `alert_*` keys as a rule.
-    pub alert: AlertRule,
 }
 
 impl Batch {
@@ -84,7 +82,6 @@ impl Batch {
     pub fn new(spec: BatchSpec, file: PathBuf, warnings: Vec<String>) -> Result<Self, String> {
         Ok(Self {
             models: spec.models()?,
-            alert: spec.alert_rule(),
             spec,
             file,
             warnings,

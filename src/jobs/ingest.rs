@@ -103,24 +103,22 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     // No rows from a batch that stored rows before is not a failure of the run: whether it
     // is news is the freshness check's call. A batch that never returned rows fails, so a
     // broken query is not silent.
-    let mut report = if read == 0
-        && ctx
-            .store
-            .recent_ingest_rows(batch.name(), 1)
-            .await?
-            .is_empty()
+    if read > 0 {
+        report = store_rows(ctx, batch, fetched.rows, report).await?;
+    } else if ctx
+        .store
+        .recent_ingest_rows(batch.name(), 1)
+        .await?
+        .is_empty()
     {
         return Err(JobError::Config {
             batch: batch.name().to_owned(),
             message: "ingest returned no rows, and no earlier ingest of this batch stored any"
                 .into(),
         });
-    } else if read == 0 {
-        report.note("ingest returned no rows");
-        report
     } else {
-        store_rows(ctx, batch, fetched.rows, report).await?
-    };
+        report.note("ingest returned no rows");
+    }
     stale::check(ctx, batch, Some(read), &mut report).await;
     Ok(report)
 }

@@ -134,10 +134,12 @@ pub(crate) fn score_metadata(extreme: bool) -> String {
 
 /// Whether a score row's metadata marks it extreme.
 pub(crate) fn is_extreme(metadata: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(metadata)
-        .ok()
-        .and_then(|v| v.get("extreme").and_then(serde_json::Value::as_bool))
-        .unwrap_or(false)
+    // Most score rows carry no metadata: no parse for them.
+    !metadata.is_empty()
+        && serde_json::from_str::<serde_json::Value>(metadata)
+            .ok()
+            .and_then(|v| v.get("extreme").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false)
 }
 
 fn to_naive(t: i64) -> NaiveDateTime {

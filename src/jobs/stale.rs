@@ -5,6 +5,8 @@
 //! it. Checked after every live ingest and every alert run, best effort: a failed check is
 //! logged and never fails the run (whose own alerts are already decided).
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDateTime;
 
 use super::{Event, JobCtx, JobError, JobReport, Notice};
@@ -12,7 +14,7 @@ use crate::config::{Batch, BatchJob};
 use crate::detect::cadence::{
     CADENCE_N, Transition, overdue, transition, usual_interval, usually_returns_rows,
 };
-use crate::store::StateChange;
+use crate::store::{StaleState, StateChange};
 
 /// Recent ingest runs that tell whether a batch usually returns rows.
 const INGEST_HISTORY: u32 = 10;
@@ -29,10 +31,12 @@ pub(super) async fn check(
         return;
     }
     let result = async {
+        // One read of the states serves both checks: each changes other rows.
+        let states = ctx.store.stale_states(batch.name()).await?;
         if let Some(read) = ingest_read {
-            check_batch(ctx, batch, read, report).await?;
+            check_batch(ctx, batch, &states, read, report).await?;
         }
-        check_metrics(ctx, batch, report).await
+        check_metrics(ctx, batch, &states, report).await
     }
     .await;
     if let Err(e) = result {
@@ -58,6 +62,7 @@ fn judged_interval(batch: &Batch, usual: i64, now: NaiveDateTime) -> i64 {
 async fn check_metrics(
     ctx: &JobCtx,
     batch: &Batch,
+    states: &BTreeMap<String, StaleState>,
     report: &mut JobReport,
 ) -> Result<(), JobError> {
     let spec = &batch.spec;
@@ -66,7 +71,6 @@ async fn check_metrics(
         .store
         .recent_arrivals(&spec.table_key, batch.name(), CADENCE_N)
         .await?;
-    let states = ctx.store.stale_states(batch.name()).await?;
     let mut told = (0, 0);
     for (metric, times) in arrivals {
         if spec.alert_exclude_metrics.contains(&metric) {
@@ -132,6 +136,7 @@ async fn check_metrics(
 async fn check_batch(
     ctx: &JobCtx,
     batch: &Batch,
+    states: &BTreeMap<String, StaleState>,
     read: usize,
     report: &mut JobReport,
 ) -> Result<(), JobError> {
@@ -139,7 +144,6 @@ async fn check_batch(
         return Ok(());
     }
     let now = ctx.run_ts.naive_utc();
-    let states = ctx.store.stale_states(batch.name()).await?;
     let was_stale = states.get("").is_some_and(|s| s.stale);
     let stale_now = read == 0
         && (was_stale

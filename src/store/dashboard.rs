@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDateTime};
 use super::Store;
 use super::anomalies::{ANOMALY_KINDS, Feedback, kinds_sql};
 use super::error::{SqlContext, StoreError};
-use super::metrics::{MetricRow, MetricType, check_table};
+use super::metrics::{MetricRow, MetricType, check_table, metric_names_cte};
 use super::row::{columns, count, real, text, wide};
 use super::window::{Window, since_sql};
 use crate::timestamp::{format_db, parse_lenient};
@@ -251,13 +251,7 @@ impl Store {
             )
         };
         let sql = format!(
-            "WITH RECURSIVE names(n) AS (
-               SELECT min(metric_name) FROM {table} WHERE metric_batch = ?1 AND metric_type = 'metric'
-               UNION ALL
-               SELECT (SELECT min(x.metric_name) FROM {table} AS x
-                       WHERE x.metric_batch = ?1 AND x.metric_type = 'metric' AND x.metric_name > names.n)
-               FROM names WHERE n IS NOT NULL
-             ),
+            "WITH RECURSIVE {names},
              cut AS (
                SELECT n,
                  (SELECT max(l.metric_timestamp) FROM {table} AS l
@@ -281,6 +275,7 @@ impl Store {
             llm = kind("llmalert", "count(*)"),
             changes = kind("change", "count(*)"),
             thold = kind("tholdalert", "count(*)"),
+            names = metric_names_cte(table),
         );
         let fresh = format_db(now - Duration::days(i64::from(stale_days)));
         let context = format!("cannot read the dashboard figures of batch `{batch}`");

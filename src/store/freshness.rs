@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 
 use super::Store;
 use super::error::{SqlContext, StoreError};
-use super::metrics::check_table;
+use super::metrics::{check_table, metric_names_cte};
 use super::row::{columns, text, wide};
 use crate::timestamp::{format_db, parse_lenient};
 
@@ -42,13 +42,7 @@ impl Store {
         check_table(table)?;
         self.ensure_metrics_table(table).await?;
         let sql = format!(
-            "WITH RECURSIVE names(n) AS (
-               SELECT min(metric_name) FROM {table} WHERE metric_batch = ?1 AND metric_type = 'metric'
-               UNION ALL
-               SELECT (SELECT min(x.metric_name) FROM {table} AS x
-                       WHERE x.metric_batch = ?1 AND x.metric_type = 'metric' AND x.metric_name > names.n)
-               FROM names WHERE n IS NOT NULL
-             ),
+            "WITH RECURSIVE {names},
              cut AS (
                SELECT n, coalesce((SELECT s.metric_timestamp FROM {table} AS s
                   WHERE s.metric_batch = ?1 AND s.metric_type = 'metric' AND s.metric_name = n
@@ -59,7 +53,8 @@ impl Store {
              WHERE m.metric_batch = ?1 AND m.metric_type = 'metric' AND m.metric_name = cut.n
                AND m.metric_timestamp >= cut.since
              ORDER BY m.metric_name, m.metric_timestamp",
-            offset = n.max(1) - 1
+            offset = n.max(1) - 1,
+            names = metric_names_cte(table),
         );
         let context = format!("cannot read the arrival times of batch `{batch}`");
         let conn = self.connect().await?;

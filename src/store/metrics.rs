@@ -315,6 +315,20 @@ pub(super) fn check_table(table: &str) -> Result<(), StoreError> {
     }
 }
 
+/// A recursive CTE `names(n)` walking the metric names of batch `?1` in `table` one index
+/// seek each (a skip scan), ending with a NULL row; `table` must be checked.
+pub(super) fn metric_names_cte(table: &str) -> String {
+    format!(
+        "names(n) AS (
+           SELECT min(metric_name) FROM {table} WHERE metric_batch = ?1 AND metric_type = 'metric'
+           UNION ALL
+           SELECT (SELECT min(x.metric_name) FROM {table} AS x
+                   WHERE x.metric_batch = ?1 AND x.metric_type = 'metric' AND x.metric_name > names.n)
+           FROM names WHERE n IS NOT NULL
+         )"
+    )
+}
+
 /// The DDL of migration 1, for a table of another name.
 fn metrics_table_ddl(table: &str) -> String {
     MIGRATIONS[0].sql.replace(

@@ -498,6 +498,23 @@ async fn webhooks_are_signed_retried_on_500_and_templated() {
     );
 }
 
+/// Silences `m3` of batch `n` for the next hour.
+async fn silence_m3(site: &Site, comment: &str) {
+    let now = Utc::now().naive_utc();
+    site.store
+        .create_silence(&NewSilence {
+            batch: "n".into(),
+            metric: "m3".into(),
+            comment: comment.into(),
+            created_by: "ops".into(),
+            starts_at: now,
+            ends_at: now + Span::hours(1),
+            ..NewSilence::default()
+        })
+        .await
+        .unwrap();
+}
+
 /// Adds a newer point with a high score to every metric.
 async fn bump_scores(site: &Site) {
     add_point(site, 50.0, 0.97).await;
@@ -539,19 +556,7 @@ async fn tag_routes_choose_the_channel_and_silences_mute_but_keep_the_alert() {
     let site = site(&format!("alert_methods: email\n{routes}")).await;
     let sink = SmtpSink::start();
     // m3 is silenced for an hour.
-    let now = Utc::now().naive_utc();
-    site.store
-        .create_silence(&NewSilence {
-            batch: "n".into(),
-            metric: "m3".into(),
-            comment: "known issue".into(),
-            created_by: "ops".into(),
-            starts_at: now,
-            ends_at: now + Span::hours(1),
-            ..NewSilence::default()
-        })
-        .await
-        .unwrap();
+    silence_m3(&site, "known issue").await;
     let channels = ChannelSettings {
         email: Some(sink.settings(&["team@example.com"])),
         webhook: Some(webhook_settings(&format!("{base}/default"))),
@@ -1099,19 +1104,7 @@ async fn a_metric_that_stops_is_told_stale_once_and_back_to_normal_once() {
         ..ChannelSettings::default()
     };
     // m3 is silenced: its stale alert is kept but not sent.
-    let now = Utc::now().naive_utc();
-    site.store
-        .create_silence(&NewSilence {
-            batch: "n".into(),
-            metric: "m3".into(),
-            comment: "maintenance".into(),
-            created_by: "ops".into(),
-            starts_at: now,
-            ends_at: now + Span::hours(1),
-            ..NewSilence::default()
-        })
-        .await
-        .unwrap();
+    silence_m3(&site, "maintenance").await;
     let log = alert(&site, channels()).await;
     let stale = of_kind(&hook.all(), "stale");
     assert_eq!(stale.len(), 2, "{log}");
