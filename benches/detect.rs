@@ -55,6 +55,15 @@ fn detect(c: &mut Criterion) {
         b.iter(|| TrainedModel::from_json(&model.to_json()).unwrap())
     });
     assert!(!json.is_empty());
+    let shipped_model =
+        TrainedModel::train(&shipped, windows, ScoreMethod::Rank, &window_features, 0).unwrap();
+    let recent_windows = windows.apply(&points[975..]).unwrap();
+    c.bench_function("shipped KNN score 15 rows", |b| {
+        b.iter(|| shipped_model.probabilities(std::hint::black_box(&recent_windows)))
+    });
+    c.bench_function("shipped KNN model JSON round trip", |b| {
+        b.iter(|| TrainedModel::from_json(&shipped_model.to_json()).unwrap())
+    });
 }
 
 criterion_group!(benches, detect);

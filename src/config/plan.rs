@@ -38,6 +38,7 @@ impl BatchSpec {
             threshold: self.alert_threshold,
             recent_n: self.alert_recent_n,
             snooze_n: self.alert_snooze_n,
+            resolve_n: self.alert_resolve_n,
             always: self.alert_always,
             direction: self.alert_direction,
             min_abs_change: self.alert_min_abs_change,

@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use super::Matrix;
 use super::distance::{add_squared_differences, vectorised};
 use super::select::k_smallest;
+use super::sliding::{Marks, Sliding};
 
 /// Rows between exact restarts of the recurrence: bounds the accumulated rounding.
 const RESTART_EVERY: usize = 32;
@@ -247,14 +248,46 @@ impl LagSeries<'_> {
             return None;
         }
         let level = self.s.iter().sum::<f64>() / self.s.len() as f64;
-        let v: Vec<f64> = self.s.iter().map(|x| x - level).collect();
-        let scale = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let centred: Vec<f64> = self.s.iter().map(|x| x - level).collect();
+        let scale = centred.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        // Single precision doubles the distances per instruction; it serves while its rounding
+        // margin is small next to the distances sought (no huge spikes: the rows nearest the
+        // mean level have about the smallest k-th distances), and while few rows need the
+        // direct fallback. Else double does.
+        let margin32 = rounding_margin::<f32>(m, scale);
+        let (densest, _) = self.seed_rows(level);
+        let (mut buf, mut scratch) = (vec![0.0; n], Vec::with_capacity(8 * k));
+        let smallest2 = densest
+            .iter()
+            .map(|&i| self.kth_distance2(i, k, w, &mut buf, &mut scratch))
+            .fold(f64::INFINITY, f64::min);
+        if margin32 < smallest2 / 8.0 {
+            let v: Vec<f32> = centred.iter().map(|&x| x as f32).collect();
+            if let Some(out) = self.nearest_in(&v, k, w, margin32, n / 16) {
+                return Some(out);
+            }
+        }
         let margin = rounding_margin::<f64>(m, scale);
         if !margin.is_finite() {
             return None;
         }
+        self.nearest_in(&centred, k, w, margin, n)
+    }
+
+    /// The search in the precision of `v` (the centred series), whose recurrence stays within
+    /// `margin` of the direct sums; `None` if more than `fallbacks` rows need the direct way.
+    #[inline(always)]
+    fn nearest_in<T: Lane + Sliding>(
+        &self,
+        v: &[T],
+        k: usize,
+        w: usize,
+        margin: f64,
+        fallbacks: usize,
+    ) -> Option<Vec<f64>> {
+        let (n, m) = (self.rows, self.cols);
         let budget = 8 * k + 64;
-        let mut by_delta = vec![0.0f64; 2 * n - 1];
+        let mut by_delta = vec![T::ZERO; 2 * n - 1];
         let mut scratch = Vec::with_capacity(8 * k);
         // The current row's candidates as (approximate squared distance, row), then as exact.
         let mut near: Vec<(f64, usize)> = Vec::with_capacity(budget + 16);
@@ -262,81 +295,138 @@ impl LagSeries<'_> {
         // The previous row's k nearest rows.
         let mut previous: Vec<usize> = Vec::with_capacity(k);
         let mut shifted: Vec<f64> = Vec::with_capacity(k);
-        let mut fallback = vec![0.0f64; n];
+        let mut wide = vec![0.0f64; n];
+        let mut overflows = 0;
         let mut out = Vec::with_capacity(n * k);
         for i in 0..n {
-            // Row i's distance to row j is by_delta[n - 1 - i + j].
+            // Row i's distance to row j is by_delta[n - 1 - i + j]. Rows within w of row i
+            // are no neighbours: offsets |δ| <= w are never needed, by any row, so they are
+            // never computed.
             let row = &mut by_delta[n - 1 - i..2 * n - 1 - i];
-            if i % RESTART_EVERY == 0 {
-                for c in 0..m {
-                    let col = &v[m - 1 - c..m - 1 - c + n];
-                    add_squared_differences(row, col, v[i + m - 1 - c], c == 0);
-                }
-            } else {
-                recur_row(
-                    &mut row[1..],
-                    &v[m..n + m - 1],
-                    &v[..n - 1],
-                    (v[i + m - 1], v[i - 1]),
-                );
-                row[0] = (0..m).map(|l| (v[l] - v[i + l]) * (v[l] - v[i + l])).sum();
-            }
-            // Rows within w of row i are no neighbours.
             let (lo, hi) = (i.saturating_sub(w), (i + w + 1).min(n));
             let outside = |j: usize| j < lo || j >= hi;
-
-            // The approximate k-th distance, bounded first by the previous row's neighbours
-            // one row later: their windows moved along with this row's, so they are usually
-            // near it too. Without k of them (the first row, or neighbours that left the
-            // series or moved into the window) it is found directly.
-            shifted.clear();
-            shifted.extend(
-                previous
-                    .iter()
-                    .map(|&j| j + 1)
-                    .filter(|&j| j < n && outside(j))
-                    .map(|j| row[j]),
-            );
-            let bound = if shifted.len() >= k {
-                shifted.select_nth_unstable_by(k - 1, f64::total_cmp);
-                shifted[k - 1]
-            } else {
-                let saved: Vec<f64> = row[lo..hi].to_vec();
-                row[lo..hi].fill(f64::INFINITY);
-                k_smallest(row, k, &mut scratch);
-                row[lo..hi].copy_from_slice(&saved);
-                scratch.get(k - 1).copied().unwrap_or(f64::INFINITY)
+            let direct = |j: usize| {
+                (0..m).fold(T::ZERO, |d2, l| {
+                    let d = v[j + l] - v[i + l];
+                    d2 + d * d
+                })
             };
-            // The exact k-th distance is at most a margin above the bound, so every row within
-            // it is at most two margins above the bound in the approximation.
-            let within = bound + 2.0 * margin;
-            near.clear();
-            let mut overflow = false;
-            for (c, chunk) in row.chunks(16).enumerate() {
-                if !chunk.iter().fold(false, |hit, &d2| hit | (d2 <= within)) {
-                    continue;
-                }
-                for (d, &d2) in chunk.iter().enumerate() {
-                    let j = c * 16 + d;
-                    if d2 <= within && outside(j) {
-                        near.push((d2, j));
+            let restart = i % RESTART_EVERY == 0;
+            if restart {
+                for (start, end) in [(0, lo), (hi, n)] {
+                    let part = &mut row[start..end];
+                    part.fill(T::ZERO);
+                    for l in 0..m {
+                        let q = v[i + l];
+                        for (d2, &x) in part.iter_mut().zip(&v[start + l..end + l]) {
+                            let d = x - q;
+                            *d2 = *d2 + d * d;
+                        }
                     }
                 }
-                if near.len() > budget {
-                    overflow = true;
-                    break;
+            } else if lo > 0 {
+                // The first row has no row before it on its diagonal.
+                row[0] = direct(0);
+            }
+            let step = if restart {
+                (T::ZERO, T::ZERO)
+            } else {
+                (v[i + m - 1], v[i - 1])
+            };
+
+            // The approximate k-th distance is bounded by the previous row's neighbours one
+            // row later: their windows moved along with this row's, so they are usually near
+            // it too. Read before the row is advanced, with the advance's own arithmetic.
+            shifted.clear();
+            for &j in &previous {
+                let j = j + 1;
+                if j < n && outside(j) {
+                    let d2 = if restart {
+                        row[j]
+                    } else {
+                        let de = step.0 - v[j + m - 1];
+                        let dl = step.1 - v[j - 1];
+                        row[j] + de * de - dl * dl
+                    };
+                    shifted.push(d2.wide());
                 }
             }
+            let bound = if shifted.len() >= k {
+                shifted.select_nth_unstable_by(k - 1, f64::total_cmp);
+                Some(shifted[k - 1])
+            } else {
+                None
+            };
+            // The exact k-th distance is at most a margin above the bound, so every row within
+            // it is at most two margins above the bound in the approximation. Without a bound
+            // (the first row, or neighbours that left the series or moved into the window),
+            // the row is advanced first and the bound found from it.
+            near.clear();
+            if !restart {
+                let mut marks = Marks {
+                    within: bound.map_or(T::narrow_down(f64::NEG_INFINITY), |b| {
+                        T::narrow_up(b + 2.0 * margin)
+                    }),
+                    base: 0,
+                    cap: budget,
+                    near: &mut near,
+                };
+                for (start, end) in [(1, lo), (hi, n)] {
+                    if start < end {
+                        marks.base = start;
+                        T::step_and_mark(
+                            &mut row[start..end],
+                            &v[start + m - 1..end + m - 1],
+                            &v[start - 1..end - 1],
+                            step,
+                            &mut marks,
+                        );
+                    }
+                }
+            }
+            let within = match bound {
+                Some(bound) if !restart => T::narrow_up(bound + 2.0 * margin),
+                _ => {
+                    let within = match bound {
+                        Some(bound) => bound + 2.0 * margin,
+                        None => {
+                            for (j, d2) in wide.iter_mut().enumerate() {
+                                *d2 = if outside(j) {
+                                    row[j].wide()
+                                } else {
+                                    f64::INFINITY
+                                };
+                            }
+                            k_smallest(&wide, k, &mut scratch);
+                            scratch.get(k - 1).copied().unwrap_or(f64::INFINITY) + 2.0 * margin
+                        }
+                    };
+                    let within = T::narrow_up(within);
+                    near.clear();
+                    for j in (0..lo).chain(hi..n) {
+                        if row[j] <= within && near.len() <= budget {
+                            near.push((row[j].wide(), j));
+                        }
+                    }
+                    within
+                }
+            };
+            if lo > 0 && !restart && row[0] <= within && near.len() <= budget {
+                near.push((row[0].wide(), 0));
+            }
             exact.clear();
-            if overflow {
+            if near.len() > budget {
                 // Very many near-identical windows: this row directly.
-                self.profile(i, &mut fallback);
-                fallback[lo..hi].fill(f64::INFINITY);
-                k_smallest(&fallback, k, &mut scratch);
+                overflows += 1;
+                if overflows > fallbacks {
+                    return None;
+                }
+                self.profile(i, &mut wide);
+                wide[lo..hi].fill(f64::INFINITY);
+                k_smallest(&wide, k, &mut scratch);
                 let kth = scratch.get(k - 1).copied().unwrap_or(f64::INFINITY);
                 exact.extend(
-                    fallback
-                        .iter()
+                    wide.iter()
                         .enumerate()
                         .filter(|&(_, &d2)| d2 <= kth)
                         .map(|(j, &d2)| (d2, j)),
@@ -596,34 +686,6 @@ fn recur_block<T: Lane>(
     near
 }
 
-/// The recurrence over a whole row, without looking for near pairs: eight lanes at a time,
-/// written so the compiler keeps them in vector registers.
-#[inline(always)]
-fn recur_row(row: &mut [f64], entering: &[f64], leaving: &[f64], (a, b): (f64, f64)) {
-    let len = row.len();
-    let (entering, leaving) = (&entering[..len], &leaving[..len]);
-    let mut rows = row.chunks_exact_mut(8);
-    let mut ins = entering.chunks_exact(8);
-    let mut outs = leaving.chunks_exact(8);
-    for ((r, e), l) in rows.by_ref().zip(ins.by_ref()).zip(outs.by_ref()) {
-        // Every load before any store: otherwise the compiler cannot rule out that the
-        // stores feed the loads and keeps the lanes scalar.
-        let mut lanes = [0.0; 8];
-        for t in 0..8 {
-            let de = a - e[t];
-            let dl = b - l[t];
-            lanes[t] = r[t] + de * de - dl * dl;
-        }
-        r.copy_from_slice(&lanes);
-    }
-    let tail = rows.into_remainder();
-    for ((r, &e), &l) in tail.iter_mut().zip(ins.remainder()).zip(outs.remainder()) {
-        let de = a - e;
-        let dl = b - l;
-        *r = *r + de * de - dl * dl;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,7 +792,29 @@ mod tests {
             let expected = tree_nearest(&x, k, w);
             assert_eq!(lag.all_nearest(k, w).as_ref(), Some(&expected), "{name}");
             // The portable code path, whatever this CPU has.
-            assert_eq!(lag.nearest_of_every_row(k, w), Some(expected), "{name}");
+            assert_eq!(
+                lag.nearest_of_every_row(k, w).as_ref(),
+                Some(&expected),
+                "{name}"
+            );
+            // Each precision on its own, however wide its margin (rows then go direct).
+            let level = s.iter().sum::<f64>() / s.len() as f64;
+            let centred: Vec<f64> = s.iter().map(|x| x - level).collect();
+            let scale = centred.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+            let single: Vec<f32> = centred.iter().map(|&x| x as f32).collect();
+            let n = x.rows();
+            let margin32 = rounding_margin::<f32>(m, scale);
+            let margin64 = rounding_margin::<f64>(m, scale);
+            assert_eq!(
+                vectorised(|| lag.nearest_in(&single, k, w, margin32, n)).as_ref(),
+                Some(&expected),
+                "{name}, single"
+            );
+            assert_eq!(
+                lag.nearest_in(&centred, k, w, margin64, n),
+                Some(expected),
+                "{name}, double"
+            );
         }
     }
 

@@ -29,6 +29,7 @@ mod replay;
 pub mod rng;
 pub mod rules;
 mod select;
+mod sliding;
 mod spec;
 mod stats;
 pub use stats::smoothed_scores;

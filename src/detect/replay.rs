@@ -61,6 +61,7 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         .collect();
     let mut scores: Vec<AlertPoint> = Vec::with_capacity(points.len());
     let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
+    let mut last_alert: Option<usize> = None;
     let mut out = Vec::with_capacity(points.len());
     // The points the rule looks at: smoothing and snooze, and the values a move is judged on.
     let tail = s
@@ -88,13 +89,22 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
             extreme,
         });
         alerts.push(false);
-        let from = scores.len().saturating_sub(tail);
+        // Re-arming looks back to the metric's last alert, however long ago.
+        let mut from = scores.len().saturating_sub(tail);
+        if s.rule.resolve_n > 0
+            && let Some(last) = last_alert
+        {
+            from = from.min(last);
+        }
         let decided = alert_decisions(&s.rule, &scores[from..], &alerts[from..]);
         let alert = decided
             .last()
             .is_some_and(|&i| from + i == scores.len() - 1);
         if let Some(a) = alerts.last_mut() {
             *a = alert;
+        }
+        if alert {
+            last_alert = Some(alerts.len() - 1);
         }
         out.push(ReplayRow {
             score,

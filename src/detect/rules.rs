@@ -48,6 +48,10 @@ pub struct AlertRule {
     pub recent_n: usize,
     /// Points after an alert during which the metric does not alert again.
     pub snooze_n: usize,
+    /// Re-arming: after an alert, the metric alerts again only once it has been back to
+    /// normal (smoothed score under the threshold) for this many points in a row; 0: at once
+    /// after the snooze.
+    pub resolve_n: usize,
     /// Alert on the newest point whatever its score (for testing channels).
     pub always: bool,
     /// Moves that may alert, compared with the expected value.
@@ -65,6 +69,7 @@ impl Default for AlertRule {
             threshold: 0.8,
             recent_n: 1,
             snooze_n: 0,
+            resolve_n: 0,
             always: false,
             direction: Direction::Both,
             min_abs_change: 0.0,
@@ -137,10 +142,8 @@ impl AlertRule {
 
     /// Which points fire before snoozing: a smoothed score at the threshold, or an extreme
     /// point at the threshold on its own score; either way only if the value moved enough.
-    pub fn fires(&self, points: &[AlertPoint]) -> Vec<bool> {
-        let scores: Vec<f64> = points.iter().map(|p| p.score).collect();
+    pub fn fires(&self, points: &[AlertPoint], smoothed: &[f64]) -> Vec<bool> {
         let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-        let smoothed = smoothed_scores(&scores, self.smooth_n);
         (0..points.len())
             .map(|i| {
                 let high = smoothed[i] >= self.threshold
@@ -149,6 +152,25 @@ impl AlertRule {
             })
             .collect()
     }
+
+    /// The smoothed scores of `points`.
+    pub fn smoothed(&self, points: &[AlertPoint]) -> Vec<f64> {
+        let scores: Vec<f64> = points.iter().map(|p| p.score).collect();
+        smoothed_scores(&scores, self.smooth_n)
+    }
+}
+
+/// Whether `quiet` (points after an alert, each saying whether the metric was back to normal)
+/// holds `n` quiet points in a row: the metric recovered.
+pub fn back_to_normal(quiet: &[bool], n: usize) -> bool {
+    let mut run = 0;
+    for &q in quiet {
+        run = if q { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
 }
 
 /// Which of the newest `recent_n` points alert. `points` are one metric's scored points in
@@ -167,17 +189,37 @@ pub fn alert_decisions(rule: &AlertRule, points: &[AlertPoint], alerted: &[bool]
             vec![n - 1]
         };
     }
-    snoozed_decisions(&rule.fires(points), alerted, rule.recent_n, rule.snooze_n)
+    let smoothed = rule.smoothed(points);
+    let quiet: Vec<bool> = smoothed.iter().map(|s| *s < rule.threshold).collect();
+    snoozed_decisions(
+        &rule.fires(points, &smoothed),
+        alerted,
+        rule.recent_n,
+        rule.snooze_n,
+        Some(Rearm {
+            quiet: &quiet,
+            n: rule.resolve_n,
+        }),
+    )
+}
+
+/// Re-arming after an alert: `quiet[i]` says whether point i was back to normal; a metric
+/// that alerted fires again only after `n` quiet points in a row (0: no re-arming).
+pub struct Rearm<'a> {
+    pub quiet: &'a [bool],
+    pub n: usize,
 }
 
 /// The snooze shared by every alert kind: of the newest `recent_n` points that fire, those
 /// without an alert on themselves or within the `snooze_n` points before (alerts decided here
-/// included). Indices oldest first.
+/// included), and, with `rearm`, back to normal since the last alert among `fires`' points.
+/// Indices oldest first.
 pub fn snoozed_decisions(
     fires: &[bool],
     alerted: &[bool],
     recent_n: usize,
     snooze_n: usize,
+    rearm: Option<Rearm>,
 ) -> Vec<usize> {
     let n = fires.len();
     let mut has_alert: Vec<bool> = (0..n)
@@ -189,6 +231,13 @@ pub fn snoozed_decisions(
             continue;
         }
         if (i.saturating_sub(snooze_n)..i).any(|j| has_alert[j]) {
+            continue;
+        }
+        if let Some(Rearm { quiet, n }) = &rearm
+            && *n > 0
+            && let Some(last) = has_alert[..i].iter().rposition(|a| *a)
+            && !back_to_normal(&quiet[last + 1..i], *n)
+        {
             continue;
         }
         has_alert[i] = true;
@@ -271,6 +320,53 @@ mod tests {
 
     fn scored(scores: &[f64]) -> Vec<AlertPoint> {
         scores.iter().map(|s| AlertPoint::scored(*s)).collect()
+    }
+
+    #[test]
+    fn a_metric_alerts_again_only_once_back_to_normal() {
+        let scores = scored(&[0.9, 0.9, 0.9, 0.1, 0.1, 0.9, 0.9]);
+        let r = |resolve_n| AlertRule {
+            threshold: 0.8,
+            recent_n: 7,
+            resolve_n,
+            ..AlertRule::default()
+        };
+        let none = [false; 7];
+        assert_eq!(
+            alert_decisions(&r(0), &scores, &none),
+            vec![0, 1, 2, 5, 6],
+            "no re-arming"
+        );
+        assert_eq!(
+            alert_decisions(&r(2), &scores, &none),
+            vec![0, 5],
+            "two quiet points re-arm"
+        );
+        assert_eq!(
+            alert_decisions(&r(3), &scores, &none),
+            vec![0],
+            "two are not three"
+        );
+        // An alert stored earlier counts as much as one decided now.
+        let mut stored = none;
+        stored[1] = true;
+        assert_eq!(alert_decisions(&r(2), &scores, &stored), vec![0, 5]);
+        // Quiet points must be in a row.
+        let broken = scored(&[0.9, 0.1, 0.9, 0.1, 0.9]);
+        assert_eq!(
+            alert_decisions(
+                &AlertRule {
+                    recent_n: 5,
+                    ..r(2)
+                },
+                &broken,
+                &[false; 5]
+            ),
+            vec![0]
+        );
+        assert!(
+            back_to_normal(&[false, true, true], 2) && !back_to_normal(&[true, false, true], 2)
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use super::score::{is_extreme, score_metadata};
 use super::stale;
 use crate::detect::AlertPoint;
-use crate::detect::rules::alert_decisions;
+use crate::detect::rules::{alert_decisions, back_to_normal};
 use crate::detect::smoothed_scores;
 use crate::store::{MetricRow, MetricType};
 
@@ -121,16 +121,20 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
-/// The index of the alert a metric has recovered from: its newest alert is followed by at
-/// least `n` scored points, the first `n` of them below the threshold. Whether the notice was
-/// already sent is for the caller to check.
+/// The index of the alert a metric has recovered from: its newest alert is followed by `n`
+/// scored points in a row below the threshold (not necessarily at once: the scores may stay
+/// high for a while first). Whether the notice was already sent is for the caller to check.
 fn resolved(smoothed: &[f64], alerted: &[bool], threshold: f64, n: usize) -> Option<usize> {
     if n == 0 {
         return None;
     }
     let last = alerted.iter().rposition(|a| *a)?;
-    let after = smoothed.get(last + 1..)?;
-    (after.len() >= n && after[..n].iter().all(|s| *s < threshold)).then_some(last)
+    let quiet: Vec<bool> = smoothed
+        .get(last + 1..)?
+        .iter()
+        .map(|s| *s < threshold)
+        .collect();
+    back_to_normal(&quiet, n).then_some(last)
 }
 
 #[cfg(test)]
@@ -145,6 +149,16 @@ mod tests {
             resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 3),
             None,
             "not yet"
+        );
+        assert_eq!(
+            resolved(
+                &[0.1, 0.99, 0.95, 0.2, 0.3],
+                &[false, true, false, false, false],
+                0.9,
+                2
+            ),
+            Some(1),
+            "high for a while, then back to normal"
         );
         assert_eq!(
             resolved(&[0.1, 0.99, 0.2, 0.95], &alerted, 0.9, 2),

@@ -258,6 +258,7 @@ async fn threshold_alerts(
             &alerted,
             spec.tholdalert_recent_n,
             spec.tholdalert_snooze_n,
+            None,
         ) {
             let (row, Some(breach)) = (series[i], breaches[i]) else {
                 continue;

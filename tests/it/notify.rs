@@ -110,9 +110,12 @@ async fn site(extra_yaml: &str) -> Site {
     dir.write(
         "n.yaml",
         &format!(
-            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{}{extra_yaml}",
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{}{}{extra_yaml}",
             // The points end an hour ago: stale, unless a test is about that.
-            if extra_yaml.contains("stale_after_n") { "" } else { "stale_after_n: 0\n" }
+            if extra_yaml.contains("stale_after_n") { "" } else { "stale_after_n: 0\n" },
+            // Tests alert run after run on scores that stay high: no re-arming, unless a
+            // test is about recovery.
+            if extra_yaml.contains("alert_resolve_n") { "" } else { "alert_resolve_n: 0\n" }
         ),
     );
     let store = Store::open(&DatabaseLocation::Local {
