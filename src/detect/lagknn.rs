@@ -351,22 +351,22 @@ impl LagSeries<'_> {
                     shifted.push(d2.wide());
                 }
             }
-            let bound = if shifted.len() >= k {
+            let bound = (shifted.len() >= k).then(|| {
                 shifted.select_nth_unstable_by(k - 1, f64::total_cmp);
-                Some(shifted[k - 1])
-            } else {
-                None
-            };
+                shifted[k - 1]
+            });
             // The exact k-th distance is at most a margin above the bound, so every row within
-            // it is at most two margins above the bound in the approximation. Without a bound
-            // (the first row, or neighbours that left the series or moved into the window),
-            // the row is advanced first and the bound found from it.
+            // it is at most two margins above the bound in the approximation: those are noted
+            // while the row is advanced. A restarted row, or one without a bound (the first
+            // row, or neighbours that ran off the end of the series), is scanned afterwards,
+            // with the bound found from the row itself.
+            let noted = bound
+                .filter(|_| !restart)
+                .map(|b| T::narrow_up(b + 2.0 * margin));
             near.clear();
             if !restart {
                 let mut marks = Marks {
-                    within: bound.map_or(T::narrow_down(f64::NEG_INFINITY), |b| {
-                        T::narrow_up(b + 2.0 * margin)
-                    }),
+                    within: noted.unwrap_or(T::narrow_down(f64::NEG_INFINITY)),
                     base: 0,
                     cap: budget,
                     near: &mut near,
@@ -384,35 +384,32 @@ impl LagSeries<'_> {
                     }
                 }
             }
-            let within = match bound {
-                Some(bound) if !restart => T::narrow_up(bound + 2.0 * margin),
-                _ => {
-                    let within = match bound {
-                        Some(bound) => bound + 2.0 * margin,
-                        None => {
-                            for (j, d2) in wide.iter_mut().enumerate() {
-                                *d2 = if outside(j) {
-                                    row[j].wide()
-                                } else {
-                                    f64::INFINITY
-                                };
-                            }
-                            k_smallest(&wide, k, &mut scratch);
-                            scratch.get(k - 1).copied().unwrap_or(f64::INFINITY) + 2.0 * margin
+            match noted {
+                // The advance skipped row 0, which starts its diagonal.
+                Some(within) => {
+                    if lo > 0 && row[0] <= within && near.len() <= budget {
+                        near.push((row[0].wide(), 0));
+                    }
+                }
+                None => {
+                    let bound = bound.unwrap_or_else(|| {
+                        for (j, d2) in wide.iter_mut().enumerate() {
+                            *d2 = if outside(j) {
+                                row[j].wide()
+                            } else {
+                                f64::INFINITY
+                            };
                         }
-                    };
-                    let within = T::narrow_up(within);
-                    near.clear();
+                        k_smallest(&wide, k, &mut scratch);
+                        scratch.get(k - 1).copied().unwrap_or(f64::INFINITY)
+                    });
+                    let within = T::narrow_up(bound + 2.0 * margin);
                     for j in (0..lo).chain(hi..n) {
                         if row[j] <= within && near.len() <= budget {
                             near.push((row[j].wide(), j));
                         }
                     }
-                    within
                 }
-            };
-            if lo > 0 && !restart && row[0] <= within && near.len() <= budget {
-                near.push((row[0].wide(), 0));
             }
             exact.clear();
             if near.len() > budget {
@@ -798,23 +795,58 @@ mod tests {
                 "{name}"
             );
             // Each precision on its own, however wide its margin (rows then go direct).
-            let level = s.iter().sum::<f64>() / s.len() as f64;
-            let centred: Vec<f64> = s.iter().map(|x| x - level).collect();
-            let scale = centred.iter().fold(0.0f64, |a, x| a.max(x.abs()));
-            let single: Vec<f32> = centred.iter().map(|&x| x as f32).collect();
-            let n = x.rows();
-            let margin32 = rounding_margin::<f32>(m, scale);
-            let margin64 = rounding_margin::<f64>(m, scale);
-            assert_eq!(
-                vectorised(|| lag.nearest_in(&single, k, w, margin32, n)).as_ref(),
-                Some(&expected),
-                "{name}, single"
+            let (single, double) = each_precision(&lag, &s, k, w);
+            assert_eq!(single.as_ref(), Some(&expected), "{name}, single");
+            assert_eq!(double, Some(expected), "{name}, double");
+        }
+    }
+
+    /// Every row's neighbours in single, then in double precision, with no limit on the rows
+    /// that go direct.
+    fn each_precision(
+        lag: &LagSeries,
+        s: &[f64],
+        k: usize,
+        w: usize,
+    ) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+        let level = s.iter().sum::<f64>() / s.len() as f64;
+        let centred: Vec<f64> = s.iter().map(|x| x - level).collect();
+        let scale = centred.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        let single: Vec<f32> = centred.iter().map(|&x| x as f32).collect();
+        let (n, m) = (lag.rows, lag.cols);
+        let margin32 = rounding_margin::<f32>(m, scale);
+        let margin64 = rounding_margin::<f64>(m, scale);
+        (
+            vectorised(|| lag.nearest_in(&single, k, w, margin32, n)),
+            lag.nearest_in(&centred, k, w, margin64, n),
+        )
+    }
+
+    #[test]
+    fn short_series_whose_ends_repeat_equal_the_tree_in_both_precisions() {
+        // A pattern at both ends makes the last rows neighbours of the first: a row whose
+        // previous neighbours run off the end has no bound and is searched in full.
+        for seed in 0..40u64 {
+            let mut rng = Rng::seeded(seed);
+            let pattern: Vec<f64> = (0..12).map(|_| rng.next_f64() * 10.0).collect();
+            let mut s = pattern.clone();
+            s.extend(
+                walk(seed, 40 + (seed as usize % 5) * 10)
+                    .iter()
+                    .map(|v| v - 990.0),
             );
-            assert_eq!(
-                lag.nearest_in(&centred, k, w, margin64, n),
-                Some(expected),
-                "{name}, double"
+            s.extend(pattern.iter().map(|v| v + 0.001 * rng.next_f64()));
+            let (m, k, w) = (
+                3 + seed as usize % 4,
+                1 + seed as usize % 5,
+                seed as usize % 7,
             );
+            let x = lagged(&s, m);
+            let lag = LagSeries::detect(&x).unwrap();
+            let expected = tree_nearest(&x, k, w);
+            let (single, double) = each_precision(&lag, &s, k, w);
+            assert_eq!(single.as_ref(), Some(&expected), "seed {seed}, single");
+            assert_eq!(double, Some(expected), "seed {seed}, double");
         }
     }
 

@@ -158,6 +158,11 @@ impl AlertRule {
         let scores: Vec<f64> = points.iter().map(|p| p.score).collect();
         smoothed_scores(&scores, self.smooth_n)
     }
+
+    /// Which points were back to normal: smoothed score under the threshold.
+    pub fn quiet(&self, smoothed: &[f64]) -> Vec<bool> {
+        smoothed.iter().map(|s| *s < self.threshold).collect()
+    }
 }
 
 /// Whether `quiet` (points after an alert, each saying whether the metric was back to normal)
@@ -190,13 +195,13 @@ pub fn alert_decisions(rule: &AlertRule, points: &[AlertPoint], alerted: &[bool]
         };
     }
     let smoothed = rule.smoothed(points);
-    let quiet: Vec<bool> = smoothed.iter().map(|s| *s < rule.threshold).collect();
+    let quiet = rule.quiet(&smoothed);
     snoozed_decisions(
         &rule.fires(points, &smoothed),
         alerted,
         rule.recent_n,
         rule.snooze_n,
-        Some(Rearm {
+        (rule.resolve_n > 0).then_some(Rearm {
             quiet: &quiet,
             n: rule.resolve_n,
         }),
@@ -204,7 +209,7 @@ pub fn alert_decisions(rule: &AlertRule, points: &[AlertPoint], alerted: &[bool]
 }
 
 /// Re-arming after an alert: `quiet[i]` says whether point i was back to normal; a metric
-/// that alerted fires again only after `n` quiet points in a row (0: no re-arming).
+/// that alerted fires again only after `n` quiet points in a row.
 pub struct Rearm<'a> {
     pub quiet: &'a [bool],
     pub n: usize,
@@ -234,7 +239,6 @@ pub fn snoozed_decisions(
             continue;
         }
         if let Some(Rearm { quiet, n }) = &rearm
-            && *n > 0
             && let Some(last) = has_alert[..i].iter().rposition(|a| *a)
             && !back_to_normal(&quiet[last + 1..i], *n)
         {

@@ -11,8 +11,7 @@ use chrono::NaiveDateTime;
 use super::score::{is_extreme, score_metadata};
 use super::stale;
 use crate::detect::AlertPoint;
-use crate::detect::rules::{alert_decisions, back_to_normal};
-use crate::detect::smoothed_scores;
+use crate::detect::rules::{AlertRule, alert_decisions, back_to_normal};
 use crate::store::{MetricRow, MetricType};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
@@ -39,7 +38,6 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 extreme: is_extreme(&s.metadata),
             })
             .collect();
-        let values: Vec<f64> = points.iter().map(|p| p.score).collect();
         let alerted: Vec<bool> = scores
             .iter()
             .map(|s| {
@@ -48,9 +46,9 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             })
             .collect();
         let decided = alert_decisions(&rule, &points, &alerted);
-        let smoothed = smoothed_scores(&values, rule.smooth_n);
+        let smoothed = rule.smoothed(&points);
         if decided.is_empty() {
-            let recovered = resolved(&smoothed, &alerted, rule.threshold, spec.alert_resolve_n);
+            let recovered = resolved(&rule, &smoothed, &alerted);
             // Told once: a sent "resolved" message since the alert means it was.
             let recovered = match recovered {
                 Some(i) => {
@@ -121,62 +119,69 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
-/// The index of the alert a metric has recovered from: its newest alert is followed by `n`
-/// scored points in a row below the threshold (not necessarily at once: the scores may stay
-/// high for a while first). Whether the notice was already sent is for the caller to check.
-fn resolved(smoothed: &[f64], alerted: &[bool], threshold: f64, n: usize) -> Option<usize> {
-    if n == 0 {
+/// The index of the alert a metric has recovered from: its newest alert is followed by the
+/// rule's `resolve_n` scored points in a row back to normal (not necessarily at once: the
+/// scores may stay high for a while first). Whether the notice was already sent is for the
+/// caller to check.
+fn resolved(rule: &AlertRule, smoothed: &[f64], alerted: &[bool]) -> Option<usize> {
+    if rule.resolve_n == 0 {
         return None;
     }
     let last = alerted.iter().rposition(|a| *a)?;
-    let quiet: Vec<bool> = smoothed
-        .get(last + 1..)?
-        .iter()
-        .map(|s| *s < threshold)
-        .collect();
-    back_to_normal(&quiet, n).then_some(last)
+    let quiet = rule.quiet(smoothed.get(last + 1..)?);
+    back_to_normal(&quiet, rule.resolve_n).then_some(last)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rule(threshold: f64, resolve_n: usize) -> AlertRule {
+        AlertRule {
+            threshold,
+            resolve_n,
+            ..AlertRule::default()
+        }
+    }
+
     #[test]
     fn recovery_needs_n_quiet_points_after_the_newest_alert() {
         let alerted = [false, true, false, false];
-        assert_eq!(resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 2), Some(1));
         assert_eq!(
-            resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 3),
+            resolved(&rule(0.9, 2), &[0.1, 0.99, 0.2, 0.3], &alerted),
+            Some(1)
+        );
+        assert_eq!(
+            resolved(&rule(0.9, 3), &[0.1, 0.99, 0.2, 0.3], &alerted),
             None,
             "not yet"
         );
         assert_eq!(
             resolved(
+                &rule(0.9, 2),
                 &[0.1, 0.99, 0.95, 0.2, 0.3],
-                &[false, true, false, false, false],
-                0.9,
-                2
+                &[false, true, false, false, false]
             ),
             Some(1),
             "high for a while, then back to normal"
         );
         assert_eq!(
-            resolved(&[0.1, 0.99, 0.2, 0.95], &alerted, 0.9, 2),
+            resolved(&rule(0.9, 2), &[0.1, 0.99, 0.2, 0.95], &alerted),
             None,
             "still high"
         );
         assert_eq!(
-            resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 1),
+            resolved(&rule(0.9, 1), &[0.1, 0.99, 0.2, 0.3], &alerted),
             Some(1),
             "more quiet points than needed (the job checks it was not told yet)"
         );
         assert_eq!(
-            resolved(&[0.1, 0.2], &[false, false], 0.9, 1),
+            resolved(&rule(0.9, 1), &[0.1, 0.2], &[false, false]),
             None,
             "never alerted"
         );
         assert_eq!(
-            resolved(&[0.1, 0.99, 0.2, 0.3], &alerted, 0.9, 0),
+            resolved(&rule(0.9, 0), &[0.1, 0.99, 0.2, 0.3], &alerted),
             None,
             "off"
         );
