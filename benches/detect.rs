@@ -28,7 +28,7 @@ fn detect(c: &mut Criterion) {
     let knn = spec("KNN", serde_json::json!({}));
     let shipped = spec(
         "KNN",
-        serde_json::json!({"n_neighbors": 10, "method": "mean", "exclude_within": 100}),
+        serde_json::json!({"n_neighbors": 10, "method": "mean", "exclude_within": 100, "score_every": 2}),
     );
 
     c.bench_function("preprocess 1000 points", |b| {

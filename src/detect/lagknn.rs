@@ -224,25 +224,25 @@ impl<'a> LagSeries<'a> {
 }
 
 impl LagSeries<'_> {
-    /// Every row's k smallest distances to the rows more than `w` rows away from it,
-    /// ascending, `k` per row one row after another: what the tree's
-    /// `nearest_distances_except` gives, bit for bit. `None` when the series is not finite
-    /// or has too few rows (the caller then uses a tree).
+    /// The k smallest distances of every `every`-th row (rows 0, every, 2·every, …) to the
+    /// rows more than `w` rows away from it, ascending, `k` per row one row after another:
+    /// what the tree's `nearest_distances_except` gives, bit for bit. `None` when the series
+    /// is not finite or has too few rows (the caller then uses a tree).
     ///
     /// Row i's squared distances to all rows follow from row i-1's by the recurrence, in
     /// place: kept by offset δ = j - i, row i's distance to row j sits where row i-1's to row
     /// j-1 did. They only select: every row whose approximate distance is within twice the
     /// rounding margin of the approximate k-th is computed exactly, so rounding in the
     /// recurrence cannot change which distances are reported.
-    pub fn all_nearest(&self, k: usize, w: usize) -> Option<Vec<f64>> {
+    pub fn all_nearest(&self, k: usize, w: usize, every: usize) -> Option<Vec<f64>> {
         vectorised(
             #[inline(always)]
-            || self.nearest_of_every_row(k, w),
+            || self.nearest_of_every_row(k, w, every.max(1)),
         )
     }
 
     #[inline(always)]
-    fn nearest_of_every_row(&self, k: usize, w: usize) -> Option<Vec<f64>> {
+    fn nearest_of_every_row(&self, k: usize, w: usize, every: usize) -> Option<Vec<f64>> {
         let (n, m) = (self.rows, self.cols);
         if k == 0 || n < 2 * w + 1 + k {
             return None;
@@ -263,7 +263,7 @@ impl LagSeries<'_> {
             .fold(f64::INFINITY, f64::min);
         if margin32 < smallest2 / 8.0 {
             let v: Vec<f32> = centred.iter().map(|&x| x as f32).collect();
-            if let Some(out) = self.nearest_in(&v, k, w, margin32, n / 16) {
+            if let Some(out) = self.nearest_in(&v, k, w, every, margin32, n / 16) {
                 return Some(out);
             }
         }
@@ -271,7 +271,7 @@ impl LagSeries<'_> {
         if !margin.is_finite() {
             return None;
         }
-        self.nearest_in(&centred, k, w, margin, n)
+        self.nearest_in(&centred, k, w, every, margin, n)
     }
 
     /// The search in the precision of `v` (the centred series), whose recurrence stays within
@@ -282,6 +282,7 @@ impl LagSeries<'_> {
         v: &[T],
         k: usize,
         w: usize,
+        every: usize,
         margin: f64,
         fallbacks: usize,
     ) -> Option<Vec<f64>> {
@@ -333,6 +334,34 @@ impl LagSeries<'_> {
             } else {
                 (v[i + m - 1], v[i - 1])
             };
+            if i % every != 0 {
+                // A row whose own neighbours are not asked for is only advanced; the
+                // neighbours of the last row that was searched move along with it.
+                if !restart {
+                    let mut marks = Marks {
+                        within: T::narrow_down(f64::NEG_INFINITY),
+                        base: 0,
+                        cap: 0,
+                        near: &mut near,
+                    };
+                    for (start, end) in [(1, lo), (hi, n)] {
+                        if start < end {
+                            T::step_and_mark(
+                                &mut row[start..end],
+                                &v[start + m - 1..end + m - 1],
+                                &v[start - 1..end - 1],
+                                step,
+                                &mut marks,
+                            );
+                        }
+                    }
+                }
+                previous.retain_mut(|j| {
+                    *j += 1;
+                    *j < n
+                });
+                continue;
+            }
 
             // The approximate k-th distance is bounded by the previous row's neighbours one
             // row later: their windows moved along with this row's, so they are usually near
@@ -351,10 +380,9 @@ impl LagSeries<'_> {
                     shifted.push(d2.wide());
                 }
             }
-            let bound = (shifted.len() >= k).then(|| {
-                shifted.select_nth_unstable_by(k - 1, f64::total_cmp);
-                shifted[k - 1]
-            });
+            // At most k of them: the k-th is the largest.
+            let bound = (shifted.len() >= k)
+                .then(|| shifted.iter().copied().fold(f64::NEG_INFINITY, f64::max));
             // The exact k-th distance is at most a margin above the bound, so every row within
             // it is at most two margins above the bound in the approximation: those are noted
             // while the row is advanced. A restarted row, or one without a bound (the first
@@ -759,10 +787,11 @@ mod tests {
         }
     }
 
-    fn tree_nearest(x: &Matrix, k: usize, w: usize) -> Vec<f64> {
+    fn tree_nearest(x: &Matrix, k: usize, w: usize, every: usize) -> Vec<f64> {
         let index = KdIndex::build(x);
         x.iter_rows()
             .enumerate()
+            .step_by(every)
             .flat_map(|(i, row)| index.nearest_distances_except(row, k, |j| j.abs_diff(i) <= w))
             .collect()
     }
@@ -786,18 +815,26 @@ mod tests {
         ] {
             let x = lagged(&s, m);
             let lag = LagSeries::detect(&x).unwrap();
-            let expected = tree_nearest(&x, k, w);
-            assert_eq!(lag.all_nearest(k, w).as_ref(), Some(&expected), "{name}");
-            // The portable code path, whatever this CPU has.
-            assert_eq!(
-                lag.nearest_of_every_row(k, w).as_ref(),
-                Some(&expected),
-                "{name}"
-            );
-            // Each precision on its own, however wide its margin (rows then go direct).
-            let (single, double) = each_precision(&lag, &s, k, w);
-            assert_eq!(single.as_ref(), Some(&expected), "{name}, single");
-            assert_eq!(double, Some(expected), "{name}, double");
+            // Every row, and every 2nd, 3rd or 7th (the rows in between are only advanced).
+            for every in [1, 2, 3, 7] {
+                let expected = tree_nearest(&x, k, w, every);
+                let at = format!("{name}, every {every}");
+                assert_eq!(
+                    lag.all_nearest(k, w, every).as_ref(),
+                    Some(&expected),
+                    "{at}"
+                );
+                // The portable code path, whatever this CPU has.
+                assert_eq!(
+                    lag.nearest_of_every_row(k, w, every).as_ref(),
+                    Some(&expected),
+                    "{at}"
+                );
+                // Each precision on its own, however wide its margin (rows then go direct).
+                let (single, double) = each_precision(&lag, &s, k, w, every);
+                assert_eq!(single.as_ref(), Some(&expected), "{at}, single");
+                assert_eq!(double, Some(expected), "{at}, double");
+            }
         }
     }
 
@@ -808,6 +845,7 @@ mod tests {
         s: &[f64],
         k: usize,
         w: usize,
+        every: usize,
     ) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
         let level = s.iter().sum::<f64>() / s.len() as f64;
         let centred: Vec<f64> = s.iter().map(|x| x - level).collect();
@@ -817,8 +855,8 @@ mod tests {
         let margin32 = rounding_margin::<f32>(m, scale);
         let margin64 = rounding_margin::<f64>(m, scale);
         (
-            vectorised(|| lag.nearest_in(&single, k, w, margin32, n)),
-            lag.nearest_in(&centred, k, w, margin64, n),
+            vectorised(|| lag.nearest_in(&single, k, w, every, margin32, n)),
+            lag.nearest_in(&centred, k, w, every, margin64, n),
         )
     }
 
@@ -843,8 +881,9 @@ mod tests {
             );
             let x = lagged(&s, m);
             let lag = LagSeries::detect(&x).unwrap();
-            let expected = tree_nearest(&x, k, w);
-            let (single, double) = each_precision(&lag, &s, k, w);
+            let every = 1 + seed as usize % 3;
+            let expected = tree_nearest(&x, k, w, every);
+            let (single, double) = each_precision(&lag, &s, k, w, every);
             assert_eq!(single.as_ref(), Some(&expected), "seed {seed}, single");
             assert_eq!(double, Some(expected), "seed {seed}, double");
         }

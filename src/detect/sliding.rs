@@ -91,6 +91,9 @@ mod x86 {
 
     use super::Marks;
 
+    /// Hits gathered before they are pushed.
+    const HITS: usize = 256;
+
     macro_rules! kernel {
         ($name:ident, $t:ty, $lanes:expr, $set1:ident, $load:ident, $store:ident, $sub:ident,
          $add:ident, $mul:ident, $cmp:ident) => {
@@ -106,23 +109,38 @@ mod x86 {
                 let whole = n - n % $lanes;
                 let (av, bv, wv) = ($set1(a), $set1(b), $set1(marks.within));
                 let (r, e, l) = (row.as_mut_ptr(), entering.as_ptr(), leaving.as_ptr());
+                // Hits are gathered into a local buffer and pushed between segments: a push
+                // (which may grow the vector) inside the loop made the compiler spill and
+                // reload the loop's registers on every iteration.
+                let mut hits_at = [0u32; HITS];
                 let mut t = 0;
                 while t < whole {
-                    // SAFETY: t + lanes <= n for all three slices.
-                    let mask = unsafe {
-                        let de = $sub(av, $load(e.add(t)));
-                        let dl = $sub(bv, $load(l.add(t)));
-                        let d = $sub($add($load(r.add(t)), $mul(de, de)), $mul(dl, dl));
-                        $store(r.add(t), d);
-                        $cmp::<_CMP_LE_OQ>(d, wv)
-                    };
-                    let mut hits = mask as u32;
-                    while hits != 0 && marks.near.len() <= marks.cap {
-                        let at = t + hits.trailing_zeros() as usize;
-                        marks.near.push((row[at].into(), marks.base + at));
-                        hits &= hits - 1;
+                    let mut found = 0;
+                    let gather = marks.near.len() <= marks.cap;
+                    while t < whole && found <= HITS - $lanes {
+                        // SAFETY: t + lanes <= n for all three slices.
+                        let mask = unsafe {
+                            let de = $sub(av, $load(e.add(t)));
+                            let dl = $sub(bv, $load(l.add(t)));
+                            let d = $sub($add($load(r.add(t)), $mul(de, de)), $mul(dl, dl));
+                            $store(r.add(t), d);
+                            $cmp::<_CMP_LE_OQ>(d, wv)
+                        };
+                        let mut hits = if gather { mask as u32 } else { 0 };
+                        while hits != 0 {
+                            hits_at[found] = (t + hits.trailing_zeros() as usize) as u32;
+                            found += 1;
+                            hits &= hits - 1;
+                        }
+                        t += $lanes;
                     }
-                    t += $lanes;
+                    for &at in &hits_at[..found] {
+                        if marks.near.len() > marks.cap {
+                            break;
+                        }
+                        let at = at as usize;
+                        marks.near.push((row[at].into(), marks.base + at));
+                    }
                 }
                 super::step_and_mark_scalar(row, entering, leaving, (a, b), marks, whole);
             }
@@ -226,6 +244,19 @@ mod tests {
         ));
         assert_eq!(near.len(), 4);
         assert_ne!(capped, fast);
+        // Every entry near: all noted, in order, however many segments the hits take.
+        let (mut every, mut near) = (fast.clone(), Vec::new());
+        let mut all = Marks {
+            within: f64::INFINITY.lane(),
+            base: 0,
+            cap: usize::MAX,
+            near: &mut near,
+        };
+        assert!(!T::step_and_mark(
+            &mut every, &entering, &leaving, step, &mut all
+        ));
+        let order: Vec<usize> = near.iter().map(|&(_, t)| t).collect();
+        assert_eq!(order, (0..len).collect::<Vec<_>>());
     }
 
     trait IntoLane<T> {
@@ -244,7 +275,7 @@ mod tests {
 
     #[test]
     fn every_path_gives_the_scalar_bits_and_the_same_marks() {
-        for len in [37, 64, 5] {
+        for len in [37, 64, 5, 1000] {
             same_as_scalar::<f64>(len.max(20));
             same_as_scalar::<f32>(len.max(20));
         }

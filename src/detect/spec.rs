@@ -141,7 +141,7 @@ static PCA_RULES: Rules = Rules {
     fixed: &[("whiten", is_false, "false")],
 };
 static KNN_RULES: Rules = Rules {
-    used: &["n_neighbors", "method", "exclude_within"],
+    used: &["n_neighbors", "method", "exclude_within", "score_every"],
     no_effect: &["radius", "algorithm", "leaf_size"],
     fixed: &[
         ("metric", is_euclidean, "\"minkowski\" (Euclidean)"),

@@ -297,3 +297,37 @@ fn knn_finds_the_exact_training_range_without_every_score() {
         assert!(matches!(scores, TrainingScores::All(_)));
     }
 }
+
+#[test]
+fn knn_scoring_every_nth_training_row_gives_those_rows_scores() {
+    use anomstack::detect::{KnnMethod, ScoreMethod, TrainingScores};
+    for f in fixtures() {
+        let train = features(&f.features.train);
+        for exclude_within in [0, 20] {
+            let every_row = KnnParams {
+                n_neighbors: 10,
+                method: KnnMethod::Mean,
+                exclude_within,
+                ..KnnParams::default()
+            };
+            let (_, all) = every_row.fit(&train).unwrap();
+            for every in [2, 3] {
+                let sampled = KnnParams {
+                    score_every: every,
+                    ..every_row.clone()
+                };
+                let want: Vec<f64> = all.iter().copied().step_by(every).collect();
+                let (_, got) = sampled.fit_for(&train, ScoreMethod::Rank).unwrap();
+                assert_eq!(got, TrainingScores::All(want), "{} every {every}", f.case);
+            }
+        }
+    }
+    let zero = KnnParams {
+        score_every: 0,
+        ..KnnParams::default()
+    };
+    let err = zero
+        .fit(&features(&fixtures()[0].features.train))
+        .unwrap_err();
+    assert!(err.to_string().contains("score_every"), "{err}");
+}
