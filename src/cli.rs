@@ -87,6 +87,10 @@ pub struct BacktestArgs {
     /// Files replayed at once [default: the number of CPUs].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Answer every alert as a person would, the moment it is sent: 👍 inside a labelled
+    /// window, 👎 outside; later points see what the verdicts taught (needs --nab).
+    #[arg(long)]
+    pub feedback: bool,
 }
 
 #[derive(Debug, Default, clap::Args)]

@@ -7,7 +7,7 @@ mod run;
 
 use std::path::PathBuf;
 
-pub use crate::detect::{ReplayRow, ReplaySettings, replay};
+pub use crate::detect::{ReplayRow, ReplaySettings, replay, replay_taught};
 pub use run::{BacktestReport, BacktestRequest, ProfileReport, run};
 
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::io::{csv_files, read_series, read_windows, window_rows, write_scores};
 use super::nab::{self, NabScore, PROFILES, Profile, ScoredFile};
-use super::{BacktestError, ReplaySettings, replay};
+use super::{BacktestError, ReplaySettings, replay_taught};
 
 pub struct BacktestRequest {
     /// A CSV file or a folder of them (searched recursively).
@@ -17,6 +17,9 @@ pub struct BacktestRequest {
     /// NAB `combined_windows.json`, keyed by paths relative to `input`.
     pub labels: Option<PathBuf>,
     pub threads: usize,
+    /// Give a verdict on every alert the moment it is sent, as a person would: 👍 inside a
+    /// labelled window, 👎 outside (needs `labels`).
+    pub feedback: bool,
 }
 
 /// Scores of one profile: of the alerts as sent, and of the raw score at its best threshold.
@@ -71,14 +74,17 @@ pub fn run(
                     let Some(rel) = files.get(i) else { break };
                     let outcome = (|| {
                         let series = read_series(&source(rel))?;
-                        let rows = replay(&series.points(), &req.settings);
-                        write_scores(&req.output.join(rel), &series, &rows)?;
                         let key = rel.to_string_lossy().replace('\\', "/");
                         let w = windows
                             .as_ref()
                             .and_then(|all| all.get(&key))
                             .map(|w| window_rows(&series, w))
                             .unwrap_or_default();
+                        let inside = |p: usize| w.iter().any(|&(a, b)| (a..=b).contains(&p));
+                        let teacher: Option<&dyn Fn(usize) -> bool> =
+                            req.feedback.then_some(&inside);
+                        let rows = replay_taught(&series.points(), &req.settings, teacher);
+                        write_scores(&req.output.join(rel), &series, &rows)?;
                         Ok((rows, w))
                     })();
                     if let Ok(mut r) = results.lock() {

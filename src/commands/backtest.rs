@@ -32,6 +32,9 @@ pub fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         ),
         (None, None) => anyhow::bail!("give an input CSV or folder, or --nab DIR"),
     };
+    if args.feedback && labels.is_none() {
+        anyhow::bail!("--feedback answers alerts from labelled windows: give --nab DIR");
+    }
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -41,6 +44,7 @@ pub fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         settings,
         labels,
         threads,
+        feedback: args.feedback,
     };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

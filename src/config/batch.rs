@@ -74,6 +74,10 @@ pub struct BatchSpec {
     pub alert_min_rel_change: f64,
     /// Per-metric values of the alert rule's direction and noise floor, and of staleness.
     pub metric_alert_settings: BTreeMap<String, MetricAlertSettings>,
+    /// A 👎 mutes a metric's ML alerts up to the rejected point's level times 1 + this.
+    pub feedback_margin: f64,
+    /// Scored points after which a 👎's mute has halved (0: feedback does not mute).
+    pub feedback_half_life_n: usize,
     /// A metric is stale when nothing arrived for this many of its usual intervals (0: never).
     pub stale_after_n: usize,
 

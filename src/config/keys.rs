@@ -80,6 +80,8 @@ pub static KEYS: &[Key] = &[
     key("alert_min_abs_change", Float),
     key("alert_min_rel_change", Float),
     key("metric_alert_settings", Yaml),
+    key("feedback_margin", Float),
+    key("feedback_half_life_n", Int),
     key("stale_after_n", Int),
     key("tholdalert_methods", Yaml),
     key("tholdalert_recent_n", Int),

@@ -4,7 +4,7 @@
 
 use super::BatchSpec;
 pub use crate::detect::{AlertRule, ModelPlan};
-use crate::detect::{DetectorSpec, ReplaySettings};
+use crate::detect::{DetectorSpec, FeedbackRule, ReplaySettings};
 
 impl BatchSpec {
     /// The models of `model_configs`, each with its tag, detector and preprocessing.
@@ -46,6 +46,14 @@ impl BatchSpec {
         }
     }
 
+    /// How people's verdicts on alerts mute later ones.
+    pub fn feedback_rule(&self) -> FeedbackRule {
+        FeedbackRule {
+            margin: self.feedback_margin,
+            half_life_n: self.feedback_half_life_n as f64,
+        }
+    }
+
     /// The alert rule of one metric: the batch's, with the metric's `metric_alert_settings`.
     pub fn alert_rule_for(&self, metric: &str) -> AlertRule {
         let mut rule = self.alert_rule();
@@ -81,6 +89,7 @@ impl BatchSpec {
             train_min_n: self.train_min_n,
             train_max_age: i64::from(self.train_metric_timestamp_max_days_ago) * 86_400,
             extreme_margin: self.alert_extreme_margin,
+            feedback: self.feedback_rule(),
             retrain_every: retrain_every.max(1),
         })
     }

@@ -107,6 +107,15 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
             format!("expected a number of at least 0 or null, got {m}"),
         ));
     }
+    if !(spec.feedback_margin.is_finite() && spec.feedback_margin >= 0.0) {
+        out.push((
+            "feedback_margin",
+            format!(
+                "expected a number of at least 0, got {}",
+                spec.feedback_margin
+            ),
+        ));
+    }
     let floors = std::iter::once((None, spec.alert_min_abs_change, spec.alert_min_rel_change))
         .chain(spec.metric_alert_settings.iter().map(|(metric, own)| {
             (

@@ -3,9 +3,10 @@
 //! each row is scored on its own, and the alert rule runs on the scores so far, exactly as
 //! the train, score and alert jobs would have seen them.
 
+use super::feedback::{FeedbackRule, Verdict};
 use super::rules::{AlertPoint, AlertRule, alert_decisions};
 use super::{
-    Combination, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod, TrainedModel,
+    Combination, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod, TrainedModel, combine,
     combine_answers,
 };
 
@@ -31,7 +32,24 @@ pub struct ReplaySettings {
     pub retrain_every: usize,
     /// `alert_extreme_margin`: how far beyond the training maximum a raw score is extreme.
     pub extreme_margin: Option<f64>,
+    /// How verdicts on alerts mute later ones (used when the replay is taught).
+    pub feedback: FeedbackRule,
 }
+
+/// One model's answer on one point.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    probability: f64,
+    extreme: bool,
+    /// NaN where the model has none.
+    level: f64,
+}
+
+const NO_ANSWER: Answer = Answer {
+    probability: f64::NAN,
+    extreme: false,
+    level: f64::NAN,
+};
 
 /// One output row per input point, in input order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +64,17 @@ pub struct ReplayRow {
 /// Replays `points` (unix seconds, value) given in file order. Timestamps that repeat or go
 /// backwards are nudged one second past their predecessor, so rows keep their file order.
 pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
+    replay_taught(points, s, None)
+}
+
+/// A replay in which someone gives a verdict on every alert the moment it is sent:
+/// `teacher(p)` says whether the alert on point `p` was useful. Each verdict affects only
+/// the points after it.
+pub fn replay_taught(
+    points: &[(i64, f64)],
+    s: &ReplaySettings,
+    teacher: Option<&dyn Fn(usize) -> bool>,
+) -> Vec<ReplayRow> {
     let mut monotonic = Vec::with_capacity(points.len());
     let mut last = i64::MIN;
     for &(t, v) in points {
@@ -54,7 +83,7 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         last = t;
     }
     // Each model's probabilities per point, then combined point by point.
-    let per_model: Vec<Vec<(f64, bool)>> = s
+    let per_model: Vec<Vec<Answer>> = s
         .models
         .iter()
         .map(|plan| model_probabilities(&monotonic, plan, s))
@@ -62,6 +91,7 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
     let mut scores: Vec<AlertPoint> = Vec::with_capacity(points.len());
     let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
     let mut last_alert: Option<usize> = None;
+    let mut verdicts: Vec<Verdict> = Vec::new();
     let mut out = Vec::with_capacity(points.len());
     // The points the rule looks at: smoothing and snooze, and the values a move is judged on.
     let tail = s
@@ -72,8 +102,13 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         .saturating_add(1)
         .max(super::rules::BASELINE_N + super::rules::MOVE_N);
     for p in 0..points.len() {
-        let answers: Vec<(f64, bool)> = per_model.iter().map(|m| m[p]).collect();
+        let answers: Vec<(f64, bool)> = per_model
+            .iter()
+            .map(|m| (m[p].probability, m[p].extreme))
+            .collect();
         let (score, extreme) = combine_answers(s.combination, &answers);
+        let levels: Vec<f64> = per_model.iter().map(|m| m[p].level).collect();
+        let level = Some(combine(s.combination, &levels)).filter(|l| l.is_finite());
         if score.is_nan() {
             out.push(ReplayRow {
                 score: 0.0,
@@ -83,10 +118,12 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
             continue;
         }
         // Like the score job, points without a score are not part of the alert series.
+        let at = scores.len() as f64;
         scores.push(AlertPoint {
             score,
             value: points[p].1,
             extreme,
+            muted: s.feedback.muted(&verdicts, at, level),
         });
         alerts.push(false);
         // Re-arming looks back to the metric's last alert, however long ago.
@@ -105,6 +142,13 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
         }
         if alert {
             last_alert = Some(alerts.len() - 1);
+            if let Some(teach) = teacher {
+                verdicts.push(Verdict {
+                    at,
+                    useful: teach(p),
+                    level,
+                });
+            }
         }
         out.push(ReplayRow {
             score,
@@ -117,13 +161,9 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
 
 /// One model's walk forward: trained every `retrain_every` points on the feature rows before
 /// the current point, scoring each row on its own: its probability (NaN where it has no
-/// score) and whether it is extreme.
-fn model_probabilities(
-    points: &[(i64, f64)],
-    plan: &ModelPlan,
-    s: &ReplaySettings,
-) -> Vec<(f64, bool)> {
-    let mut out = vec![(f64::NAN, false); points.len()];
+/// score), whether it is extreme, and its level.
+fn model_probabilities(points: &[(i64, f64)], plan: &ModelPlan, s: &ReplaySettings) -> Vec<Answer> {
+    let mut out = vec![NO_ANSWER; points.len()];
     let Ok(features) = plan.preprocess.apply(points) else {
         return out;
     };
@@ -145,9 +185,10 @@ fn model_probabilities(
             let mut scorer: Box<dyn RowScorer + '_> = model.scorer();
             for i in r..end {
                 let raw = scorer.score(&features_row(&features, i));
-                out[point_of[i]] = raw.first().map_or((f64::NAN, false), |v| {
-                    let extreme = s.extreme_margin.is_some_and(|m| model.is_extreme(*v, m));
-                    (model.probability(*v), extreme)
+                out[point_of[i]] = raw.first().map_or(NO_ANSWER, |&v| Answer {
+                    probability: model.probability(v),
+                    extreme: s.extreme_margin.is_some_and(|m| model.is_extreme(v, m)),
+                    level: model.level(v).unwrap_or(f64::NAN),
                 });
             }
         }
@@ -218,6 +259,7 @@ mod tests {
             train_max_age: 90 * 86_400,
             retrain_every: 50,
             extreme_margin: None,
+            feedback: FeedbackRule::default(),
         }
     }
 
@@ -244,6 +286,33 @@ mod tests {
             .filter(|(i, r)| r.alert && !(500..=510).contains(i))
             .count();
         assert!(false_alerts <= 3, "{false_alerts} alerts on noise");
+    }
+
+    #[test]
+    fn a_taught_replay_mutes_a_repeat_of_a_rejected_spike_but_not_a_bigger_one() {
+        let mut points: Vec<(i64, f64)> = (0..900)
+            .map(|i| (i * 300, (i as f64 * 0.7).sin() + 0.1 * ((i * 7) % 5) as f64))
+            .collect();
+        for (at, size) in [(400, 8.0), (600, 8.0), (800, 40.0)] {
+            points[at].1 += size;
+        }
+        let alerts_at = |out: &[ReplayRow]| -> Vec<usize> {
+            (0..out.len()).filter(|&i| out[i].alert).collect()
+        };
+        // The differenced, smoothed features of these settings alert a few points on.
+        let near =
+            |alerts: &[usize], spike: usize| alerts.iter().any(|a| (spike..spike + 10).contains(a));
+        let plain = alerts_at(&replay(&points, &settings()));
+        assert!(
+            [400, 600, 800].iter().all(|&p| near(&plain, p)),
+            "{plain:?}"
+        );
+        // Every alert is judged a false alarm but the last spike's.
+        let judge = |p: usize| (800..810).contains(&p);
+        let taught = alerts_at(&replay_taught(&points, &settings(), Some(&judge)));
+        assert!(near(&taught, 400) && near(&taught, 800), "{taught:?}");
+        assert!(!near(&taught, 600), "{taught:?}");
+        assert!(taught.len() < plain.len());
     }
 
     #[test]

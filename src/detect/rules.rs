@@ -86,6 +86,9 @@ pub struct AlertPoint {
     pub value: f64,
     /// Its raw score was beyond the model's training maximum by the extreme margin.
     pub extreme: bool,
+    /// People's verdicts on earlier alerts of the metric say a point like it is not worth an
+    /// alert (`feedback::FeedbackRule::muted`).
+    pub muted: bool,
 }
 
 impl AlertPoint {
@@ -94,6 +97,7 @@ impl AlertPoint {
             score,
             value: f64::NAN,
             extreme: false,
+            muted: false,
         }
     }
 }
@@ -141,14 +145,15 @@ impl AlertRule {
     }
 
     /// Which points fire before snoozing: a smoothed score at the threshold, or an extreme
-    /// point at the threshold on its own score; either way only if the value moved enough.
+    /// point at the threshold on its own score; either way only if the value moved enough
+    /// and feedback has not muted the point.
     pub fn fires(&self, points: &[AlertPoint], smoothed: &[f64]) -> Vec<bool> {
         let values: Vec<f64> = points.iter().map(|p| p.value).collect();
         (0..points.len())
             .map(|i| {
                 let high = smoothed[i] >= self.threshold
                     || (points[i].extreme && points[i].score >= self.threshold);
-                high && self.moved_enough(largest_move(&values, i))
+                high && !points[i].muted && self.moved_enough(largest_move(&values, i))
             })
             .collect()
     }
@@ -484,6 +489,23 @@ mod tests {
     }
 
     #[test]
+    fn a_muted_point_does_not_fire_nor_snooze_the_next() {
+        let mut points = scored(&[0.1, 1.0, 1.0, 1.0, 1.0]);
+        points[1].muted = true;
+        points[2].muted = true;
+        points[3].extreme = true;
+        points[3].muted = true;
+        let r = AlertRule {
+            smooth_n: 1,
+            recent_n: 5,
+            snooze_n: 3,
+            ..rule()
+        };
+        // Muted, even extreme; the first unmuted point fires, unsnoozed by the muted ones.
+        assert_eq!(alert_decisions(&r, &points, &[false; 5]), vec![4]);
+    }
+
+    #[test]
     fn moves_against_the_direction_or_under_the_floor_do_not_alert() {
         let values = [10.0, 11.0, 10.0, 12.0, 10.0];
         let points = |last: f64| -> Vec<AlertPoint> {
@@ -494,6 +516,7 @@ mod tests {
                     score: 1.0,
                     value: *v,
                     extreme: false,
+                    muted: false,
                 })
                 .collect()
         };
@@ -531,6 +554,7 @@ mod tests {
                 score: 1.0,
                 value: *v,
                 extreme: false,
+                muted: false,
             })
             .collect();
         assert_eq!(

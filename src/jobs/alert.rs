@@ -8,16 +8,25 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 
-use super::score::{is_extreme, score_metadata};
+use super::score::{score_metadata, score_notes};
 use super::stale;
-use crate::detect::AlertPoint;
+use crate::detect::cadence::usual_interval;
+use crate::detect::feedback::place;
 use crate::detect::rules::{AlertRule, alert_decisions, back_to_normal};
-use crate::store::{MetricRow, MetricType};
+use crate::detect::{AlertPoint, Verdict};
+use crate::store::{Feedback, MetricRow, MetricType, StoredVerdict};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let mut report = JobReport::default();
     let rows = read_rows(ctx, batch, "alert_sql", &spec.alert_sql, &mut report).await?;
+    let teaching = spec.feedback_rule();
+    let mut verdicts: BTreeMap<String, Vec<StoredVerdict>> = BTreeMap::new();
+    if teaching.enabled() {
+        for v in ctx.store.verdicts(&spec.table_key, batch.name()).await? {
+            verdicts.entry(v.metric.clone()).or_default().push(v);
+        }
+    }
     let mut new_alerts = Vec::new();
     for (metric, rows) in by_metric(rows) {
         let rule = spec.alert_rule_for(&metric);
@@ -30,12 +39,18 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             .filter(|r| r.metric_type == MetricType::Metric)
             .map(|r| (r.timestamp, r.value))
             .collect();
+        let taught = taught(verdicts.get(&metric), &scores);
         let points: Vec<AlertPoint> = scores
             .iter()
-            .map(|s| AlertPoint {
-                score: s.value,
-                value: value_at.get(&s.timestamp).copied().unwrap_or(f64::NAN),
-                extreme: is_extreme(&s.metadata),
+            .enumerate()
+            .map(|(i, s)| {
+                let notes = score_notes(&s.metadata);
+                AlertPoint {
+                    score: s.value,
+                    value: value_at.get(&s.timestamp).copied().unwrap_or(f64::NAN),
+                    extreme: notes.extreme,
+                    muted: teaching.muted(&taught, i as f64, notes.level),
+                }
             })
             .collect();
         let alerted: Vec<bool> = scores
@@ -85,7 +100,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 name: metric.clone(),
                 metric_type: MetricType::Alert,
                 value: 1.0,
-                metadata: score_metadata(extreme),
+                metadata: score_metadata(extreme, None),
             });
             report.notices.push(Notice {
                 metric: metric.clone(),
@@ -117,6 +132,26 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     });
     stale::check(ctx, batch, None, &mut report).await;
     Ok(report)
+}
+
+/// A metric's verdicts placed among its scored points (`scores`, oldest first).
+fn taught(verdicts: Option<&Vec<StoredVerdict>>, scores: &[&MetricRow]) -> Vec<Verdict> {
+    let Some(verdicts) = verdicts else {
+        return Vec::new();
+    };
+    let times: Vec<i64> = scores
+        .iter()
+        .map(|s| s.timestamp.and_utc().timestamp())
+        .collect();
+    let interval = usual_interval(&times);
+    verdicts
+        .iter()
+        .map(|v| Verdict {
+            at: place(v.timestamp.and_utc().timestamp(), &times, interval),
+            useful: v.feedback == Feedback::Up,
+            level: score_notes(&v.score_metadata).level,
+        })
+        .collect()
 }
 
 /// The index of the alert a metric has recovered from: its newest alert is followed by the

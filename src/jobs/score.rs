@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 
 use super::{JobCtx, JobError, JobReport, by_metric, model_store, read_rows, round_to};
 use crate::config::Batch;
-use crate::detect::{FeatureCache, combine_answers};
+use crate::detect::{FeatureCache, combine, combine_answers};
 use crate::model_store::ModelLoadError;
 use crate::store::{MetricRow, MetricType};
 
@@ -61,7 +61,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             continue;
         }
         // Each model scores with the preprocessing it was trained with.
-        let mut per_ts: BTreeMap<i64, Vec<(f64, bool)>> = BTreeMap::new();
+        let mut per_ts: BTreeMap<i64, Vec<(f64, bool, f64)>> = BTreeMap::new();
         let mut cache = FeatureCache::new(&points);
         for model in &models {
             let Ok(features) = cache.get(&model.preprocess) else {
@@ -71,10 +71,11 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 let extreme = spec
                     .alert_extreme_margin
                     .is_some_and(|m| model.is_extreme(raw, m));
-                per_ts
-                    .entry(*t)
-                    .or_default()
-                    .push((model.probability(raw), extreme));
+                per_ts.entry(*t).or_default().push((
+                    model.probability(raw),
+                    extreme,
+                    model.level(raw).unwrap_or(f64::NAN),
+                ));
             }
         }
         for (t, answers) in per_ts {
@@ -82,17 +83,22 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             if scored.contains(&ts) {
                 continue;
             }
-            let (score, extreme) = combine_answers(spec.combination(), &answers);
+            let probabilities: Vec<(f64, bool)> = answers.iter().map(|a| (a.0, a.1)).collect();
+            let (score, extreme) = combine_answers(spec.combination(), &probabilities);
             if score.is_nan() {
                 continue;
             }
+            // Points that may alert keep their level, for feedback to compare with later.
+            let levels: Vec<f64> = answers.iter().map(|a| a.2).collect();
+            let level = Some(combine(spec.combination(), &levels))
+                .filter(|l| l.is_finite() && score >= LEVEL_FROM * spec.alert_threshold);
             new_scores.push(MetricRow {
                 timestamp: ts,
                 batch: batch.name().to_owned(),
                 name: metric.clone(),
                 metric_type: MetricType::Score,
                 value: round_to(score, spec.score_metric_rounding),
-                metadata: score_metadata(extreme),
+                metadata: score_metadata(extreme, level),
             });
         }
     }
@@ -122,24 +128,42 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
-/// A score row's metadata: `{"extreme":true}` for a point beyond everything its models saw in
-/// training (the alert job alerts on it at once), empty otherwise.
-pub(crate) fn score_metadata(extreme: bool) -> String {
-    if extreme {
-        r#"{"extreme":true}"#.to_owned()
-    } else {
-        String::new()
-    }
+/// Scores from this share of the alert threshold up keep their level in their metadata: only
+/// such points can alert (two-point smoothing at 0.995 needs both above 0.99), and storing it
+/// for every point would grow every score row.
+const LEVEL_FROM: f64 = 0.9;
+
+/// What a score row's metadata says beyond the score.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ScoreNotes {
+    /// Beyond everything its models saw in training: the alert job alerts on it at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extreme: bool,
+    /// The point's level (`TrainedModel::level`, combined over models), for feedback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<f64>,
 }
 
-/// Whether a score row's metadata marks it extreme.
-pub(crate) fn is_extreme(metadata: &str) -> bool {
+/// A score row's metadata: `{"extreme":true,"level":3.2}`, each part only when it applies;
+/// empty when neither does.
+pub(crate) fn score_metadata(extreme: bool, level: Option<f64>) -> String {
+    let notes = ScoreNotes {
+        extreme,
+        level: level.map(|l| (l * 1e4).round() / 1e4),
+    };
+    if notes == ScoreNotes::default() {
+        return String::new();
+    }
+    serde_json::to_string(&notes).unwrap_or_default()
+}
+
+/// What a score (or alert) row's metadata says; nothing for empty or foreign metadata.
+pub(crate) fn score_notes(metadata: &str) -> ScoreNotes {
     // Most score rows carry no metadata: no parse for them.
-    !metadata.is_empty()
-        && serde_json::from_str::<serde_json::Value>(metadata)
-            .ok()
-            .and_then(|v| v.get("extreme").and_then(serde_json::Value::as_bool))
-            .unwrap_or(false)
+    if metadata.is_empty() {
+        return ScoreNotes::default();
+    }
+    serde_json::from_str(metadata).unwrap_or_default()
 }
 
 fn to_naive(t: i64) -> NaiveDateTime {

@@ -39,7 +39,7 @@ use replica::{ReplicaError, open_replica, sync_replica};
 
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
-pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag};
+pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag, StoredVerdict};
 pub use dashboard::{BatchSummary, ChartPoint, KindCounts, MetricStats, RunTotals};
 pub use error::StoreError;
 pub use freshness::{StaleState, StateChange};

@@ -16,6 +16,7 @@ fn the_shipped_defaults_alert_well_on_nab() {
         settings: spec.replay_settings(100).unwrap(),
         labels: Some(nab_dir().join("labels/combined_windows.json")),
         threads: 2,
+        feedback: false,
     };
     let report = run(&request, &|_| {}).unwrap();
     assert_eq!(report.rows, 123_523);
@@ -28,5 +29,36 @@ fn the_shipped_defaults_alert_well_on_nab() {
         standard.alerts.normalized >= 45.0,
         "standard profile score of the alerts: {:.2}",
         standard.alerts.normalized
+    );
+
+    // Alerts that learn: answered as a person would the moment each arrives, a third of the
+    // false positives go, and no window is lost.
+    let taught = run(
+        &BacktestRequest {
+            feedback: true,
+            output: out.path().join("taught"),
+            ..request
+        },
+        &|_| {},
+    )
+    .unwrap();
+    let taught = taught
+        .nab
+        .unwrap()
+        .into_iter()
+        .find(|p| p.profile.name == "standard")
+        .unwrap();
+    let (before, after) = (&standard.alerts, &taught.alerts);
+    assert!(
+        (after.fp_rows as f64) <= 0.7 * before.fp_rows as f64,
+        "false-positive rows {} -> {}",
+        before.fp_rows,
+        after.fp_rows
+    );
+    assert!(
+        after.windows_detected >= before.windows_detected,
+        "windows {} -> {}",
+        before.windows_detected,
+        after.windows_detected
     );
 }

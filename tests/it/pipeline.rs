@@ -3,7 +3,7 @@
 
 use anomstack::config::{BatchJob, DatabaseLocation};
 use anomstack::jobs::{self, JobCtx, Trigger};
-use anomstack::store::{MetricType, RunStatus, Store};
+use anomstack::store::{Feedback, MetricType, RunStatus, Store};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::store_local::count;
@@ -352,7 +352,9 @@ model_path: local://{}
             let score = rows_of(&store, MetricType::Score, "hold_m1").await;
             let spike_score = score.iter().find(|s| s.0 == live(288)).unwrap();
             assert_eq!(spike_score.1, 1.0);
-            assert_eq!(spike_score.2, r#"{"extreme":true}"#);
+            let notes: serde_json::Value = serde_json::from_str(&spike_score.2).unwrap();
+            assert_eq!(notes["extreme"], true);
+            assert!(notes["level"].as_f64().unwrap() > 10.0, "{notes}");
         }
     }
     // Once, and only where the direction allows.
@@ -361,6 +363,98 @@ model_path: local://{}
     let m3 = alerts_since("hold_m3", 288).await;
     assert_eq!(m3.len(), 1, "{m3:?}");
     assert_eq!(m3[0].0, live(288));
+}
+
+/// Alerts that learn, end to end: two metrics alike get the same spike; a 👎 on the first
+/// one's alert mutes its next spike of the same size, while the second metric, without
+/// feedback, alerts on it; a much bigger spike alerts on both.
+#[tokio::test]
+async fn a_rejected_alert_mutes_alerts_like_it_and_not_bigger_ones() {
+    let dir = MetricsDir::new();
+    let models = dir.tmp.path().join("models");
+    dir.write(
+        "fb.yaml",
+        &format!(
+            r#"metric_batch: fb
+ingest_sql: >
+  SELECT ts AS metric_timestamp, name AS metric_name, value AS metric_value FROM src
+  WHERE ts <= {{{{ run_ts | sql_quote }}}} AND ts > datetime({{{{ run_ts | sql_quote }}}}, '-5 minutes')
+alert_snooze_n: 3
+alert_resolve_n: 2
+model_path: local://{}
+"#,
+            models.display()
+        ),
+    );
+    let config = dir.load_ok(&[]);
+    let batch = config.batch("fb").unwrap();
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    store
+        .execute("CREATE TABLE src (ts TEXT, name TEXT, value REAL)", "test")
+        .await
+        .unwrap();
+    let names = ["fb_taught", "fb_untaught"];
+    for i in 0..288 {
+        for name in names {
+            put(&store, i, name, noise(i)).await;
+        }
+    }
+    let ctx = |i: i64| JobCtx::new(store.clone(), config.templates.clone(), t(i));
+    let times: Vec<_> = (0..288).map(t).collect();
+    jobs::backfill(&ctx(287), batch, &times, Trigger::Backfill, &|_| {})
+        .await
+        .unwrap();
+    let live = |i: i64| t(i).format("%Y-%m-%d %H:%M:%S").to_string();
+    let alerted_at = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            rows_of(&store, MetricType::Alert, name)
+                .await
+                .into_iter()
+                .map(|a| a.0)
+                .filter(|at| *at >= live(288))
+                .collect::<Vec<_>>()
+        }
+    };
+    let spikes = [(288, 20.0), (305, 20.0), (322, 60.0)];
+    for i in 288..335 {
+        let value = spikes.iter().find(|s| s.0 == i).map_or(noise(i), |s| s.1);
+        for name in names {
+            put(&store, i, name, value).await;
+        }
+        for job in [BatchJob::Ingest, BatchJob::Score, BatchJob::Alert] {
+            jobs::run_recorded(&ctx(i), batch, job, Trigger::Schedule)
+                .await
+                .unwrap();
+        }
+        if i == 288 {
+            assert_eq!(alerted_at("fb_taught").await, vec![live(288)]);
+            store
+                .set_feedback(
+                    "metrics",
+                    "fb",
+                    "fb_taught",
+                    t(288).naive_utc(),
+                    Some(Feedback::Down),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        alerted_at("fb_untaught").await,
+        vec![live(288), live(305), live(322)],
+        "without feedback every spike alerts"
+    );
+    assert_eq!(
+        alerted_at("fb_taught").await,
+        vec![live(288), live(322)],
+        "the spike like the rejected one is muted, the bigger one is not"
+    );
 }
 
 #[tokio::test]
