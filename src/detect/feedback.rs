@@ -16,6 +16,8 @@
 //! Verdicts are placed by the position, in the metric's points, of the point they were given
 //! on (fractional when derived from time): only verdicts before a point can affect it.
 
+use super::cadence::usual_interval;
+
 /// How verdicts move a metric's alerting (`feedback_margin`, `feedback_half_life_n`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FeedbackRule {
@@ -79,6 +81,42 @@ impl FeedbackRule {
             .any(|l| level >= l / (1.0 + self.margin));
         level <= mute && !confirmed
     }
+}
+
+/// What a metric's verdicts teach it at a position, for its page.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lesson {
+    pub not_useful: usize,
+    pub useful: usize,
+    /// ML alerts at or below this level are muted (unless a 👍 keeps them).
+    pub muted_up_to: Option<f64>,
+}
+
+impl FeedbackRule {
+    pub fn lesson(&self, verdicts: &[Verdict], at: f64) -> Lesson {
+        Lesson {
+            not_useful: verdicts.iter().filter(|v| !v.useful).count(),
+            useful: verdicts.iter().filter(|v| v.useful).count(),
+            muted_up_to: self.mute_level(verdicts, at),
+        }
+    }
+}
+
+/// Verdicts given as (unix seconds of the point, useful, level) placed among a metric's
+/// points at `times` (oldest first), spaced by the metric's usual interval.
+pub fn placed(
+    given: impl IntoIterator<Item = (i64, bool, Option<f64>)>,
+    times: &[i64],
+) -> Vec<Verdict> {
+    let interval = usual_interval(times);
+    given
+        .into_iter()
+        .map(|(at, useful, level)| Verdict {
+            at: place(at, times, interval),
+            useful,
+            level,
+        })
+        .collect()
 }
 
 /// The position, among a metric's points at `times` (unix seconds, ascending), of a verdict

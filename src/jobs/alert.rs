@@ -8,13 +8,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 
-use super::score::{score_metadata, score_notes};
 use super::stale;
-use crate::detect::cadence::usual_interval;
-use crate::detect::feedback::place;
+use crate::detect::feedback::placed;
 use crate::detect::rules::{AlertRule, alert_decisions, back_to_normal};
 use crate::detect::{AlertPoint, Verdict};
-use crate::store::{Feedback, MetricRow, MetricType, StoredVerdict};
+use crate::store::{Feedback, MetricRow, MetricType, StoredVerdict, score_metadata, score_notes};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
@@ -23,7 +21,11 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let teaching = spec.feedback_rule();
     let mut verdicts: BTreeMap<String, Vec<StoredVerdict>> = BTreeMap::new();
     if teaching.enabled() {
-        for v in ctx.store.verdicts(&spec.table_key, batch.name()).await? {
+        for v in ctx
+            .store
+            .verdicts(&spec.table_key, batch.name(), None)
+            .await?
+        {
             verdicts.entry(v.metric.clone()).or_default().push(v);
         }
     }
@@ -136,22 +138,18 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
 
 /// A metric's verdicts placed among its scored points (`scores`, oldest first).
 fn taught(verdicts: Option<&Vec<StoredVerdict>>, scores: &[&MetricRow]) -> Vec<Verdict> {
-    let Some(verdicts) = verdicts else {
-        return Vec::new();
-    };
     let times: Vec<i64> = scores
         .iter()
         .map(|s| s.timestamp.and_utc().timestamp())
         .collect();
-    let interval = usual_interval(&times);
-    verdicts
-        .iter()
-        .map(|v| Verdict {
-            at: place(v.timestamp.and_utc().timestamp(), &times, interval),
-            useful: v.feedback == Feedback::Up,
-            level: score_notes(&v.score_metadata).level,
-        })
-        .collect()
+    let given = verdicts.into_iter().flatten().map(|v| {
+        (
+            v.timestamp.and_utc().timestamp(),
+            v.feedback == Feedback::Up,
+            v.level,
+        )
+    });
+    placed(given, &times)
 }
 
 /// The index of the alert a metric has recovered from: its newest alert is followed by the

@@ -11,7 +11,7 @@ use super::{JobCtx, JobError, JobReport, by_metric, model_store, read_rows, roun
 use crate::config::Batch;
 use crate::detect::{FeatureCache, combine, combine_answers};
 use crate::model_store::ModelLoadError;
-use crate::store::{MetricRow, MetricType};
+use crate::store::{MetricRow, MetricType, score_metadata};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
@@ -132,39 +132,6 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
 /// such points can alert (two-point smoothing at 0.995 needs both above 0.99), and storing it
 /// for every point would grow every score row.
 const LEVEL_FROM: f64 = 0.9;
-
-/// What a score row's metadata says beyond the score.
-#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct ScoreNotes {
-    /// Beyond everything its models saw in training: the alert job alerts on it at once.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub extreme: bool,
-    /// The point's level (`TrainedModel::level`, combined over models), for feedback.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub level: Option<f64>,
-}
-
-/// A score row's metadata: `{"extreme":true,"level":3.2}`, each part only when it applies;
-/// empty when neither does.
-pub(crate) fn score_metadata(extreme: bool, level: Option<f64>) -> String {
-    let notes = ScoreNotes {
-        extreme,
-        level: level.map(|l| (l * 1e4).round() / 1e4),
-    };
-    if notes == ScoreNotes::default() {
-        return String::new();
-    }
-    serde_json::to_string(&notes).unwrap_or_default()
-}
-
-/// What a score (or alert) row's metadata says; nothing for empty or foreign metadata.
-pub(crate) fn score_notes(metadata: &str) -> ScoreNotes {
-    // Most score rows carry no metadata: no parse for them.
-    if metadata.is_empty() {
-        return ScoreNotes::default();
-    }
-    serde_json::from_str(metadata).unwrap_or_default()
-}
 
 fn to_naive(t: i64) -> NaiveDateTime {
     chrono::DateTime::from_timestamp(t, 0)

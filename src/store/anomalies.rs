@@ -83,63 +83,7 @@ pub(super) fn kinds_sql(kinds: &[MetricType]) -> String {
         .join(", ")
 }
 
-/// A person's verdict on an alert, with what the score job noted at that point.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredVerdict {
-    pub metric: String,
-    pub timestamp: NaiveDateTime,
-    pub feedback: Feedback,
-    /// The metadata of the point's score row (empty without one).
-    pub score_metadata: String,
-}
-
 impl Store {
-    /// Every 👍/👎 of a batch, oldest first, with the metadata of the score at the same point.
-    pub async fn verdicts(
-        &self,
-        table: &str,
-        batch: &str,
-    ) -> Result<Vec<StoredVerdict>, StoreError> {
-        check_table(table)?;
-        self.ensure_metrics_table(table).await?;
-        let context = format!("cannot read the feedback of batch `{batch}`");
-        let conn = self.connect().await?;
-        let mut rows = conn
-            .query(
-                &format!(
-                    "SELECT f.metric_name, f.metric_timestamp, f.metric_type, coalesce(s.metadata, '')
-                     FROM {table} f LEFT JOIN {table} s
-                       ON s.metric_batch = f.metric_batch AND s.metric_type = 'score'
-                      AND s.metric_name = f.metric_name AND s.metric_timestamp = f.metric_timestamp
-                     WHERE f.metric_batch = ?1 AND f.metric_type IN ('thumbsup', 'thumbsdown')
-                     ORDER BY f.metric_timestamp"
-                ),
-                libsql::params![batch],
-            )
-            .await
-            .context(&context)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(&context)? {
-            let values = columns(&row, 4, &context)?;
-            let (Some(metric), Some(ts), Some(kind)) = (
-                text(values[0].clone()),
-                text(values[1].clone()).as_deref().and_then(parse_lenient),
-                text(values[2].clone())
-                    .as_deref()
-                    .and_then(Feedback::from_type),
-            ) else {
-                continue;
-            };
-            out.push(StoredVerdict {
-                metric,
-                timestamp: ts,
-                feedback: kind,
-                score_metadata: text(values[3].clone()).unwrap_or_default(),
-            });
-        }
-        Ok(out)
-    }
-
     /// A page of a batch's anomalies (flagged points) with a flag of one of `kinds` (any
     /// kind when empty), newest first, and how many there are.
     pub async fn anomalies(

@@ -65,6 +65,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "freshness",
         sql: include_str!("migrations/0010_freshness.sql"),
     },
+    Migration {
+        version: 11,
+        name: "feedback_resets",
+        sql: include_str!("migrations/0011_feedback_resets.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -13,6 +13,7 @@ mod adopt;
 mod anomalies;
 mod dashboard;
 mod error;
+mod feedback;
 mod freshness;
 mod metrics;
 pub mod migrations;
@@ -26,6 +27,7 @@ mod queue;
 mod replica;
 mod row;
 mod runs;
+mod score_notes;
 pub mod sync;
 mod window;
 
@@ -39,9 +41,10 @@ use replica::{ReplicaError, open_replica, sync_replica};
 
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
-pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag, StoredVerdict};
+pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag};
 pub use dashboard::{BatchSummary, ChartPoint, KindCounts, MetricStats, RunTotals};
 pub use error::StoreError;
+pub use feedback::{FeedbackReset, StoredVerdict};
 pub use freshness::{StaleState, StateChange};
 pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
@@ -53,6 +56,7 @@ pub use pool::Conn;
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
 pub use runs::{JobRun, Pruned, RunFilter, RunOutcome, RunStatus};
+pub use score_notes::{ScoreNotes, score_metadata, score_notes};
 pub use window::{MAX_WINDOW_POINTS, Window};
 
 use crate::config::DatabaseLocation;

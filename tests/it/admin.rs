@@ -308,6 +308,7 @@ async fn every_admin_route_and_write_api_refuses_without_a_session_or_token() {
         "/admin/config/reload",
         "/admin/tokens",
         "/admin/tokens/1/revoke",
+        "/admin/batch/b/metric/m/feedback/reset",
     ] {
         let r = c
             .post(path, &[("csrf", "x"), ("state", "off"), ("name", "t")])
@@ -1336,6 +1337,107 @@ async fn an_admin_session_may_give_feedback_when_the_public_may_not() {
         count(
             &site.store,
             "SELECT COUNT(*) FROM metrics WHERE metric_type = 'thumbsup'"
+        )
+        .await,
+        1
+    );
+}
+
+/// The metric page says what feedback taught the metric; an admin (and only an admin, with
+/// the form's CSRF token) can make it forget.
+#[tokio::test]
+async fn the_metric_page_shows_what_feedback_taught_and_an_admin_can_reset_it() {
+    let site = crate::dashboard::site(false).await;
+    let state = site.state.clone().with_admin(admin_settings());
+    let mut admin = Client::new(&state);
+    admin.login().await;
+    let list = admin.get("/batch/web/anomalies").await;
+    let (csrf, metric, ts) = (
+        hidden(&list.body, "csrf"),
+        hidden(&list.body, "metric"),
+        hidden(&list.body, "ts"),
+    );
+    let page = format!("/batch/web/metric/{metric}");
+    assert!(
+        admin
+            .get(&page)
+            .await
+            .body
+            .contains("No feedback teaches this metric yet")
+    );
+    let form = [
+        ("metric", metric.as_str()),
+        ("ts", ts.as_str()),
+        ("verdict", "down"),
+        ("csrf", csrf.as_str()),
+    ];
+    assert_eq!(
+        admin.post("/batch/web/feedback", &form).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // The score job notes the level of points that may alert.
+    site.store
+        .execute(
+            &format!(
+                "UPDATE metrics SET metadata = '{{\"level\":3.0}}' WHERE metric_type = 'score'
+                 AND metric_name = '{metric}' AND metric_timestamp = '{ts}'"
+            ),
+            "test",
+        )
+        .await
+        .unwrap();
+    let shown = admin.get(&page).await;
+    assert!(
+        shown.body.contains("1 alert marked not useful, 0 useful."),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown.body.contains("or below are muted now"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("Forget this feedback"));
+    let reset = format!("/admin/batch/web/metric/{metric}/feedback/reset");
+    // Visitors see the lesson, not the button; a post without the session's token is refused.
+    let mut visitor = Client::new(&state);
+    let seen = visitor.get(&page).await;
+    assert!(
+        seen.body.contains("1 alert marked not useful")
+            && !seen.body.contains("Forget this feedback")
+    );
+    assert_eq!(
+        admin.post(&reset, &[("csrf", "forged")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let session_csrf = hidden(&shown.body, "csrf");
+    let r = admin.post(&reset, &[("csrf", session_csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), page);
+    let after = admin.get(&page).await;
+    assert!(
+        after.body.contains("No feedback teaches this metric yet"),
+        "{}",
+        after.body
+    );
+    assert!(
+        after.body.contains("was forgotten (reset by"),
+        "{}",
+        after.body
+    );
+    assert!(
+        site.store
+            .verdicts("metrics", "web", None)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the alert job no longer learns from it"
+    );
+    // The verdict itself is still stored and shown.
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'thumbsdown'"
         )
         .await,
         1

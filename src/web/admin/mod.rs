@@ -4,6 +4,7 @@
 //! every state-changing request goes through [`session::AdminForm`], which checks CSRF.
 
 mod config_view;
+mod feedback;
 mod jobs;
 mod login;
 pub mod login_limit;
@@ -56,6 +57,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/logout", post(login::logout))
         .route("/admin/batch/{batch}", get(jobs::batch_jobs))
         .route("/admin/batch/{batch}/run/{job}", post(jobs::run_job))
+        .route(
+            "/admin/batch/{batch}/metric/{metric}/feedback/reset",
+            post(feedback::reset),
+        )
         .route(
             "/admin/batch/{batch}/schedule/{job}",
             post(jobs::set_schedule),
@@ -121,7 +126,7 @@ fn admin_page(title: &str, admin: &Admin, body: Markup) -> Markup {
 }
 
 /// The hidden CSRF field every admin form carries.
-fn csrf_field(admin: &Admin) -> Markup {
+pub(crate) fn csrf_field(admin: &Admin) -> Markup {
     html! { input type="hidden" name="csrf" value=(admin.csrf_token); }
 }
 

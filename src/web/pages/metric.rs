@@ -2,16 +2,19 @@
 //! their explanations and feedback, and what its models were trained on.
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
-use maud::html;
+use maud::{Markup, html};
 
 use super::layout::page;
 use crate::charts::{
     anomalies_words, kind_label, kinds_words, metric_chart, number, threshold_words,
 };
-use crate::detect::TrainedModel;
-use crate::store::{Feedback, KindCounts};
+use crate::detect::feedback::{Lesson, placed};
+use crate::detect::{FeedbackRule, TrainedModel};
+use crate::store::{Feedback, FeedbackReset, KindCounts};
+use crate::web::admin::{self, csrf_field};
 use crate::web::view::{View, ViewQuery, segment};
 use crate::web::{AppState, DashboardBatch, WebError};
 
@@ -20,6 +23,7 @@ pub async fn metric_page(
     shown: DashboardBatch,
     Path((_, metric)): Path<(String, String)>,
     Query(q): Query<ViewQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let batch = shown.batch();
     let mut view = View::from_query(&q);
@@ -52,6 +56,31 @@ pub async fn metric_page(
             .await
             .unwrap_or_default()
     };
+    let verdicts = state
+        .store
+        .verdicts(&spec.table_key, batch.name(), Some(&metric))
+        .await
+        .map_err(|e| WebError::internal("reading feedback", &e))?;
+    let reset = state
+        .store
+        .feedback_reset(batch.name(), &metric)
+        .await
+        .map_err(|e| WebError::internal("reading feedback", &e))?;
+    let times: Vec<i64> = points
+        .iter()
+        .filter(|p| p.score.is_some())
+        .map(|p| p.timestamp.and_utc().timestamp())
+        .collect();
+    let given = verdicts.iter().map(|v| {
+        (
+            v.timestamp.and_utc().timestamp(),
+            v.feedback == Feedback::Up,
+            v.level,
+        )
+    });
+    let rule = spec.feedback_rule();
+    let lesson = rule.lesson(&placed(given, &times), times.len() as f64);
+    let admin = admin::session::current(&state, &headers).await;
     let base = format!("/batch/{}", segment(batch.name()));
     let (anomalies, kinds) = KindCounts::tally(&points);
     let alerts: Vec<_> = points
@@ -94,6 +123,16 @@ pub async fn metric_page(
             }
             }
         }
+        h2 { "What feedback taught it" }
+        (taught(&lesson, rule, reset.as_ref()))
+        @if let Some(admin) = &admin {
+            @if lesson.not_useful + lesson.useful > 0 {
+                form.inline method="post" action={ "/admin" (base) "/metric/" (segment(&metric)) "/feedback/reset" } {
+                    (csrf_field(admin))
+                    button type="submit" { "Forget this feedback" }
+                }
+            }
+        }
         h2 { "Models" }
         div.table-wrap {
         table.list {
@@ -117,6 +156,31 @@ pub async fn metric_page(
         }
     };
     Ok(page(&metric, view.dark, body).into_response())
+}
+
+/// The lesson in words: what was said, what it mutes now, and any reset.
+fn taught(lesson: &Lesson, rule: FeedbackRule, reset: Option<&FeedbackReset>) -> Markup {
+    let said = lesson.not_useful + lesson.useful;
+    html! {
+        p.muted.taught {
+            @if said == 0 {
+                "No feedback teaches this metric yet: a 👎 on one of its anomalies mutes later alerts like it, a 👍 keeps them coming."
+            } @else {
+                (lesson.not_useful) " " (if lesson.not_useful == 1 { "alert" } else { "alerts" }) " marked not useful, "
+                (lesson.useful) " useful. "
+                @match lesson.muted_up_to {
+                    Some(level) if rule.enabled() => {
+                        "ML alerts at level " (format!("{level:.1}")) " or below are muted now (a rejected alert's level × "
+                        (format!("{:.1}", 1.0 + rule.margin)) ", halving every " (rule.half_life_n) " points; the level is the outlier score over its usual value)."
+                    }
+                    _ => { "Nothing is muted now." }
+                }
+            }
+            @if let Some(r) = reset {
+                " Feedback given before " (r.reset_at.format("%Y-%m-%d %H:%M")) " UTC was forgotten (reset by " (r.reset_by) ")."
+            }
+        }
+    }
 }
 
 fn stamp(unix: i64) -> String {
