@@ -119,6 +119,20 @@ pub fn placed(
         .collect()
 }
 
+/// The training rows to keep once confirmed anomalies (👍, at `confirmed`, unix seconds) are
+/// left out: a row at `row_times[r]` holds the points of the `warmup` usual intervals before
+/// it, so every row from a confirmed point to `warmup` intervals after it goes. A confirmed
+/// anomaly is not normal; trained on, it would teach the model to expect the next one.
+pub fn rows_to_keep(row_times: &[i64], confirmed: &[i64], warmup: usize) -> Vec<usize> {
+    let span = usual_interval(row_times).unwrap_or(0) * warmup as i64;
+    (0..row_times.len())
+        .filter(|&r| {
+            let t = row_times[r];
+            !confirmed.iter().any(|&c| c <= t && t <= c + span)
+        })
+        .collect()
+}
+
 /// The position, among a metric's points at `times` (unix seconds, ascending), of a verdict
 /// given on the point at `at`: its index when it is one of them; counted back in `interval`s
 /// from the first when older (the alert job sees only its newest points); halfway between
@@ -137,6 +151,21 @@ pub fn place(at: i64, times: &[i64], interval: Option<i64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_holding_a_confirmed_point_are_left_out_of_training() {
+        let rows: Vec<i64> = (0..20).map(|i| i * 60).collect();
+        // Rows hold their point and the 3 before: a point at 300 s is in rows 5 to 8.
+        let kept = rows_to_keep(&rows, &[300], 3);
+        assert_eq!(kept.len(), 16);
+        assert!(kept.iter().all(|r| !(5..=8).contains(r)), "{kept:?}");
+        assert_eq!(rows_to_keep(&rows, &[], 3).len(), 20);
+        assert_eq!(
+            rows_to_keep(&rows, &[330], 0).len(),
+            20,
+            "between rows, no warmup"
+        );
+    }
 
     #[test]
     fn verdicts_are_placed_among_the_points() {

@@ -3,13 +3,17 @@
 //! `train_min_n` points is skipped with its reason. Metrics are fitted while the rest of the
 //! window is still being read, off the async executor, on every core.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 use super::{JobCtx, JobError, JobReport, model_store, render};
 use crate::config::{Batch, ModelPlan};
-use crate::detect::{DetectError, FeatureCache, ScoreMethod, TrainedModel};
+use crate::detect::feedback::rows_to_keep;
+use crate::detect::{DetectError, FeatureCache, Features, ScoreMethod, TrainedModel};
 use crate::model_store::ModelStore;
-use crate::store::Series;
+use crate::store::{Feedback, Series};
 
 /// Metrics fitted per blocking task at most: large enough to amortise the hand-off.
 const CHUNK: usize = 64;
@@ -19,11 +23,26 @@ const CONTEXT: &str = "train_sql failed";
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
     let sql = render(ctx, batch, "train_sql", &spec.train_sql)?;
+    // Confirmed anomalies (👍) are left out of training.
+    let mut confirmed: HashMap<String, Vec<i64>> = HashMap::new();
+    for v in ctx
+        .store
+        .verdicts(&spec.table_key, batch.name(), None)
+        .await?
+    {
+        if v.feedback == Feedback::Up {
+            confirmed
+                .entry(v.metric)
+                .or_default()
+                .push(v.timestamp.and_utc().timestamp());
+        }
+    }
     let fitter = Fitter {
         plans: batch.models.clone(),
         min_n: spec.train_min_n,
         method: spec.model_score_method,
         trained_at: ctx.run_ts.timestamp(),
+        confirmed: Arc::new(confirmed),
     };
     let store = model_store(ctx, batch)?;
 
@@ -73,6 +92,8 @@ struct Fitter {
     min_n: usize,
     method: ScoreMethod,
     trained_at: i64,
+    /// Per metric, the points people confirmed as anomalies.
+    confirmed: Arc<HashMap<String, Vec<i64>>>,
 }
 
 /// Fits every series `incoming` delivers, a chunk per blocking task and as many tasks as
@@ -101,7 +122,7 @@ async fn fit_all(
                 chunk
                     .into_iter()
                     .map(|(metric, points)| {
-                        let outcome = fitter.fit_metric(&points);
+                        let outcome = fitter.fit_metric(&metric, &points);
                         (metric, outcome)
                     })
                     .collect::<Vec<_>>()
@@ -164,9 +185,22 @@ async fn fit_all(
 
 type Fitted = Vec<(String, Result<Vec<u8>, String>)>;
 
+/// `features` without the rows that hold a confirmed anomaly; none when no row does.
+fn without_confirmed(features: &Features, confirmed: &[i64], warmup: usize) -> Option<Features> {
+    if confirmed.is_empty() {
+        return None;
+    }
+    let kept = rows_to_keep(&features.timestamps, confirmed, warmup);
+    (kept.len() < features.timestamps.len()).then(|| Features {
+        x: features.x.select_rows(&kept),
+        timestamps: kept.iter().map(|&r| features.timestamps[r]).collect(),
+        values: kept.iter().map(|&r| features.values[r]).collect(),
+    })
+}
+
 impl Fitter {
     /// Fits every plan on one metric's points; `Err` when the metric is too young to train.
-    fn fit_metric(&self, series: &[(i64, f64)]) -> Result<Fitted, String> {
+    fn fit_metric(&self, metric: &str, series: &[(i64, f64)]) -> Result<Fitted, String> {
         let min_n = self.min_n;
         if series.len() < min_n.max(1) {
             return Err(format!(
@@ -179,14 +213,16 @@ impl Fitter {
             .plans
             .iter()
             .map(|plan| {
+                let confirmed = self.confirmed.get(metric).map_or(&[][..], Vec::as_slice);
                 let result = features
                     .get(&plan.preprocess)
                     .and_then(|features| {
+                        let kept = without_confirmed(features, confirmed, plan.preprocess.warmup());
                         TrainedModel::train(
                             &plan.detector,
                             plan.preprocess,
                             self.method,
-                            features,
+                            kept.as_ref().unwrap_or(features),
                             self.trained_at,
                         )
                     })

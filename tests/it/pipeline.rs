@@ -455,6 +455,43 @@ model_path: local://{}
         vec![live(288), live(322)],
         "the spike like the rejected one is muted, the bigger one is not"
     );
+
+    // A 👍 keeps the confirmed point out of training: every row whose window holds it (the
+    // point and the 10 after it, with the shipped 11-value windows).
+    store
+        .set_feedback(
+            "metrics",
+            "fb",
+            "fb_untaught",
+            t(322).naive_utc(),
+            Some(Feedback::Up),
+        )
+        .await
+        .unwrap();
+    jobs::run_recorded(&ctx(334), batch, BatchJob::Train, Trigger::Schedule)
+        .await
+        .unwrap();
+    let models = anomstack::model_store::ModelStore::from_path(
+        &format!("local://{}", models.display()),
+        &store,
+        &Default::default(),
+    )
+    .unwrap();
+    let rows = |metric: &'static str| {
+        let models = &models;
+        async move {
+            let bytes = models
+                .load("fb", metric, "knn_default")
+                .await
+                .unwrap()
+                .unwrap();
+            anomstack::detect::TrainedModel::from_json(&bytes)
+                .unwrap()
+                .training
+                .rows
+        }
+    };
+    assert_eq!(rows("fb_taught").await - rows("fb_untaught").await, 11);
 }
 
 #[tokio::test]
