@@ -1,12 +1,12 @@
 //! What people's 👍/👎 on a metric's alerts teach its alert rule, as a pure function.
 //!
 //! Scores do not tell a false alarm from a true one (on NAB, true and false alerts have the
-//! same spread of smoothed scores), but how far a point is beyond normal does: a point's
-//! *level* is its raw outlier score in units of the model's training scores (0 at their
-//! minimum, 1 at their maximum; combined over models like the scores), which does not
-//! saturate the way a probability does.
+//! same spread of smoothed scores), but how far a point is beyond normal does better: a
+//! point's *level* is its raw outlier score over the model's median training score
+//! (`TrainedModel::level`, combined over models like the scores), which does not saturate the
+//! way a probability does.
 //!
-//! - 👎 ("not useful") on an alert at level L mutes the metric's ML alerts at levels up to
+//! - 👎 ("not useful") on an anomaly at level L mutes the metric's ML alerts at levels up to
 //!   L × (1 + margin): a point like the rejected one does not alert again. The mute decays
 //!   with the points that arrive after the verdict (halving every `half_life_n`), so a metric
 //!   is never silenced for good by one click.
@@ -120,17 +120,20 @@ pub fn placed(
 }
 
 /// The training rows to keep once confirmed anomalies (👍, at `confirmed`, unix seconds) are
-/// left out: a row at `row_times[r]` holds the points of the `warmup` usual intervals before
-/// it, so every row from a confirmed point to `warmup` intervals after it goes. A confirmed
-/// anomaly is not normal; trained on, it would teach the model to expect the next one.
+/// left out. Rows are consecutive and each holds its point and the `warmup` before it, so the
+/// row at or just before a confirmed point (its bucket, when resampled) and the `warmup` rows
+/// after it go; a point older than every row is left alone. A confirmed anomaly is not
+/// normal; trained on, it would teach the model to expect the next one.
 pub fn rows_to_keep(row_times: &[i64], confirmed: &[i64], warmup: usize) -> Vec<usize> {
-    let span = usual_interval(row_times).unwrap_or(0) * warmup as i64;
-    (0..row_times.len())
-        .filter(|&r| {
-            let t = row_times[r];
-            !confirmed.iter().any(|&c| c <= t && t <= c + span)
-        })
-        .collect()
+    let mut drop = vec![false; row_times.len()];
+    for &c in confirmed {
+        let Some(first) = row_times.partition_point(|&t| t <= c).checked_sub(1) else {
+            continue;
+        };
+        let last = first.saturating_add(warmup).min(row_times.len() - 1);
+        drop[first..=last].fill(true);
+    }
+    (0..row_times.len()).filter(|&r| !drop[r]).collect()
 }
 
 /// The position, among a metric's points at `times` (unix seconds, ascending), of a verdict
@@ -160,10 +163,16 @@ mod tests {
         assert_eq!(kept.len(), 16);
         assert!(kept.iter().all(|r| !(5..=8).contains(r)), "{kept:?}");
         assert_eq!(rows_to_keep(&rows, &[], 3).len(), 20);
+        // Between rows: the row before holds it when resampled (its bucket).
+        let between: Vec<usize> = (0..20).filter(|&r| r != 5).collect();
+        assert_eq!(rows_to_keep(&rows, &[330], 0), between);
+        // A gap in time does not matter: rows are counted, not seconds.
+        let gappy = [0, 60, 120, 10_000, 10_060, 10_120];
+        assert_eq!(rows_to_keep(&gappy, &[60], 2), vec![0, 4, 5]);
         assert_eq!(
-            rows_to_keep(&rows, &[330], 0).len(),
-            20,
-            "between rows, no warmup"
+            rows_to_keep(&gappy, &[-5], 2).len(),
+            6,
+            "older than every row"
         );
     }
 

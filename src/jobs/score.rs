@@ -20,6 +20,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let store = model_store(ctx, batch)?;
 
     let mut new_scores = Vec::new();
+    let level_from = lowest_alerting(spec.alert_smooth_n, spec.alert_threshold);
     // One metric's unreadable model skips that metric; a store that reads none fails the run.
     let (mut loaded, mut unreadable) = (0usize, None);
     for (metric, rows) in by_metric(rows) {
@@ -91,7 +92,7 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             // Points that may alert keep their level, for feedback to compare with later.
             let levels: Vec<f64> = answers.iter().map(|a| a.2).collect();
             let level = Some(combine(spec.combination(), &levels))
-                .filter(|l| l.is_finite() && score >= LEVEL_FROM * spec.alert_threshold);
+                .filter(|l| l.is_finite() && score >= level_from);
             new_scores.push(MetricRow {
                 timestamp: ts,
                 batch: batch.name().to_owned(),
@@ -128,13 +129,33 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     Ok(report)
 }
 
-/// Scores from this share of the alert threshold up keep their level in their metadata: only
-/// such points can alert (two-point smoothing at 0.995 needs both above 0.99), and storing it
-/// for every point would grow every score row.
-const LEVEL_FROM: f64 = 0.9;
+/// The lowest score of a point that can alert: its smoothed score (the mean with the
+/// `smooth_n - 1` before it, each at most 1) reaching the threshold, or its own as an
+/// extreme. Only such points keep their level in their metadata: storing it for every point
+/// would grow every score row.
+fn lowest_alerting(smooth_n: usize, threshold: f64) -> f64 {
+    let n = smooth_n.max(1) as f64;
+    (n * threshold - (n - 1.0)).clamp(0.0, threshold)
+}
 
 fn to_naive(t: i64) -> NaiveDateTime {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.naive_utc())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lowest_alerting;
+
+    #[test]
+    fn levels_are_kept_from_the_lowest_score_that_can_alert() {
+        // Two-point smoothing at 0.995: the other point is at most 1, so 0.99.
+        assert!((lowest_alerting(2, 0.995) - 0.99).abs() < 1e-12);
+        // Three points at 0.8 (the original's rule): 0.4.
+        assert!((lowest_alerting(3, 0.8) - 0.4).abs() < 1e-12);
+        // No smoothing: the threshold itself; never below 0.
+        assert_eq!(lowest_alerting(1, 0.9), 0.9);
+        assert_eq!(lowest_alerting(10, 0.5), 0.0);
+    }
 }

@@ -155,7 +155,15 @@ pub async fn metric_page(
         }
         }
     };
-    Ok(page(&metric, view.dark, body).into_response())
+    let mut response = page(&metric, view.dark, body).into_response();
+    if admin.is_some() {
+        // The page carries the session's CSRF token: not for shared caches.
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(response)
 }
 
 /// The lesson in words: what was said, what it mutes now, and any reset.
@@ -177,7 +185,7 @@ fn taught(lesson: &Lesson, rule: FeedbackRule, reset: Option<&FeedbackReset>) ->
                 }
             }
             @if let Some(r) = reset {
-                " Feedback given before " (r.reset_at.format("%Y-%m-%d %H:%M")) " UTC was forgotten (reset by " (r.reset_by) ")."
+                " Feedback on points up to " (r.reset_at.format("%Y-%m-%d %H:%M")) " UTC was forgotten (reset by " (r.reset_by) ")."
             }
         }
     }
