@@ -1425,6 +1425,7 @@ async fn the_metric_page_shows_what_feedback_taught_and_an_admin_can_reset_it() 
         "{}",
         after.body
     );
+    assert_eq!(shown.headers.get("cache-control").unwrap(), "no-store");
     assert!(
         site.store
             .verdicts("metrics", "web", None)
