@@ -344,17 +344,7 @@ impl LagSeries<'_> {
                         cap: 0,
                         near: &mut near,
                     };
-                    for (start, end) in [(1, lo), (hi, n)] {
-                        if start < end {
-                            T::step_and_mark(
-                                &mut row[start..end],
-                                &v[start + m - 1..end + m - 1],
-                                &v[start - 1..end - 1],
-                                step,
-                                &mut marks,
-                            );
-                        }
-                    }
+                    advance_outside(row, v, m, step, [(1, lo), (hi, n)], &mut marks);
                 }
                 previous.retain_mut(|j| {
                     *j += 1;
@@ -399,18 +389,7 @@ impl LagSeries<'_> {
                     cap: budget,
                     near: &mut near,
                 };
-                for (start, end) in [(1, lo), (hi, n)] {
-                    if start < end {
-                        marks.base = start;
-                        T::step_and_mark(
-                            &mut row[start..end],
-                            &v[start + m - 1..end + m - 1],
-                            &v[start - 1..end - 1],
-                            step,
-                            &mut marks,
-                        );
-                    }
-                }
+                advance_outside(row, v, m, step, [(1, lo), (hi, n)], &mut marks);
             }
             match noted {
                 // The advance skipped row 0, which starts its diagonal.
@@ -664,6 +643,31 @@ impl<T: Lane> Pass<'_, T> {
             band_counts[i] += own;
         }
         Some(PassResult { band_counts, pairs })
+    }
+}
+
+/// Advances a row's distances by one step of the recurrence over the ranges of rows given
+/// (those outside the exclusion window), noting near ones in `marks` with their row numbers.
+#[inline(always)]
+fn advance_outside<T: Sliding>(
+    row: &mut [T],
+    v: &[T],
+    m: usize,
+    step: (T, T),
+    ranges: [(usize, usize); 2],
+    marks: &mut Marks<T>,
+) {
+    for (start, end) in ranges {
+        if start < end {
+            marks.base = start;
+            T::step_and_mark(
+                &mut row[start..end],
+                &v[start + m - 1..end + m - 1],
+                &v[start - 1..end - 1],
+                step,
+                marks,
+            );
+        }
     }
 }
 

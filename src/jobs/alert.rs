@@ -12,7 +12,7 @@ use super::stale;
 use crate::detect::feedback::placed;
 use crate::detect::rules::{AlertRule, alert_decisions, back_to_normal};
 use crate::detect::{AlertPoint, Verdict};
-use crate::store::{Feedback, MetricRow, MetricType, StoredVerdict, score_metadata, score_notes};
+use crate::store::{MetricRow, MetricType, StoredVerdict, score_metadata, score_notes};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
@@ -142,13 +142,7 @@ fn taught(verdicts: Option<&Vec<StoredVerdict>>, scores: &[&MetricRow]) -> Vec<V
         .iter()
         .map(|s| s.timestamp.and_utc().timestamp())
         .collect();
-    let given = verdicts.into_iter().flatten().map(|v| {
-        (
-            v.timestamp.and_utc().timestamp(),
-            v.feedback == Feedback::Up,
-            v.level,
-        )
-    });
+    let given = verdicts.into_iter().flatten().map(StoredVerdict::given);
     placed(given, &times)
 }
 

@@ -21,6 +21,17 @@ pub struct StoredVerdict {
     pub level: Option<f64>,
 }
 
+impl StoredVerdict {
+    /// As the feedback rule takes it: (unix seconds of the point, useful, level).
+    pub fn given(&self) -> (i64, bool, Option<f64>) {
+        (
+            self.timestamp.and_utc().timestamp(),
+            self.feedback == Feedback::Up,
+            self.level,
+        )
+    }
+}
+
 /// An admin's reset of one metric's feedback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedbackReset {

@@ -13,7 +13,7 @@ use crate::charts::{
 };
 use crate::detect::feedback::{Lesson, placed};
 use crate::detect::{FeedbackRule, TrainedModel};
-use crate::store::{Feedback, FeedbackReset, KindCounts};
+use crate::store::{Feedback, FeedbackReset, KindCounts, StoredVerdict};
 use crate::web::admin::{self, csrf_field};
 use crate::web::view::{View, ViewQuery, segment};
 use crate::web::{AppState, DashboardBatch, WebError};
@@ -71,13 +71,7 @@ pub async fn metric_page(
         .filter(|p| p.score.is_some())
         .map(|p| p.timestamp.and_utc().timestamp())
         .collect();
-    let given = verdicts.iter().map(|v| {
-        (
-            v.timestamp.and_utc().timestamp(),
-            v.feedback == Feedback::Up,
-            v.level,
-        )
-    });
+    let given = verdicts.iter().map(StoredVerdict::given);
     let rule = spec.feedback_rule();
     let lesson = rule.lesson(&placed(given, &times), times.len() as f64);
     let admin = admin::session::current(&state, &headers).await;
