@@ -11,6 +11,7 @@
 //! - [`dialect`]: DuckDB SQL rewritten for SQLite, as the original's sqlglot did.
 //! - [`detect`]: the detectors, preprocessing and score calibration; pure maths.
 //! - [`names`]: what a metric or batch name may be.
+//! - [`feedback_link`]: the signed "useful / not useful" links in alert messages.
 //! - [`timestamp`]: reading and writing the app's times.
 //! - [`store`]: the libsql app database (local file, Turso, embedded replica), migrations and
 //!   every SQL statement the app runs against it.
@@ -43,6 +44,7 @@ pub mod config;
 pub mod connectors;
 pub mod detect;
 pub mod dialect;
+pub mod feedback_link;
 pub mod http;
 pub mod jobs;
 pub mod llm;

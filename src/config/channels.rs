@@ -56,6 +56,19 @@ pub struct WebhookSettings {
     pub tries: u32,
 }
 
+/// The "useful / not useful" links in alert messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// Where people reach this app (`ANOMSTACK_PUBLIC_URL`; on Fly.io
+    /// `https://$FLY_APP_NAME.fly.dev` unless set), without a trailing slash.
+    pub public_url: String,
+    /// How long a link works (`ANOMSTACK_FEEDBACK_LINK_DAYS`, default 7).
+    pub valid_days: u32,
+}
+
+/// Longest a feedback link may be valid: a leaked message stops being a lever soon enough.
+const MAX_LINK_DAYS: u32 = 90;
+
 #[derive(Debug, Clone, Default)]
 pub struct ChannelSettings {
     pub email: Option<EmailSettings>,
@@ -64,6 +77,8 @@ pub struct ChannelSettings {
     /// Where job failures are mailed (`ANOMSTACK_FAILURE_EMAIL_*`, falling back to the alert
     /// email's server and sender).
     pub failure_email: Option<EmailSettings>,
+    /// Feedback links in alerts; none without a public URL to point them at.
+    pub links: Option<LinkSettings>,
 }
 
 fn var_error(name: &str, reason: impl Into<String>) -> ConfigError {
@@ -94,16 +109,67 @@ pub(super) fn channels(env: &EnvVars) -> Result<ChannelSettings, Vec<ConfigError
     );
     let slack = slack(env, &mut errors);
     let webhook = webhook(env, &mut errors);
+    let links = links(env, &mut errors);
     if errors.is_empty() {
         Ok(ChannelSettings {
             email: alert_email,
             slack,
             webhook,
             failure_email,
+            links,
         })
     } else {
         Err(errors)
     }
+}
+
+fn links(env: &EnvVars, errors: &mut Vec<ConfigError>) -> Option<LinkSettings> {
+    const DAYS: &str = "ANOMSTACK_FEEDBACK_LINK_DAYS";
+    let valid_days = match get(env, DAYS) {
+        None => 7,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=MAX_LINK_DAYS).contains(&n) => n,
+            _ => {
+                errors.push(var_error(
+                    DAYS,
+                    format!(
+                        "expected a whole number of days from 1 to {MAX_LINK_DAYS}, got {raw:?}"
+                    ),
+                ));
+                7
+            }
+        },
+    };
+    let public_url = match get(env, "ANOMSTACK_PUBLIC_URL") {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            let parsed = reqwest::Url::parse(url).ok();
+            if !parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.username().is_empty()
+            }) {
+                errors.push(var_error(
+                    "ANOMSTACK_PUBLIC_URL",
+                    // Not echoed: a mistaken value may hold credentials.
+                    "expected the app's address as people open it, like https://anomstack.example.com (http or https, no credentials, no query)",
+                ));
+                return None;
+            }
+            parsed
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .unwrap_or_default()
+        }
+        None => {
+            let app = get(env, "FLY_APP_NAME")?;
+            format!("https://{app}.fly.dev")
+        }
+    };
+    Some(LinkSettings {
+        public_url,
+        valid_days,
+    })
 }
 
 fn email(
@@ -275,7 +341,47 @@ mod tests {
                 && c.slack.is_none()
                 && c.webhook.is_none()
                 && c.failure_email.is_none()
+                && c.links.is_none()
         );
+    }
+
+    #[test]
+    fn feedback_links_point_at_the_public_url_or_the_fly_app() {
+        let links = |pairs: &[(&str, &str)]| read(pairs).map(|c| c.links);
+        assert_eq!(
+            links(&[("ANOMSTACK_PUBLIC_URL", "https://a.example.com/")]).unwrap(),
+            Some(LinkSettings {
+                public_url: "https://a.example.com".into(),
+                valid_days: 7
+            })
+        );
+        assert_eq!(
+            links(&[
+                ("FLY_APP_NAME", "shop-anomalies"),
+                ("ANOMSTACK_FEEDBACK_LINK_DAYS", "3")
+            ])
+            .unwrap(),
+            Some(LinkSettings {
+                public_url: "https://shop-anomalies.fly.dev".into(),
+                valid_days: 3
+            })
+        );
+        for (key, bad) in [
+            ("ANOMSTACK_PUBLIC_URL", "anomstack.example.com"),
+            ("ANOMSTACK_PUBLIC_URL", "https://u:p@a.example.com"),
+            ("ANOMSTACK_FEEDBACK_LINK_DAYS", "0"),
+            ("ANOMSTACK_FEEDBACK_LINK_DAYS", "365"),
+        ] {
+            let errors = links(&[
+                ("ANOMSTACK_PUBLIC_URL", "https://ok.example.com"),
+                (key, bad),
+            ])
+            .unwrap_err();
+            assert!(
+                errors[0].to_string().contains(key),
+                "{key}={bad}: {errors:?}"
+            );
+        }
     }
 
     #[test]

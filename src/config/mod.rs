@@ -45,7 +45,9 @@ pub use batch::{
     ModelConfig, PreprocessOverride, PreprocessParams, ResampleFreq, Route, ScheduleStatus,
     SqlDialect, ThresholdBounds,
 };
-pub use channels::{ChannelSettings, EmailSettings, SlackSettings, SmtpTls, WebhookSettings};
+pub use channels::{
+    ChannelSettings, EmailSettings, LinkSettings, SlackSettings, SmtpTls, WebhookSettings,
+};
 pub use cron_schedule::CronSchedule;
 pub use env::{EnvVars, parse_bool};
 pub use error::{ConfigError, ConfigErrors, Origin};

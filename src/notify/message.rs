@@ -174,6 +174,15 @@ pub struct Message {
     pub score_label: String,
     /// Tabular content (the daily summary).
     pub table: Option<Table>,
+    /// Links that record a verdict on the alert without a login.
+    pub feedback: Option<FeedbackLinks>,
+}
+
+/// The two signed links of an alert (see `crate::feedback_link`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackLinks {
+    pub useful: String,
+    pub not_useful: String,
 }
 
 impl Message {
@@ -240,6 +249,11 @@ impl Message {
             }
             out.push(String::new());
         }
+        if let Some(links) = &self.feedback {
+            out.push(format!("Useful? {}", links.useful));
+            out.push(format!("Not useful? {}", links.not_useful));
+            out.push(String::new());
+        }
         for (k, v) in &self.tags {
             out.push(format!("{k}: {v}"));
         }
@@ -280,6 +294,13 @@ impl Message {
                 }
                 @if let Some((values, scores)) = &spark {
                     pre style="font-size: 13px; line-height: 1.1" { "value " (values) "\n" "score " (scores) }
+                }
+                @if let Some(links) = &self.feedback {
+                    p style="margin: 12px 0; font-size: 14px" {
+                        "Was this alert useful? "
+                        a href=(links.useful) style="display: inline-block; padding: 4px 12px; margin-right: 6px; border: 1px solid #1a7f37; border-radius: 6px; color: #1a7f37; text-decoration: none" { "👍 Useful" }
+                        a href=(links.not_useful) style="display: inline-block; padding: 4px 12px; border: 1px solid #cf222e; border-radius: 6px; color: #cf222e; text-decoration: none" { "👎 Not useful" }
+                    }
                 }
                 @if !self.tags.is_empty() {
                     table style="border-collapse: collapse; font-size: 13px" {
@@ -456,6 +477,7 @@ mod tests {
             threshold: Some(0.8),
             score_label: "anomaly score".into(),
             table: None,
+            feedback: None,
         }
     }
 
@@ -474,6 +496,22 @@ mod tests {
             "descriptions are escaped"
         );
         assert_eq!(m.chart_name(), "cpu__load__x.png");
+        assert!(!text.contains("Useful?") && !html.contains("Useful"));
+        let mut linked = m.clone();
+        linked.feedback = Some(FeedbackLinks {
+            useful: "https://a.example.com/feedback/u.1".into(),
+            not_useful: "https://a.example.com/feedback/d.2".into(),
+        });
+        let text = linked.text();
+        assert!(
+            text.contains("Useful? https://a.example.com/feedback/u.1\nNot useful? https://a.example.com/feedback/d.2"),
+            "{text}"
+        );
+        let html = linked.html(None).into_string();
+        assert!(
+            html.contains("href=\"https://a.example.com/feedback/d.2\""),
+            "{html}"
+        );
     }
 
     #[test]

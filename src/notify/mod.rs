@@ -19,8 +19,10 @@ use chrono::Utc;
 use crate::charts::png::{alert_png, draw_in_background};
 use crate::config::{AlertMethod, Batch, ChannelSettings};
 use crate::detect::smoothed_scores;
+use crate::feedback_link::{Claim, LinkKey, mint, new_nonce};
+use crate::store::Feedback;
 use crate::store::{NotificationRecord, Store, Window};
-use message::Message;
+use message::{FeedbackLinks, Message};
 
 /// Longest a single channel may take for one message.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -96,8 +98,14 @@ impl Notifier {
         };
         let batch_name = batch.map_or("*", Batch::name);
         let mut unconfigured = Vec::new();
+        let mut key = None;
         for notice in notices {
             let mut msg = self.message(batch, notice);
+            if let (Some(b), Some(at)) = (batch, notice.anomaly_at()) {
+                msg.feedback = self
+                    .feedback_links(store, &mut key, b.name(), &notice.metric, at, &mut log)
+                    .await;
+            }
             let record = |channel: &str, status: &str, error: Option<String>| NotificationRecord {
                 run_id,
                 batch: batch_name.to_owned(),
@@ -214,6 +222,7 @@ impl Notifier {
             threshold: None,
             score_label: String::new(),
             table: None,
+            feedback: None,
         };
         let outcome = match tokio::time::timeout(
             SEND_TIMEOUT,
@@ -273,7 +282,50 @@ impl Notifier {
             threshold,
             score_label: score_label.to_owned(),
             table: notice.table().cloned(),
+            feedback: None,
         }
+    }
+
+    /// The signed links that record a verdict on `metric`'s alert at `at`, when the app has a
+    /// public address. The key is read once per delivery (`key`); without it, messages go
+    /// without links.
+    async fn feedback_links(
+        &self,
+        store: &Store,
+        key: &mut Option<Option<LinkKey>>,
+        batch: &str,
+        metric: &str,
+        at: chrono::NaiveDateTime,
+        log: &mut Vec<String>,
+    ) -> Option<FeedbackLinks> {
+        let settings = self.channels.links.as_ref()?;
+        let now = Utc::now();
+        if key.is_none() {
+            *key = Some(match store.link_key(now.naive_utc()).await {
+                Ok(bytes) => Some(LinkKey::new(bytes)),
+                Err(e) => {
+                    log.push(format!("alerts go without feedback links: {e}"));
+                    None
+                }
+            });
+        }
+        let key = key.as_ref()?.as_ref()?;
+        let expires = now.timestamp() + i64::from(settings.valid_days) * 86_400;
+        let link = |verdict| {
+            let claim = Claim {
+                batch: batch.to_owned(),
+                metric: metric.to_owned(),
+                at,
+                verdict,
+                expires,
+                nonce: new_nonce(),
+            };
+            format!("{}/feedback/{}", settings.public_url, mint(key, &claim))
+        };
+        Some(FeedbackLinks {
+            useful: link(Feedback::Up),
+            not_useful: link(Feedback::Down),
+        })
     }
 
     /// Reads the metric's newest `alert_max_n` points into `msg`; false when they cannot be read.

@@ -85,6 +85,17 @@ impl Notice {
         }
     }
 
+    /// The flagged point a person can judge, for the notices about one (the LLM's newest).
+    pub fn anomaly_at(&self) -> Option<NaiveDateTime> {
+        match &self.event {
+            Event::Anomaly { at, .. } | Event::Change { at, .. } | Event::Threshold { at, .. } => {
+                Some(*at)
+            }
+            Event::Llm { findings } => findings.first().map(|f| f.0),
+            _ => None,
+        }
+    }
+
     /// Tabular content, which each channel lays out as it can.
     pub fn table(&self) -> Option<&Table> {
         match &self.event {

@@ -43,6 +43,13 @@ pub fn text(msg: &Message) -> String {
     if let Some(table) = &msg.table {
         out.push_str(&format!("\n```\n{}\n```", esc(&aligned(table))));
     }
+    // Slack's link syntax; a token is base64url, which needs no escaping there.
+    if let Some(links) = &msg.feedback {
+        out.push_str(&format!(
+            "\nWas this useful? <{}|👍 Useful>  ·  <{}|👎 Not useful>",
+            links.useful, links.not_useful
+        ));
+    }
     out
 }
 
@@ -265,5 +272,29 @@ mod tests {
         assert!(!is_channel_id("alerts"));
         assert!(!is_channel_id("C01"));
         assert!(!is_channel_id("Cabcdefghij"));
+    }
+
+    #[test]
+    fn feedback_links_are_slack_links_under_the_text() {
+        let msg = Message {
+            kind: "anomaly".into(),
+            batch: "b".into(),
+            metric: "m".into(),
+            title: "🔥 [m] looks anomalous".into(),
+            description: "value <9>".into(),
+            tags: Default::default(),
+            points: Vec::new(),
+            threshold: None,
+            score_label: String::new(),
+            table: None,
+            feedback: Some(super::super::message::FeedbackLinks {
+                useful: "https://a.example.com/feedback/u.1".into(),
+                not_useful: "https://a.example.com/feedback/d.2".into(),
+            }),
+        };
+        assert_eq!(
+            text(&msg),
+            "*🔥 [m] looks anomalous*\nvalue &lt;9&gt;\nWas this useful? <https://a.example.com/feedback/u.1|👍 Useful>  ·  <https://a.example.com/feedback/d.2|👎 Not useful>"
+        );
     }
 }

@@ -38,6 +38,7 @@ pub fn payload(msg: &Message) -> Value {
         "threshold": msg.threshold,
         "points": points,
         "table": msg.table.as_ref().map(|t| json!({"columns": t.columns, "rows": t.rows})),
+        "feedback": msg.feedback.as_ref().map(|f| json!({"useful": f.useful, "not_useful": f.not_useful})),
     })
 }
 

@@ -70,6 +70,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "feedback_resets",
         sql: include_str!("migrations/0011_feedback_resets.sql"),
     },
+    Migration {
+        version: 12,
+        name: "feedback_links",
+        sql: include_str!("migrations/0012_feedback_links.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -14,6 +14,7 @@ mod anomalies;
 mod dashboard;
 mod error;
 mod feedback;
+mod feedback_links;
 mod freshness;
 mod metrics;
 pub mod migrations;

@@ -21,6 +21,10 @@ pub enum WebError {
     NotFound(String),
     BadRequest(String),
     Forbidden(String),
+    /// What was asked for is done already (a feedback link used twice).
+    Conflict(String),
+    /// What was asked for is no longer there to have (an expired link).
+    Gone(String),
     /// What was being done when the server failed (the error itself is logged).
     Internal(String),
 }
@@ -42,6 +46,8 @@ impl WebError {
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Gone(_) => StatusCode::GONE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -49,7 +55,11 @@ impl WebError {
     /// The sentence shown.
     pub fn message(&self) -> String {
         match self {
-            WebError::NotFound(m) | WebError::BadRequest(m) | WebError::Forbidden(m) => m.clone(),
+            WebError::NotFound(m)
+            | WebError::BadRequest(m)
+            | WebError::Forbidden(m)
+            | WebError::Conflict(m)
+            | WebError::Gone(m) => m.clone(),
             WebError::Internal(doing) => {
                 format!("{doing} failed; the server log has the details")
             }
@@ -61,6 +71,8 @@ impl WebError {
             WebError::NotFound(_) => "Not found",
             WebError::BadRequest(_) => "Bad request",
             WebError::Forbidden(_) => "Forbidden",
+            WebError::Conflict(_) => "Already done",
+            WebError::Gone(_) => "Expired",
             WebError::Internal(_) => "Something went wrong",
         }
     }

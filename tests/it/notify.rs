@@ -1266,3 +1266,175 @@ async fn an_ingest_without_rows_for_a_batch_that_usually_has_some_is_a_stale_bat
             .contains("ingest returns rows again")
     );
 }
+
+/// Feedback of a metric of batch `n`, as (type, count) rows.
+async fn verdicts_of(site: &Site, metric: &str) -> (i64, i64) {
+    let n = |kind: &str| {
+        format!(
+            "SELECT COUNT(*) FROM metrics WHERE metric_name = '{metric}' AND metric_type = '{kind}'"
+        )
+    };
+    (
+        count(&site.store, &n("thumbsup")).await,
+        count(&site.store, &n("thumbsdown")).await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expired_and_reused_ones()
+{
+    use anomstack::config::{LinkSettings, LiveConfig};
+    use anomstack::feedback_link::{Claim, LinkKey, mint, new_nonce, verify};
+    use anomstack::store::Feedback;
+    use axum::http::StatusCode;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use crate::admin::{Client, hidden};
+
+    let site = site("alert_methods: email,webhook\n").await;
+    let sink = SmtpSink::start();
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = ChannelSettings {
+        email: Some(sink.settings(&["ops@example.com"])),
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        links: Some(LinkSettings {
+            public_url: "https://alerts.example.com".into(),
+            valid_days: 7,
+        }),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by email").count(), 3, "{log}");
+    wait_for("three emails", || sink.messages().len() == 3);
+    let messages = sink.messages();
+    let m2 = messages
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("[m2]"))
+        .unwrap();
+    let part = |kind: &str| {
+        m2["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["type"] == kind)
+            .unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (text, html) = (part("text/plain"), part("text/html"));
+    // The path of the link after `label` in the text body.
+    let link = |label: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` line in:\n{text}"));
+        line.strip_prefix(&format!("{label}https://alerts.example.com"))
+            .unwrap()
+            .to_owned()
+    };
+    let (up, down) = (link("Useful? "), link("Not useful? "));
+    assert!(down.starts_with("/feedback/") && up != down, "{up} {down}");
+    assert!(
+        html.contains(&format!("href=\"https://alerts.example.com{down}\"")),
+        "{html}"
+    );
+    let hooked: Vec<Value> = hook
+        .all()
+        .iter()
+        .map(|c| serde_json::from_str(&c.text()).unwrap())
+        .collect();
+    assert!(
+        hooked.iter().all(|b| b["feedback"]["not_useful"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://alerts.example.com/feedback/"))),
+        "{hooked:?}"
+    );
+
+    let config = site.dir.load_ok(&[]);
+    let state = anomstack::web::AppState::new(site.store.clone(), LiveConfig::fixed(config));
+    let mut browser = Client::new(&state);
+    // Opening the link (as a mail scanner would) records nothing: it asks.
+    let page = browser.get(&down).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("Record 👎 not useful") && page.body.contains("<strong>m2</strong>"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(verdicts_of(&site, "m2").await, (0, 0));
+    let csrf = hidden(&page.body, "csrf");
+    let cross_site = browser.post(&down, &[("csrf", "forged")]).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    assert_eq!(verdicts_of(&site, "m2").await, (0, 0));
+    let done = browser.post(&down, &[("csrf", &csrf)]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(
+        done.body.contains("Thanks: recorded 👎 not useful"),
+        "{}",
+        done.body
+    );
+    assert_eq!(verdicts_of(&site, "m2").await, (0, 1));
+    // Replayed: the link was spent.
+    let again = browser.post(&down, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(again.body.contains("already used"), "{}", again.body);
+    // The other link of the message is a change of mind.
+    browser.get(&up).await;
+    let changed = browser.post(&up, &[("csrf", &csrf)]).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(verdicts_of(&site, "m2").await, (1, 0));
+
+    // Forged: m2's signature on a payload naming m1; a token signed with another key.
+    let token = down.trim_start_matches("/feedback/");
+    let (payload, mac) = token.split_once('.').unwrap();
+    let mut claim: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claim["m"] = "m1".into();
+    let swapped = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claim).unwrap());
+    let now = Utc::now();
+    let key = LinkKey::new(site.store.link_key(now.naive_utc()).await.unwrap());
+    let genuine = verify(&key, token, now.timestamp()).unwrap();
+    let other_key = mint(
+        &LinkKey::new(vec![1; 32]),
+        &Claim {
+            metric: "m1".into(),
+            ..genuine.clone()
+        },
+    );
+    for forged in [format!("{swapped}.{mac}"), other_key] {
+        let r = browser.get(&format!("/feedback/{forged}")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert!(r.body.contains("not made by this server"), "{}", r.body);
+        let r = browser
+            .post(&format!("/feedback/{forged}"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    // Cut short when copied.
+    let r = browser.get(&down[..down.len() - 20]).await;
+    assert!(r.status == StatusCode::FORBIDDEN || r.status == StatusCode::BAD_REQUEST);
+    assert_eq!(verdicts_of(&site, "m1").await, (0, 0));
+    // Genuine but expired an hour ago.
+    let expired = mint(
+        &key,
+        &Claim {
+            metric: "m3".into(),
+            verdict: Feedback::Down,
+            expires: now.timestamp() - 3600,
+            nonce: new_nonce(),
+            ..genuine
+        },
+    );
+    let r = browser.get(&format!("/feedback/{expired}")).await;
+    assert_eq!(r.status, StatusCode::GONE, "{}", r.body);
+    assert!(r.body.contains("expired on"), "{}", r.body);
+    let r = browser
+        .post(&format!("/feedback/{expired}"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert_eq!(verdicts_of(&site, "m3").await, (0, 0));
+}

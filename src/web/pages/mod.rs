@@ -3,6 +3,7 @@
 
 mod anomalies;
 mod batch;
+mod feedback_link;
 mod home;
 pub mod layout;
 mod metric;
@@ -24,4 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/batch/{batch}/anomalies/expand", get(anomalies::expand))
         .route("/batch/{batch}/plot.png", get(plot::batch_plot))
         .route("/batch/{batch}/feedback", post(anomalies::post_feedback))
+        .route(
+            "/feedback/{token}",
+            get(feedback_link::confirm).post(feedback_link::record),
+        )
 }

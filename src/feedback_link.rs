@@ -1,0 +1,249 @@
+//! The "useful / not useful" links in alert messages: a token that lets whoever holds it give
+//! one verdict on one alert, without a login, until it expires.
+//!
+//! A token is `payload.mac`, both base64url: the payload is the claim as JSON (batch, metric,
+//! the alert's time, the verdict, the expiry and a random nonce), the mac an HMAC-SHA256 of it
+//! under a key only the server knows, prefixed with this link's purpose so no other signed
+//! value can pass for it. The nonce makes every token unique, so the server can refuse a
+//! second use of the same one (see `Store::spend_link`). Pure: the key and the clock come in.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDateTime;
+use hmac::{Hmac, Mac};
+use password_hash::rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::store::Feedback;
+use crate::timestamp::{format_db, parse_lenient};
+
+/// What the mac covers besides the payload: a token for anything else never verifies here.
+const PURPOSE: &[u8] = b"anomstack feedback link v1\n";
+
+/// The longest token read (a metric name is at most a few hundred bytes).
+const MAX_TOKEN: usize = 4096;
+
+/// The server's signing key (32 random bytes, kept in the database).
+#[derive(Clone)]
+pub struct LinkKey(Vec<u8>);
+
+impl LinkKey {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    fn mac(&self, payload: &str) -> Hmac<Sha256> {
+        // An HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(PURPOSE);
+        mac.update(payload.as_bytes());
+        mac
+    }
+}
+
+impl std::fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkKey(..)")
+    }
+}
+
+/// What a link lets its holder do: give `verdict` on `metric`'s alert at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub batch: String,
+    pub metric: String,
+    pub at: NaiveDateTime,
+    pub verdict: Feedback,
+    /// Unix seconds after which the link is refused.
+    pub expires: i64,
+    /// Random, unique to this token; what a spent link is remembered by.
+    pub nonce: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("this is not a feedback link (it may have been cut short when copied)")]
+    Malformed,
+    #[error("this feedback link was not made by this server")]
+    Forged,
+    #[error("this feedback link expired on {0} UTC")]
+    Expired(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    b: String,
+    m: String,
+    t: String,
+    /// `up` or `down`.
+    v: String,
+    e: i64,
+    n: String,
+}
+
+/// A fresh nonce: 16 random bytes, base64url.
+pub fn new_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The token for `claim`.
+pub fn mint(key: &LinkKey, claim: &Claim) -> String {
+    let payload = Payload {
+        b: claim.batch.clone(),
+        m: claim.metric.clone(),
+        t: format_db(claim.at),
+        v: match claim.verdict {
+            Feedback::Up => "up",
+            Feedback::Down => "down",
+        }
+        .to_owned(),
+        e: claim.expires,
+        n: claim.nonce.clone(),
+    };
+    // Serialising a struct of strings and integers cannot fail.
+    let json = serde_json::to_vec(&payload).unwrap_or_default();
+    let payload = URL_SAFE_NO_PAD.encode(json);
+    let mac = URL_SAFE_NO_PAD.encode(key.mac(&payload).finalize().into_bytes());
+    format!("{payload}.{mac}")
+}
+
+/// The claim of a token made with `key`, if it is whole, genuine and not expired at `now`
+/// (unix seconds). The mac is checked before anything in the payload is read.
+pub fn verify(key: &LinkKey, token: &str, now: i64) -> Result<Claim, LinkError> {
+    if token.len() > MAX_TOKEN {
+        return Err(LinkError::Malformed);
+    }
+    let (payload, mac) = token.split_once('.').ok_or(LinkError::Malformed)?;
+    let mac = URL_SAFE_NO_PAD
+        .decode(mac)
+        .map_err(|_| LinkError::Malformed)?;
+    key.mac(payload)
+        .verify_slice(&mac)
+        .map_err(|_| LinkError::Forged)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| LinkError::Malformed)?;
+    let p: Payload = serde_json::from_slice(&json).map_err(|_| LinkError::Malformed)?;
+    let verdict = match p.v.as_str() {
+        "up" => Feedback::Up,
+        "down" => Feedback::Down,
+        _ => return Err(LinkError::Malformed),
+    };
+    let at = parse_lenient(&p.t).ok_or(LinkError::Malformed)?;
+    if now > p.e {
+        let when = chrono::DateTime::from_timestamp(p.e, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        return Err(LinkError::Expired(when));
+    }
+    Ok(Claim {
+        batch: p.b,
+        metric: p.m,
+        at,
+        verdict,
+        expires: p.e,
+        nonce: p.n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim() -> Claim {
+        Claim {
+            batch: "shop".into(),
+            metric: "orders.eu/€".into(),
+            at: parse_lenient("2026-12-01 10:05:00").unwrap(),
+            verdict: Feedback::Down,
+            expires: 1_000,
+            nonce: "n1".into(),
+        }
+    }
+
+    #[test]
+    fn a_token_gives_back_its_claim_until_it_expires() {
+        let key = LinkKey::new(vec![7; 32]);
+        let token = mint(&key, &claim());
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+            "a token fits in a URL path as it is: {token}"
+        );
+        assert_eq!(verify(&key, &token, 999), Ok(claim()));
+        assert_eq!(verify(&key, &token, 1_000), Ok(claim()));
+        assert_eq!(
+            verify(&key, &token, 1_001),
+            Err(LinkError::Expired("1970-01-01 00:16".into()))
+        );
+    }
+
+    #[test]
+    fn another_key_a_changed_claim_or_a_cut_token_is_refused() {
+        let key = LinkKey::new(vec![7; 32]);
+        let token = mint(&key, &claim());
+        assert_eq!(
+            verify(&LinkKey::new(vec![8; 32]), &token, 0),
+            Err(LinkError::Forged)
+        );
+        // The same signature on a payload that says "up" instead of "down".
+        let (_, mac) = token.split_once('.').unwrap();
+        let up = mint(
+            &LinkKey::new(vec![9; 32]),
+            &Claim {
+                verdict: Feedback::Up,
+                ..claim()
+            },
+        );
+        let (payload_up, _) = up.split_once('.').unwrap();
+        assert_eq!(
+            verify(&key, &format!("{payload_up}.{mac}"), 0),
+            Err(LinkError::Forged)
+        );
+        // A later expiry, signed by nobody.
+        let (payload, _) = token.split_once('.').unwrap();
+        let longer = mint(
+            &key,
+            &Claim {
+                expires: 9_999_999_999,
+                ..claim()
+            },
+        );
+        let (longer_payload, _) = longer.split_once('.').unwrap();
+        assert_ne!(payload, longer_payload);
+        assert_eq!(
+            verify(&key, &format!("{longer_payload}.{mac}"), 0),
+            Err(LinkError::Forged)
+        );
+        assert_eq!(
+            verify(&key, &token[..token.len() - 3], 0),
+            Err(LinkError::Forged)
+        );
+        assert_eq!(verify(&key, "nodot", 0), Err(LinkError::Malformed));
+        assert_eq!(verify(&key, "a.!!", 0), Err(LinkError::Malformed));
+        assert_eq!(
+            verify(&key, &"a".repeat(MAX_TOKEN + 1), 0),
+            Err(LinkError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_mac_made_for_another_purpose_does_not_pass() {
+        let key = LinkKey::new(vec![7; 32]);
+        let token = mint(&key, &claim());
+        let (payload, _) = token.split_once('.').unwrap();
+        let mut bare = <Hmac<Sha256> as Mac>::new_from_slice(&[7; 32]).unwrap();
+        bare.update(payload.as_bytes());
+        let bare = URL_SAFE_NO_PAD.encode(bare.finalize().into_bytes());
+        assert_eq!(
+            verify(&key, &format!("{payload}.{bare}"), 0),
+            Err(LinkError::Forged)
+        );
+    }
+}
