@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cron_schedule::CronSchedule;
+use crate::detect::budget::AlertBudget;
 use crate::detect::{Aggregation, Combination, Direction, Preprocess, ScoreMethod};
 use crate::dialect::Dialect;
 
@@ -78,6 +79,8 @@ pub struct BatchSpec {
     pub feedback_margin: f64,
     /// Scored points after which a 👎's mute has halved (0: feedback does not mute).
     pub feedback_half_life_n: usize,
+    /// At most this many ML alerts per period for each metric (`2/day`); none: no budget.
+    pub alert_budget: Option<AlertBudget>,
     /// A metric is stale when nothing arrived for this many of its usual intervals (0: never).
     pub stale_after_n: usize,
 
@@ -592,6 +595,8 @@ pub struct MetricAlertSettings {
     pub alert_min_rel_change: Option<f64>,
     #[serde(default)]
     pub stale_after_n: Option<usize>,
+    #[serde(default)]
+    pub alert_budget: Option<AlertBudget>,
 }
 
 /// Threshold-alert bounds of one metric; either may be left out.

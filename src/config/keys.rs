@@ -82,6 +82,7 @@ pub static KEYS: &[Key] = &[
     key("metric_alert_settings", Yaml),
     key("feedback_margin", Float),
     key("feedback_half_life_n", Int),
+    key("alert_budget", OptText),
     key("stale_after_n", Int),
     key("tholdalert_methods", Yaml),
     key("tholdalert_recent_n", Int),

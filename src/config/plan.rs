@@ -3,6 +3,7 @@
 //! parse makes the batch invalid at load, never a failed run.
 
 use super::BatchSpec;
+use crate::detect::budget::AlertBudget;
 pub use crate::detect::{AlertRule, ModelPlan};
 use crate::detect::{DetectorSpec, FeedbackRule, ReplaySettings};
 
@@ -63,6 +64,14 @@ impl BatchSpec {
             rule.min_rel_change = own.alert_min_rel_change.unwrap_or(rule.min_rel_change);
         }
         rule
+    }
+
+    /// The alert budget of `metric`: its own, else the batch's.
+    pub fn alert_budget_for(&self, metric: &str) -> Option<AlertBudget> {
+        self.metric_alert_settings
+            .get(metric)
+            .and_then(|own| own.alert_budget)
+            .or(self.alert_budget)
     }
 
     /// How many usual intervals without data make `metric` stale (0: never).

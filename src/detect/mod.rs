@@ -7,6 +7,7 @@
 //! [`ScoreRange::probability`] turns them into [0, 1] like PyOD's `predict_proba`, and
 //! [`combine`] merges the models of one metric.
 
+pub mod budget;
 pub mod cadence;
 mod calibrate;
 mod codec;

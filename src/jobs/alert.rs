@@ -6,13 +6,16 @@ use super::{Event, JobCtx, JobError, JobReport, Notice, by_metric, read_rows};
 use crate::config::Batch;
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 
 use super::stale;
-use crate::detect::feedback::placed;
+use crate::detect::budget::budget_threshold;
+use crate::detect::feedback::{FeedbackRule, placed};
 use crate::detect::rules::{AlertRule, alert_decisions, back_to_normal};
 use crate::detect::{AlertPoint, Verdict};
-use crate::store::{MetricRow, MetricType, StoredVerdict, score_metadata, score_notes};
+use crate::store::{
+    BudgetThreshold, MetricRow, MetricType, StoredVerdict, WindowQuery, alert_metadata, score_notes,
+};
 
 pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     let spec = &batch.spec;
@@ -29,32 +32,42 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             verdicts.entry(v.metric.clone()).or_default().push(v);
         }
     }
+    let mut history = budget_history(ctx, batch).await?;
     let mut new_alerts = Vec::new();
+    let mut held = 0usize;
     for (metric, rows) in by_metric(rows) {
-        let rule = spec.alert_rule_for(&metric);
-        let scores: Vec<&MetricRow> = rows
-            .iter()
-            .filter(|r| r.metric_type == MetricType::Score)
-            .collect();
-        let value_at: BTreeMap<NaiveDateTime, f64> = rows
-            .iter()
-            .filter(|r| r.metric_type == MetricType::Metric)
-            .map(|r| (r.timestamp, r.value))
-            .collect();
-        let taught = taught(verdicts.get(&metric), &scores);
-        let points: Vec<AlertPoint> = scores
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let notes = score_notes(&s.metadata);
-                AlertPoint {
-                    score: s.value,
-                    value: value_at.get(&s.timestamp).copied().unwrap_or(f64::NAN),
-                    extreme: notes.extreme,
-                    muted: teaching.muted(&taught, i as f64, notes.level),
-                }
-            })
-            .collect();
+        let mut rule = spec.alert_rule_for(&metric);
+        let (scores, points) = alert_points(&rows, verdicts.get(&metric), &teaching);
+        let budget = spec.alert_budget_for(&metric);
+        let mut spent: Vec<i64> = Vec::new();
+        if let Some(budget) = budget {
+            let past = history.remove(&metric).unwrap_or_default();
+            let (past_scores, past_points) = alert_points(&past, verdicts.get(&metric), &teaching);
+            let span = match (past_scores.first(), past_scores.last()) {
+                (Some(a), Some(b)) => (b.timestamp - a.timestamp).num_seconds(),
+                _ => 0,
+            };
+            let configured = rule.threshold;
+            rule.threshold = budget_threshold(&rule, &past_points, span, budget);
+            let state = BudgetThreshold {
+                budget: budget.to_string(),
+                configured,
+                threshold: rule.threshold,
+                calibrated_at: ctx.run_ts.naive_utc(),
+            };
+            ctx.store
+                .record_budget_threshold(batch.name(), &metric, &state)
+                .await?;
+            // Two periods back: a decided point may be older than the run.
+            let since = ctx.run_ts.naive_utc() - Duration::seconds(2 * budget.period_seconds);
+            spent = ctx
+                .store
+                .budget_spent(&spec.table_key, batch.name(), &metric, since)
+                .await?
+                .iter()
+                .map(|t| t.and_utc().timestamp())
+                .collect();
+        }
         let alerted: Vec<bool> = scores
             .iter()
             .map(|s| {
@@ -93,17 +106,24 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         }
         for i in decided {
             let at = scores[i].timestamp;
-            let value = value_at.get(&at).copied();
+            let value = scores[i].value_at;
             // An extreme point alerted on its own score, not the smoothed one.
             let extreme = points[i].extreme && smoothed[i] < rule.threshold;
+            let over = budget.is_some_and(|b| b.exceeded(&spent, at.and_utc().timestamp()));
             new_alerts.push(MetricRow {
                 timestamp: at,
                 batch: batch.name().to_owned(),
                 name: metric.clone(),
                 metric_type: MetricType::Alert,
                 value: 1.0,
-                metadata: score_metadata(extreme, None),
+                metadata: alert_metadata(extreme, over),
             });
+            if over {
+                // Saved and shown; told in the daily summary.
+                held += 1;
+                continue;
+            }
+            spent.push(at.and_utc().timestamp());
             report.notices.push(Notice {
                 metric: metric.clone(),
                 event: Event::Anomaly {
@@ -127,17 +147,98 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
     for n in &report.notices {
         tracing::warn!(batch = batch.name(), "{}: {}", n.title(), n.description());
     }
-    report.note(if written.written == 0 {
-        "no new anomalies to alert on".to_owned()
-    } else {
-        format!("{} alert(s)", written.written)
+    report.note(match (written.written, held) {
+        (0, _) => "no new anomalies to alert on".to_owned(),
+        (n, 0) => format!("{n} alert(s)"),
+        (n, h) => format!(
+            "{n} alert(s), {h} of them over the alert budget (saved, held for the daily summary)"
+        ),
     });
     stale::check(ctx, batch, None, &mut report).await;
     Ok(report)
 }
 
+/// A metric's score row as the alert job reads it, with the metric's value at that time.
+struct Scored<'a> {
+    timestamp: NaiveDateTime,
+    value_at: Option<f64>,
+    row: &'a MetricRow,
+}
+
+/// A metric's scored points (`rows` of one metric, oldest first: metric, score and alert
+/// rows) as the alert rule sees them, with feedback's mutes applied.
+fn alert_points<'a>(
+    rows: &'a [MetricRow],
+    verdicts: Option<&Vec<StoredVerdict>>,
+    teaching: &FeedbackRule,
+) -> (Vec<Scored<'a>>, Vec<AlertPoint>) {
+    let value_at: BTreeMap<NaiveDateTime, f64> = rows
+        .iter()
+        .filter(|r| r.metric_type == MetricType::Metric)
+        .map(|r| (r.timestamp, r.value))
+        .collect();
+    let scores: Vec<Scored> = rows
+        .iter()
+        .filter(|r| r.metric_type == MetricType::Score)
+        .map(|r| Scored {
+            timestamp: r.timestamp,
+            value_at: value_at.get(&r.timestamp).copied(),
+            row: r,
+        })
+        .collect();
+    let taught = taught(verdicts, &scores);
+    let points = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let notes = score_notes(&s.row.metadata);
+            AlertPoint {
+                score: s.row.value,
+                value: s.value_at.unwrap_or(f64::NAN),
+                extreme: notes.extreme,
+                muted: teaching.muted(&taught, i as f64, notes.level),
+            }
+        })
+        .collect();
+    (scores, points)
+}
+
+/// The score history of a batch's metrics with an alert budget, for the calibration: each
+/// metric's values and scores over the longest budget's history. Empty without budgets.
+async fn budget_history(
+    ctx: &JobCtx,
+    batch: &Batch,
+) -> Result<BTreeMap<String, Vec<MetricRow>>, JobError> {
+    let spec = &batch.spec;
+    let longest = std::iter::once(spec.alert_budget)
+        .chain(spec.metric_alert_settings.values().map(|m| m.alert_budget))
+        .flatten()
+        .map(|b| b.history_seconds())
+        .max();
+    let Some(longest) = longest else {
+        return Ok(BTreeMap::new());
+    };
+    let until = ctx.run_ts.naive_utc();
+    let mut rows = Vec::new();
+    for metric_type in [MetricType::Metric, MetricType::Score] {
+        rows.extend(
+            ctx.store
+                .metric_window(&WindowQuery {
+                    table: &spec.table_key,
+                    batch: batch.name(),
+                    metric_type,
+                    max_n: usize::MAX,
+                    since: Some(until - Duration::seconds(longest)),
+                    until: Some(until),
+                })
+                .await?,
+        );
+    }
+    Ok(by_metric(rows))
+}
+
 /// A metric's verdicts placed among its scored points (`scores`, oldest first).
-fn taught(verdicts: Option<&Vec<StoredVerdict>>, scores: &[&MetricRow]) -> Vec<Verdict> {
+fn taught(verdicts: Option<&Vec<StoredVerdict>>, scores: &[Scored]) -> Vec<Verdict> {
     let times: Vec<i64> = scores
         .iter()
         .map(|s| s.timestamp.and_utc().timestamp())

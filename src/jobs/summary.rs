@@ -1,6 +1,7 @@
 //! Summary: over every batch that keeps it on, per metric over the last day — newest
 //! timestamp and how many metric, score and alert rows were stored (`summary_sql`) — as one
-//! table, with the metrics that alerted most named first.
+//! table, with the metrics that alerted most named first, and the alerts that alert budgets
+//! held back.
 
 use super::{Event, JobCtx, JobError, JobReport, Notice, Table, render};
 use crate::config::Batch;
@@ -29,6 +30,7 @@ pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, J
     };
     // (alerts of every kind, batch, metric) for the "most anomalous" list.
     let mut busiest: Vec<(u64, String, String)> = Vec::new();
+    let mut held = Vec::new();
     for batch in batches.iter().filter(|b| !b.spec.disable_summary) {
         let sql = render(ctx, batch, "summary_sql", &batch.spec.summary_sql)?;
         let result = ctx.store.query(&sql, "summary_sql failed").await?;
@@ -53,11 +55,26 @@ pub async fn run_summary(ctx: &JobCtx, batches: &[Batch]) -> Result<JobReport, J
             }
             table.rows.push(cells);
         }
+        let since = ctx.run_ts.naive_utc()
+            - chrono::Duration::days(i64::from(
+                batch.spec.summary_metric_timestamp_max_days_ago.max(1),
+            ));
+        for h in ctx
+            .store
+            .held_alerts(&batch.spec.table_key, batch.name(), since)
+            .await?
+        {
+            held.push((batch.name().to_owned(), h.metric, h.timestamp));
+        }
     }
     busiest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (&a.1, &a.2).cmp(&(&b.1, &b.2))));
     report.notices.push(Notice {
         metric: String::new(),
-        event: Event::Summary { busiest, table },
+        event: Event::Summary {
+            busiest,
+            table,
+            held,
+        },
     });
     report.note(format!("summary of {} metric(s)", report.rows_read));
     Ok(report)

@@ -124,13 +124,24 @@ impl Notice {
                 "data is arriving again after being stale since {}",
                 title_time(*stale_since)
             ),
-            Event::Summary { busiest, .. } => {
+            Event::Summary { busiest, held, .. } => {
+                let mut lines = Vec::new();
                 if busiest.is_empty() {
-                    return "No alerts over the period.".to_owned();
+                    lines.push("No alerts over the period.".to_owned());
+                } else {
+                    lines.push("Most anomalous over the period:".to_owned());
+                    for (n, batch, metric) in busiest.iter().take(BUSIEST_SHOWN) {
+                        lines.push(format!("  {batch}/{metric}: {n} alert(s)"));
+                    }
                 }
-                let mut lines = vec!["Most anomalous over the period:".to_owned()];
-                for (n, batch, metric) in busiest.iter().take(BUSIEST_SHOWN) {
-                    lines.push(format!("  {batch}/{metric}: {n} alert(s)"));
+                if !held.is_empty() {
+                    lines.push(format!(
+                        "Held back by alert budgets ({}, not sent at the time):",
+                        held.len()
+                    ));
+                    for (batch, metric, at) in held {
+                        lines.push(format!("  {batch}/{metric} at {} UTC", title_time(*at)));
+                    }
                 }
                 lines.join("\n")
             }
@@ -444,10 +455,23 @@ mod tests {
             event: Event::Summary {
                 busiest: Vec::new(),
                 table: Table::default(),
+                held: Vec::new(),
             },
         };
         assert_eq!(quiet.description(), "No alerts over the period.");
         assert!(quiet.table().is_some());
+        let held = Notice {
+            metric: String::new(),
+            event: Event::Summary {
+                busiest: vec![(3, "shop".into(), "orders".into())],
+                table: Table::default(),
+                held: vec![("shop".into(), "orders".into(), at)],
+            },
+        };
+        assert_eq!(
+            held.description(),
+            "Most anomalous over the period:\n  shop/orders: 3 alert(s)\nHeld back by alert budgets (1, not sent at the time):\n  shop/orders at 2026-03-01 12:05 UTC"
+        );
     }
 
     fn message() -> Message {

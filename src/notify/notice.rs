@@ -66,6 +66,8 @@ pub enum Event {
     Summary {
         busiest: Vec<(u64, String, String)>,
         table: Table,
+        /// Alerts held back by alert budgets over the period: batch, metric, when.
+        held: Vec<(String, String, NaiveDateTime)>,
     },
 }
 

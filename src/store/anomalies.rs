@@ -45,6 +45,15 @@ pub struct Anomaly {
     pub feedback: Option<Feedback>,
 }
 
+impl Anomaly {
+    /// Its ML alert was over the metric's alert budget: saved, not sent at the time.
+    pub fn held(&self) -> bool {
+        self.flags.iter().any(|f| {
+            f.kind == MetricType::Alert && super::score_notes::score_notes(&f.metadata).over_budget
+        })
+    }
+}
+
 /// One detector's flag on a point, with what it stored (threshold bounds, LLM explanation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flag {

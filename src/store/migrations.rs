@@ -75,6 +75,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "feedback_links",
         sql: include_str!("migrations/0012_feedback_links.sql"),
     },
+    Migration {
+        version: 13,
+        name: "alert_budgets",
+        sql: include_str!("migrations/0013_alert_budgets.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

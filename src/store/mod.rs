@@ -11,6 +11,7 @@
 mod admin;
 mod adopt;
 mod anomalies;
+mod budgets;
 mod dashboard;
 mod error;
 mod feedback;
@@ -43,6 +44,7 @@ use replica::{ReplicaError, open_replica, sync_replica};
 pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
 pub use adopt::Adopted;
 pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag};
+pub use budgets::{BudgetThreshold, HeldAlert};
 pub use dashboard::{BatchSummary, ChartPoint, KindCounts, MetricStats, RunTotals};
 pub use error::StoreError;
 pub use feedback::{FeedbackReset, StoredVerdict};
@@ -57,7 +59,7 @@ pub use pool::Conn;
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
 pub use runs::{JobRun, Pruned, RunFilter, RunOutcome, RunStatus};
-pub use score_notes::{ScoreNotes, score_metadata, score_notes};
+pub use score_notes::{ScoreNotes, alert_metadata, score_metadata, score_notes};
 pub use window::{MAX_WINDOW_POINTS, Window};
 
 use crate::config::DatabaseLocation;

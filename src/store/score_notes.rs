@@ -10,15 +10,35 @@ pub struct ScoreNotes {
     /// The point's level (`TrainedModel::level`, combined over models), for feedback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<f64>,
+    /// On an alert row: the metric's alert budget was spent, so it was held for the summary.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub over_budget: bool,
 }
+
+/// The marker of a held alert, as SQL's `LIKE` finds it in the metadata.
+pub(super) const OVER_BUDGET_LIKE: &str = "%\"over_budget\":true%";
 
 /// A score row's metadata: `{"extreme":true,"level":3.2}`, each part only when it applies;
 /// empty when neither does.
 pub fn score_metadata(extreme: bool, level: Option<f64>) -> String {
-    let notes = ScoreNotes {
+    written(ScoreNotes {
         extreme,
         level: level.map(|l| (l * 1e4).round() / 1e4),
-    };
+        over_budget: false,
+    })
+}
+
+/// An alert row's metadata: `{"extreme":true,"over_budget":true}`, each part only when it
+/// applies.
+pub fn alert_metadata(extreme: bool, over_budget: bool) -> String {
+    written(ScoreNotes {
+        extreme,
+        level: None,
+        over_budget,
+    })
+}
+
+fn written(notes: ScoreNotes) -> String {
     if notes == ScoreNotes::default() {
         return String::new();
     }

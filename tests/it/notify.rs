@@ -1438,3 +1438,204 @@ async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expire
     assert_eq!(r.status, StatusCode::GONE);
     assert_eq!(verdicts_of(&site, "m3").await, (0, 0));
 }
+
+/// Batch `n` with one metric `busy`, scored every 5 minutes for `points` points up to now: a
+/// spike (value 30 against 10) every `every` points, at one of 20 score levels from 0.90 to
+/// 0.999 in turn, above the batch's threshold 0.9.
+async fn busy_site(extra_yaml: &str, points: i64, every: i64) -> Site {
+    let dir = MetricsDir::new();
+    dir.write(
+        "n.yaml",
+        &format!(
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_methods: webhook\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nalert_resolve_n: 0\nalert_recent_n: 300\nalert_max_n: 300\nstale_after_n: 0\n{extra_yaml}"
+        ),
+    );
+    let store = Store::open(&DatabaseLocation::Local {
+        path: dir.tmp.path().join("app.db"),
+    })
+    .await
+    .unwrap();
+    // An hour back, so a point a test adds later is still in the past.
+    let now = Utc::now().naive_utc();
+    let end = now - Span::seconds(now.and_utc().timestamp() % 300) - Span::hours(1);
+    let mut rows = Vec::new();
+    for i in 0..points {
+        let ts = end - Span::minutes(5 * (points - 1 - i));
+        let spike = i % every == every - 1;
+        let level = ((i / every) % 20) as f64;
+        let row = |t, v| MetricRow {
+            timestamp: ts,
+            batch: "n".into(),
+            name: "busy".into(),
+            metric_type: t,
+            value: v,
+            metadata: String::new(),
+        };
+        rows.push(row(MetricType::Metric, if spike { 30.0 } else { 10.0 }));
+        rows.push(row(
+            MetricType::Score,
+            if spike {
+                0.9 + 0.099 * level / 19.0
+            } else {
+                0.1
+            },
+        ));
+    }
+    store.upsert_metrics("metrics", &rows).await.unwrap();
+    Site { dir, store }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_budget_raises_the_threshold_of_a_metric_that_would_alert_20_times_a_day() {
+    // Eight days of points, a spike every 14: about 20 a day over the threshold.
+    let unbudgeted = busy_site("", 8 * 288, 14).await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let webhook = || ChannelSettings {
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        ..ChannelSettings::default()
+    };
+    alert(&unbudgeted, webhook()).await;
+    let without = hook.all().len();
+    assert!(
+        (19..=23).contains(&without),
+        "{without} alerts in the newest 300 points"
+    );
+
+    let site = busy_site("alert_budget: 2/day\n", 8 * 288, 14).await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let log = alert(
+        &site,
+        ChannelSettings {
+            webhook: Some(webhook_settings(&format!("{base}/hook"))),
+            ..ChannelSettings::default()
+        },
+    )
+    .await;
+    let sent = hook.all().len();
+    assert!((1..=2).contains(&sent), "{sent} sent: {log}");
+    // The calibration, not the cap, kept it in budget: nothing was held back.
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'alert'"
+        )
+        .await,
+        sent as i64
+    );
+    let state = site
+        .store
+        .budget_threshold("n", "busy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((state.budget.as_str(), state.configured), ("2/day", 0.9));
+    assert!(state.threshold > 0.99, "{state:?}");
+    let body: Value = serde_json::from_str(&hook.all()[0].text()).unwrap();
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("(threshold {})", state.threshold)),
+        "the alert says the threshold it crossed: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_over_budget_are_saved_marked_shown_and_sent_in_the_summary() {
+    use anomstack::config::LiveConfig;
+    use axum::http::StatusCode;
+
+    use crate::admin::Client;
+
+    // Six hours of points, too little history to calibrate: the cap alone keeps the budget.
+    let site = busy_site("alert_budget: 2/day\n", 72, 3).await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = || ChannelSettings {
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels()).await;
+    assert!(
+        log.contains("24 alert(s), 22 of them over the alert budget"),
+        "{log}"
+    );
+    let calls = hook.all();
+    assert_eq!(calls.len(), 2, "{log}");
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM metrics WHERE metric_type = 'alert' AND metadata LIKE '%over_budget%'"
+        )
+        .await,
+        22
+    );
+    // The two sent are the oldest: the budget is spent in time order.
+    let first: Value = serde_json::from_str(&calls[0].text()).unwrap();
+    assert!(first["title"].as_str().unwrap().contains("[busy]"));
+
+    // A new spike later in the same day is held too.
+    add_busy_spike(&site).await;
+    let log = alert(&site, channels()).await;
+    assert!(
+        log.contains("1 alert(s), 1 of them over the alert budget"),
+        "{log}"
+    );
+    assert_eq!(hook.all().len(), 2);
+
+    // Shown: marked on the anomaly list.
+    let config = site.dir.load_ok(&[]);
+    let state =
+        anomstack::web::AppState::new(site.store.clone(), LiveConfig::fixed(config.clone()));
+    let mut browser = Client::new(&state);
+    let page = browser.get("/batch/n/anomalies").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.matches(">over budget</span>").count() >= 10,
+        "{}",
+        page.body
+    );
+    let metric = browser.get("/batch/n/metric/busy").await;
+    assert!(
+        metric.body.contains("At most 2/day ML alerts"),
+        "{}",
+        metric.body
+    );
+
+    // Sent in the daily summary.
+    let ctx = site.ctx(&config, channels());
+    jobs::run(&ctx, Work::Summary(&config.batches), Trigger::Cli, None)
+        .await
+        .report()
+        .unwrap();
+    let summary: Value = serde_json::from_str(&hook.all()[2].text()).unwrap();
+    assert_eq!(summary["kind"], "summary");
+    let text = summary["description"].as_str().unwrap();
+    assert!(
+        text.contains("Held back by alert budgets (23, not sent at the time):\n  n/busy at "),
+        "{text}"
+    );
+}
+
+/// A spike on `busy`, five minutes after its newest point.
+async fn add_busy_spike(site: &Site) {
+    let latest = site
+        .store
+        .query("SELECT MAX(metric_timestamp) FROM metrics", "t")
+        .await
+        .unwrap();
+    let anomstack::store::Value::Text(t) = &latest.rows[0][0] else {
+        panic!()
+    };
+    let next = anomstack::timestamp::parse_lenient(t).unwrap() + Span::minutes(5);
+    let rows: Vec<MetricRow> = [(MetricType::Metric, 30.0), (MetricType::Score, 0.97)]
+        .map(|(t, v)| MetricRow {
+            timestamp: next,
+            batch: "n".into(),
+            name: "busy".into(),
+            metric_type: t,
+            value: v,
+            metadata: String::new(),
+        })
+        .to_vec();
+    site.store.upsert_metrics("metrics", &rows).await.unwrap();
+}

@@ -109,6 +109,9 @@ pub async fn anomaly_list(
                                 @for f in &a.flags {
                                     span class={ "kind " (f.kind.as_str()) } title=[flag_title(f)] { (kind_label(f.kind)) } " "
                                 }
+                                @if a.held() {
+                                    span.kind.held title="Over the metric's alert budget: saved, and sent in the daily summary instead of at once" { "over budget" } " "
+                                }
                             }
                             span.value { "value " (a.value.map(number).unwrap_or_else(|| "–".into())) }
                         }

@@ -74,6 +74,14 @@ pub async fn metric_page(
     let given = verdicts.iter().map(StoredVerdict::given);
     let rule = spec.feedback_rule();
     let lesson = rule.lesson(&placed(given, &times), times.len() as f64);
+    let budgeted = match spec.alert_budget_for(&metric) {
+        Some(_) => state
+            .store
+            .budget_threshold(batch.name(), &metric)
+            .await
+            .map_err(|e| WebError::internal("reading the alert budget", &e))?,
+        None => None,
+    };
     let admin = admin::session::current(&state, &headers).await;
     let base = format!("/batch/{}", segment(batch.name()));
     let (anomalies, kinds) = KindCounts::tally(&points);
@@ -115,6 +123,25 @@ pub async fn metric_page(
                     }
                 }
             }
+            }
+        }
+        @if let Some(budget) = spec.alert_budget_for(&metric) {
+            h2 { "Alert budget" }
+            p.muted.budget {
+                "At most " (budget) " ML alerts; more within the period are saved, marked “over budget” and sent in the daily summary. "
+                @match &budgeted {
+                    Some(b) if b.threshold > b.configured => {
+                        "To fit it, this metric alerts at a smoothed score of " (format!("{:.4}", b.threshold))
+                        " instead of " (b.configured) " (calibrated from its last "
+                        (budget.history_seconds() / budget.period_seconds) " periods of scores, "
+                        (b.calibrated_at.format("%Y-%m-%d %H:%M")) " UTC)."
+                    }
+                    Some(b) => {
+                        "Its recent scores fit the budget at the batch's threshold " (b.configured)
+                        " (checked " (b.calibrated_at.format("%Y-%m-%d %H:%M")) " UTC)."
+                    }
+                    None => { "The next alert run calibrates its threshold." }
+                }
             }
         }
         h2 { "What feedback taught it" }
