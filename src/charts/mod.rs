@@ -85,8 +85,30 @@ impl Frame {
     }
 }
 
+/// What a metric's own page draws over its chart: the alert threshold on the score axis, and
+/// where the alert rule kept the metric from alerting again after an alert.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overlays {
+    pub threshold: Option<f64>,
+    /// From an alert to the first point that could alert again (`None`: still waiting).
+    pub disarmed: Vec<(NaiveDateTime, Option<NaiveDateTime>)>,
+    /// Why the metric waits, for the shading's tooltip ("snoozed 24 points, then 6 points
+    /// back to normal").
+    pub rearm_words: String,
+}
+
 /// The full chart of one metric. `title` names it for screen readers.
 pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Markup {
+    metric_chart_with(title, points, style, &Overlays::default())
+}
+
+/// [`metric_chart`] with the alert rule's overlays.
+pub fn metric_chart_with(
+    title: &str,
+    points: &[ChartPoint],
+    style: ChartStyle,
+    overlays: &Overlays,
+) -> Markup {
     let height = if style.large { 420.0 } else { 260.0 };
     let Some(frame) = frame(points, height) else {
         return html! {
@@ -147,6 +169,24 @@ pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Ma
             text.axis.axis-title x=(fmt((LEFT + right) / 2.0)) y=(fmt(height - 4.0)) text-anchor="middle" {
                 (time_title(frame.t0, frame.t1))
             }
+            // Behind everything: where the metric waited to re-arm, and the threshold.
+            @for (from, to) in &overlays.disarmed {
+                @let x0 = frame.x(*from);
+                @let x1 = to.map_or(right, |t| frame.x(t));
+                rect.disarmed x=(fmt(x0)) y=(TOP) width=(fmt((x1 - x0).max(1.0))) height=(fmt(frame.plot_height())) {
+                    title {
+                        "No new ML alert from " (stamp(*from)) " UTC"
+                        @match to { Some(t) => { " to " (stamp(*t)) " UTC" } None => { " until it re-arms" } }
+                        ": " (overlays.rearm_words)
+                    }
+                }
+            }
+            @if let (Some(t), true) = (overlays.threshold, has_score) {
+                @let y = frame.y_score(t);
+                line.threshold-line x1=(LEFT) x2=(right) y1=(fmt(y)) y2=(fmt(y)) {
+                    title { "Alert threshold: smoothed score " (t) }
+                }
+            }
             // Score first, as a shaded area, so the value line is drawn over it.
             @if has_score {
                 path.score-area d=(score_area) {}
@@ -196,6 +236,12 @@ pub fn metric_chart(title: &str, points: &[ChartPoint], style: ChartStyle) -> Ma
                 }
                 @for k in &present {
                     span.key { (legend_mark(*k)) (kind_label(*k)) }
+                }
+                @if overlays.threshold.is_some() && has_score {
+                    span.key { svg viewBox="0 0 16 10" { line.threshold-line x1="0" x2="16" y1="5" y2="5" {} } "alert threshold" }
+                }
+                @if !overlays.disarmed.is_empty() {
+                    span.key { svg viewBox="0 0 16 10" { rect.disarmed x="0" y="0" width="16" height="10" {} } "waiting to re-arm" }
                 }
             }
         }

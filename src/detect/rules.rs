@@ -255,6 +255,33 @@ pub fn snoozed_decisions(
     out
 }
 
+/// Where a metric could not alert after each of its alerts (`alerted`, with the smoothed
+/// scores of the same points): from the alert to the first point that could fire again
+/// (past the snooze and, with re-arming, after `resolve_n` points back to normal), as
+/// indices; `None` for the end while the metric is still waiting. What the chart shades.
+pub fn disarmed_spans(
+    rule: &AlertRule,
+    smoothed: &[f64],
+    alerted: &[bool],
+) -> Vec<(usize, Option<usize>)> {
+    let quiet = rule.quiet(smoothed);
+    let alerts: Vec<usize> = (0..alerted.len().min(smoothed.len()))
+        .filter(|&i| alerted[i])
+        .collect();
+    alerts
+        .iter()
+        .map(|&i| {
+            let armed = (i + 1..smoothed.len()).find(|&k| {
+                let snoozed = k - i <= rule.snooze_n;
+                let rearmed =
+                    rule.resolve_n == 0 || back_to_normal(&quiet[i + 1..k], rule.resolve_n);
+                !snoozed && rearmed
+            });
+            (i, armed)
+        })
+        .collect()
+}
+
 /// Which bound a value breaches, upper checked first, and the bound's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Breach {
@@ -325,6 +352,54 @@ mod tests {
             snooze_n: 3,
             ..AlertRule::default()
         }
+    }
+
+    #[test]
+    fn the_disarmed_span_runs_from_an_alert_past_the_snooze_and_the_recovery() {
+        let snooze_only = AlertRule {
+            threshold: 0.8,
+            snooze_n: 2,
+            ..AlertRule::default()
+        };
+        let smoothed = [0.1, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1];
+        let alerted = [false, true, false, false, false, false, false, false];
+        assert_eq!(
+            disarmed_spans(&snooze_only, &smoothed, &alerted),
+            vec![(1, Some(4))],
+            "two points snoozed, then armed though still high"
+        );
+        let rearming = AlertRule {
+            resolve_n: 2,
+            ..snooze_only
+        };
+        assert_eq!(
+            disarmed_spans(&rearming, &smoothed, &alerted),
+            vec![(1, Some(7))],
+            "armed after two points back under the threshold"
+        );
+        assert_eq!(
+            disarmed_spans(&rearming, &smoothed[..6], &alerted[..6]),
+            vec![(1, None)],
+            "still waiting at the end"
+        );
+        // Agrees with the decisions: a point inside a span never alerts, the first after may.
+        let points: Vec<AlertPoint> = smoothed.iter().map(|s| AlertPoint::scored(*s)).collect();
+        let again = [0.1, 0.9, 0.9, 0.1, 0.1, 0.9, 0.9, 0.9];
+        let points_again: Vec<AlertPoint> = again.iter().map(|s| AlertPoint::scored(*s)).collect();
+        let recent = AlertRule {
+            recent_n: 8,
+            ..rearming
+        };
+        assert_eq!(alert_decisions(&recent, &points, &[]), vec![1]);
+        assert_eq!(alert_decisions(&recent, &points_again, &[]), vec![1, 5]);
+        assert_eq!(
+            disarmed_spans(
+                &recent,
+                &again,
+                &[false, true, false, false, false, false, false, false]
+            ),
+            vec![(1, Some(5))]
+        );
     }
 
     fn scored(scores: &[f64]) -> Vec<AlertPoint> {

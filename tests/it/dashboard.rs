@@ -423,6 +423,20 @@ async fn the_metric_page_shows_alerts_and_models() {
     assert!(page.body.contains("a &lt;b&gt;sudden&lt;/b&gt; jump"));
     assert!(page.body.contains("knn_default"));
     assert!(page.body.contains("not trained yet"));
+    // The alert rule over the chart: the threshold, and after each of the two ML alerts the
+    // snooze (24 points, longer than the rest of the window) shaded as still waiting.
+    assert!(
+        page.body.contains("<line class=\"threshold-line\"")
+            && page.body.contains("Alert threshold: smoothed score 0.995"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("<rect class=\"disarmed\"").count(),
+        2 + 1,
+        "two spans and the legend's key"
+    );
+    assert!(page.body.contains("until it re-arms: snoozed for 24 scored points, and until 6 points in a row are back under the threshold"));
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! `/batch/{batch}/metric/{name}`: one metric in full: its chart, its recent alerts with
-//! their explanations and feedback, and what its models were trained on.
+//! `/batch/{batch}/metric/{name}`: one metric in full: its chart (with the alert threshold
+//! and where the metric waited to re-arm), its recent alerts with their explanations and
+//! feedback, its alert budget, what feedback taught it and what its models were trained on.
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -9,11 +10,12 @@ use maud::{Markup, html};
 
 use super::layout::page;
 use crate::charts::{
-    anomalies_words, kind_label, kinds_words, metric_chart, number, threshold_words,
+    Overlays, anomalies_words, kind_label, kinds_words, metric_chart_with, number, threshold_words,
 };
 use crate::detect::feedback::{Lesson, placed};
-use crate::detect::{FeedbackRule, TrainedModel};
-use crate::store::{Feedback, FeedbackReset, KindCounts, StoredVerdict};
+use crate::detect::rules::{AlertRule, disarmed_spans};
+use crate::detect::{AlertPoint, FeedbackRule, TrainedModel};
+use crate::store::{ChartPoint, Feedback, FeedbackReset, KindCounts, StoredVerdict};
 use crate::web::admin::{self, csrf_field};
 use crate::web::view::{View, ViewQuery, segment};
 use crate::web::{AppState, DashboardBatch, WebError};
@@ -82,6 +84,11 @@ pub async fn metric_page(
             .map_err(|e| WebError::internal("reading the alert budget", &e))?,
         None => None,
     };
+    let mut alert_rule = spec.alert_rule_for(&metric);
+    if let Some(b) = &budgeted {
+        alert_rule.threshold = b.threshold;
+    }
+    let overlays = overlays(&alert_rule, &points);
     let admin = admin::session::current(&state, &headers).await;
     let base = format!("/batch/{}", segment(batch.name()));
     let (anomalies, kinds) = KindCounts::tally(&points);
@@ -97,7 +104,7 @@ pub async fn metric_page(
             a.button href={ (base) "/anomalies" (view.query(&[])) } { "⚑ Anomalies" }
         }
         h1 { (metric) }
-        div.card { (metric_chart(&metric, &points, view.chart_style())) }
+        div.card { (metric_chart_with(&metric, &points, view.chart_style(), &overlays)) }
         h2 { "Recent anomalies" }
         p.muted {
             (anomalies_words(anomalies)) " in window " (view.window)
@@ -185,6 +192,37 @@ pub async fn metric_page(
         );
     }
     Ok(response)
+}
+
+/// The alert rule drawn over the chart: its threshold, and where the metric waited to
+/// re-arm after each ML alert.
+fn overlays(rule: &AlertRule, points: &[ChartPoint]) -> Overlays {
+    let scored: Vec<&ChartPoint> = points.iter().filter(|p| p.score.is_some()).collect();
+    let alert_points: Vec<AlertPoint> = scored
+        .iter()
+        .map(|p| AlertPoint::scored(p.score.unwrap_or(0.0)))
+        .collect();
+    let alerted: Vec<bool> = scored.iter().map(|p| p.alert).collect();
+    let smoothed = rule.smoothed(&alert_points);
+    // Without snooze or re-arming a metric may alert at the very next point: nothing to shade.
+    let waits = rule.snooze_n > 0 || rule.resolve_n > 0;
+    let disarmed = disarmed_spans(rule, &smoothed, &alerted)
+        .into_iter()
+        .filter(|_| waits)
+        .map(|(from, to)| (scored[from].timestamp, to.map(|k| scored[k].timestamp)))
+        .collect();
+    let mut words = format!("snoozed for {} scored points", rule.snooze_n);
+    if rule.resolve_n > 0 {
+        words.push_str(&format!(
+            ", and until {} points in a row are back under the threshold",
+            rule.resolve_n
+        ));
+    }
+    Overlays {
+        threshold: Some(rule.threshold),
+        disarmed,
+        rearm_words: words,
+    }
 }
 
 /// The lesson in words: what was said, what it mutes now, and any reset.
