@@ -3,7 +3,7 @@
 //! each row is scored on its own, and the alert rule runs on the scores so far, exactly as
 //! the train, score and alert jobs would have seen them.
 
-use super::feedback::{FeedbackRule, Verdict};
+use super::feedback::{FeedbackRule, Verdict, rows_to_keep};
 use super::rules::{AlertPoint, AlertRule, alert_decisions};
 use super::{
     Combination, DetectorSpec, Features, Preprocess, RowScorer, ScoreMethod, TrainedModel, combine,
@@ -69,7 +69,8 @@ pub fn replay(points: &[(i64, f64)], s: &ReplaySettings) -> Vec<ReplayRow> {
 
 /// A replay in which someone gives a verdict on every alert the moment it is sent:
 /// `teacher(p)` says whether the alert on point `p` was useful. Each verdict affects only
-/// the points after it.
+/// the points after it: a 👎 mutes later alerts like it, and a 👍 keeps its point out of
+/// every model trained after it, as the live alert and train jobs do.
 pub fn replay_taught(
     points: &[(i64, f64)],
     s: &ReplaySettings,
@@ -82,16 +83,17 @@ pub fn replay_taught(
         monotonic.push((t, v));
         last = t;
     }
-    // Each model's probabilities per point, then combined point by point.
-    let per_model: Vec<Vec<Answer>> = s
+    let walks: Vec<Walk> = s
         .models
         .iter()
-        .map(|plan| model_probabilities(&monotonic, plan, s))
+        .map(|plan| Walk::new(&monotonic, plan))
         .collect();
     let mut scores: Vec<AlertPoint> = Vec::with_capacity(points.len());
     let mut alerts: Vec<bool> = Vec::with_capacity(points.len());
     let mut last_alert: Option<usize> = None;
     let mut verdicts: Vec<Verdict> = Vec::new();
+    // Times of the points people confirmed: out of every later training.
+    let mut confirmed: Vec<i64> = Vec::new();
     let mut out = Vec::with_capacity(points.len());
     // The points the rule looks at: smoothing and snooze, and the values a move is judged on.
     let tail = s
@@ -101,110 +103,148 @@ pub fn replay_taught(
         .saturating_add(s.rule.snooze_n)
         .saturating_add(1)
         .max(super::rules::BASELINE_N + super::rules::MOVE_N);
-    for p in 0..points.len() {
-        let answers: Vec<(f64, bool)> = per_model
+    let every = s.retrain_every.max(1);
+    // Models are retrained at every multiple of `retrain_every` points, on what was known then.
+    for segment in (0..points.len()).step_by(every) {
+        let end = (segment + every).min(points.len());
+        let per_model: Vec<Vec<Answer>> = walks
             .iter()
-            .map(|m| (m[p].probability, m[p].extreme))
+            .map(|w| w.segment(segment, end, s, &confirmed))
             .collect();
-        let (score, extreme) = combine_answers(s.combination, &answers);
-        let levels: Vec<f64> = per_model.iter().map(|m| m[p].level).collect();
-        let level = Some(combine(s.combination, &levels)).filter(|l| l.is_finite());
-        if score.is_nan() {
-            out.push(ReplayRow {
-                score: 0.0,
-                scored: false,
-                alert: false,
+        for p in segment..end {
+            let answers: Vec<(f64, bool)> = per_model
+                .iter()
+                .map(|m| (m[p - segment].probability, m[p - segment].extreme))
+                .collect();
+            let (score, extreme) = combine_answers(s.combination, &answers);
+            let levels: Vec<f64> = per_model.iter().map(|m| m[p - segment].level).collect();
+            let level = Some(combine(s.combination, &levels)).filter(|l| l.is_finite());
+            if score.is_nan() {
+                out.push(ReplayRow {
+                    score: 0.0,
+                    scored: false,
+                    alert: false,
+                });
+                continue;
+            }
+            // Like the score job, points without a score are not part of the alert series.
+            let at = scores.len() as f64;
+            scores.push(AlertPoint {
+                score,
+                value: points[p].1,
+                extreme,
+                muted: s.feedback.muted(&verdicts, at, level),
             });
-            continue;
-        }
-        // Like the score job, points without a score are not part of the alert series.
-        let at = scores.len() as f64;
-        scores.push(AlertPoint {
-            score,
-            value: points[p].1,
-            extreme,
-            muted: s.feedback.muted(&verdicts, at, level),
-        });
-        alerts.push(false);
-        // Re-arming looks back to the metric's last alert, however long ago.
-        let mut from = scores.len().saturating_sub(tail);
-        if s.rule.resolve_n > 0
-            && let Some(last) = last_alert
-        {
-            from = from.min(last);
-        }
-        let decided = alert_decisions(&s.rule, &scores[from..], &alerts[from..]);
-        let alert = decided
-            .last()
-            .is_some_and(|&i| from + i == scores.len() - 1);
-        if let Some(a) = alerts.last_mut() {
-            *a = alert;
-        }
-        if alert {
-            last_alert = Some(alerts.len() - 1);
-            if let Some(teach) = teacher {
-                verdicts.push(Verdict {
-                    at,
-                    useful: teach(p),
-                    level,
-                });
+            alerts.push(false);
+            // Re-arming looks back to the metric's last alert, however long ago.
+            let mut from = scores.len().saturating_sub(tail);
+            if s.rule.resolve_n > 0
+                && let Some(last) = last_alert
+            {
+                from = from.min(last);
             }
+            let decided = alert_decisions(&s.rule, &scores[from..], &alerts[from..]);
+            let alert = decided
+                .last()
+                .is_some_and(|&i| from + i == scores.len() - 1);
+            if let Some(a) = alerts.last_mut() {
+                *a = alert;
+            }
+            if alert {
+                last_alert = Some(alerts.len() - 1);
+                if let Some(teach) = teacher {
+                    let useful = teach(p);
+                    if useful {
+                        confirmed.push(monotonic[p].0);
+                    }
+                    verdicts.push(Verdict { at, useful, level });
+                }
+            }
+            out.push(ReplayRow {
+                score,
+                scored: true,
+                alert,
+            });
         }
-        out.push(ReplayRow {
-            score,
-            scored: true,
-            alert,
-        });
     }
     out
 }
 
-/// One model's walk forward: trained every `retrain_every` points on the feature rows before
-/// the current point, scoring each row on its own: its probability (NaN where it has no
-/// score), whether it is extreme, and its level.
-fn model_probabilities(points: &[(i64, f64)], plan: &ModelPlan, s: &ReplaySettings) -> Vec<Answer> {
-    let mut out = vec![NO_ANSWER; points.len()];
-    let Ok(features) = plan.preprocess.apply(points) else {
-        return out;
-    };
-    let times: Vec<i64> = points.iter().map(|p| p.0).collect();
-    let point_of: Vec<usize> = features
-        .timestamps
-        .iter()
-        .map(|t| times.binary_search(t).unwrap_or(0))
-        .collect();
-    let rows = features.x.rows();
-    let mut r = 0;
-    while r < rows {
-        // The segment of rows scored by one model: up to the next retraining point.
-        let segment_end_point = (point_of[r] / s.retrain_every + 1) * s.retrain_every;
-        let end = (r..rows)
-            .find(|&i| point_of[i] >= segment_end_point)
-            .unwrap_or(rows);
-        if let Some(model) = train_model(&features, &point_of, r, plan, s) {
-            let mut scorer: Box<dyn RowScorer + '_> = model.scorer();
-            for i in r..end {
-                let raw = scorer.score(&features_row(&features, i));
-                out[point_of[i]] = raw.first().map_or(NO_ANSWER, |&v| Answer {
-                    probability: model.probability(v),
-                    extreme: s.extreme_margin.is_some_and(|m| model.is_extreme(v, m)),
-                    level: model.level(v).unwrap_or(f64::NAN),
-                });
-            }
-        }
-        r = end;
-    }
-    out
+/// One model's walk forward over a series: its feature rows and the point each row ends at.
+struct Walk<'a> {
+    plan: &'a ModelPlan,
+    /// None when the series cannot be preprocessed: the model never answers.
+    features: Option<Features>,
+    point_of: Vec<usize>,
 }
 
-/// A model fitted on the feature rows before row `k`, within the training window; none while
-/// there is not enough history (as the train job skips young metrics).
+impl<'a> Walk<'a> {
+    fn new(points: &[(i64, f64)], plan: &'a ModelPlan) -> Self {
+        let Ok(features) = plan.preprocess.apply(points) else {
+            return Self {
+                plan,
+                features: None,
+                point_of: Vec::new(),
+            };
+        };
+        let times: Vec<i64> = points.iter().map(|p| p.0).collect();
+        let point_of = features
+            .timestamps
+            .iter()
+            .map(|t| times.binary_search(t).unwrap_or(0))
+            .collect();
+        Self {
+            plan,
+            features: Some(features),
+            point_of,
+        }
+    }
+
+    /// The model's answers on points `from..to`: trained on the feature rows before the
+    /// first of them, less the rows holding a `confirmed` point; each row scored on its own.
+    fn segment(
+        &self,
+        from: usize,
+        to: usize,
+        s: &ReplaySettings,
+        confirmed: &[i64],
+    ) -> Vec<Answer> {
+        let mut out = vec![NO_ANSWER; to - from];
+        let Some(features) = &self.features else {
+            return out;
+        };
+        let first = self.point_of.partition_point(|&p| p < from);
+        let last = self.point_of.partition_point(|&p| p < to);
+        if first == last {
+            return out;
+        }
+        let Some(model) = train_model(features, &self.point_of, first, self.plan, s, confirmed)
+        else {
+            return out;
+        };
+        let mut scorer: Box<dyn RowScorer + '_> = model.scorer();
+        for i in first..last {
+            let raw = scorer.score(&features_row(features, i));
+            out[self.point_of[i] - from] = raw.first().map_or(NO_ANSWER, |&v| Answer {
+                probability: model.probability(v),
+                extreme: s.extreme_margin.is_some_and(|m| model.is_extreme(v, m)),
+                level: model.level(v).unwrap_or(f64::NAN),
+            });
+        }
+        out
+    }
+}
+
+/// A model fitted on the feature rows before row `k`, within the training window and
+/// without the rows holding a confirmed point; none while there is not enough history (as
+/// the train job skips young metrics).
 fn train_model(
     features: &Features,
     point_of: &[usize],
     k: usize,
     plan: &ModelPlan,
     s: &ReplaySettings,
+    confirmed: &[i64],
 ) -> Option<TrainedModel> {
     let now = *features.timestamps.get(k)?;
     if point_of[k] < s.train_min_n.max(1) || k == 0 {
@@ -212,11 +252,22 @@ fn train_model(
     }
     let start = k.saturating_sub(s.train_max_n);
     let start = (start..k).find(|&i| now - features.timestamps[i] <= s.train_max_age)?;
-    let idx: Vec<usize> = (start..k).collect();
+    let idx: Vec<usize> = if confirmed.is_empty() {
+        (start..k).collect()
+    } else {
+        rows_to_keep(
+            &features.timestamps[start..k],
+            confirmed,
+            plan.preprocess.warmup(),
+        )
+        .into_iter()
+        .map(|r| start + r)
+        .collect()
+    };
     let train = Features {
         x: features.x.select_rows(&idx),
-        timestamps: features.timestamps[start..k].to_vec(),
-        values: features.values[start..k].to_vec(),
+        timestamps: idx.iter().map(|&i| features.timestamps[i]).collect(),
+        values: idx.iter().map(|&i| features.values[i]).collect(),
     };
     TrainedModel::train(&plan.detector, plan.preprocess, s.score_method, &train, now).ok()
 }
@@ -313,6 +364,39 @@ mod tests {
         assert!(near(&taught, 400) && near(&taught, 800), "{taught:?}");
         assert!(!near(&taught, 600), "{taught:?}");
         assert!(taught.len() < plain.len());
+    }
+
+    #[test]
+    fn a_confirmed_spike_stays_out_of_later_training_so_its_repeat_stays_anomalous() {
+        let mut points: Vec<(i64, f64)> = (0..900)
+            .map(|i| (i * 300, (i as f64 * 0.7).sin() + 0.1 * ((i * 7) % 5) as f64))
+            .collect();
+        for at in [400, 600] {
+            points[at].1 += 8.0;
+        }
+        let peak = |out: &[ReplayRow]| {
+            out[600..610]
+                .iter()
+                .map(|r| r.score)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let mut s = settings();
+        // No mutes: only what the models learn differs.
+        s.feedback.half_life_n = 0.0;
+        let plain = replay(&points, &s);
+        let confirmed = replay_taught(&points, &s, Some(&|_| true));
+        let rejected = replay_taught(&points, &s, Some(&|_| false));
+        assert_eq!(
+            peak(&plain),
+            peak(&rejected),
+            "a 👎 point stays in training"
+        );
+        assert!(
+            peak(&confirmed) > peak(&plain),
+            "{} vs {}",
+            peak(&confirmed),
+            peak(&plain)
+        );
     }
 
     #[test]
