@@ -235,6 +235,10 @@ fn taught(lesson: &Lesson, rule: FeedbackRule, reset: Option<&FeedbackReset>) ->
             } @else {
                 (lesson.not_useful) " " (if lesson.not_useful == 1 { "alert" } else { "alerts" }) " marked not useful, "
                 (lesson.useful) " useful. "
+                @if lesson.useful > 0 {
+                    (lesson.useful) " confirmed " (if lesson.useful == 1 { "point is" } else { "points are" })
+                    " kept out of its models' training (with the feature rows that hold them), from the next train on. "
+                }
                 @match lesson.muted_up_to {
                     Some(level) if rule.enabled() => {
                         "ML alerts at level " (format!("{level:.1}")) " or below are muted now (a rejected alert's level × "
