@@ -21,6 +21,9 @@ use crate::timestamp::{format_db, parse_lenient};
 /// What the mac covers besides the payload: a token for anything else never verifies here.
 const PURPOSE: &[u8] = b"anomstack feedback link v1\n";
 
+/// The confirmation form's mac: of a token, for the form that spends it.
+const CONFIRM_PURPOSE: &[u8] = b"anomstack feedback link confirmation v1\n";
+
 /// The longest token read (a metric name is at most a few hundred bytes).
 const MAX_TOKEN: usize = 4096;
 
@@ -39,6 +42,16 @@ impl LinkKey {
             .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
         mac.update(PURPOSE);
         mac.update(payload.as_bytes());
+        mac
+    }
+}
+
+impl LinkKey {
+    fn confirmation_mac(&self, token: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(CONFIRM_PURPOSE);
+        mac.update(token.as_bytes());
         mac
     }
 }
@@ -110,6 +123,21 @@ pub fn mint(key: &LinkKey, claim: &Claim) -> String {
     let payload = URL_SAFE_NO_PAD.encode(json);
     let mac = URL_SAFE_NO_PAD.encode(key.mac(&payload).finalize().into_bytes());
     format!("{payload}.{mac}")
+}
+
+/// What the confirmation form of `token` carries: proof that whoever posts it was shown the
+/// page (a mac of the token for another purpose), so no cookie is needed; a visitor coming
+/// from a mail client has none for this site yet, and setting one would replace the one
+/// their open dashboard tabs use.
+pub fn confirmation(key: &LinkKey, token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.confirmation_mac(token).finalize().into_bytes())
+}
+
+/// Whether `given` is [`confirmation`] of `token` (compared in constant time).
+pub fn confirms(key: &LinkKey, token: &str, given: &str) -> bool {
+    URL_SAFE_NO_PAD
+        .decode(given)
+        .is_ok_and(|mac| key.confirmation_mac(token).verify_slice(&mac).is_ok())
 }
 
 /// The claim of a token made with `key`, if it is whole, genuine and not expired at `now`
@@ -231,6 +259,28 @@ mod tests {
             verify(&key, &"a".repeat(MAX_TOKEN + 1), 0),
             Err(LinkError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_confirmation_belongs_to_its_token_and_key() {
+        let key = LinkKey::new(vec![7; 32]);
+        let token = mint(&key, &claim());
+        let other = mint(
+            &key,
+            &Claim {
+                nonce: "n2".into(),
+                ..claim()
+            },
+        );
+        let c = confirmation(&key, &token);
+        assert!(confirms(&key, &token, &c));
+        assert!(!confirms(&key, &other, &c));
+        assert!(!confirms(&LinkKey::new(vec![8; 32]), &token, &c));
+        assert!(!confirms(&key, &token, ""));
+        assert!(!confirms(&key, &token, "!!"));
+        // Not the link's own mac either.
+        let (_, mac) = token.split_once('.').unwrap();
+        assert!(!confirms(&key, &token, mac));
     }
 
     #[test]

@@ -148,12 +148,13 @@ fn links(env: &EnvVars, errors: &mut Vec<ConfigError>) -> Option<LinkSettings> {
                 matches!(u.scheme(), "http" | "https")
                     && u.host().is_some()
                     && u.query().is_none()
+                    && u.fragment().is_none()
                     && u.username().is_empty()
             }) {
                 errors.push(var_error(
                     "ANOMSTACK_PUBLIC_URL",
                     // Not echoed: a mistaken value may hold credentials.
-                    "expected the app's address as people open it, like https://anomstack.example.com (http or https, no credentials, no query)",
+                    "expected the app's address as people open it, like https://anomstack.example.com (http or https, no credentials, query or fragment)",
                 ));
                 return None;
             }
@@ -369,6 +370,7 @@ mod tests {
         for (key, bad) in [
             ("ANOMSTACK_PUBLIC_URL", "anomstack.example.com"),
             ("ANOMSTACK_PUBLIC_URL", "https://u:p@a.example.com"),
+            ("ANOMSTACK_PUBLIC_URL", "https://a.example.com/#top"),
             ("ANOMSTACK_FEEDBACK_LINK_DAYS", "0"),
             ("ANOMSTACK_FEEDBACK_LINK_DAYS", "365"),
         ] {

@@ -57,6 +57,17 @@ pub struct Features {
     pub values: Vec<f64>,
 }
 
+impl Features {
+    /// The rows at `idx`, in that order.
+    pub fn rows(&self, idx: &[usize]) -> Features {
+        Features {
+            x: self.x.select_rows(idx),
+            timestamps: idx.iter().map(|&i| self.timestamps[i]).collect(),
+            values: idx.iter().map(|&i| self.values[i]).collect(),
+        }
+    }
+}
+
 impl Preprocess {
     /// Number of leading points that yield no row (without resampling gaps).
     pub fn warmup(&self) -> usize {

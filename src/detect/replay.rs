@@ -187,12 +187,7 @@ impl<'a> Walk<'a> {
                 point_of: Vec::new(),
             };
         };
-        let times: Vec<i64> = points.iter().map(|p| p.0).collect();
-        let point_of = features
-            .timestamps
-            .iter()
-            .map(|t| times.binary_search(t).unwrap_or(0))
-            .collect();
+        let point_of = row_points(points, &features.timestamps);
         Self {
             plan,
             features: Some(features),
@@ -224,7 +219,7 @@ impl<'a> Walk<'a> {
         };
         let mut scorer: Box<dyn RowScorer + '_> = model.scorer();
         for i in first..last {
-            let raw = scorer.score(&features_row(features, i));
+            let raw = scorer.score(&features.rows(&[i]));
             out[self.point_of[i] - from] = raw.first().map_or(NO_ANSWER, |&v| Answer {
                 probability: model.probability(v),
                 extreme: s.extreme_margin.is_some_and(|m| model.is_extreme(v, m)),
@@ -233,6 +228,26 @@ impl<'a> Walk<'a> {
         }
         out
     }
+}
+
+/// The point after which each feature row is known: its own point, or for a resampled
+/// bucket (timestamped at its start) the bucket's last point, before the next row's time.
+/// Never decreasing, so segments of points map to runs of rows.
+fn row_points(points: &[(i64, f64)], row_times: &[i64]) -> Vec<usize> {
+    let mut last = 0;
+    (0..row_times.len())
+        .map(|r| {
+            let at = match points.binary_search_by_key(&row_times[r], |p| p.0) {
+                Ok(i) => i,
+                Err(_) => {
+                    let next = row_times.get(r + 1).copied().unwrap_or(i64::MAX);
+                    points.partition_point(|p| p.0 < next).saturating_sub(1)
+                }
+            };
+            last = last.max(at);
+            last
+        })
+        .collect()
 }
 
 /// A model fitted on the feature rows before row `k`, within the training window and
@@ -264,20 +279,8 @@ fn train_model(
         .map(|r| start + r)
         .collect()
     };
-    let train = Features {
-        x: features.x.select_rows(&idx),
-        timestamps: idx.iter().map(|&i| features.timestamps[i]).collect(),
-        values: idx.iter().map(|&i| features.values[i]).collect(),
-    };
+    let train = features.rows(&idx);
     TrainedModel::train(&plan.detector, plan.preprocess, s.score_method, &train, now).ok()
-}
-
-fn features_row(features: &Features, r: usize) -> Features {
-    Features {
-        x: features.x.select_rows(&[r]),
-        timestamps: vec![features.timestamps[r]],
-        values: vec![features.values[r]],
-    }
 }
 
 #[cfg(test)]
@@ -397,6 +400,23 @@ mod tests {
             peak(&confirmed),
             peak(&plain)
         );
+    }
+
+    #[test]
+    fn resampled_rows_are_known_after_their_bucket_and_never_go_back() {
+        // Points every 100 s; rows for 300 s buckets starting at 0, 300, 600 (not all point
+        // times), and an exact one.
+        let points: Vec<(i64, f64)> = (0..9).map(|i| (50 + i * 100, 0.0)).collect();
+        assert_eq!(row_points(&points, &[0, 300, 650, 750]), vec![2, 5, 6, 7]);
+        assert_eq!(row_points(&points, &[0, 300, 600]), vec![2, 5, 8]);
+        // A resampled batch replays without panicking.
+        let mut s = settings();
+        for m in &mut s.models {
+            m.preprocess.resample_seconds = Some(600);
+        }
+        let series: Vec<(i64, f64)> = (0..3000).map(|i| (i * 100 + 7, (i % 13) as f64)).collect();
+        let out = replay_taught(&series, &s, Some(&|_| true));
+        assert_eq!(out.len(), series.len());
     }
 
     #[test]

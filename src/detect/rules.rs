@@ -271,11 +271,14 @@ pub fn disarmed_spans(
     alerts
         .iter()
         .map(|&i| {
+            // Walk on from the alert, counting the quiet run among the points before `k`.
+            let (mut run, mut recovered) = (0, rule.resolve_n == 0);
             let armed = (i + 1..smoothed.len()).find(|&k| {
-                let snoozed = k - i <= rule.snooze_n;
-                let rearmed =
-                    rule.resolve_n == 0 || back_to_normal(&quiet[i + 1..k], rule.resolve_n);
-                !snoozed && rearmed
+                if k > i + 1 {
+                    run = if quiet[k - 1] { run + 1 } else { 0 };
+                    recovered |= run >= rule.resolve_n;
+                }
+                k - i > rule.snooze_n && recovered
             });
             (i, armed)
         })

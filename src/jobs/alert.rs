@@ -41,7 +41,10 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
         let budget = spec.alert_budget_for(&metric);
         let mut spent: Vec<i64> = Vec::new();
         if let Some(budget) = budget {
-            let past = history.remove(&metric).unwrap_or_default();
+            // The metric's own budget's history (the batch read the longest of them).
+            let since = ctx.run_ts.naive_utc() - Duration::seconds(budget.history_seconds());
+            let mut past = history.remove(&metric).unwrap_or_default();
+            past.retain(|r| r.timestamp >= since);
             let (past_scores, past_points) = alert_points(&past, verdicts.get(&metric), &teaching);
             let span = match (past_scores.first(), past_scores.last()) {
                 (Some(a), Some(b)) => (b.timestamp - a.timestamp).num_seconds(),
@@ -68,17 +71,20 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 .map(|t| t.and_utc().timestamp())
                 .collect();
         }
-        let alerted: Vec<bool> = scores
+        let alert_at = |s: &Scored| {
+            rows.iter()
+                .find(|r| r.metric_type == MetricType::Alert && r.timestamp == s.timestamp)
+        };
+        // Held alerts snooze like any other, but nobody was told of them: no "back to normal".
+        let alerted: Vec<bool> = scores.iter().map(|s| alert_at(s).is_some()).collect();
+        let told: Vec<bool> = scores
             .iter()
-            .map(|s| {
-                rows.iter()
-                    .any(|r| r.metric_type == MetricType::Alert && r.timestamp == s.timestamp)
-            })
+            .map(|s| alert_at(s).is_some_and(|r| !score_notes(&r.metadata).over_budget))
             .collect();
         let decided = alert_decisions(&rule, &points, &alerted);
         let smoothed = rule.smoothed(&points);
         if decided.is_empty() {
-            let recovered = resolved(&rule, &smoothed, &alerted);
+            let recovered = resolved(&rule, &smoothed, &told);
             // Told once: a sent "resolved" message since the alert means it was.
             let recovered = match recovered {
                 Some(i) => {

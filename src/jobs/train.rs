@@ -191,11 +191,7 @@ fn without_confirmed(features: &Features, confirmed: &[i64], warmup: usize) -> O
         return None;
     }
     let kept = rows_to_keep(&features.timestamps, confirmed, warmup);
-    (kept.len() < features.timestamps.len()).then(|| Features {
-        x: features.x.select_rows(&kept),
-        timestamps: kept.iter().map(|&r| features.timestamps[r]).collect(),
-        values: kept.iter().map(|&r| features.values[r]).collect(),
-    })
+    (kept.len() < features.timestamps.len()).then(|| features.rows(&kept))
 }
 
 impl Fitter {

@@ -16,6 +16,8 @@ use crate::store::{ChartPoint, MetricType};
 
 /// Metrics named in the summary's sentence; the table has them all.
 const BUSIEST_SHOWN: usize = 10;
+/// Held alerts listed in the summary; the anomaly lists mark every one.
+const HELD_SHOWN: usize = 20;
 
 /// `YYYY-MM-DD HH:MM`, as the original's alert titles show times.
 fn title_time(ts: NaiveDateTime) -> String {
@@ -139,8 +141,14 @@ impl Notice {
                         "Held back by alert budgets ({}, not sent at the time):",
                         held.len()
                     ));
-                    for (batch, metric, at) in held {
+                    for (batch, metric, at) in held.iter().take(HELD_SHOWN) {
                         lines.push(format!("  {batch}/{metric} at {} UTC", title_time(*at)));
+                    }
+                    if held.len() > HELD_SHOWN {
+                        lines.push(format!(
+                            "  … and {} more (the anomaly lists mark them all)",
+                            held.len() - HELD_SHOWN
+                        ));
                     }
                 }
                 lines.join("\n")

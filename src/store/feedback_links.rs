@@ -30,6 +30,20 @@ impl Store {
         ))
         .await
         .context(context)?;
+        self.made_link_key()
+            .await?
+            .ok_or_else(|| StoreError::BadRow {
+                context: context.to_owned(),
+                row: 1,
+                reason: "the stored key is not base64 of 16 bytes or more".to_owned(),
+            })
+    }
+
+    /// The key that signs feedback links, if one was made (reading never makes one: a link
+    /// opened before any was made is not genuine).
+    pub async fn made_link_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let context = "cannot read the feedback links' key";
+        let conn = self.connect().await?;
         let mut rows = conn
             .within(conn.query("SELECT secret FROM link_keys WHERE purpose = ?1", [PURPOSE]))
             .await
@@ -38,14 +52,20 @@ impl Store {
             Some(row) => text(row.get_value(0).context(context)?),
             None => None,
         };
-        secret
+        Ok(secret
             .and_then(|s| STANDARD.decode(s).ok())
-            .filter(|k| k.len() >= 16)
-            .ok_or_else(|| StoreError::BadRow {
-                context: context.to_owned(),
-                row: 1,
-                reason: "the stored key is not base64 of 16 bytes or more".to_owned(),
-            })
+            .filter(|k| k.len() >= 16))
+    }
+
+    /// Whether a link was used already.
+    pub async fn link_spent(&self, nonce: &str) -> Result<bool, StoreError> {
+        let context = "cannot read the used feedback links";
+        let conn = self.connect().await?;
+        let mut rows = conn
+            .within(conn.query("SELECT 1 FROM spent_links WHERE nonce = ?1", [nonce]))
+            .await
+            .context(context)?;
+        Ok(rows.next().await.context(context)?.is_some())
     }
 
     /// Marks a link used; false when it already was. Forgets links past their expiry (they
@@ -100,11 +120,15 @@ mod tests {
         .await
         .unwrap();
         let now = parse_lenient("2026-12-01 00:00:00").unwrap();
+        assert_eq!(store.made_link_key().await.unwrap(), None);
         let key = store.link_key(now).await.unwrap();
         assert_eq!(key.len(), 32);
+        assert_eq!(store.made_link_key().await.unwrap(), Some(key.clone()));
         assert_eq!(store.link_key(now).await.unwrap(), key);
         let expires = parse_lenient("2026-12-08 00:00:00").unwrap();
+        assert!(!store.link_spent("n1").await.unwrap());
         assert!(store.spend_link("n1", expires, now).await.unwrap());
+        assert!(store.link_spent("n1").await.unwrap());
         assert!(!store.spend_link("n1", expires, now).await.unwrap());
         assert!(store.spend_link("n2", expires, now).await.unwrap());
         store.unspend_link("n2").await.unwrap();

@@ -55,6 +55,8 @@ pub struct AppState {
     pub services: Services,
     /// How often an embedded replica syncs (`/health` calls it behind after three misses).
     pub replica_sync: std::time::Duration,
+    /// The key that signs alert feedback links, once read.
+    link_key: Arc<std::sync::OnceLock<crate::feedback_link::LinkKey>>,
 }
 
 /// Feedback posts per client and minute when feedback is public.
@@ -73,6 +75,7 @@ impl AppState {
             )),
             services: Services::local(store),
             replica_sync: std::time::Duration::from_secs(15),
+            link_key: Arc::default(),
         }
     }
 

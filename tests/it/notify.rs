@@ -1267,7 +1267,7 @@ async fn an_ingest_without_rows_for_a_batch_that_usually_has_some_is_a_stale_bat
     );
 }
 
-/// Feedback of a metric of batch `n`, as (type, count) rows.
+/// How many 👍 and 👎 a metric of batch `n` has.
 async fn verdicts_of(site: &Site, metric: &str) -> (i64, i64) {
     let n = |kind: &str| {
         format!(
@@ -1366,11 +1366,15 @@ async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expire
     assert_eq!(page.headers["cache-control"], "no-store");
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     assert_eq!(verdicts_of(&site, "m2").await, (0, 0));
-    let csrf = hidden(&page.body, "csrf");
-    let cross_site = browser.post(&down, &[("csrf", "forged")]).await;
+    assert!(
+        page.headers.get("set-cookie").is_none(),
+        "no cookie: one would replace the CSRF cookie of open dashboard tabs"
+    );
+    let confirm = hidden(&page.body, "confirm");
+    let cross_site = browser.post(&down, &[("confirm", "forged")]).await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     assert_eq!(verdicts_of(&site, "m2").await, (0, 0));
-    let done = browser.post(&down, &[("csrf", &csrf)]).await;
+    let done = browser.post(&down, &[("confirm", &confirm)]).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(
         done.body.contains("Thanks: recorded 👎 not useful"),
@@ -1379,12 +1383,18 @@ async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expire
     );
     assert_eq!(verdicts_of(&site, "m2").await, (0, 1));
     // Replayed: the link was spent.
-    let again = browser.post(&down, &[("csrf", &csrf)]).await;
+    let again = browser.post(&down, &[("confirm", &confirm)]).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     assert!(again.body.contains("already used"), "{}", again.body);
-    // The other link of the message is a change of mind.
-    browser.get(&up).await;
-    let changed = browser.post(&up, &[("csrf", &csrf)]).await;
+    let reopened = browser.get(&down).await;
+    assert_eq!(reopened.status, StatusCode::CONFLICT, "{}", reopened.body);
+    // The other link of the message is a change of mind; its page's confirmation is its own.
+    let other = browser.get(&up).await;
+    let wrong = browser.post(&up, &[("confirm", &confirm)]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let changed = browser
+        .post(&up, &[("confirm", &hidden(&other.body, "confirm"))])
+        .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(verdicts_of(&site, "m2").await, (1, 0));
 
@@ -1410,7 +1420,7 @@ async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expire
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
         assert!(r.body.contains("not made by this server"), "{}", r.body);
         let r = browser
-            .post(&format!("/feedback/{forged}"), &[("csrf", &csrf)])
+            .post(&format!("/feedback/{forged}"), &[("confirm", &confirm)])
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
     }
@@ -1433,7 +1443,7 @@ async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expire
     assert_eq!(r.status, StatusCode::GONE, "{}", r.body);
     assert!(r.body.contains("expired on"), "{}", r.body);
     let r = browser
-        .post(&format!("/feedback/{expired}"), &[("csrf", &csrf)])
+        .post(&format!("/feedback/{expired}"), &[("confirm", &confirm)])
         .await;
     assert_eq!(r.status, StatusCode::GONE);
     assert_eq!(verdicts_of(&site, "m3").await, (0, 0));
@@ -1447,7 +1457,8 @@ async fn busy_site(extra_yaml: &str, points: i64, every: i64) -> Site {
     dir.write(
         "n.yaml",
         &format!(
-            "metric_batch: n\ningest_sql: SELECT 1\nalert_methods: webhook\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nalert_resolve_n: 0\nalert_recent_n: 300\nalert_max_n: 300\nstale_after_n: 0\n{extra_yaml}"
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_methods: webhook\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nalert_recent_n: 300\nalert_max_n: 300\nstale_after_n: 0\n{}{extra_yaml}",
+            if extra_yaml.contains("alert_resolve_n") { "" } else { "alert_resolve_n: 0\n" }
         ),
     );
     let store = Store::open(&DatabaseLocation::Local {
@@ -1570,8 +1581,25 @@ async fn alerts_over_budget_are_saved_marked_shown_and_sent_in_the_summary() {
         22
     );
     // The two sent are the oldest: the budget is spent in time order.
-    let first: Value = serde_json::from_str(&calls[0].text()).unwrap();
-    assert!(first["title"].as_str().unwrap().contains("[busy]"));
+    let oldest = site
+        .store
+        .query(
+            "SELECT metric_timestamp FROM metrics WHERE metric_type = 'alert' ORDER BY metric_timestamp LIMIT 2",
+            "t",
+        )
+        .await
+        .unwrap();
+    for (call, row) in calls.iter().zip(&oldest.rows) {
+        let anomstack::store::Value::Text(t) = &row[0] else {
+            panic!()
+        };
+        let body: Value = serde_json::from_str(&call.text()).unwrap();
+        assert!(
+            body["title"].as_str().unwrap().contains(&t[..16]),
+            "{} for {t}",
+            body["title"]
+        );
+    }
 
     // A new spike later in the same day is held too.
     add_busy_spike(&site).await;
@@ -1618,6 +1646,11 @@ async fn alerts_over_budget_are_saved_marked_shown_and_sent_in_the_summary() {
 
 /// A spike on `busy`, five minutes after its newest point.
 async fn add_busy_spike(site: &Site) {
+    add_busy_point(site, 30.0, 0.97).await;
+}
+
+/// A point on `busy` with this value and score, five minutes after its newest point.
+async fn add_busy_point(site: &Site, value: f64, score: f64) {
     let latest = site
         .store
         .query("SELECT MAX(metric_timestamp) FROM metrics", "t")
@@ -1627,7 +1660,7 @@ async fn add_busy_spike(site: &Site) {
         panic!()
     };
     let next = anomstack::timestamp::parse_lenient(t).unwrap() + Span::minutes(5);
-    let rows: Vec<MetricRow> = [(MetricType::Metric, 30.0), (MetricType::Score, 0.97)]
+    let rows: Vec<MetricRow> = [(MetricType::Metric, value), (MetricType::Score, score)]
         .map(|(t, v)| MetricRow {
             timestamp: next,
             batch: "n".into(),
@@ -1638,4 +1671,50 @@ async fn add_busy_spike(site: &Site) {
         })
         .to_vec();
     site.store.upsert_metrics("metrics", &rows).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_held_by_the_budget_gets_no_back_to_normal_notice() {
+    let site = busy_site("alert_budget: 1/day\nalert_resolve_n: 2\n", 12, 6).await;
+    // The day's budget was spent an hour before these points.
+    let first = site
+        .store
+        .query("SELECT MIN(metric_timestamp) FROM metrics", "t")
+        .await
+        .unwrap();
+    let anomstack::store::Value::Text(t) = &first.rows[0][0] else {
+        panic!()
+    };
+    let sent = anomstack::timestamp::parse_lenient(t).unwrap() - Span::hours(1);
+    site.store
+        .upsert_metrics(
+            "metrics",
+            &[MetricRow {
+                timestamp: sent,
+                batch: "n".into(),
+                name: "busy".into(),
+                metric_type: MetricType::Alert,
+                value: 1.0,
+                metadata: String::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = || ChannelSettings {
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        ..ChannelSettings::default()
+    };
+    let log = alert(&site, channels()).await;
+    assert!(
+        log.contains("2 alert(s), 2 of them over the alert budget"),
+        "{log}"
+    );
+    // Back to normal for longer than alert_resolve_n: nothing to tell, nobody was told.
+    for _ in 0..3 {
+        add_busy_point(&site, 10.0, 0.1).await;
+    }
+    let log = alert(&site, channels()).await;
+    assert!(log.contains("no new anomalies"), "{log}");
+    assert!(hook.all().is_empty(), "{:?}", hook.all().len());
 }

@@ -2,11 +2,12 @@
 //! what it will record and a button; only the button's post records it. Mail scanners and
 //! Slack's unfurler open every link in a message, so a link that recorded on opening would
 //! give verdicts nobody gave. The token is the authority (no login); the post also carries
-//! the CSRF token, and a token is spent on its first use.
+//! the page's confirmation (a mac of the token, in place of the cookie-bound CSRF token:
+//! see `feedback_link::confirmation`), and a token is spent on its first use.
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::{Markup, html};
@@ -14,10 +15,9 @@ use serde::Deserialize;
 
 use super::layout::page;
 use crate::config::Batch;
-use crate::feedback_link::{Claim, LinkError, LinkKey, verify};
+use crate::feedback_link::{Claim, LinkError, LinkKey, confirmation, confirms, verify};
 use crate::store::Feedback;
 use crate::timestamp::format_db;
-use crate::web::csrf;
 use crate::web::view::segment;
 use crate::web::{AppState, WebError};
 
@@ -36,15 +36,31 @@ fn refused(e: LinkError) -> WebError {
     }
 }
 
-/// The claim of `token` and its batch, if the link is good and its alert still stored.
-async fn claimed(state: &AppState, token: &str) -> Result<(Claim, Batch), WebError> {
-    let now = Utc::now();
-    let key = state
+/// The signing key, read once per process; none before any link was made (reading never
+/// writes, so requests for made-up links cost one query and no write).
+async fn key(state: &AppState) -> Result<Option<LinkKey>, WebError> {
+    if let Some(k) = state.link_key.get() {
+        return Ok(Some(k.clone()));
+    }
+    let made = state
         .store
-        .link_key(now.naive_utc())
+        .made_link_key()
         .await
         .map_err(|e| WebError::internal("reading the feedback links' key", &e))?;
-    let claim = verify(&LinkKey::new(key), token, now.timestamp()).map_err(refused)?;
+    Ok(made.map(|bytes| state.link_key.get_or_init(|| LinkKey::new(bytes)).clone()))
+}
+
+/// The claim of `token` (at `now`, unix seconds), its key and its batch, if the link is good
+/// and its alert still stored.
+async fn claimed(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<(Claim, LinkKey, Batch), WebError> {
+    let Some(key) = key(state).await? else {
+        return Err(refused(LinkError::Forged));
+    };
+    let claim = verify(&key, token, now).map_err(refused)?;
     let config = state.config.current();
     let Some(batch) = config.batch(&claim.batch).cloned() else {
         return Err(WebError::NotFound(format!(
@@ -62,7 +78,14 @@ async fn claimed(state: &AppState, token: &str) -> Result<(Claim, Batch), WebErr
             "This alert's point is no longer stored (its history was deleted).".into(),
         ));
     }
-    Ok((claim, batch))
+    Ok((claim, key, batch))
+}
+
+fn already_used() -> WebError {
+    WebError::Conflict(
+        "This link was already used. To change the verdict, use the other link in the alert or the dashboard's anomaly list."
+            .into(),
+    )
 }
 
 fn verdict_words(verdict: Feedback) -> (&'static str, &'static str) {
@@ -108,61 +131,59 @@ fn private(mut response: Response) -> Response {
 pub async fn confirm(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let (claim, batch) = claimed(&state, &token).await?;
-    let (csrf_token, new_cookie) =
-        csrf::token(&headers, crate::web::cookies::secure(&state, &headers));
+    let (claim, key, batch) = claimed(&state, &token, Utc::now().timestamp()).await?;
+    let spent = state
+        .store
+        .link_spent(&claim.nonce)
+        .await
+        .map_err(|e| WebError::internal("reading the used feedback links", &e))?;
+    if spent {
+        return Err(already_used());
+    }
     let (verdict, effect) = verdict_words(claim.verdict);
     let body = html! {
         h1 { "Was this alert useful?" }
         (what(&claim, &batch))
         p { (effect) }
         form method="post" action={ "/feedback/" (token) } {
-            input type="hidden" name="csrf" value=(csrf_token);
+            input type="hidden" name="confirm" value=(confirmation(&key, &token));
             button type="submit" { "Record " (verdict) }
         }
     };
-    let mut response = page("Alert feedback", false, body).into_response();
-    if let Some(cookie) = new_cookie {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    Ok(private(response))
+    Ok(private(page("Alert feedback", false, body).into_response()))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ConfirmForm {
-    csrf: String,
+    confirm: String,
 }
 
 /// `POST /feedback/{token}`: records the link's verdict, once.
 pub async fn record(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, WebError> {
-    if !csrf::matches(&headers, &form.csrf) {
+    // One clock for the expiry check and the spending, so a link cannot expire in between.
+    let now = Utc::now();
+    let (claim, key, batch) = claimed(&state, &token, now.timestamp()).await?;
+    if !confirms(&key, &token, &form.confirm) {
         return Err(WebError::Forbidden(
-            "The form has expired or came from another site; open the link from the alert again."
+            "The form did not come from this link's page; open the link from the alert again."
                 .into(),
         ));
     }
-    let (claim, batch) = claimed(&state, &token).await?;
-    let now = Utc::now().naive_utc();
     let expires = chrono::DateTime::from_timestamp(claim.expires, 0)
         .map(|t| t.naive_utc())
-        .unwrap_or(now);
+        .unwrap_or(now.naive_utc());
     let first = state
         .store
-        .spend_link(&claim.nonce, expires, now)
+        .spend_link(&claim.nonce, expires, now.naive_utc())
         .await
         .map_err(|e| WebError::internal("recording a used feedback link", &e))?;
     if !first {
-        return Err(WebError::Conflict(
-            "This link was already used. To change the verdict, use the other link in the alert or the dashboard's anomaly list."
-                .into(),
-        ));
+        return Err(already_used());
     }
     let stored = state
         .store
