@@ -75,11 +75,12 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
             rows.iter()
                 .find(|r| r.metric_type == MetricType::Alert && r.timestamp == s.timestamp)
         };
-        // Held alerts snooze like any other, but nobody was told of them: no "back to normal".
+        // Held and seeded alerts snooze like any other, but nobody was told of them: no
+        // "back to normal".
         let alerted: Vec<bool> = scores.iter().map(|s| alert_at(s).is_some()).collect();
         let told: Vec<bool> = scores
             .iter()
-            .map(|s| alert_at(s).is_some_and(|r| !score_notes(&r.metadata).over_budget))
+            .map(|s| alert_at(s).is_some_and(|r| score_notes(&r.metadata).told()))
             .collect();
         let decided = alert_decisions(&rule, &points, &alerted);
         let smoothed = rule.smoothed(&points);

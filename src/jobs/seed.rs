@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::run::{record, run_recorded};
 use super::{JobCtx, JobError, JobReport, Trigger, by_metric, read_rows, round_to};
 use crate::detect::{AlertRule, replay};
-use crate::store::{MetricRow, MetricType};
+use crate::store::{MetricRow, MetricType, seeded_alert_metadata};
 
 /// Points between retrainings when history is scored walk-forward.
 const HISTORY_RETRAIN_EVERY: usize = 12;
@@ -174,7 +174,11 @@ async fn score_history(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobErro
             ));
             if r.alert {
                 alerts += 1;
-                new_rows.push(at(MetricType::Alert, 1.0));
+                // Never sent: budgets do not count it, "back to normal" does not follow it.
+                new_rows.push(MetricRow {
+                    metadata: seeded_alert_metadata(),
+                    ..at(MetricType::Alert, 1.0)
+                });
             }
         }
     }

@@ -7,7 +7,7 @@ use super::Store;
 use super::error::{SqlContext, StoreError};
 use super::metrics::check_table;
 use super::row::{columns, real, text};
-use super::score_notes::OVER_BUDGET_LIKE;
+use super::score_notes::{OVER_BUDGET_LIKE, SEEDED_LIKE};
 use crate::timestamp::{format_db, parse_lenient};
 
 /// A metric's budgeted threshold, as the alert job last set it.
@@ -29,7 +29,8 @@ pub struct HeldAlert {
 }
 
 impl Store {
-    /// The times of `metric`'s alerts after `since` that were sent within its budget.
+    /// The times of `metric`'s alerts after `since` that were sent within its budget (not
+    /// held, not written by seeding).
     pub async fn budget_spent(
         &self,
         table: &str,
@@ -45,9 +46,15 @@ impl Store {
                 &format!(
                     "SELECT metric_timestamp FROM {table}
                      WHERE metric_batch = ?1 AND metric_name = ?2 AND metric_type = 'alert'
-                       AND metric_timestamp > ?3 AND metadata NOT LIKE ?4"
+                       AND metric_timestamp > ?3 AND metadata NOT LIKE ?4 AND metadata NOT LIKE ?5"
                 ),
-                libsql::params![batch, metric, format_db(since), OVER_BUDGET_LIKE],
+                libsql::params![
+                    batch,
+                    metric,
+                    format_db(since),
+                    OVER_BUDGET_LIKE,
+                    SEEDED_LIKE
+                ],
             ))
             .await
             .context(&context)?;

@@ -59,7 +59,9 @@ pub use pool::Conn;
 pub use query::QueryResult;
 pub use queue::{QueueDepth, QueueEntry, QueueItem, WorkerInfo};
 pub use runs::{JobRun, Pruned, RunFilter, RunOutcome, RunStatus};
-pub use score_notes::{ScoreNotes, alert_metadata, score_metadata, score_notes};
+pub use score_notes::{
+    ScoreNotes, alert_metadata, score_metadata, score_notes, seeded_alert_metadata,
+};
 pub use window::{MAX_WINDOW_POINTS, Window};
 
 use crate::config::DatabaseLocation;

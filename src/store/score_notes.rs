@@ -13,10 +13,22 @@ pub struct ScoreNotes {
     /// On an alert row: the metric's alert budget was spent, so it was held for the summary.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub over_budget: bool,
+    /// On an alert row: written by history seeding (`ANOMSTACK_SEED_HOURS`), never sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seeded: bool,
 }
 
-/// The marker of a held alert, as SQL's `LIKE` finds it in the metadata.
+impl ScoreNotes {
+    /// Whether an alert row with these notes was sent to people (neither held by a budget nor
+    /// written by seeding): what budgets count and "back to normal" follows.
+    pub fn told(&self) -> bool {
+        !self.over_budget && !self.seeded
+    }
+}
+
+/// The markers of alerts nobody was sent, as SQL's `LIKE` finds them in the metadata.
 pub(super) const OVER_BUDGET_LIKE: &str = "%\"over_budget\":true%";
+pub(super) const SEEDED_LIKE: &str = "%\"seeded\":true%";
 
 /// A score row's metadata: `{"extreme":true,"level":3.2}`, each part only when it applies;
 /// empty when neither does.
@@ -24,7 +36,7 @@ pub fn score_metadata(extreme: bool, level: Option<f64>) -> String {
     written(ScoreNotes {
         extreme,
         level: level.map(|l| (l * 1e4).round() / 1e4),
-        over_budget: false,
+        ..ScoreNotes::default()
     })
 }
 
@@ -33,8 +45,16 @@ pub fn score_metadata(extreme: bool, level: Option<f64>) -> String {
 pub fn alert_metadata(extreme: bool, over_budget: bool) -> String {
     written(ScoreNotes {
         extreme,
-        level: None,
         over_budget,
+        ..ScoreNotes::default()
+    })
+}
+
+/// The metadata of an alert row that history seeding wrote: `{"seeded":true}`.
+pub fn seeded_alert_metadata() -> String {
+    written(ScoreNotes {
+        seeded: true,
+        ..ScoreNotes::default()
     })
 }
 
@@ -52,4 +72,26 @@ pub fn score_notes(metadata: &str) -> ScoreNotes {
         return ScoreNotes::default();
     }
     serde_json::from_str(metadata).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_nobody_was_sent_are_marked_and_found() {
+        assert_eq!(alert_metadata(false, false), "");
+        assert!(score_notes(&alert_metadata(true, false)).told());
+        let held = alert_metadata(false, true);
+        let seeded = seeded_alert_metadata();
+        assert!(!score_notes(&held).told() && !score_notes(&seeded).told());
+        // The SQL patterns find exactly these.
+        let like = |pattern: &str, text: &str| {
+            let inner = pattern.trim_matches('%');
+            text.contains(inner)
+        };
+        assert!(like(OVER_BUDGET_LIKE, &held) && !like(OVER_BUDGET_LIKE, &seeded));
+        assert!(like(SEEDED_LIKE, &seeded) && !like(SEEDED_LIKE, &held));
+        assert_eq!(score_notes("not json"), ScoreNotes::default());
+    }
 }

@@ -736,6 +736,15 @@ async fn seeded_history_is_scored_walk_forward_and_its_spike_alerts() {
     assert_eq!(
         count(
             &store,
+            "SELECT count(*) FROM metrics WHERE metric_type = 'alert' AND metadata <> '{\"seeded\":true}'",
+        )
+        .await,
+        0,
+        "seeded alerts are marked: nobody was sent them"
+    );
+    assert_eq!(
+        count(
+            &store,
             "SELECT count(*) FROM metrics WHERE metric_type = 'alert' AND metric_timestamp < '2026-03-01 14:00:00'"
         )
         .await,
