@@ -36,22 +36,13 @@ impl LinkKey {
         Self(bytes)
     }
 
-    fn mac(&self, payload: &str) -> Hmac<Sha256> {
+    /// The HMAC of `data` for `purpose`: a mac made for one purpose never passes for another.
+    fn mac(&self, purpose: &[u8], data: &str) -> Hmac<Sha256> {
         // An HMAC takes a key of any length; `new_from_slice` cannot fail for it.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
             .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-        mac.update(PURPOSE);
-        mac.update(payload.as_bytes());
-        mac
-    }
-}
-
-impl LinkKey {
-    fn confirmation_mac(&self, token: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-        mac.update(CONFIRM_PURPOSE);
-        mac.update(token.as_bytes());
+        mac.update(purpose);
+        mac.update(data.as_bytes());
         mac
     }
 }
@@ -121,7 +112,7 @@ pub fn mint(key: &LinkKey, claim: &Claim) -> String {
     // Serialising a struct of strings and integers cannot fail.
     let json = serde_json::to_vec(&payload).unwrap_or_default();
     let payload = URL_SAFE_NO_PAD.encode(json);
-    let mac = URL_SAFE_NO_PAD.encode(key.mac(&payload).finalize().into_bytes());
+    let mac = URL_SAFE_NO_PAD.encode(key.mac(PURPOSE, &payload).finalize().into_bytes());
     format!("{payload}.{mac}")
 }
 
@@ -130,14 +121,14 @@ pub fn mint(key: &LinkKey, claim: &Claim) -> String {
 /// from a mail client has none for this site yet, and setting one would replace the one
 /// their open dashboard tabs use.
 pub fn confirmation(key: &LinkKey, token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(key.confirmation_mac(token).finalize().into_bytes())
+    URL_SAFE_NO_PAD.encode(key.mac(CONFIRM_PURPOSE, token).finalize().into_bytes())
 }
 
 /// Whether `given` is [`confirmation`] of `token` (compared in constant time).
 pub fn confirms(key: &LinkKey, token: &str, given: &str) -> bool {
     URL_SAFE_NO_PAD
         .decode(given)
-        .is_ok_and(|mac| key.confirmation_mac(token).verify_slice(&mac).is_ok())
+        .is_ok_and(|mac| key.mac(CONFIRM_PURPOSE, token).verify_slice(&mac).is_ok())
 }
 
 /// The claim of a token made with `key`, if it is whole, genuine and not expired at `now`
@@ -150,7 +141,7 @@ pub fn verify(key: &LinkKey, token: &str, now: i64) -> Result<Claim, LinkError> 
     let mac = URL_SAFE_NO_PAD
         .decode(mac)
         .map_err(|_| LinkError::Malformed)?;
-    key.mac(payload)
+    key.mac(PURPOSE, payload)
         .verify_slice(&mac)
         .map_err(|_| LinkError::Forged)?;
     let json = URL_SAFE_NO_PAD

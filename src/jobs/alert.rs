@@ -71,16 +71,24 @@ pub async fn run(ctx: &JobCtx, batch: &Batch) -> Result<JobReport, JobError> {
                 .map(|t| t.and_utc().timestamp())
                 .collect();
         }
-        let alert_at = |s: &Scored| {
-            rows.iter()
-                .find(|r| r.metric_type == MetricType::Alert && r.timestamp == s.timestamp)
-        };
+        let alert_rows: BTreeMap<NaiveDateTime, &MetricRow> = rows
+            .iter()
+            .filter(|r| r.metric_type == MetricType::Alert)
+            .map(|r| (r.timestamp, r))
+            .collect();
         // Held and seeded alerts snooze like any other, but nobody was told of them: no
         // "back to normal".
-        let alerted: Vec<bool> = scores.iter().map(|s| alert_at(s).is_some()).collect();
+        let alerted: Vec<bool> = scores
+            .iter()
+            .map(|s| alert_rows.contains_key(&s.timestamp))
+            .collect();
         let told: Vec<bool> = scores
             .iter()
-            .map(|s| alert_at(s).is_some_and(|r| score_notes(&r.metadata).told()))
+            .map(|s| {
+                alert_rows
+                    .get(&s.timestamp)
+                    .is_some_and(|r| score_notes(&r.metadata).told())
+            })
             .collect();
         let decided = alert_decisions(&rule, &points, &alerted);
         let smoothed = rule.smoothed(&points);

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use super::Store;
 use super::error::{SqlContext, StoreError};
 use super::metrics::{MetricType, check_table};
-use super::row::{columns, count, real, text};
+use super::row::{columns, count, real, text, timestamps};
 use crate::timestamp::{format_db, parse_lenient};
 
 /// A person's verdict on an anomaly.
@@ -208,16 +208,7 @@ impl Store {
             )
             .await
             .context(&context)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(&context)? {
-            if let Some(ts) = text(row.get_value(0).context(&context)?)
-                .as_deref()
-                .and_then(parse_lenient)
-            {
-                out.push(ts);
-            }
-        }
-        Ok(out)
+        timestamps(&mut rows, &context).await
     }
 
     /// Whether the batch has an alert of any kind for `metric` at `timestamp`: feedback is

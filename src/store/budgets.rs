@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use super::Store;
 use super::error::{SqlContext, StoreError};
 use super::metrics::check_table;
-use super::row::{columns, real, text};
+use super::row::{columns, real, text, timestamps};
 use super::score_notes::{OVER_BUDGET_LIKE, SEEDED_LIKE};
 use crate::timestamp::{format_db, parse_lenient};
 
@@ -58,16 +58,7 @@ impl Store {
             ))
             .await
             .context(&context)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.context(&context)? {
-            if let Some(ts) = text(row.get_value(0).context(&context)?)
-                .as_deref()
-                .and_then(parse_lenient)
-            {
-                out.push(ts);
-            }
-        }
-        Ok(out)
+        timestamps(&mut rows, &context).await
     }
 
     /// A batch's alerts held back by budgets after `since`, oldest first.

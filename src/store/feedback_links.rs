@@ -15,9 +15,12 @@ use crate::timestamp::format_db;
 const PURPOSE: &str = "feedback";
 
 impl Store {
-    /// The key that signs feedback links: read, or made and stored on first use. Two
-    /// machines making it at once keep the first one written.
+    /// The key that signs feedback links: read, or made and stored on first use (the only
+    /// write). Two machines making it at once keep the first one written.
     pub async fn link_key(&self, now: NaiveDateTime) -> Result<Vec<u8>, StoreError> {
+        if let Some(key) = self.made_link_key().await? {
+            return Ok(key);
+        }
         let context = "cannot read the feedback links' key";
         let conn = self.connect().await?;
         let mut fresh = [0u8; 32];

@@ -1,6 +1,7 @@
 //! Reading loosely typed columns: libsql hands back `Value`s, and SQLite may store an integer
 //! where a real was written, or NULL where a count is empty.
 
+use chrono::NaiveDateTime;
 use libsql::Value;
 
 use super::error::{SqlContext, StoreError};
@@ -51,4 +52,21 @@ pub(super) async fn first_id(
         Some(row) => Ok(Some(row.get::<i64>(0).context(context)?)),
         None => Ok(None),
     }
+}
+
+/// The first column of every row, read as timestamps (unreadable ones skipped).
+pub(super) async fn timestamps(
+    rows: &mut libsql::Rows,
+    context: &str,
+) -> Result<Vec<NaiveDateTime>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await.context(context)? {
+        if let Some(ts) = text(row.get_value(0).context(context)?)
+            .as_deref()
+            .and_then(crate::timestamp::parse_lenient)
+        {
+            out.push(ts);
+        }
+    }
+    Ok(out)
 }

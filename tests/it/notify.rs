@@ -525,6 +525,12 @@ async fn bump_scores(site: &Site) {
 
 /// Adds a newer point with this value and score to every metric.
 async fn add_point(site: &Site, value: f64, score: f64) {
+    add_point_to(site, &["m1", "m2", "m3"], value, score).await;
+}
+
+/// Adds a point with this value and score to `metrics` of batch `n`, five minutes after the
+/// newest point.
+async fn add_point_to(site: &Site, metrics: &[&str], value: f64, score: f64) {
     let latest = site
         .store
         .query("SELECT MAX(metric_timestamp) FROM metrics", "t")
@@ -534,7 +540,7 @@ async fn add_point(site: &Site, value: f64, score: f64) {
         panic!()
     };
     let next = anomstack::timestamp::parse_lenient(t).unwrap() + Span::minutes(5);
-    let rows: Vec<MetricRow> = ["m1", "m2", "m3"]
+    let rows: Vec<MetricRow> = metrics
         .iter()
         .flat_map(|m| {
             [(MetricType::Metric, value), (MetricType::Score, score)].map(|(t, v)| MetricRow {
@@ -1651,26 +1657,7 @@ async fn add_busy_spike(site: &Site) {
 
 /// A point on `busy` with this value and score, five minutes after its newest point.
 async fn add_busy_point(site: &Site, value: f64, score: f64) {
-    let latest = site
-        .store
-        .query("SELECT MAX(metric_timestamp) FROM metrics", "t")
-        .await
-        .unwrap();
-    let anomstack::store::Value::Text(t) = &latest.rows[0][0] else {
-        panic!()
-    };
-    let next = anomstack::timestamp::parse_lenient(t).unwrap() + Span::minutes(5);
-    let rows: Vec<MetricRow> = [(MetricType::Metric, value), (MetricType::Score, score)]
-        .map(|(t, v)| MetricRow {
-            timestamp: next,
-            batch: "n".into(),
-            name: "busy".into(),
-            metric_type: t,
-            value: v,
-            metadata: String::new(),
-        })
-        .to_vec();
-    site.store.upsert_metrics("metrics", &rows).await.unwrap();
+    add_point_to(site, &["busy"], value, score).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
