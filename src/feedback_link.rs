@@ -69,11 +69,11 @@ pub struct Claim {
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
-    #[error("this is not a feedback link (it may have been cut short when copied)")]
+    #[error("this is not a whole link (it may have been cut short when copied)")]
     Malformed,
-    #[error("this feedback link was not made by this server")]
+    #[error("this link was not made by this server")]
     Forged,
-    #[error("this feedback link expired on {0} UTC")]
+    #[error("this link expired on {0} UTC")]
     Expired(String),
 }
 
@@ -109,11 +109,50 @@ pub fn mint(key: &LinkKey, claim: &Claim) -> String {
         e: claim.expires,
         n: claim.nonce.clone(),
     };
+    seal(key, PURPOSE, &payload)
+}
+
+/// `payload` as a token for `purpose`: its JSON, base64url, a dot, and the mac of that.
+pub(crate) fn seal(key: &LinkKey, purpose: &[u8], payload: &impl Serialize) -> String {
     // Serialising a struct of strings and integers cannot fail.
-    let json = serde_json::to_vec(&payload).unwrap_or_default();
+    let json = serde_json::to_vec(payload).unwrap_or_default();
     let payload = URL_SAFE_NO_PAD.encode(json);
-    let mac = URL_SAFE_NO_PAD.encode(key.mac(PURPOSE, &payload).finalize().into_bytes());
+    let mac = URL_SAFE_NO_PAD.encode(key.mac(purpose, &payload).finalize().into_bytes());
     format!("{payload}.{mac}")
+}
+
+/// The payload of a token [`seal`]ed for `purpose` with `key`; the mac is checked before
+/// anything in the payload is read.
+pub(crate) fn unseal<T: serde::de::DeserializeOwned>(
+    key: &LinkKey,
+    purpose: &[u8],
+    token: &str,
+) -> Result<T, LinkError> {
+    if token.len() > MAX_TOKEN {
+        return Err(LinkError::Malformed);
+    }
+    let (payload, mac) = token.split_once('.').ok_or(LinkError::Malformed)?;
+    let mac = URL_SAFE_NO_PAD
+        .decode(mac)
+        .map_err(|_| LinkError::Malformed)?;
+    key.mac(purpose, payload)
+        .verify_slice(&mac)
+        .map_err(|_| LinkError::Forged)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| LinkError::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| LinkError::Malformed)
+}
+
+/// Refuses an expiry (unix seconds) that has passed at `now`.
+pub(crate) fn unexpired(expires: i64, now: i64) -> Result<(), LinkError> {
+    if now > expires {
+        let when = chrono::DateTime::from_timestamp(expires, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        return Err(LinkError::Expired(when));
+    }
+    Ok(())
 }
 
 /// What the confirmation form of `token` carries: proof that whoever posts it was shown the
@@ -134,32 +173,14 @@ pub fn confirms(key: &LinkKey, token: &str, given: &str) -> bool {
 /// The claim of a token made with `key`, if it is whole, genuine and not expired at `now`
 /// (unix seconds). The mac is checked before anything in the payload is read.
 pub fn verify(key: &LinkKey, token: &str, now: i64) -> Result<Claim, LinkError> {
-    if token.len() > MAX_TOKEN {
-        return Err(LinkError::Malformed);
-    }
-    let (payload, mac) = token.split_once('.').ok_or(LinkError::Malformed)?;
-    let mac = URL_SAFE_NO_PAD
-        .decode(mac)
-        .map_err(|_| LinkError::Malformed)?;
-    key.mac(PURPOSE, payload)
-        .verify_slice(&mac)
-        .map_err(|_| LinkError::Forged)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| LinkError::Malformed)?;
-    let p: Payload = serde_json::from_slice(&json).map_err(|_| LinkError::Malformed)?;
+    let p: Payload = unseal(key, PURPOSE, token)?;
     let verdict = match p.v.as_str() {
         "up" => Feedback::Up,
         "down" => Feedback::Down,
         _ => return Err(LinkError::Malformed),
     };
     let at = parse_lenient(&p.t).ok_or(LinkError::Malformed)?;
-    if now > p.e {
-        let when = chrono::DateTime::from_timestamp(p.e, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default();
-        return Err(LinkError::Expired(when));
-    }
+    unexpired(p.e, now)?;
     Ok(Claim {
         batch: p.b,
         metric: p.m,

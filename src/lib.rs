@@ -46,6 +46,8 @@ pub mod detect;
 pub mod dialect;
 pub mod feedback_link;
 pub mod http;
+pub mod incident;
+pub mod incident_link;
 pub mod jobs;
 pub mod llm;
 pub mod model_store;

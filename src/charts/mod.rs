@@ -95,6 +95,9 @@ pub struct Overlays {
     /// Why the metric waits, for the shading's tooltip ("snoozed 24 points, then 6 points
     /// back to normal").
     pub rearm_words: String,
+    /// The time axis's span when several charts share one (an incident's metrics); otherwise
+    /// the points' own.
+    pub time_range: Option<(NaiveDateTime, NaiveDateTime)>,
 }
 
 /// The full chart of one metric. `title` names it for screen readers.
@@ -110,7 +113,10 @@ pub fn metric_chart_with(
     overlays: &Overlays,
 ) -> Markup {
     let height = if style.large { 420.0 } else { 260.0 };
-    let Some(frame) = frame(points, height) else {
+    let range = overlays
+        .time_range
+        .map(|(a, b)| (a.and_utc().timestamp(), b.and_utc().timestamp()));
+    let Some(frame) = frame(points, height, range) else {
         return html! {
             div.chart-empty role="note" { "No points in this window." }
         };
@@ -371,9 +377,10 @@ fn value_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (mid - span / 2.0 - pad, mid + span / 2.0 + pad)
 }
 
-fn frame(points: &[ChartPoint], height: f64) -> Option<Frame> {
+fn frame(points: &[ChartPoint], height: f64, range: Option<(i64, i64)>) -> Option<Frame> {
     let first = points.first()?.timestamp.and_utc().timestamp();
     let last = points.last()?.timestamp.and_utc().timestamp();
+    let (first, last) = range.unwrap_or((first, last));
     let (v0, v1) = value_range(points.iter().filter_map(|p| p.value));
     let (t0, t1) = if last > first {
         (first, last)

@@ -83,6 +83,9 @@ pub struct BatchSpec {
     pub alert_budget: Option<AlertBudget>,
     /// A metric is stale when nothing arrived for this many of its usual intervals (0: never).
     pub stale_after_n: usize,
+    /// Alerts of the batch (or sharing a metric tag) within this many minutes of an
+    /// incident's last alert join it (0: no incidents, every alert told on its own).
+    pub incident_window_minutes: u32,
 
     pub tholdalert_methods: Methods,
     pub tholdalert_recent_n: usize,

@@ -84,6 +84,7 @@ pub static KEYS: &[Key] = &[
     key("feedback_half_life_n", Int),
     key("alert_budget", OptText),
     key("stale_after_n", Int),
+    key("incident_window_minutes", Int),
     key("tholdalert_methods", Yaml),
     key("tholdalert_recent_n", Int),
     key("tholdalert_snooze_n", Int),

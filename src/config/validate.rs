@@ -155,6 +155,15 @@ pub fn check(spec: &BatchSpec, batch_dir: &Path) -> Vec<Problem> {
             format!("expected a number above 0, got {}", spec.change_threshold),
         ));
     }
+    if spec.incident_window_minutes > 10_080 {
+        out.push((
+            "incident_window_minutes",
+            format!(
+                "expected at most 10080 (a week), got {}",
+                spec.incident_window_minutes
+            ),
+        ));
+    }
     for (key, value) in [
         ("train_max_n", spec.train_max_n),
         ("score_max_n", spec.score_max_n),

@@ -9,6 +9,7 @@
 mod alert;
 mod change;
 mod delete;
+mod incidents;
 mod ingest;
 mod llmalert;
 mod plot;
@@ -31,6 +32,7 @@ use crate::store::MetricRow;
 
 pub use crate::notify::{Event, Notice, Table};
 pub use context::{Delivery, JobCtx, Services, ServicesError, Trigger};
+pub use incidents::AUTO_RESOLVER;
 pub use ingest::{NormalizedIngest, Rejection, normalize, normalize_for};
 pub use job::{Job, PIPELINE_JOB, SUMMARY_JOB, Work};
 pub use report::{JobError, JobReport};

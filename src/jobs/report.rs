@@ -7,6 +7,7 @@ use crate::sources::SourceError;
 use crate::store::StoreError;
 
 use crate::notify::Notice;
+use crate::notify::thread::Part;
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +18,8 @@ pub struct JobReport {
     pub skipped: Vec<String>,
     pub log: Vec<String>,
     pub notices: Vec<Notice>,
+    /// Each notice's part in incidents (empty: every notice told on its own).
+    pub parts: Vec<Part>,
 }
 
 impl JobReport {

@@ -250,12 +250,16 @@ pub(super) async fn record(
     // this future is cancelled.
     let beats = AbortOnDrop(tokio::spawn(heartbeat(ctx.store.clone(), id)));
     let mut result = limited.await;
+    if let (Ok(report), Some(batch)) = (&mut result, target) {
+        super::incidents::group(ctx, batch, report).await;
+    }
     if let (Ok(report), Some(notifier)) = (&mut result, &ctx.notifier)
         && !report.notices.is_empty()
     {
         match ctx.delivery {
             Delivery::Awaited => {
-                let delivery = notifier.deliver(&ctx.store, target, &report.notices, Some(id));
+                let delivery =
+                    notifier.deliver(&ctx.store, target, &report.notices, &report.parts, Some(id));
                 match tokio::time::timeout(DELIVERY_DEADLINE, delivery).await {
                     Ok(lines) => report.log.extend(lines),
                     Err(_) => report.note(format!(
@@ -267,8 +271,10 @@ pub(super) async fn record(
             Delivery::Detached => {
                 let (notifier, store) = (notifier.clone(), ctx.store.clone());
                 let (target, notices) = (target.cloned(), report.notices.clone());
+                let parts = report.parts.clone();
                 tokio::spawn(async move {
-                    let delivery = notifier.deliver(&store, target.as_ref(), &notices, Some(id));
+                    let delivery =
+                        notifier.deliver(&store, target.as_ref(), &notices, &parts, Some(id));
                     if tokio::time::timeout(DELIVERY_DEADLINE, delivery)
                         .await
                         .is_err()

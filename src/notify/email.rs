@@ -27,9 +27,18 @@ pub fn build(
         .from
         .parse()
         .map_err(|e| bad(&format!("sender address {:?}", settings.from), &e))?;
-    let mut builder = lettre::Message::builder()
-        .from(from)
-        .subject(msg.title.clone());
+    let mut builder = lettre::Message::builder().from(from);
+    // An incident's later messages answer its first, so mail clients show one thread.
+    builder = match &msg.incident {
+        Some(i) if i.opens => builder
+            .subject(msg.title.clone())
+            .message_id(Some(i.email_message_id.clone())),
+        Some(i) => builder
+            .subject(format!("Re: [incident #{}] {}", i.id, i.subject))
+            .in_reply_to(i.email_message_id.clone())
+            .references(i.email_message_id.clone()),
+        None => builder.subject(msg.title.clone()),
+    };
     for address in to {
         let mailbox: Mailbox = address
             .parse()

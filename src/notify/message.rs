@@ -64,6 +64,10 @@ impl Notice {
             Event::Fresh { at, .. } => {
                 format!("✅ [{metric}] has new data again ({}) ✅", title_time(*at))
             }
+            Event::IncidentResolved { incident, at, .. } => format!(
+                "✅ [incident #{incident}] every metric is back to normal ({}) ✅",
+                title_time(*at)
+            ),
             Event::Summary { .. } => "Anomstack Summary".to_owned(),
         }
     }
@@ -125,6 +129,13 @@ impl Notice {
             Event::Fresh { stale_since, .. } => format!(
                 "data is arriving again after being stale since {}",
                 title_time(*stale_since)
+            ),
+            Event::IncidentResolved {
+                opened_at, metrics, ..
+            } => format!(
+                "{} back to normal; the incident opened at {} UTC",
+                metrics.join(", "),
+                title_time(*opened_at)
             ),
             Event::Summary { busiest, held, .. } => {
                 let mut lines = Vec::new();
@@ -195,6 +206,50 @@ pub struct Message {
     pub table: Option<Table>,
     /// Links that record a verdict on the alert without a login.
     pub feedback: Option<FeedbackLinks>,
+    /// The incident this message tells of, opens or updates.
+    pub incident: Option<IncidentInfo>,
+}
+
+/// What a message says of its incident, and how channels thread it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentInfo {
+    pub id: i64,
+    /// Whether this is the incident's first message (others answer it).
+    pub opens: bool,
+    /// The first message's subject, which email updates answer.
+    pub subject: String,
+    /// Every metric of the incident so far, in the order they joined.
+    pub metrics: Vec<String>,
+    /// Other metrics this message tells of besides its own.
+    pub with: Vec<String>,
+    /// The incident's page, when the app has a public address.
+    pub page: Option<String>,
+    /// Signed links that acknowledge and resolve it (first message only).
+    pub acknowledge: Option<String>,
+    pub resolve: Option<String>,
+    /// The first email's Message-ID.
+    pub email_message_id: String,
+    /// Slack channel id → the thread's first message there.
+    pub slack_threads: BTreeMap<String, String>,
+}
+
+impl IncidentInfo {
+    /// The lines the text bodies add: what else is in it, where to follow it.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.with.is_empty() {
+            out.push(format!("Also in this message: {}.", self.with.join(", ")));
+        }
+        out.push(format!(
+            "Incident #{}: {}.",
+            self.id,
+            self.metrics.join(", ")
+        ));
+        if let Some(page) = &self.page {
+            out.push(format!("Follow it: {page}"));
+        }
+        out
+    }
 }
 
 /// The two signed links of an alert (see `crate::feedback_link`).
@@ -268,6 +323,16 @@ impl Message {
             }
             out.push(String::new());
         }
+        if let Some(incident) = &self.incident {
+            out.extend(incident.lines());
+            if let Some(link) = &incident.acknowledge {
+                out.push(format!("Acknowledge: {link}"));
+            }
+            if let Some(link) = &incident.resolve {
+                out.push(format!("Resolve: {link}"));
+            }
+            out.push(String::new());
+        }
         if let Some(links) = &self.feedback {
             out.push(format!("Useful? {}", links.useful));
             out.push(format!("Not useful? {}", links.not_useful));
@@ -313,6 +378,19 @@ impl Message {
                 }
                 @if let Some((values, scores)) = &spark {
                     pre style="font-size: 13px; line-height: 1.1" { "value " (values) "\n" "score " (scores) }
+                }
+                @if let Some(incident) = &self.incident {
+                    div style="margin: 12px 0; padding: 8px 12px; border-left: 4px solid #cf222e; background: #fff5f5; font-size: 14px" {
+                        @for line in incident.lines() {
+                            p style="margin: 4px 0" { (line) }
+                        }
+                        @if let Some(link) = &incident.acknowledge {
+                            a href=(link) style="display: inline-block; padding: 4px 12px; margin-right: 6px; border: 1px solid #9a6700; border-radius: 6px; color: #9a6700; text-decoration: none" { "Acknowledge" }
+                        }
+                        @if let Some(link) = &incident.resolve {
+                            a href=(link) style="display: inline-block; padding: 4px 12px; border: 1px solid #1a7f37; border-radius: 6px; color: #1a7f37; text-decoration: none" { "Resolve" }
+                        }
+                    }
                 }
                 @if let Some(links) = &self.feedback {
                     p style="margin: 12px 0; font-size: 14px" {
@@ -510,6 +588,7 @@ mod tests {
             score_label: "anomaly score".into(),
             table: None,
             feedback: None,
+            incident: None,
         }
     }
 

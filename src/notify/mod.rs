@@ -9,6 +9,7 @@ mod notice;
 pub mod route;
 pub mod silence;
 pub mod slack;
+pub mod thread;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -20,9 +21,12 @@ use crate::charts::png::{alert_png, draw_in_background};
 use crate::config::{AlertMethod, Batch, ChannelSettings};
 use crate::detect::smoothed_scores;
 use crate::feedback_link::{Claim, LinkKey, mint, new_nonce};
+use crate::incident::{Incident, State};
+use crate::incident_link::IncidentClaim;
 use crate::store::Feedback;
 use crate::store::{NotificationRecord, Store, Window};
-use message::{FeedbackLinks, Message};
+use message::{FeedbackLinks, IncidentInfo, Message};
+use thread::{Part, Telling};
 
 /// Longest a single channel may take for one message.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -84,6 +88,7 @@ impl Notifier {
         store: &Store,
         batch: Option<&Batch>,
         notices: &[Notice],
+        parts: &[Part],
         run_id: Option<i64>,
     ) -> Vec<String> {
         let mut log = Vec::new();
@@ -99,13 +104,8 @@ impl Notifier {
         let batch_name = batch.map_or("*", Batch::name);
         let mut unconfigured = Vec::new();
         let mut key = None;
-        for notice in notices {
-            let mut msg = self.message(batch, notice);
-            if let (Some(b), Some(at)) = (batch, notice.anomaly_at()) {
-                msg.feedback = self
-                    .feedback_links(store, &mut key, b.name(), &notice.metric, at, &mut log)
-                    .await;
-            }
+        for (n, notice) in notices.iter().enumerate() {
+            let part = parts.get(n).unwrap_or(&Part::Alone);
             let record = |channel: &str, status: &str, error: Option<String>| NotificationRecord {
                 run_id,
                 batch: batch_name.to_owned(),
@@ -115,6 +115,27 @@ impl Notifier {
                 status: status.to_owned(),
                 error,
             };
+            if let Part::Folded(id) = part {
+                log.push(format!("in incident #{id}: {}", notice.title()));
+                records.push(record("*", "grouped", Some(format!("incident #{id}"))));
+                continue;
+            }
+            let mut msg = self.message(batch, notice);
+            if let (Some(b), Some(at)) = (batch, notice.anomaly_at()) {
+                msg.feedback = self
+                    .feedback_links(store, &mut key, b.name(), &notice.metric, at, &mut log)
+                    .await;
+            }
+            if let Part::Tells(telling) = part {
+                msg.incident = Some(self.incident_info(store, &mut key, telling, &mut log).await);
+                msg.title = match (&notice.event, telling.opens) {
+                    (Event::IncidentResolved { .. }, _) => msg.title,
+                    (_, true) => format!("[incident #{}] {}", telling.incident.id, msg.title),
+                    (_, false) => {
+                        format!("[incident #{}] joins: {}", telling.incident.id, msg.title)
+                    }
+                };
+            }
             if let Some(s) =
                 silence::silencing(&silences, batch_name, &notice.metric, &msg.tags, now)
             {
@@ -123,7 +144,11 @@ impl Notifier {
                 continue;
             }
             let plan = match batch {
-                Some(b) => route::plan(&b.spec, notice.kind(), &msg.tags),
+                // An incident's messages all follow the routes of the alert that opened it.
+                Some(b) => match part {
+                    Part::Tells(t) => incident_plan(b, &t.incident, notice, &msg),
+                    _ => route::plan(&b.spec, notice.kind(), &msg.tags),
+                },
                 // The summary goes to every configured channel, as the original's did.
                 None => route::Plan {
                     methods: vec![AlertMethod::Email, AlertMethod::Slack, AlertMethod::Webhook],
@@ -174,7 +199,14 @@ impl Notifier {
             });
             for (method, result) in futures::future::join_all(sends).await {
                 match result {
-                    Ok(()) => {
+                    Ok(thread) => {
+                        if let (Some((channel, ts)), Part::Tells(t)) = (thread, part)
+                            && let Err(e) = store
+                                .record_incident_thread(t.incident.id, &channel, &ts)
+                                .await
+                        {
+                            log.push(format!("cannot remember the incident's Slack thread: {e}"));
+                        }
                         log.push(format!("sent by {}: {}", method.as_str(), notice.title()));
                         records.push(record(method.as_str(), "sent", None));
                     }
@@ -223,6 +255,7 @@ impl Notifier {
             score_label: String::new(),
             table: None,
             feedback: None,
+            incident: None,
         };
         let outcome = match tokio::time::timeout(
             SEND_TIMEOUT,
@@ -283,6 +316,7 @@ impl Notifier {
             score_label: score_label.to_owned(),
             table: notice.table().cloned(),
             feedback: None,
+            incident: None,
         }
     }
 
@@ -300,16 +334,7 @@ impl Notifier {
     ) -> Option<FeedbackLinks> {
         let settings = self.channels.links.as_ref()?;
         let now = Utc::now();
-        if key.is_none() {
-            *key = Some(match store.link_key(now.naive_utc()).await {
-                Ok(bytes) => Some(LinkKey::new(bytes)),
-                Err(e) => {
-                    log.push(format!("alerts go without feedback links: {e}"));
-                    None
-                }
-            });
-        }
-        let key = key.as_ref()?.as_ref()?;
+        let key = self.link_key(store, key, log).await?;
         let expires = now.timestamp() + i64::from(settings.valid_days) * 86_400;
         let link = |verdict| {
             let claim = Claim {
@@ -326,6 +351,74 @@ impl Notifier {
             useful: link(Feedback::Up),
             not_useful: link(Feedback::Down),
         })
+    }
+
+    /// The signing key of links, read once per delivery (`key`); none when the app has no
+    /// public address or the key cannot be read (messages then go without links).
+    async fn link_key<'k>(
+        &self,
+        store: &Store,
+        key: &'k mut Option<Option<LinkKey>>,
+        log: &mut Vec<String>,
+    ) -> Option<&'k LinkKey> {
+        self.channels.links.as_ref()?;
+        if key.is_none() {
+            *key = Some(match store.link_key(Utc::now().naive_utc()).await {
+                Ok(bytes) => Some(LinkKey::new(bytes)),
+                Err(e) => {
+                    log.push(format!("alerts go without signed links: {e}"));
+                    None
+                }
+            });
+        }
+        key.as_ref()?.as_ref()
+    }
+
+    /// What a message of `telling` says of its incident: its metrics, its page, and on the
+    /// first message the links that acknowledge and resolve it.
+    async fn incident_info(
+        &self,
+        store: &Store,
+        key: &mut Option<Option<LinkKey>>,
+        telling: &Telling,
+        log: &mut Vec<String>,
+    ) -> IncidentInfo {
+        let incident = &telling.incident;
+        let public = self.channels.links.as_ref();
+        let page = public.map(|l| format!("{}/incidents/{}", l.public_url, incident.id));
+        let (mut acknowledge, mut resolve) = (None, None);
+        if telling.opens
+            && let Some(settings) = public
+            && let Some(key) = self.link_key(store, key, log).await
+        {
+            let expires = Utc::now().timestamp() + i64::from(settings.valid_days) * 86_400;
+            let link = |to| {
+                let claim = IncidentClaim {
+                    incident: incident.id,
+                    to,
+                    expires,
+                };
+                format!(
+                    "{}/incident-link/{}",
+                    settings.public_url,
+                    crate::incident_link::mint(key, &claim)
+                )
+            };
+            acknowledge = Some(link(State::Acknowledged));
+            resolve = Some(link(State::Resolved));
+        }
+        IncidentInfo {
+            id: incident.id,
+            opens: telling.opens,
+            subject: incident.title.clone(),
+            metrics: incident.metrics(),
+            with: telling.with.clone(),
+            page,
+            acknowledge,
+            resolve,
+            email_message_id: incident.email_message_id.clone(),
+            slack_threads: incident.slack_threads.clone(),
+        }
     }
 
     /// Reads the metric's newest `alert_max_n` points into `msg`; false when they cannot be read.
@@ -387,20 +480,21 @@ impl Notifier {
             .ok()
     }
 
+    /// Sends `msg` by `method`; the Slack thread it started, if it started one.
     async fn send(
         &self,
         method: AlertMethod,
         plan: &route::Plan,
         msg: &Message,
         chart: Option<&[u8]>,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<Option<(String, String)>, NotifyError> {
         match method {
             AlertMethod::Email => {
                 let Some(settings) = &self.channels.email else {
                     return Err(NotifyError::Email("not configured".into()));
                 };
                 let to = plan.email_to.as_deref().unwrap_or(&settings.to);
-                email::send(settings, to, msg, chart).await
+                email::send(settings, to, msg, chart).await.map(|()| None)
             }
             AlertMethod::Slack => {
                 let Some(settings) = &self.channels.slack else {
@@ -433,8 +527,30 @@ impl Notifier {
                 else {
                     return Err(NotifyError::Webhook("no URL".into()));
                 };
-                webhook::send(&self.http, settings, url, msg).await
+                webhook::send(&self.http, settings, url, msg)
+                    .await
+                    .map(|()| None)
             }
         }
     }
+}
+
+/// The routes of an incident's messages: those of the alert that opened it (its first member's
+/// tags and kind), so every message of the incident reaches the same people.
+fn incident_plan(
+    batch: &Batch,
+    incident: &Incident,
+    notice: &Notice,
+    msg: &Message,
+) -> route::Plan {
+    let Some(first) = incident.members.first() else {
+        return route::plan(&batch.spec, notice.kind(), &msg.tags);
+    };
+    let mut tags = first.tags.clone();
+    tags.insert("metric_batch".to_owned(), first.batch.clone());
+    if !first.metric.is_empty() {
+        tags.insert("metric_name".to_owned(), first.metric.clone());
+    }
+    tags.insert("alert_type".to_owned(), first.kind.clone());
+    route::plan(&batch.spec, &first.kind, &tags)
 }

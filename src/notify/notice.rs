@@ -61,6 +61,13 @@ pub enum Event {
         at: NaiveDateTime,
         stale_since: NaiveDateTime,
     },
+    /// Every metric of incident `incident` is back to normal: it resolved itself.
+    IncidentResolved {
+        incident: i64,
+        opened_at: NaiveDateTime,
+        at: NaiveDateTime,
+        metrics: Vec<String>,
+    },
     /// The daily summary: the metrics with most alerts (count, batch, metric), and the table
     /// of every metric.
     Summary {
@@ -83,6 +90,7 @@ impl Notice {
             Event::Threshold { .. } => "threshold",
             Event::Stale { .. } | Event::NoRows { .. } => "stale",
             Event::Fresh { .. } => "stale_resolved",
+            Event::IncidentResolved { .. } => "incident_resolved",
             Event::Summary { .. } => "summary",
         }
     }

@@ -43,6 +43,26 @@ pub fn text(msg: &Message) -> String {
     if let Some(table) = &msg.table {
         out.push_str(&format!("\n```\n{}\n```", esc(&aligned(table))));
     }
+    if let Some(incident) = &msg.incident {
+        out.push_str(&format!(
+            "\n_Incident #{}: {}_",
+            incident.id,
+            esc(&incident.metrics.join(", "))
+        ));
+        let mut links = Vec::new();
+        if let Some(page) = &incident.page {
+            links.push(format!("<{page}|Follow it>"));
+        }
+        if let Some(link) = &incident.acknowledge {
+            links.push(format!("<{link}|Acknowledge>"));
+        }
+        if let Some(link) = &incident.resolve {
+            links.push(format!("<{link}|Resolve>"));
+        }
+        if !links.is_empty() {
+            out.push_str(&format!("\n{}", links.join("  ·  ")));
+        }
+    }
     // Slack's link syntax; a token is base64url, which needs no escaping there.
     if let Some(links) = &msg.feedback {
         out.push_str(&format!(
@@ -141,7 +161,9 @@ async fn channel_id(
     ))
 }
 
-/// Sends `msg` to `channel` (the configured one unless a route chose another).
+/// Sends `msg` to `channel` (the configured one unless a route chose another). An incident's
+/// first message in a channel is posted as text, with its chart in the thread under it, and
+/// that thread is returned (channel id, ts) for its later messages, which answer it there.
 pub async fn send(
     http: &reqwest::Client,
     settings: &SlackSettings,
@@ -149,7 +171,7 @@ pub async fn send(
     channel: Option<&str>,
     msg: &Message,
     chart: Option<&[u8]>,
-) -> Result<(), NotifyError> {
+) -> Result<Option<(String, String)>, NotifyError> {
     let channel = channel.or(settings.channel.as_deref());
     let (Some(token), Some(channel)) = (&settings.bot_token, channel) else {
         let Some(hook) = &settings.webhook_url else {
@@ -157,6 +179,7 @@ pub async fn send(
                 "no bot token and channel, nor webhook URL".into(),
             ));
         };
+        // Incoming webhooks cannot thread: each incident message goes as one of its own.
         let response = http
             .post(hook.expose())
             .json(&json!({ "text": text(msg) }))
@@ -164,7 +187,7 @@ pub async fn send(
             .await
             .map_err(|e| slack_error("incoming webhook", without_url(&e)))?;
         return if response.status().is_success() {
-            Ok(())
+            Ok(None)
         } else {
             Err(slack_error(
                 "incoming webhook",
@@ -174,37 +197,57 @@ pub async fn send(
     };
     let token = token.expose();
     let id = channel_id(http, settings, token, ids, channel).await?;
+    let thread = msg
+        .incident
+        .as_ref()
+        .and_then(|i| i.slack_threads.get(&id).cloned());
+    if msg.incident.is_some() && thread.is_none() {
+        let Some(ts) = post_text(http, settings, token, &id, msg, None).await? else {
+            return Err(slack_error("chat.postMessage", "no ts in the answer"));
+        };
+        if let Some(bytes) = chart
+            && let Err(e) = upload(http, settings, token, &id, msg, bytes, Some(&ts), false).await
+        {
+            tracing::warn!(error = %e, "the incident's chart was not added to its Slack thread");
+        }
+        return Ok(Some((id, ts)));
+    }
+    let thread = thread.as_deref();
     let Some(bytes) = chart else {
-        return post_text(http, settings, token, &id, msg).await;
-    };
-    match upload(http, settings, token, &id, msg, bytes).await {
-        Ok(()) => Ok(()),
-        // No files:write, say, or the upload host unreachable: the text still goes out.
-        Err(upload_error) => post_text(http, settings, token, &id, msg)
+        return post_text(http, settings, token, &id, msg, thread)
             .await
+            .map(|_| None);
+    };
+    match upload(http, settings, token, &id, msg, bytes, thread, true).await {
+        Ok(()) => Ok(None),
+        // No files:write, say, or the upload host unreachable: the text still goes out.
+        Err(upload_error) => post_text(http, settings, token, &id, msg, thread)
+            .await
+            .map(|_| None)
             .map_err(|_| upload_error),
     }
 }
 
+/// Posts the text (in `thread` when given); the message's ts.
 async fn post_text(
     http: &reqwest::Client,
     settings: &SlackSettings,
     token: &str,
     channel: &str,
     msg: &Message,
-) -> Result<(), NotifyError> {
-    call(
-        http,
-        settings,
-        token,
-        "chat.postMessage",
-        &[("channel", channel.to_owned()), ("text", text(msg))],
-    )
-    .await
-    .map(|_| ())
+    thread: Option<&str>,
+) -> Result<Option<String>, NotifyError> {
+    let mut form = vec![("channel", channel.to_owned()), ("text", text(msg))];
+    if let Some(ts) = thread {
+        form.push(("thread_ts", ts.to_owned()));
+    }
+    let answer = call(http, settings, token, "chat.postMessage", &form).await?;
+    Ok(answer["ts"].as_str().map(str::to_owned))
 }
 
-/// The chart, with the text as its comment, through Slack's external upload flow.
+/// The chart, with the text as its comment (`comment`), through Slack's external upload
+/// flow; in `thread` when given.
+#[allow(clippy::too_many_arguments)]
 async fn upload(
     http: &reqwest::Client,
     settings: &SlackSettings,
@@ -212,6 +255,8 @@ async fn upload(
     id: &str,
     msg: &Message,
     bytes: &[u8],
+    thread: Option<&str>,
+    comment: bool,
 ) -> Result<(), NotifyError> {
     let id = id.to_owned();
     let filename = msg.chart_name();
@@ -247,18 +292,14 @@ async fn upload(
         ));
     }
     let files = json!([{ "id": file_id, "title": msg.title }]).to_string();
-    call(
-        http,
-        settings,
-        token,
-        "files.completeUploadExternal",
-        &[
-            ("files", files),
-            ("channel_id", id),
-            ("initial_comment", text(msg)),
-        ],
-    )
-    .await?;
+    let mut form = vec![("files", files), ("channel_id", id)];
+    if comment {
+        form.push(("initial_comment", text(msg)));
+    }
+    if let Some(ts) = thread {
+        form.push(("thread_ts", ts.to_owned()));
+    }
+    call(http, settings, token, "files.completeUploadExternal", &form).await?;
     Ok(())
 }
 
@@ -291,6 +332,7 @@ mod tests {
                 useful: "https://a.example.com/feedback/u.1".into(),
                 not_useful: "https://a.example.com/feedback/d.2".into(),
             }),
+            incident: None,
         };
         assert_eq!(
             text(&msg),

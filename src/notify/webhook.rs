@@ -39,6 +39,16 @@ pub fn payload(msg: &Message) -> Value {
         "points": points,
         "table": msg.table.as_ref().map(|t| json!({"columns": t.columns, "rows": t.rows})),
         "feedback": msg.feedback.as_ref().map(|f| json!({"useful": f.useful, "not_useful": f.not_useful})),
+        "incident_id": msg.incident.as_ref().map(|i| i.id),
+        "incident": msg.incident.as_ref().map(|i| json!({
+            "id": i.id,
+            "event": if msg.kind == "incident_resolved" { "resolved" } else if i.opens { "opened" } else { "updated" },
+            "metrics": i.metrics,
+            "with": i.with,
+            "url": i.page,
+            "acknowledge": i.acknowledge,
+            "resolve": i.resolve,
+        })),
     })
 }
 

@@ -80,6 +80,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "alert_budgets",
         sql: include_str!("migrations/0013_alert_budgets.sql"),
     },
+    Migration {
+        version: 14,
+        name: "incidents",
+        sql: include_str!("migrations/0014_incidents.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -17,6 +17,7 @@ mod error;
 mod feedback;
 mod feedback_links;
 mod freshness;
+mod incidents;
 mod metrics;
 pub mod migrations;
 mod models;
@@ -49,6 +50,7 @@ pub use dashboard::{BatchSummary, ChartPoint, KindCounts, MetricStats, RunTotals
 pub use error::StoreError;
 pub use feedback::{FeedbackReset, StoredVerdict};
 pub use freshness::{StaleState, StateChange};
+pub use incidents::{IncidentEvent, NewMember, Transition};
 pub use libsql::Value;
 pub use metrics::{MetricRow, MetricType, Series, UpsertReport, WindowQuery};
 pub use migrations::{MigrationReport, latest_version};

@@ -14,7 +14,7 @@ pub struct NotificationRecord {
     pub metric: String,
     pub kind: String,
     pub channel: String,
-    /// `sent`, `failed` or `silenced`.
+    /// `sent`, `failed`, `silenced` or `grouped` (told by another message of its incident).
     pub status: String,
     pub error: Option<String>,
 }
@@ -52,7 +52,8 @@ impl Store {
         conn.within(tx.commit()).await.context(ctx)
     }
 
-    /// Whether a message of `kind` about this metric was sent since `since`.
+    /// Whether a message of `kind` about this metric was sent (or told by its incident's
+    /// thread) since `since`.
     pub async fn notified_since(
         &self,
         batch: &str,
@@ -64,7 +65,7 @@ impl Store {
         let ctx = "cannot read notifications";
         let mut rows = conn
             .query(
-                "SELECT 1 FROM notifications WHERE batch = ?1 AND metric = ?2 AND kind = ?3 AND status = 'sent' AND created_at >= ?4 LIMIT 1",
+                "SELECT 1 FROM notifications WHERE batch = ?1 AND metric = ?2 AND kind = ?3 AND status IN ('sent', 'grouped') AND created_at >= ?4 LIMIT 1",
                 libsql::params![batch, metric, kind, format_db(since)],
             )
             .await

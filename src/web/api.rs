@@ -24,6 +24,41 @@ pub fn router() -> Router<AppState> {
             get(series),
         )
         .route("/api/v1/batches/{batch}/anomalies", get(anomalies))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}", get(incident))
+}
+
+/// The newest incidents, open and acknowledged ones first.
+async fn incidents(State(state): State<AppState>) -> Result<Response, WebError> {
+    let list = state
+        .store
+        .incidents(100)
+        .await
+        .map_err(|e| WebError::internal("reading incidents", &e))?;
+    Ok(Json(Value::Array(list.iter().map(|i| i.json()).collect())).into_response())
+}
+
+/// One incident with its timeline.
+async fn incident(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let read = |e: crate::store::StoreError| WebError::internal("reading the incident", &e);
+    let Some(found) = state.store.incident(id).await.map_err(read)? else {
+        return Err(WebError::NotFound(format!("no incident #{id}")));
+    };
+    let events = state.store.incident_events(id).await.map_err(read)?;
+    let mut out = found.json();
+    out["timeline"] = events
+        .iter()
+        .map(|e| {
+            json!({
+                "at": stamp(e.at), "event": e.event, "batch": e.batch, "metric": e.metric,
+                "actor": e.actor, "detail": e.detail,
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

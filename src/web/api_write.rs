@@ -31,6 +31,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/batches/{batch}/feedback", post(feedback))
         .route("/api/v1/silences", get(list_silences).post(create_silence))
         .route("/api/v1/silences/{id}/expire", post(expire_silence))
+        .route(
+            "/api/v1/incidents/{id}/acknowledge",
+            post(acknowledge_incident),
+        )
+        .route("/api/v1/incidents/{id}/resolve", post(resolve_incident))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -560,4 +565,51 @@ async fn expire_silence(
         Ok(false) => error(StatusCode::NOT_FOUND, format!("no silence #{id} in force")),
         Err(e) => internal("ending a silence", &e),
     }
+}
+
+/// Moves incident `id` to `to` for `client`: its state after, or why not.
+async fn move_incident(
+    state: &AppState,
+    id: i64,
+    to: crate::incident::State,
+    client: &ApiClient,
+) -> Response {
+    use crate::store::Transition;
+    let actor = format!("API token “{}”", client.token_name);
+    match state
+        .store
+        .set_incident_state(id, to, &actor, Utc::now().naive_utc())
+        .await
+    {
+        Ok(Transition::Missing) => error(StatusCode::NOT_FOUND, format!("no incident #{id}")),
+        Ok(moved) => {
+            let changed = moved == Transition::Changed;
+            match state.store.incident(id).await {
+                Ok(Some(i)) => {
+                    let mut out = i.json();
+                    out["changed"] = changed.into();
+                    Json(out).into_response()
+                }
+                Ok(None) => error(StatusCode::NOT_FOUND, format!("no incident #{id}")),
+                Err(e) => internal("reading the incident", &e),
+            }
+        }
+        Err(e) => internal("changing the incident", &e),
+    }
+}
+
+async fn acknowledge_incident(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    client: ApiClient,
+) -> Response {
+    move_incident(&state, id, crate::incident::State::Acknowledged, &client).await
+}
+
+async fn resolve_incident(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    client: ApiClient,
+) -> Response {
+    move_incident(&state, id, crate::incident::State::Resolved, &client).await
 }

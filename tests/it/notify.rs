@@ -110,12 +110,14 @@ async fn site(extra_yaml: &str) -> Site {
     dir.write(
         "n.yaml",
         &format!(
-            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{}{}{extra_yaml}",
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nmetric_tags:\n  m1: {{priority: p1, team: core}}\n{}{}{}{extra_yaml}",
             // The points end an hour ago: stale, unless a test is about that.
             if extra_yaml.contains("stale_after_n") { "" } else { "stale_after_n: 0\n" },
             // Tests alert run after run on scores that stay high: no re-arming, unless a
             // test is about recovery.
-            if extra_yaml.contains("alert_resolve_n") { "" } else { "alert_resolve_n: 0\n" }
+            if extra_yaml.contains("alert_resolve_n") { "" } else { "alert_resolve_n: 0\n" },
+            // One message per alert, unless a test is about incidents.
+            if extra_yaml.contains("incident_window_minutes") { "" } else { "incident_window_minutes: 0\n" }
         ),
     );
     let store = Store::open(&DatabaseLocation::Local {
@@ -1463,7 +1465,7 @@ async fn busy_site(extra_yaml: &str, points: i64, every: i64) -> Site {
     dir.write(
         "n.yaml",
         &format!(
-            "metric_batch: n\ningest_sql: SELECT 1\nalert_methods: webhook\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nalert_recent_n: 300\nalert_max_n: 300\nstale_after_n: 0\n{}{extra_yaml}",
+            "metric_batch: n\ningest_sql: SELECT 1\nalert_methods: webhook\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_snooze_n: 0\nalert_recent_n: 300\nalert_max_n: 300\nstale_after_n: 0\nincident_window_minutes: 0\n{}{extra_yaml}",
             if extra_yaml.contains("alert_resolve_n") { "" } else { "alert_resolve_n: 0\n" }
         ),
     );
@@ -1704,4 +1706,286 @@ async fn an_alert_held_by_the_budget_gets_no_back_to_normal_notice() {
     let log = alert(&site, channels()).await;
     assert!(log.contains("no new anomalies"), "{log}");
     assert!(hook.all().is_empty(), "{:?}", hook.all().len());
+}
+
+/// Adds metric `name` to batch `n`: the same 60 quiet points as the others, up to the newest.
+async fn add_quiet_metric(site: &Site, name: &str) {
+    let times = site
+        .store
+        .query(
+            "SELECT DISTINCT metric_timestamp FROM metrics WHERE metric_name = 'm1' ORDER BY 1",
+            "t",
+        )
+        .await
+        .unwrap();
+    let rows: Vec<MetricRow> = times
+        .rows
+        .iter()
+        .flat_map(|r| {
+            let anomstack::store::Value::Text(t) = &r[0] else {
+                panic!()
+            };
+            let ts = anomstack::timestamp::parse_lenient(t).unwrap();
+            [(MetricType::Metric, 11.0), (MetricType::Score, 0.1)].map(|(k, v)| MetricRow {
+                timestamp: ts,
+                batch: "n".into(),
+                name: name.into(),
+                metric_type: k,
+                value: v,
+                metadata: String::new(),
+            })
+        })
+        .collect();
+    site.store.upsert_metrics("metrics", &rows).await.unwrap();
+}
+
+/// The incident messages a Slack bot posted: (method, form fields).
+fn slack_posts(slack: &crate::support::receiver::Log) -> Vec<(String, Vec<(String, String)>)> {
+    slack
+        .all()
+        .iter()
+        .filter(|c| c.path == "chat.postMessage" || c.path == "files.completeUploadExternal")
+        .map(|c| (c.path.clone(), c.form()))
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_alerts_make_one_incident_told_once_then_on_its_thread_and_resolved_once() {
+    use anomstack::config::{LinkSettings, LiveConfig};
+    use axum::http::StatusCode;
+
+    use crate::admin::{Client, hidden};
+
+    let site = site(
+        "alert_methods: email,slack,webhook\nincident_window_minutes: 30\nalert_resolve_n: 1\n",
+    )
+    .await;
+    add_quiet_metric(&site, "m4").await;
+    let sink = SmtpSink::start();
+    let (api, slack) = fake_slack(false).await;
+    let (base, hook) = webhook_receiver(&[]).await;
+    let channels = ChannelSettings {
+        email: Some(sink.settings(&["ops@example.com"])),
+        slack: Some(slack_settings(&api)),
+        webhook: Some(webhook_settings(&format!("{base}/hook"))),
+        links: Some(LinkSettings {
+            public_url: "https://alerts.example.com".into(),
+            valid_days: 7,
+        }),
+        ..ChannelSettings::default()
+    };
+    let hooks = || -> Vec<Value> {
+        hook.all()
+            .iter()
+            .map(|c| serde_json::from_str(&c.text()).unwrap())
+            .collect()
+    };
+
+    // m1, m2 and m3 alert in the same run: one incident, one message per channel.
+    let log = alert(&site, channels.clone()).await;
+    assert_eq!(log.matches("sent by email").count(), 1, "{log}");
+    assert_eq!(log.matches("in incident #1").count(), 2, "{log}");
+    wait_for("the incident's email", || !sink.messages().is_empty());
+    let first = sink.messages()[0].clone();
+    let subject = first["subject"].as_str().unwrap().to_owned();
+    assert!(subject.starts_with("[incident #1] 🔥 [m1]"), "{subject}");
+    let root_id = first["message_id"].as_str().unwrap().to_owned();
+    assert!(root_id.starts_with("<incident.") && root_id.ends_with("@anomstack>"));
+    let text = first["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/plain")
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Also in this message: m2, m3."), "{text}");
+    assert!(text.contains("Incident #1: m1, m2, m3."), "{text}");
+    assert!(
+        text.contains("Follow it: https://alerts.example.com/incidents/1"),
+        "{text}"
+    );
+    let link = |label: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no `{label}` in {text}"))
+            .strip_prefix("https://alerts.example.com")
+            .unwrap()
+            .to_owned()
+    };
+    let (ack, resolve) = (link("Acknowledge: "), link("Resolve: "));
+    let posts = slack_posts(&slack);
+    assert_eq!(posts[0].0, "chat.postMessage");
+    assert_eq!(
+        field(&posts[0].1, "thread_ts"),
+        None,
+        "the thread's first message"
+    );
+    assert!(
+        field(&posts[0].1, "text")
+            .unwrap()
+            .contains("Incident #1: m1, m2, m3")
+    );
+    let root_ts = slack
+        .all()
+        .iter()
+        .position(|c| c.path == "chat.postMessage")
+        .map(|n| format!("1700000000.{:06}", n + 1))
+        .unwrap();
+    assert_eq!(
+        posts[1].0, "files.completeUploadExternal",
+        "the chart, in the thread"
+    );
+    assert_eq!(field(&posts[1].1, "thread_ts"), Some(root_ts.as_str()));
+    let sent = hooks();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["incident_id"], 1);
+    assert_eq!(sent[0]["incident"]["event"], "opened");
+    assert_eq!(sent[0]["incident"]["with"], serde_json::json!(["m2", "m3"]));
+    assert_eq!(
+        count(
+            &site.store,
+            "SELECT COUNT(*) FROM notifications WHERE status = 'grouped'"
+        )
+        .await,
+        2
+    );
+
+    // m4 alerts a run later: it joins, told on the thread of every channel.
+    add_point_to(&site, &["m4"], 60.0, 0.97).await;
+    let log = alert(&site, channels.clone()).await;
+    assert_eq!(log.matches("sent by").count(), 3, "{log}");
+    wait_for("the update's email", || sink.messages().len() == 2);
+    let update = sink.messages()[1].clone();
+    assert_eq!(
+        update["subject"].as_str().unwrap(),
+        format!("Re: {subject}"),
+        "answers the first"
+    );
+    assert_eq!(update["in_reply_to"].as_str(), Some(root_id.as_str()));
+    assert_eq!(update["references"].as_str(), Some(root_id.as_str()));
+    let posts = slack_posts(&slack);
+    let joined = &posts[2..];
+    assert!(!joined.is_empty());
+    for (method, form) in joined {
+        assert_eq!(field(form, "thread_ts"), Some(root_ts.as_str()), "{method}");
+    }
+    let sent = hooks();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["incident_id"], 1);
+    assert_eq!(sent[1]["incident"]["event"], "updated");
+    assert_eq!(sent[1]["metric"], "m4");
+    assert_eq!(
+        sent[1]["incident"]["metrics"],
+        serde_json::json!(["m1", "m2", "m3", "m4"])
+    );
+
+    // The first message's "acknowledge" link, opened and confirmed.
+    let config = site.dir.load_ok(&[]);
+    let state = anomstack::web::AppState::new(site.store.clone(), LiveConfig::fixed(config));
+    let mut browser = Client::new(&state);
+    let page = browser.get(&ack).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("Acknowledge incident #1"),
+        "{}",
+        page.body
+    );
+    let forged = browser.post(&ack, &[("confirm", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let done = browser
+        .post(&ack, &[("confirm", &hidden(&page.body, "confirm"))])
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(
+        done.body.contains("Incident #1 is acknowledged"),
+        "{}",
+        done.body
+    );
+    let incident = site.store.incident(1).await.unwrap().unwrap();
+    assert_eq!(incident.state, anomstack::incident::State::Acknowledged);
+    assert_eq!(
+        incident.acknowledged.as_ref().unwrap().1,
+        "someone with the alert's link"
+    );
+
+    // Every metric back to normal: no message per metric, one for the incident.
+    add_point_to(&site, &["m1", "m2", "m3", "m4"], 12.0, 0.1).await;
+    let log = alert(&site, channels.clone()).await;
+    assert_eq!(log.matches("sent by").count(), 3, "{log}");
+    assert_eq!(log.matches("in incident #1: ✅").count(), 4, "{log}");
+    wait_for("the resolution's email", || sink.messages().len() == 3);
+    let resolved = sink.messages()[2].clone();
+    assert_eq!(
+        resolved["subject"].as_str().unwrap(),
+        format!("Re: {subject}")
+    );
+    assert_eq!(resolved["in_reply_to"].as_str(), Some(root_id.as_str()));
+    let sent = hooks();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2]["kind"], "incident_resolved");
+    assert_eq!(sent[2]["incident"]["event"], "resolved");
+    assert!(
+        sent[2]["title"]
+            .as_str()
+            .unwrap()
+            .contains("[incident #1] every metric is back to normal"),
+        "{}",
+        sent[2]
+    );
+    let posts = slack_posts(&slack);
+    let last = posts.last().unwrap();
+    assert_eq!(field(&last.1, "thread_ts"), Some(root_ts.as_str()));
+    let incident = site.store.incident(1).await.unwrap().unwrap();
+    assert_eq!(incident.state, anomstack::incident::State::Resolved);
+    assert_eq!(
+        incident.resolved.as_ref().unwrap().1,
+        anomstack::jobs::AUTO_RESOLVER
+    );
+
+    // Nothing more to say.
+    let log = alert(&site, channels).await;
+    assert_eq!(log.matches("sent by").count(), 0, "{log}");
+    assert_eq!(hooks().len(), 3);
+    // The "resolve" link of the first message finds it resolved already.
+    let page = browser.get(&resolve).await;
+    let done = browser
+        .post(&resolve, &[("confirm", &hidden(&page.body, "confirm"))])
+        .await;
+    assert!(
+        done.body
+            .contains("Incident #1 was already resolved (by anomstack"),
+        "{}",
+        done.body
+    );
+    let timeline: Vec<String> = site
+        .store
+        .incident_events(1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e.event, e.metric))
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            "opened m1",
+            "joined m2",
+            "joined m3",
+            "joined m4",
+            "acknowledged ",
+            "normal m1",
+            "normal m2",
+            "normal m3",
+            "normal m4",
+            "resolved "
+        ]
+    );
 }

@@ -145,7 +145,10 @@ async fn slack_method(
             json!({"ok": true, "upload_url": format!("{base}/upload/F123"), "file_id": "F123"})
         }
         "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F123"}]}),
-        "chat.postMessage" => json!({"ok": true, "ts": "1.2"}),
+        // Each message its own ts, as Slack gives them (what threads refer to).
+        "chat.postMessage" => {
+            json!({"ok": true, "ts": format!("1700000000.{:06}", s.log.all().len())})
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     axum::Json(answer).into_response()

@@ -49,6 +49,9 @@ class Sink:
             "subject": str(msg["Subject"]),
             "from": str(msg["From"]),
             "to": str(msg["To"]),
+            "message_id": msg["Message-ID"] and str(msg["Message-ID"]),
+            "in_reply_to": msg["In-Reply-To"] and str(msg["In-Reply-To"]),
+            "references": msg["References"] and str(msg["References"]),
             "parts": parts,
         }
         tmp = self.out / f"{self.n}.json.tmp"

@@ -5,6 +5,7 @@
 
 mod config_view;
 mod feedback;
+mod incidents;
 mod jobs;
 mod login;
 pub mod login_limit;
@@ -65,6 +66,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/batch/{batch}/schedule/{job}",
             post(jobs::set_schedule),
         )
+        .route(
+            "/admin/incidents/{id}/acknowledge",
+            post(incidents::acknowledge),
+        )
+        .route("/admin/incidents/{id}/resolve", post(incidents::resolve))
         .route("/admin/summary/run", post(jobs::run_summary_job))
         .route("/admin/queue/{id}", get(jobs::progress))
         .route("/admin/runs", get(runs::run_list))

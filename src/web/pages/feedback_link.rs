@@ -38,7 +38,7 @@ fn refused(e: LinkError) -> WebError {
 
 /// The signing key, read once per process; none before any link was made (reading never
 /// writes, so requests for made-up links cost one query and no write).
-async fn key(state: &AppState) -> Result<Option<LinkKey>, WebError> {
+pub(super) async fn key(state: &AppState) -> Result<Option<LinkKey>, WebError> {
     if let Some(k) = state.link_key.get() {
         return Ok(Some(k.clone()));
     }
@@ -116,7 +116,7 @@ fn what(claim: &Claim, batch: &Batch) -> Markup {
 }
 
 /// Pages holding a token are not kept, indexed or sent on as a referrer.
-fn private(mut response: Response) -> Response {
+pub(super) fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

@@ -1,4 +1,4 @@
-//! `/`: what needs attention. First the metrics anomalous now or in the last 24 hours across
+//! `/`: what needs attention. First the open incidents, then the metrics anomalous now or in the last 24 hours across
 //! every batch, most severe first, each with a sparkline of its day and one click to its
 //! chart; then a card per batch with its health (last point's age, failing jobs, anomalies
 //! per hour).
@@ -167,6 +167,8 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
             },
         );
     }
+    // A failure leaves the page without them, not broken.
+    let incidents = state.store.active_incidents().await.unwrap_or_default();
     let query = view.query(&[]);
     let with_data = cards.iter().filter(|c| c.summary.metrics > 0).count();
     let body = html! {
@@ -193,6 +195,12 @@ pub async fn home(State(state): State<AppState>, Query(q): Query<ViewQuery>) -> 
                 code { "ANOMSTACK_IGNORE_EXAMPLES" } " unset to get the examples."
             }
         } @else {
+            @if !incidents.is_empty() {
+                section #open-incidents aria-labelledby="incidents-title" {
+                    h2 #incidents-title { "Open incidents" }
+                    (super::incidents::incident_rows(&incidents))
+                }
+            }
             section #attention aria-labelledby="attention-title" {
                 h2 #attention-title { "Needs attention" }
                 @if attention.is_empty() {

@@ -34,6 +34,7 @@ pub fn page(title: &str, dark: bool, body: Markup) -> Markup {
                     span.tagline { "Painless anomaly detection for your metrics 📈📉" }
                     nav {
                         a href="/" { "Overview" }
+                        a href="/incidents" { "Incidents" }
                         a href="/admin" { "Admin" }
                         // Shown by app.js, which runs it; without script there is nothing to toggle.
                         button #theme-toggle type="button" hidden aria-pressed="false" { "Theme" }

@@ -222,6 +222,7 @@ fn overlays(rule: &AlertRule, points: &[ChartPoint]) -> Overlays {
         threshold: Some(rule.threshold),
         disarmed,
         rearm_words: words,
+        time_range: None,
     }
 }
 

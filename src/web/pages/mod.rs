@@ -5,6 +5,8 @@ mod anomalies;
 mod batch;
 mod feedback_link;
 mod home;
+mod incident_link;
+mod incidents;
 pub mod layout;
 mod metric;
 mod plot;
@@ -25,6 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/batch/{batch}/anomalies/expand", get(anomalies::expand))
         .route("/batch/{batch}/plot.png", get(plot::batch_plot))
         .route("/batch/{batch}/feedback", post(anomalies::post_feedback))
+        .route("/incidents", get(incidents::incident_list))
+        .route("/incidents/{id}", get(incidents::incident_page))
+        .route(
+            "/incident-link/{token}",
+            get(incident_link::confirm).post(incident_link::record),
+        )
         .route(
             "/feedback/{token}",
             get(feedback_link::confirm).post(feedback_link::record),
