@@ -309,6 +309,8 @@ async fn every_admin_route_and_write_api_refuses_without_a_session_or_token() {
         "/admin/tokens",
         "/admin/tokens/1/revoke",
         "/admin/batch/b/metric/m/feedback/reset",
+        "/admin/incidents/1/acknowledge",
+        "/admin/incidents/1/resolve",
     ] {
         let r = c
             .post(path, &[("csrf", "x"), ("state", "off"), ("name", "t")])
@@ -329,6 +331,8 @@ async fn every_admin_route_and_write_api_refuses_without_a_session_or_token() {
         ("GET", "/api/v1/silences"),
         ("POST", "/api/v1/silences"),
         ("POST", "/api/v1/silences/1/expire"),
+        ("POST", "/api/v1/incidents/1/acknowledge"),
+        ("POST", "/api/v1/incidents/1/resolve"),
     ] {
         for auth in [None, Some("Bearer ask_0000"), Some("Basic b3BzOnB3")] {
             let mut req = Request::builder()
@@ -1878,4 +1882,129 @@ async fn admin_actions_on_one_machine_count_on_the_others() {
     let after = on_b.get("/admin").await;
     assert_eq!(after.status, StatusCode::SEE_OTHER, "logged out everywhere");
     assert!(after.location().starts_with("/admin/login"));
+}
+
+#[tokio::test]
+async fn an_incident_is_shown_first_and_moved_by_an_admin_or_a_token_with_who_and_when() {
+    use anomstack::incident::{Recovery, State};
+    use anomstack::store::NewMember;
+
+    let site = admin_site(BATCH).await;
+    let now = chrono::Utc::now().naive_utc();
+    let member = |metric: &str| NewMember {
+        batch: "b".into(),
+        metric: metric.into(),
+        kind: "anomaly".into(),
+        tags: Default::default(),
+        at: now,
+        recovery: Recovery::Notice,
+    };
+    let id = site
+        .store
+        .open_incident(
+            "🔥 [m1] looks anomalous",
+            "<i@anomstack>",
+            &member("m1"),
+            now,
+        )
+        .await
+        .unwrap();
+    site.store
+        .join_incident(id, &member("m2"), now)
+        .await
+        .unwrap();
+
+    let mut visitor = Client::new(&site.state);
+    let home = visitor.get("/").await;
+    let (open, attention) = (
+        home.body.find("Open incidents").unwrap(),
+        home.body.find("Needs attention").unwrap(),
+    );
+    assert!(open < attention, "open incidents come first");
+    assert!(home.body.contains(&format!("href=\"/incidents/{id}\"")));
+    let page = visitor.get(&format!("/incidents/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("m1") && page.body.contains("m2"));
+    assert!(page.body.contains("opened the incident"), "the timeline");
+    assert!(
+        !page.body.contains("/acknowledge"),
+        "a visitor gets no buttons"
+    );
+    assert_eq!(
+        visitor.get("/incidents/999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(visitor.get("/incidents").await.status, StatusCode::OK);
+
+    let mut admin = Client::new(&site.state);
+    let csrf = admin.login().await;
+    let page = admin.get(&format!("/incidents/{id}")).await;
+    let ack = format!("/admin/incidents/{id}/acknowledge");
+    assert!(page.body.contains(&ack), "{}", page.body);
+    assert_eq!(
+        admin.post(&ack, &[("csrf", "forged")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        site.store.incident(id).await.unwrap().unwrap().state,
+        State::Open
+    );
+    let r = admin.post(&ack, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let acked = site.store.incident(id).await.unwrap().unwrap();
+    assert_eq!(acked.state, State::Acknowledged);
+    assert_eq!(acked.acknowledged.as_ref().unwrap().1, USER);
+    let page = admin.get(&format!("/incidents/{id}")).await;
+    assert!(
+        page.body
+            .contains(&format!("acknowledged by <strong>{USER}</strong>"))
+    );
+
+    // A script resolves it with an API token.
+    let (_, token) = admin.create_api_token(&csrf, "pager").await;
+    let call = |method: &str, path: String| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = visitor
+        .send(call("POST", format!("/api/v1/incidents/{id}/resolve")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["state"], "resolved");
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["resolved"]["by"], "API token “pager”");
+    let again = visitor
+        .send(call("POST", format!("/api/v1/incidents/{id}/acknowledge")))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&again.body).unwrap();
+    assert_eq!(
+        (v["state"].as_str(), v["changed"].as_bool()),
+        (Some("resolved"), Some(false))
+    );
+    let missing = visitor
+        .send(call("POST", "/api/v1/incidents/999/resolve".into()))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let listed = visitor.get("/api/v1/incidents").await;
+    let v: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(v[0]["id"], id);
+    assert_eq!(v[0]["metrics"].as_array().unwrap().len(), 2);
+    let one = visitor.get(&format!("/api/v1/incidents/{id}")).await;
+    let v: serde_json::Value = serde_json::from_str(&one.body).unwrap();
+    let events: Vec<&str> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["opened", "joined", "acknowledged", "resolved"]);
+    assert!(
+        !visitor.get("/").await.body.contains("Open incidents"),
+        "a resolved incident leaves the home page"
+    );
 }
