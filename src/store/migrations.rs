@@ -80,6 +80,12 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "alert_budgets",
         sql: include_str!("migrations/0013_alert_budgets.sql"),
     },
+    // Version 14 is being added on another branch; 15 does not depend on it.
+    Migration {
+        version: 15,
+        name: "api_token_scopes",
+        sql: include_str!("migrations/0015_api_token_scopes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
