@@ -348,7 +348,7 @@ pub async fn list_anomalies(
                 .map(|a| (batch.name().to_owned(), a)),
         );
     }
-    found.sort_by(|a, b| b.1.timestamp.cmp(&a.1.timestamp));
+    found.sort_by_key(|(_, a)| std::cmp::Reverse(a.timestamp));
     more |= found.len() > limit as usize;
     found.truncate(limit as usize);
     let items: Vec<Value> = found
