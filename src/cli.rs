@@ -53,6 +53,20 @@ pub enum Command {
     /// Ask a running server for `/health` and exit 0 if it answers 200 (the Docker
     /// HEALTHCHECK: the image has no curl).
     Healthcheck(HealthcheckArgs),
+    /// Serve the MCP (Model Context Protocol) tools on stdin/stdout for an AI assistant on
+    /// this machine: batches, anomalies, series, explanations, backtests. Read-only unless
+    /// --write. Logs go to stderr.
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct McpArgs {
+    /// Also offer the tools that change data (give_feedback, add_silence).
+    #[arg(long)]
+    pub write: bool,
+    /// Folder of metric batch YAML files [env: ANOMSTACK_METRICS_DIR; default ./metrics].
+    #[arg(long)]
+    pub metrics_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

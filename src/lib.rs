@@ -25,6 +25,7 @@
 //! - [`connectors`]: the engines and model stores a process has opened.
 //! - [`queue`]: the job queue, its workers, the scheduler and housekeeping.
 //! - [`web`]: the axum server: dashboard pages, admin panel, JSON API, health.
+//! - [`mcp`]: the Model Context Protocol server for AI assistants (stdio and `/mcp`).
 //! - [`app`]: the app assembled from settings (database, port, services, background tasks)
 //!   and run until shutdown; what `anomstack serve` and the tests start.
 //! - [`commands`]: the binary's subcommands, one file each.
@@ -50,6 +51,7 @@ pub mod incident;
 pub mod incident_link;
 pub mod jobs;
 pub mod llm;
+pub mod mcp;
 pub mod model_store;
 pub mod names;
 pub mod notify;

@@ -6,6 +6,7 @@ mod backtest;
 mod bench;
 mod hash_password;
 mod healthcheck;
+mod mcp;
 mod run;
 mod serve;
 mod validate;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args).await,
         Command::Backfill(args) => backfill::backfill(args).await,
         Command::Healthcheck(args) => healthcheck::healthcheck(args).await,
+        Command::Mcp(args) => mcp::mcp(args).await,
     }
 }
 

@@ -56,11 +56,50 @@ pub struct NewSilence {
     pub ends_at: NaiveDateTime,
 }
 
+/// What an API token may do. A read token answers questions (the MCP server's read tools);
+/// only a write token may change anything (the write API, the MCP write tools).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenScope {
+    #[default]
+    Read,
+    Write,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+        }
+    }
+
+    /// `read` or `write`; anything else is not a scope.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "read" => Some(TokenScope::Read),
+            "write" => Some(TokenScope::Write),
+            _ => None,
+        }
+    }
+
+    pub fn can_write(self) -> bool {
+        self == TokenScope::Write
+    }
+}
+
+/// A live token that was just used: who it names and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub name: String,
+    pub scope: TokenScope,
+}
+
 /// An API token's public facts (the token itself is only shown once, at creation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
+    pub scope: TokenScope,
     /// The first characters of the token, so an operator can tell tokens apart.
     pub prefix: String,
     pub created_at: NaiveDateTime,
@@ -370,14 +409,15 @@ impl Store {
         name: &str,
         digest: &str,
         prefix: &str,
+        scope: TokenScope,
         now: NaiveDateTime,
     ) -> Result<i64, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot create an API token";
         let mut rows = conn
             .query(
-                "INSERT INTO api_tokens (name, digest, prefix, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                libsql::params![name, digest, prefix, format_db(now)],
+                "INSERT INTO api_tokens (name, digest, prefix, created_at, scope) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                libsql::params![name, digest, prefix, format_db(now), scope.as_str()],
             )
             .await
             .context(ctx)?;
@@ -390,23 +430,29 @@ impl Store {
         let ctx = "cannot read API tokens";
         let mut rows = conn
             .query(
-                "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC",
+                "SELECT id, name, prefix, created_at, last_used_at, revoked_at, scope FROM api_tokens ORDER BY id DESC",
                 (),
             )
             .await
             .context(ctx)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.context(ctx)? {
-            let mut v = columns(&row, 6, ctx)?.into_iter();
+            let mut v = columns(&row, 7, ctx)?.into_iter();
             let mut next = || v.next().unwrap_or(libsql::Value::Null);
             let id = wide(&next()) as i64;
             let name = text(next()).unwrap_or_default();
             let prefix = text(next()).unwrap_or_default();
             let created_at = ts(next()).unwrap_or_default();
             let (last_used_at, revoked_at) = (ts(next()), ts(next()));
+            // An unknown scope (a hand edit) reads as the lesser one.
+            let scope = text(next())
+                .as_deref()
+                .and_then(TokenScope::parse)
+                .unwrap_or_default();
             out.push(ApiToken {
                 id,
                 name,
+                scope,
                 prefix,
                 created_at,
                 last_used_at,
@@ -428,24 +474,33 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The live token with this digest (its use recorded), if any: the token's name.
+    /// The live token with this digest (its use recorded), if any: its name and scope.
     pub async fn use_api_token(
         &self,
         digest: &str,
         now: NaiveDateTime,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<TokenUse>, StoreError> {
         let conn = self.connect().await?;
         let ctx = "cannot check an API token";
         let mut rows = conn
             .query(
-                "UPDATE api_tokens SET last_used_at = ?2 WHERE digest = ?1 AND revoked_at IS NULL RETURNING name",
+                "UPDATE api_tokens SET last_used_at = ?2 WHERE digest = ?1 AND revoked_at IS NULL RETURNING name, scope",
                 libsql::params![digest, format_db(now)],
             )
             .await
             .context(ctx)?;
-        match rows.next().await.context(ctx)? {
-            Some(row) => Ok(Some(row.get::<String>(0).context(ctx)?)),
-            None => Ok(None),
-        }
+        let Some(row) = rows.next().await.context(ctx)? else {
+            return Ok(None);
+        };
+        let mut v = columns(&row, 2, ctx)?.into_iter();
+        let name = v.next().and_then(text).unwrap_or_default();
+        // An unknown scope (a hand edit) reads as the lesser one.
+        let scope = v
+            .next()
+            .and_then(text)
+            .as_deref()
+            .and_then(TokenScope::parse)
+            .unwrap_or_default();
+        Ok(Some(TokenUse { name, scope }))
     }
 }

@@ -328,6 +328,23 @@ impl Store {
         self.series_since(table, batch, metric, &since, until).await
     }
 
+    /// One metric's chart from `since` up to `until` (both included), oldest first, without
+    /// the window's point cap: the caller bounds the span (the MCP `read_series` tool).
+    pub async fn series_between(
+        &self,
+        table: &str,
+        batch: &str,
+        metric: &str,
+        since: NaiveDateTime,
+        until: Option<NaiveDateTime>,
+    ) -> Result<Vec<ChartPoint>, StoreError> {
+        check_table(table)?;
+        self.ensure_metrics_table(table).await?;
+        // A literal from our own formatter, never user text.
+        let since = format!("'{}'", format_db(since));
+        self.series_since(table, batch, metric, &since, until).await
+    }
+
     /// One metric's chart from the SQL expression `since` up to `until`; `table` is checked.
     async fn series_since(
         &self,

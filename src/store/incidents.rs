@@ -147,7 +147,7 @@ impl Store {
         let mut rows = conn
             .within(conn.query(
                 "SELECT incident_id, batch, metric, kind, tags, first_at, last_at, alerts, joined_at, last_alert_at, recovery, normal_at
-                 FROM incident_members WHERE incident_id BETWEEN ?1 AND ?2 ORDER BY joined_at, batch, metric, kind",
+                 FROM incident_members WHERE incident_id BETWEEN ?1 AND ?2 ORDER BY joined_at, rowid",
                 libsql::params![low, high],
             ))
             .await

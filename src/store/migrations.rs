@@ -85,6 +85,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "incidents",
         sql: include_str!("migrations/0014_incidents.sql"),
     },
+    Migration {
+        version: 15,
+        name: "api_token_scopes",
+        sql: include_str!("migrations/0015_api_token_scopes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -42,7 +42,7 @@ use std::time::Duration;
 use libsql::{Builder, Database};
 use replica::{ReplicaError, open_replica, sync_replica};
 
-pub use admin::{ApiToken, NewSilence, SessionRecord, Silence};
+pub use admin::{ApiToken, NewSilence, SessionRecord, Silence, TokenScope, TokenUse};
 pub use adopt::Adopted;
 pub use anomalies::{ANOMALY_KINDS, Anomaly, Feedback, Flag};
 pub use budgets::{BudgetThreshold, HeldAlert};

@@ -1,10 +1,11 @@
 //! The write side of `/api/v1`, for scripts and orchestrators: push metric rows, run a job and
 //! follow it, give feedback, manage silences. Every call needs an API token made in the admin
-//! panel (`Authorization: Bearer ask_…`), checked against its stored digest.
+//! panel (`Authorization: Bearer ask_…`), checked against its stored digest; a call that
+//! changes something needs a token with the `write` scope.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +19,7 @@ use super::{AppState, WebError};
 use crate::jobs::{self, Delivery, JobCtx, Pushed, Trigger};
 use crate::queue::{ALL_BATCHES, Job, enqueue_now};
 use crate::sources::{RawRow, RawValue};
-use crate::store::{Feedback, RunFilter, Silence};
+use crate::store::{Feedback, RunFilter, Silence, Store, TokenUse};
 use crate::timestamp::{format_db, parse_lenient};
 
 pub fn router() -> Router<AppState> {
@@ -39,10 +40,15 @@ pub fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// A caller holding a live API token.
+/// A caller holding a live API token with the `write` scope: what every endpoint that changes
+/// something takes. A read token is refused (403).
 pub struct ApiClient {
     pub token_name: String,
 }
+
+/// A caller holding a live API token of any scope: what the read endpoints of this area
+/// (queue status, the silence list) take.
+pub struct ApiReader;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
@@ -52,38 +58,64 @@ fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
     WebError::internal(context, e).into_response()
 }
 
+/// The live token of a request's `Authorization: Bearer` header, its use recorded; else the
+/// answer: 401 with `WWW-Authenticate` without a token or with an unknown or revoked one.
+/// The token itself never reaches a log or an answer. Shared by the write API and `/mcp`.
+pub async fn bearer_token(headers: &HeaderMap, store: &Store) -> Result<TokenUse, Response> {
+    let unauthorized = |why: &str| {
+        let mut r = error(StatusCode::UNAUTHORIZED, why);
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"anomstack\""),
+        );
+        r
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return Err(unauthorized(
+            "this endpoint needs an API token: `Authorization: Bearer <token>` (create one under /admin/tokens)",
+        ));
+    };
+    match store
+        .use_api_token(&digest(token), Utc::now().naive_utc())
+        .await
+    {
+        Ok(Some(used)) => Ok(used),
+        Ok(None) => Err(unauthorized("the API token is unknown or revoked")),
+        Err(e) => Err(internal("checking the API token", &e)),
+    }
+}
+
 impl FromRequestParts<AppState> for ApiClient {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let unauthorized = |why: &str| {
-            let mut r = error(StatusCode::UNAUTHORIZED, why);
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"anomstack\""),
-            );
-            r
-        };
-        let Some(token) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-        else {
-            return Err(unauthorized(
-                "this endpoint needs an API token: `Authorization: Bearer <token>` (create one under /admin/tokens)",
+        let used = bearer_token(&parts.headers, &state.store).await?;
+        if !used.scope.can_write() {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the API token `{}` may only read; this endpoint changes data and needs a token with the write scope (create one under /admin/tokens)",
+                    used.name
+                ),
             ));
-        };
-        match state
-            .store
-            .use_api_token(&digest(token), Utc::now().naive_utc())
-            .await
-        {
-            Ok(Some(token_name)) => Ok(ApiClient { token_name }),
-            Ok(None) => Err(unauthorized("the API token is unknown or revoked")),
-            Err(e) => Err(internal("checking the API token", &e)),
         }
+        Ok(ApiClient {
+            token_name: used.name,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for ApiReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        bearer_token(&parts.headers, &state.store).await?;
+        Ok(ApiReader)
     }
 }
 
@@ -407,7 +439,7 @@ async fn queue(state: &AppState, client: &ApiClient, batch: &str, job: Job) -> R
 async fn queue_status(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    _client: ApiClient,
+    _client: ApiReader,
 ) -> Response {
     let entry = match state.store.queue_entry(id).await {
         Ok(Some(e)) => e,
@@ -515,7 +547,7 @@ fn silence_json(s: &Silence) -> Value {
     })
 }
 
-async fn list_silences(State(state): State<AppState>, _client: ApiClient) -> Response {
+async fn list_silences(State(state): State<AppState>, _client: ApiReader) -> Response {
     match state.store.silences(Utc::now().naive_utc(), false).await {
         Ok(list) => Json(list.iter().map(silence_json).collect::<Vec<_>>()).into_response(),
         Err(e) => internal("reading silences", &e),

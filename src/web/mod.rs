@@ -11,6 +11,7 @@ mod csrf;
 mod dashboard_batch;
 mod error;
 mod health;
+mod mcp;
 mod pages;
 mod prometheus;
 mod rate_limit;
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(api::router())
         .merge(api_write::router())
+        .merge(mcp::router(&state))
         .merge(prometheus::router())
         .merge(pages::router())
         .merge(admin::router(state.clone()))

@@ -229,11 +229,19 @@ impl Client {
         .await
     }
 
-    /// Creates an API token named `name` in the admin panel: the page and the token it shows
-    /// once.
-    pub async fn create_api_token(&mut self, csrf: &str, name: &str) -> (Reply, String) {
+    /// Creates an API token named `name` with `scope` (read or write) in the admin panel: the
+    /// page and the token it shows once.
+    pub async fn create_api_token(
+        &mut self,
+        csrf: &str,
+        name: &str,
+        scope: &str,
+    ) -> (Reply, String) {
         let page = self
-            .post("/admin/tokens", &[("csrf", csrf), ("name", name)])
+            .post(
+                "/admin/tokens",
+                &[("csrf", csrf), ("name", name), ("scope", scope)],
+            )
             .await;
         let marker = "id=\"new-token\">";
         let start = page.body.find(marker).unwrap() + marker.len();
@@ -1009,7 +1017,7 @@ async fn api_tokens_authorize_writes_until_revoked() {
     let site = admin_site(BATCH).await;
     let mut c = Client::new(&site.state);
     let csrf = c.login().await;
-    let (page, token) = c.create_api_token(&csrf, "airflow").await;
+    let (page, token) = c.create_api_token(&csrf, "airflow", "write").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(token.starts_with("ask_") && token.len() == 68, "{token}");
     assert_eq!(
@@ -1296,6 +1304,64 @@ async fn api_tokens_authorize_writes_until_revoked() {
         ))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_token_is_refused_on_write_endpoints_but_may_read() {
+    let site = admin_site(BATCH).await;
+    let mut c = Client::new(&site.state);
+    let csrf = c.login().await;
+    let (page, token) = c.create_api_token(&csrf, "assistant", "read").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("(read) created"), "{}", page.body);
+    let listed = c.get("/admin/tokens").await.body;
+    assert!(listed.contains("<td>read</td>"), "{listed}");
+    let api = |method: &str, path: &str, body: serde_json::Value| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let mut anon = Client::new(&site.state);
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/v1/batches/b/jobs/train",
+            serde_json::json!({}),
+        ),
+        (
+            "POST",
+            "/api/v1/silences",
+            serde_json::json!({"batch": "b", "duration": "2h"}),
+        ),
+        (
+            "POST",
+            "/api/v1/batches/b/ingest",
+            serde_json::json!({"rows": []}),
+        ),
+    ] {
+        let r = anon.send(api(method, path, body)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert!(
+            v["error"].as_str().unwrap().contains("write scope"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(
+        count(&site.store, "SELECT COUNT(*) FROM silences").await,
+        0,
+        "nothing was written"
+    );
+    // Reading is allowed.
+    let r = anon
+        .send(api("GET", "/api/v1/silences", serde_json::json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 #[tokio::test]
@@ -1827,7 +1893,7 @@ async fn admin_actions_on_one_machine_count_on_the_others() {
     assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
     assert!(overview.body.contains("Signed in as ops"));
 
-    let (_, token) = on_a.create_api_token(&csrf, "ci").await;
+    let (_, token) = on_a.create_api_token(&csrf, "ci", "write").await;
     let pushed = Client::new(&b.state)
         .send(
             Request::post("/api/v1/batches/b/ingest")
@@ -1961,8 +2027,9 @@ async fn an_incident_is_shown_first_and_moved_by_an_admin_or_a_token_with_who_an
     );
 
     // A script resolves it with an API token.
-    let (_, token) = admin.create_api_token(&csrf, "pager").await;
-    let call = |method: &str, path: String| {
+    let (_, viewer) = admin.create_api_token(&csrf, "viewer", "read").await;
+    let (_, token) = admin.create_api_token(&csrf, "pager", "write").await;
+    let call_as = |token: &str, method: &str, path: String| {
         Request::builder()
             .method(method)
             .uri(path)
@@ -1970,6 +2037,20 @@ async fn an_incident_is_shown_first_and_moved_by_an_admin_or_a_token_with_who_an
             .body(Body::empty())
             .unwrap()
     };
+    let read_only = visitor
+        .send(call_as(
+            &viewer,
+            "POST",
+            format!("/api/v1/incidents/{id}/resolve"),
+        ))
+        .await;
+    assert_eq!(
+        read_only.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        read_only.body
+    );
+    let call = |method: &str, path: String| call_as(&token, method, path);
     let r = visitor
         .send(call("POST", format!("/api/v1/incidents/{id}/resolve")))
         .await;

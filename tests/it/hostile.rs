@@ -144,7 +144,7 @@ async fn hostile_rows_never_break_a_batch() {
     // Through the push API: the next 40 points, each bad row named with its reason.
     let mut c = Client::new(&site.state);
     let csrf = c.login().await;
-    let token = c.create_api_token(&csrf, "t").await.1;
+    let token = c.create_api_token(&csrf, "t", "write").await.1;
     let (pushed, bad_push) = rows(POINTS);
     let r = Client::new(&site.state)
         .send(

@@ -20,6 +20,7 @@ mod detect_quality;
 mod examples;
 mod examples_online;
 mod hostile;
+mod mcp;
 #[cfg(all(feature = "s3", feature = "gcs", feature = "azure"))]
 mod model_stores;
 pub mod nab_scorer;

@@ -1,5 +1,7 @@
-//! API tokens for `/api/v1` write endpoints: created here (the token is shown once), stored as
-//! a digest, listed by name and prefix, revoked with a button.
+//! API tokens for `/api/v1` write endpoints and the `/mcp` server: created here with a scope
+//! (`read` by default: least privilege for an assistant; `write` for scripts that push or
+//! silence), the token shown once, stored as a digest, listed by name, prefix and scope,
+//! revoked with a button.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,6 +12,7 @@ use serde::Deserialize;
 
 use super::session::{Admin, AdminForm};
 use super::{NoFields, admin_page, csrf_field};
+use crate::store::TokenScope;
 use crate::web::AppState;
 use crate::web::pages::layout::server_error;
 use crate::web::secret_id::{digest, random_hex};
@@ -29,19 +32,29 @@ async fn page(state: &AppState, admin: &Admin, top: Markup) -> Response {
     let body = html! {
         h1 { "API tokens" }
         p.muted { "Tokens let scripts call the write endpoints of " a href="/api/v1/openapi.json" { "/api/v1" }
-            " (push metrics, run jobs, feedback, silences) with " code { "Authorization: Bearer <token>" } "." }
+            " (push metrics, run jobs, feedback, silences) and AI assistants use " code { "/mcp" }
+            ", with " code { "Authorization: Bearer <token>" } ". A " strong { "read" }
+            " token only answers questions; a " strong { "write" } " token may also change things." }
         (top)
         form.inline method="post" action="/admin/tokens" {
             (csrf_field(admin))
             label { "Name " input type="text" name="name" required maxlength="100" placeholder="e.g. airflow"; }
+            " "
+            label { "Scope "
+                select name="scope" {
+                    option value="read" selected { "read" }
+                    option value="write" { "write" }
+                }
+            }
             " " button type="submit" { "Create token" }
         }
         @if tokens.is_empty() { p.muted { "No tokens yet." } } @else {
             table.admin-table {
-                thead { tr { th { "Name" } th { "Starts with" } th { "Created" } th { "Last used" } th { "State" } th {} } }
+                thead { tr { th { "Name" } th { "Scope" } th { "Starts with" } th { "Created" } th { "Last used" } th { "State" } th {} } }
                 tbody { @for t in &tokens {
                     tr {
                         td { (t.name) }
+                        td { (t.scope.as_str()) }
                         td { code { (t.prefix) "…" } }
                         td { (t.created_at.format("%Y-%m-%d %H:%M")) }
                         td { @if let Some(u) = t.last_used_at { (u.format("%Y-%m-%d %H:%M")) } @else { "never" } }
@@ -64,6 +77,9 @@ async fn page(state: &AppState, admin: &Admin, top: Markup) -> Response {
 pub struct TokenForm {
     #[serde(default)]
     name: String,
+    /// `read` (the default) or `write`.
+    #[serde(default)]
+    scope: String,
 }
 
 pub async fn create(
@@ -78,19 +94,44 @@ pub async fn create(
         )
             .into_response();
     }
+    let scope = if form.scope.trim().is_empty() {
+        TokenScope::Read
+    } else {
+        match TokenScope::parse(&form.scope) {
+            Some(s) => s,
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    "The scope of a token is read or write.",
+                )
+                    .into_response();
+            }
+        }
+    };
     let token = format!("{TOKEN_PREFIX}{}", random_hex());
     let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
     if let Err(e) = state
         .store
-        .create_api_token(name, &digest(&token), &prefix, Utc::now().naive_utc())
+        .create_api_token(
+            name,
+            &digest(&token),
+            &prefix,
+            scope,
+            Utc::now().naive_utc(),
+        )
         .await
     {
         return server_error("creating an API token", &e);
     }
-    tracing::info!(user = admin.username, name, "API token created");
+    tracing::info!(
+        user = admin.username,
+        name,
+        scope = scope.as_str(),
+        "API token created"
+    );
     let shown = html! {
         div.notice role="status" {
-            p { "Token “" (name) "” created. Copy it now: it is not stored and will not be shown again." }
+            p { "Token “" (name) "” (" (scope.as_str()) ") created. Copy it now: it is not stored and will not be shown again." }
             pre.token { code #new-token { (token) } }
         }
     };
