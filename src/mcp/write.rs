@@ -10,8 +10,8 @@ use super::ToolError;
 use super::args::{iso, parse_time};
 use super::tools::find_batch;
 use crate::config::Config;
+use crate::notify::silence::SilenceForm;
 use crate::store::{Feedback, Store};
-use crate::web::admin::silences::SilenceForm;
 
 #[derive(Debug, Deserialize)]
 pub struct FeedbackArgs {

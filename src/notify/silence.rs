@@ -6,7 +6,71 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 
-use crate::store::Silence;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::store::{NewSilence, Silence};
+use crate::timestamp::parse_duration;
+
+/// A silence as asked for: by the admin panel's form, or as the API's JSON body.
+#[derive(Debug, Default, Deserialize)]
+pub struct SilenceForm {
+    #[serde(default)]
+    batch: String,
+    #[serde(default)]
+    metric: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    comment: String,
+}
+
+impl SilenceForm {
+    /// The silence asked for (by the admin form or the API's JSON), made by `by`; the error
+    /// says which field is wrong.
+    pub fn silence(
+        &self,
+        by: &str,
+        known_batch: impl Fn(&str) -> bool,
+    ) -> Result<NewSilence, String> {
+        let (batch, metric, tag) = (self.batch.trim(), self.metric.trim(), self.tag.trim());
+        let (duration, comment) = (self.duration.as_str(), self.comment.as_str());
+        if batch.is_empty() && metric.is_empty() && tag.is_empty() {
+            return Err("Choose at least one of batch, metric or tag: a silence without matchers would mute everything.".into());
+        }
+        if !batch.is_empty() && !known_batch(batch) {
+            return Err(format!("There is no batch named “{batch}”."));
+        }
+        let (tag_key, tag_value) = if tag.is_empty() {
+            (String::new(), String::new())
+        } else {
+            parse_tag(tag).ok_or_else(|| format!("The tag “{tag}” is not key=value."))?
+        };
+        let length = parse_duration(duration)
+        .filter(|d| *d <= chrono::Duration::days(366))
+        .ok_or_else(|| {
+            format!(
+                "The duration “{duration}” is not one such as 30m, 4h, 1d or 1w (at most a year)."
+            )
+        })?;
+        if metric.len() > 300 || comment.len() > 500 {
+            return Err("The metric is limited to 300 characters and the comment to 500.".into());
+        }
+        let now = Utc::now().naive_utc();
+        Ok(NewSilence {
+            batch: batch.to_owned(),
+            metric: metric.to_owned(),
+            tag_key,
+            tag_value,
+            comment: comment.trim().to_owned(),
+            created_by: by.to_owned(),
+            starts_at: now,
+            ends_at: now + length,
+        })
+    }
+}
 
 /// The first silence in force at `now` that matches the alert.
 pub fn silencing<'a>(

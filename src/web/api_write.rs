@@ -13,10 +13,10 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admin::silences::SilenceForm;
 use super::secret_id::digest;
 use super::{AppState, WebError};
 use crate::jobs::{self, Delivery, JobCtx, Pushed, Trigger};
+use crate::notify::silence::SilenceForm;
 use crate::queue::{ALL_BATCHES, Job, enqueue_now};
 use crate::sources::{RawRow, RawValue};
 use crate::store::{Feedback, RunFilter, Silence, Store, TokenUse};

@@ -12,7 +12,7 @@ pub mod login_limit;
 mod overview;
 mod runs;
 pub mod session;
-pub(crate) mod silences;
+mod silences;
 mod tokens;
 
 use axum::Router;
