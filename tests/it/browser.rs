@@ -98,3 +98,75 @@ async fn the_admin_panel_runs_a_job_in_a_real_browser() {
         "logging out removed the session"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_is_followed_and_acknowledged_in_a_real_browser() {
+    use anomstack::config::BatchJob;
+    use anomstack::jobs::{self, JobCtx, Trigger};
+    use anomstack::store::{MetricRow, MetricType};
+    use chrono::{Duration as Span, Timelike, Utc};
+
+    // Three metrics of a shop drop together (like the example `simple` batch): the alert job
+    // opens one incident for all three.
+    let site = crate::admin::admin_app(
+        "metric_batch: shop\ningest_sql: SELECT 1\nalert_smooth_n: 1\nalert_threshold: 0.9\nalert_recent_n: 3\nalert_snooze_n: 0\nalert_min_rel_change: 0\nstale_after_n: 0\nincident_window_minutes: 30\n",
+        &[],
+    )
+    .await;
+    let now = Utc::now().naive_utc().with_second(0).unwrap();
+    let mut rows = Vec::new();
+    for (name, level) in [("orders", 120.0), ("revenue", 5400.0), ("checkouts", 95.0)] {
+        for i in 0..144i64 {
+            let ts = now - Span::minutes(5 * (143 - i));
+            let dropped = i >= 141;
+            let wave = (i as f64 / 12.0).sin() * level * 0.05;
+            let value = if dropped { level * 0.35 } else { level + wave };
+            let row = |t, v, meta: &str| MetricRow {
+                timestamp: ts,
+                batch: "shop".into(),
+                name: name.into(),
+                metric_type: t,
+                value: v,
+                metadata: meta.into(),
+            };
+            rows.push(row(MetricType::Metric, value, ""));
+            rows.push(row(
+                MetricType::Score,
+                if i == 141 {
+                    0.97
+                } else {
+                    0.1 + (i % 4) as f64 * 0.03
+                },
+                "",
+            ));
+            if name == "checkouts" && i == 141 {
+                rows.push(row(
+                    MetricType::LlmAlert,
+                    1.0,
+                    r#"{"anomaly_explanation": "a sudden drop in checkout volume to a third of its level"}"#,
+                ));
+            }
+        }
+    }
+    site.store.upsert_metrics("metrics", &rows).await.unwrap();
+    let config = site.live.current();
+    let ctx = JobCtx::new(site.store.clone(), config.templates.clone(), Utc::now());
+    jobs::run_recorded(
+        &ctx,
+        config.batch("shop").unwrap(),
+        BatchJob::Alert,
+        Trigger::Cli,
+    )
+    .await
+    .unwrap();
+    let incident = site.store.incident(1).await.unwrap().expect("one incident");
+    assert_eq!(incident.metrics(), ["checkouts", "orders", "revenue"]);
+    run_browser(
+        "incident.mjs",
+        &site.app.base,
+        &[crate::admin::USER, crate::admin::PASSWORD],
+        &["incident-home", "incident-page", "incident-acknowledged"],
+    )
+    .await;
+    site.app.stop().await;
+}

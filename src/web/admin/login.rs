@@ -220,11 +220,12 @@ async fn remember_device(
     HeaderValue::from_str(&cookie).ok()
 }
 
-/// Where to go after logging in: an admin path on this site, never another host.
+/// Where to go after logging in: an admin path (or an incident's page, whose buttons need a
+/// session) on this site, never another host.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
-            if n.starts_with("/admin")
+            if (n.starts_with("/admin") || n.starts_with("/incidents/"))
                 && !n.contains("//")
                 && !n.contains('\\')
                 && !n.chars().any(char::is_control) =>

@@ -186,6 +186,9 @@ pub async fn incident_page(
             @if let Some((at, by)) = &incident.resolved { " · resolved by " strong { (by) } " at " (when(*at)) }
         }
         p { (incident.title) }
+        @if admin.is_none() && incident.active() {
+            p.muted { a href={ "/admin/login?next=/incidents/" (incident.id) } { "Log in" } " to acknowledge or resolve it." }
+        }
         @if let Some(admin) = &admin {
             @if incident.active() {
                 div.controls.incident-actions {
