@@ -317,11 +317,34 @@ pub fn openapi_document() -> Value {
                     "responses": {"201": ok(json!({"$ref": "#/components/schemas/Silence"})), "400": err, "401": err}}},
             "/api/v1/silences/{id}/expire": {"post": {"summary": "End a silence now", "security": [{"bearer": []}],
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
-                "responses": {"200": ok(json!({"type": "object"})), "401": err, "404": err}}}
+                "responses": {"200": ok(json!({"type": "object"})), "401": err, "404": err}}},
+            "/api/v1/incidents": {"get": {"summary": "The newest incidents (alerts grouped by batch or shared tag), open and acknowledged ones first",
+                "responses": {"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Incident"}}))}}},
+            "/api/v1/incidents/{id}": {"get": {"summary": "One incident with its timeline",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/Incident"})), "404": err}}},
+            "/api/v1/incidents/{id}/acknowledge": {"post": {"summary": "Acknowledge an open incident (recorded as by the token); `changed` is false when it was already acknowledged or resolved", "security": [{"bearer": []}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/Incident"})), "401": err, "403": err, "404": err}}},
+            "/api/v1/incidents/{id}/resolve": {"post": {"summary": "Resolve an incident (recorded as by the token)", "security": [{"bearer": []}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok(json!({"$ref": "#/components/schemas/Incident"})), "401": err, "403": err, "404": err}}}
         },
         "components": {
           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token from /admin/tokens (ask_…)"}},
           "schemas": {
+            "Incident": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "state": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
+                "batch": {"type": "string"}, "title": {"type": "string"},
+                "opened_at": {"type": "string"}, "last_alert_at": {"type": "string"},
+                "acknowledged": {"type": ["object", "null"], "properties": {"at": {"type": "string"}, "by": {"type": "string"}}},
+                "resolved": {"type": ["object", "null"], "properties": {"at": {"type": "string"}, "by": {"type": "string"}}},
+                "metrics": {"type": "array", "items": {"type": "object", "properties": {
+                    "batch": {"type": "string"}, "metric": {"type": "string"}, "kind": {"type": "string"},
+                    "alerts": {"type": "integer"}, "first_flagged": {"type": "string"}, "last_flagged": {"type": "string"},
+                    "back_to_normal": {"type": ["string", "null"]}}}},
+                "timeline": {"type": "array", "items": {"type": "object"}},
+                "changed": {"type": "boolean"}}},
             "Push": {"type": "object", "required": ["rows"], "description": "At most 50,000 rows and 32 MiB per request (413 beyond)",
                 "properties": {"rows": {"type": "array", "maxItems": 50000, "items": {"type": "object",
                 "required": ["metric_name", "metric_value"], "properties": {"metric_name": {"type": "string", "maxLength": 200, "description": "at most 200 bytes of UTF-8, no control characters"},

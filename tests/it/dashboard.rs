@@ -731,6 +731,10 @@ async fn the_openapi_document_describes_every_api_route() {
         "/api/v1/batches/{batch}/anomalies",
         "/api/v1/metrics",
         "/api/v1/batches/{batch}/ingest",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{id}",
+        "/api/v1/incidents/{id}/acknowledge",
+        "/api/v1/incidents/{id}/resolve",
     ] {
         assert!(paths.contains_key(path), "{path}");
     }
