@@ -33,9 +33,15 @@ pub async fn list_incidents(store: &Store, args: ListArgs) -> Result<Value, Tool
             "`state`: expected active, open, acknowledged, resolved or all, got `{wanted}`"
         )));
     }
-    let incidents: Vec<Value> = store
-        .incidents(MAX_LISTED)
-        .await?
+    let found = match wanted {
+        "all" => store.incidents(limit).await?,
+        "active" => store.active_incidents().await?,
+        other => match State::parse(other) {
+            Some(state) => store.incidents_in(state, limit).await?,
+            None => Vec::new(),
+        },
+    };
+    let incidents: Vec<Value> = found
         .iter()
         .filter(|i| keep(i.state))
         .take(limit)

@@ -128,12 +128,13 @@ impl Notifier {
             }
             if let Part::Tells(telling) = part {
                 msg.incident = Some(self.incident_info(store, &mut key, telling, &mut log).await);
-                msg.title = match (&notice.event, telling.opens) {
-                    (Event::IncidentResolved { .. }, _) => msg.title,
-                    (_, true) => format!("[incident #{}] {}", telling.incident.id, msg.title),
-                    (_, false) => {
-                        format!("[incident #{}] joins: {}", telling.incident.id, msg.title)
+                let id = telling.incident.id;
+                msg.title = match &notice.event {
+                    Event::IncidentResolved { .. } => msg.title,
+                    _ if !telling.opens && crate::incident::groups(notice.kind()) => {
+                        format!("[incident #{id}] joins: {}", msg.title)
                     }
+                    _ => format!("[incident #{id}] {}", msg.title),
                 };
             }
             if let Some(s) =
@@ -169,6 +170,14 @@ impl Notifier {
                 })
                 .collect();
             if methods.is_empty() {
+                if let Part::Tells(t) = part {
+                    // The alerts folded into it are not told either: say so.
+                    log.push(format!(
+                        "incident #{}: no configured channel for this {} message",
+                        t.incident.id,
+                        notice.kind()
+                    ));
+                }
                 continue;
             }
             // Every channel gets the recent points (the webhook payload carries them); only
@@ -290,15 +299,7 @@ impl Notifier {
     }
 
     fn message(&self, batch: Option<&Batch>, notice: &Notice) -> Message {
-        let mut tags = BTreeMap::new();
-        if let Some(b) = batch {
-            tags.insert("metric_batch".to_owned(), b.name().to_owned());
-            if !notice.metric.is_empty() {
-                tags.insert("metric_name".to_owned(), notice.metric.clone());
-                tags.extend(route::metric_tags(&b.spec, &notice.metric));
-            }
-        }
-        tags.insert("alert_type".to_owned(), notice.kind().to_owned());
+        let tags = route::alert_tags(batch, notice);
         let (threshold, score_label) = match (batch, notice.kind()) {
             (Some(b), "change") => (Some(b.spec.change_threshold), "change score"),
             (Some(b), "anomaly" | "llm") => (Some(b.spec.alert_threshold), "anomaly score"),
@@ -535,8 +536,9 @@ impl Notifier {
     }
 }
 
-/// The routes of an incident's messages: those of the alert that opened it (its first member's
-/// tags and kind), so every message of the incident reaches the same people.
+/// The routes of an incident's messages: those matching the tags of the alert that opened it,
+/// so the thread stays with the same people; the methods are those of the message's own kind
+/// (the resolution: the opener's).
 fn incident_plan(
     batch: &Batch,
     incident: &Incident,
@@ -552,5 +554,9 @@ fn incident_plan(
         tags.insert("metric_name".to_owned(), first.metric.clone());
     }
     tags.insert("alert_type".to_owned(), first.kind.clone());
-    route::plan(&batch.spec, &first.kind, &tags)
+    let kind = match notice.event {
+        Event::IncidentResolved { .. } => first.kind.as_str(),
+        _ => notice.kind(),
+    };
+    route::plan(&batch.spec, kind, &tags)
 }

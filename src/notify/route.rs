@@ -47,6 +47,24 @@ fn matches(route: &Route, tags: &BTreeMap<String, String>) -> bool {
         .all(|(k, v)| tags.get(k).is_some_and(|t| t == v))
 }
 
+/// The tags an alert's message carries (`metric_batch`, `metric_name`, the metric's
+/// `metric_tags`, `alert_type`): what routes and silences match.
+pub fn alert_tags(
+    batch: Option<&crate::config::Batch>,
+    notice: &super::Notice,
+) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    if let Some(b) = batch {
+        tags.insert("metric_batch".to_owned(), b.name().to_owned());
+        if !notice.metric.is_empty() {
+            tags.insert("metric_name".to_owned(), notice.metric.clone());
+            tags.extend(metric_tags(&b.spec, &notice.metric));
+        }
+    }
+    tags.insert("alert_type".to_owned(), notice.kind().to_owned());
+    tags
+}
+
 /// A metric's tags as text (`metric_tags` values may be numbers or booleans in YAML).
 pub fn metric_tags(spec: &BatchSpec, metric: &str) -> BTreeMap<String, String> {
     spec.metric_tags

@@ -141,14 +141,18 @@ impl Store {
             }
         }
         drop(rows);
-        let (Some(low), Some(high)) = (out.last().map(|i| i.id), out.first().map(|i| i.id)) else {
+        if out.is_empty() {
             return Ok(out);
-        };
+        }
         let mut rows = conn
             .within(conn.query(
-                "SELECT incident_id, batch, metric, kind, tags, first_at, last_at, alerts, joined_at, last_alert_at, recovery, normal_at
-                 FROM incident_members WHERE incident_id BETWEEN ?1 AND ?2 ORDER BY joined_at, rowid",
-                libsql::params![low, high],
+                &format!(
+                    "SELECT incident_id, batch, metric, kind, tags, first_at, last_at, alerts, joined_at, last_alert_at, recovery, normal_at
+                     FROM incident_members
+                     WHERE incident_id IN (SELECT id FROM incidents WHERE {filter} ORDER BY id DESC LIMIT ?1)
+                     ORDER BY joined_at, rowid"
+                ),
+                libsql::params![limit],
             ))
             .await
             .context(context)?;
@@ -166,6 +170,16 @@ impl Store {
     /// Incidents not resolved yet, with their members.
     pub async fn active_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         self.read_incidents("state != 'resolved'", 1000).await
+    }
+
+    /// The newest incidents in `state`.
+    pub async fn incidents_in(
+        &self,
+        state: State,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.read_incidents(&format!("state = '{}'", state.as_str()), limit)
+            .await
     }
 
     /// The newest incidents, open and acknowledged ones first.
@@ -216,16 +230,27 @@ impl Store {
     }
 
     /// Adds an alert to incident `id`: a new member, or another alert of one; whether the
-    /// member is new.
+    /// member is new, or `None` when the incident was resolved meanwhile (nothing changed).
     pub async fn join_incident(
         &self,
         id: i64,
         member: &NewMember,
         now: NaiveDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<bool>, StoreError> {
         let context = format!("cannot add `{}` to incident #{id}", member.metric);
         let conn = self.connect().await?;
         let tx = conn.transaction().await.context(&context)?;
+        let open = conn
+            .within(tx.execute(
+                "UPDATE incidents SET last_alert_at = ?2 WHERE id = ?1 AND state != 'resolved'",
+                libsql::params![id, format_db(now)],
+            ))
+            .await
+            .context(&context)?;
+        if open == 0 {
+            // Dropped, the transaction rolls back.
+            return Ok(None);
+        }
         let mut rows = conn
             .within(tx.query(
                 "UPDATE incident_members SET alerts = alerts + 1, last_at = MAX(last_at, ?5),
@@ -249,14 +274,47 @@ impl Store {
         }
         let what = if known { "again" } else { "joined" };
         event(&conn, &tx, id, now, what, member, "", "", &context).await?;
-        conn.within(tx.execute(
-            "UPDATE incidents SET last_alert_at = ?2 WHERE id = ?1",
-            libsql::params![id, format_db(now)],
-        ))
-        .await
-        .context(&context)?;
         conn.within(tx.commit()).await.context(&context)?;
-        Ok(!known)
+        Ok(Some(!known))
+    }
+
+    /// Marks one member of incident `id` back to normal (it was quiet for a window).
+    pub async fn incident_member_normal_in(
+        &self,
+        id: i64,
+        batch: &str,
+        metric: &str,
+        kind: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let context = format!("cannot mark `{metric}` back to normal in incident #{id}");
+        let conn = self.connect().await?;
+        let tx = conn.transaction().await.context(&context)?;
+        let changed = conn
+            .within(tx.execute(
+                "UPDATE incident_members SET normal_at = ?5
+                 WHERE incident_id = ?1 AND batch = ?2 AND metric = ?3 AND kind = ?4 AND normal_at IS NULL",
+                libsql::params![id, batch, metric, kind, format_db(now)],
+            ))
+            .await
+            .context(&context)?;
+        if changed > 0 {
+            conn.within(tx.execute(
+                "INSERT INTO incident_events (incident_id, at, event, batch, metric, detail)
+                 VALUES (?1, ?2, 'normal', ?3, ?4, ?5)",
+                libsql::params![
+                    id,
+                    format_db(now),
+                    batch,
+                    metric,
+                    format!("{kind}, quiet for a window")
+                ],
+            ))
+            .await
+            .context(&context)?;
+        }
+        conn.within(tx.commit()).await.context(&context)?;
+        Ok(())
     }
 
     /// Marks `metric`'s members of `kind` in active incidents back to normal; the incidents
@@ -513,17 +571,19 @@ mod tests {
             )
             .await
             .unwrap();
-        assert!(
+        assert_eq!(
             store
                 .join_incident(id, &member("visits", "threshold"), now)
                 .await
-                .unwrap()
+                .unwrap(),
+            Some(true)
         );
-        assert!(
-            !store
+        assert_eq!(
+            store
                 .join_incident(id, &member("orders", "anomaly"), t("2026-12-01 10:06"))
                 .await
                 .unwrap(),
+            Some(false),
             "a second alert of a member"
         );
         store
@@ -575,6 +635,15 @@ mod tests {
             Transition::Missing
         );
         assert!(store.active_incidents().await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .join_incident(id, &member("late", "anomaly"), t("2026-12-01 10:42"))
+                .await
+                .unwrap(),
+            None,
+            "a resolved incident takes no one"
+        );
+        assert_eq!(store.incident(id).await.unwrap().unwrap().members.len(), 2);
         let events: Vec<String> = store
             .incident_events(id)
             .await

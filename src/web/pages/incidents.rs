@@ -135,7 +135,8 @@ pub async fn incident_page(
         let key = (m.batch.clone(), m.metric.clone());
         if let Some(s) = shown.get_mut(&key) {
             s.kinds.push(m.kind.clone());
-            s.normal_at = s.normal_at.max(m.normal_at);
+            // Back to normal when every kind of alert of it is.
+            s.normal_at = s.normal_at.zip(m.normal_at).map(|(a, b)| a.max(b));
             continue;
         }
         let points = match config.batch(&m.batch) {
