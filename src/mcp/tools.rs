@@ -37,6 +37,24 @@ pub fn verdict_name(f: Feedback) -> &'static str {
 
 /// `list_batches`: every batch with its metrics, anomalies of the last 24 h, schedules,
 /// alert channels and tags.
+/// The batch's metric figures over the last 24 hours, as the home page counts them.
+async fn last_day(
+    store: &Store,
+    batch: &Batch,
+    now: NaiveDateTime,
+) -> Result<Vec<crate::store::MetricStats>, ToolError> {
+    let spec = &batch.spec;
+    Ok(store
+        .dashboard_stats(
+            &spec.table_key,
+            batch.name(),
+            Window::Hours(24),
+            spec.dashboard_stale_metric_max_days_ago,
+            now,
+        )
+        .await?)
+}
+
 pub async fn list_batches(
     store: &Store,
     config: &Config,
@@ -45,15 +63,7 @@ pub async fn list_batches(
     let mut out = Vec::new();
     for batch in &config.batches {
         let spec = &batch.spec;
-        let stats = store
-            .dashboard_stats(
-                &spec.table_key,
-                batch.name(),
-                Window::Hours(24),
-                spec.dashboard_stale_metric_max_days_ago,
-                now,
-            )
-            .await?;
+        let stats = last_day(store, batch, now).await?;
         let mut schedules = Map::new();
         for job in BatchJob::ALL {
             let s = spec.schedule(job);
@@ -129,15 +139,7 @@ pub async fn list_metrics(
 ) -> Result<Value, ToolError> {
     let batch = find_batch(config, &args.batch)?;
     let spec = &batch.spec;
-    let stats = store
-        .dashboard_stats(
-            &spec.table_key,
-            batch.name(),
-            Window::Hours(24),
-            spec.dashboard_stale_metric_max_days_ago,
-            now,
-        )
-        .await?;
+    let stats = last_day(store, batch, now).await?;
     let values = newest_of(store, batch, MetricType::Metric).await?;
     let scores = newest_of(store, batch, MetricType::Score).await?;
     let mut last_alert: BTreeMap<String, (NaiveDateTime, &str)> = BTreeMap::new();

@@ -154,9 +154,24 @@ pub async fn confirm(
     Ok(private(page("Alert feedback", false, body).into_response()))
 }
 
+/// The confirmation form of a link's page (see [`confirmation`]).
 #[derive(Debug, Deserialize)]
 pub struct ConfirmForm {
     confirm: String,
+}
+
+impl ConfirmForm {
+    /// Refuses a form that did not come from `token`'s page.
+    pub(super) fn check(&self, key: &LinkKey, token: &str) -> Result<(), WebError> {
+        if confirms(key, token, &self.confirm) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(
+                "The form did not come from this link's page; open the link from the alert again."
+                    .into(),
+            ))
+        }
+    }
 }
 
 /// `POST /feedback/{token}`: records the link's verdict, once.
@@ -168,12 +183,7 @@ pub async fn record(
     // One clock for the expiry check and the spending, so a link cannot expire in between.
     let now = Utc::now();
     let (claim, key, batch) = claimed(&state, &token, now.timestamp()).await?;
-    if !confirms(&key, &token, &form.confirm) {
-        return Err(WebError::Forbidden(
-            "The form did not come from this link's page; open the link from the alert again."
-                .into(),
-        ));
-    }
+    form.check(&key, &token)?;
     let expires = chrono::DateTime::from_timestamp(claim.expires, 0)
         .map(|t| t.naive_utc())
         .unwrap_or(now.naive_utc());

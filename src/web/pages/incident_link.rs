@@ -8,12 +8,11 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::html;
-use serde::Deserialize;
 
-use super::feedback_link::{key, private};
+use super::feedback_link::{ConfirmForm, key, private};
 use super::incidents::state_badge;
 use super::layout::page;
-use crate::feedback_link::{LinkError, LinkKey, confirmation, confirms};
+use crate::feedback_link::{LinkError, LinkKey, confirmation};
 use crate::incident::{Incident, State as IncidentState};
 use crate::incident_link::{IncidentClaim, verify};
 use crate::store::Transition;
@@ -85,11 +84,6 @@ pub async fn confirm(
     Ok(private(page("Incident", false, body).into_response()))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ConfirmForm {
-    confirm: String,
-}
-
 /// `POST /incident-link/{token}`: moves the incident forward (a second time does nothing).
 pub async fn record(
     State(state): State<AppState>,
@@ -97,12 +91,7 @@ pub async fn record(
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, WebError> {
     let (claim, key, incident) = claimed(&state, &token).await?;
-    if !confirms(&key, &token, &form.confirm) {
-        return Err(WebError::Forbidden(
-            "The form did not come from this link's page; open the link from the alert again."
-                .into(),
-        ));
-    }
+    form.check(&key, &token)?;
     let moved = state
         .store
         .set_incident_state(incident.id, claim.to, LINK_ACTOR, Utc::now().naive_utc())
