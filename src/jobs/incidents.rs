@@ -33,7 +33,11 @@ pub async fn group(ctx: &JobCtx, batch: &Batch, report: &mut JobReport) {
     let now = Utc::now().naive_utc();
     // A silenced alert stays out of incidents (delivery holds it back as before); without
     // the silences, every alert groups and delivery still silences the messages.
-    let silences = ctx.store.silences(now, false).await.unwrap_or_default();
+    let silences = if report.notices.iter().any(|n| groups(n.kind())) {
+        ctx.store.silences(now, false).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let window = Duration::minutes(i64::from(window));
     match place(
         &ctx.store,
@@ -201,21 +205,13 @@ pub(crate) async fn place(
             }
         }
     }
-    // The batch's own incidents that may have come back to normal, read as they are now.
+    // The batch's own incidents that may have come back to normal. The in-memory copies
+    // carry this run's joins (`remember`), which is all quietness depends on; the store then
+    // says whether every member is back.
     let mut resolutions: Vec<(usize, i64)> = Vec::new();
-    let home: Vec<i64> = active
-        .iter()
-        .filter(|i| i.batch == batch.name())
-        .map(|i| i.id)
-        .collect();
-    for id in home {
-        let Some(fresh) = store.incident(id).await? else {
-            continue;
-        };
-        if !fresh.active() {
-            continue;
-        }
-        for (b, m, k) in quiet_members(&fresh, now, window) {
+    for incident in active.iter().filter(|i| i.batch == batch.name()) {
+        let id = incident.id;
+        for (b, m, k) in quiet_members(incident, now, window) {
             store.incident_member_normal_in(id, &b, &m, &k, now).await?;
         }
         let Some(fresh) = store.incident(id).await? else {

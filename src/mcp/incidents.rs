@@ -23,30 +23,17 @@ pub struct ListArgs {
 pub async fn list_incidents(store: &Store, args: ListArgs) -> Result<Value, ToolError> {
     let limit = args.limit.unwrap_or(20).clamp(1, MAX_LISTED);
     let wanted = args.state.as_deref().unwrap_or("active");
-    let keep = |s: State| match wanted {
-        "active" => s != State::Resolved,
-        "all" => true,
-        other => State::parse(other) == Some(s),
+    let found = match (wanted, State::parse(wanted)) {
+        ("all", _) => store.incidents(limit).await?,
+        ("active", _) => store.active_incidents().await?,
+        (_, Some(state)) => store.incidents_in(state, limit).await?,
+        (other, None) => {
+            return Err(ToolError::BadInput(format!(
+                "`state`: expected active, open, acknowledged, resolved or all, got `{other}`"
+            )));
+        }
     };
-    if !matches!(wanted, "active" | "all") && State::parse(wanted).is_none() {
-        return Err(ToolError::BadInput(format!(
-            "`state`: expected active, open, acknowledged, resolved or all, got `{wanted}`"
-        )));
-    }
-    let found = match wanted {
-        "all" => store.incidents(limit).await?,
-        "active" => store.active_incidents().await?,
-        other => match State::parse(other) {
-            Some(state) => store.incidents_in(state, limit).await?,
-            None => Vec::new(),
-        },
-    };
-    let incidents: Vec<Value> = found
-        .iter()
-        .filter(|i| keep(i.state))
-        .take(limit)
-        .map(|i| i.json())
-        .collect();
+    let incidents: Vec<Value> = found.iter().take(limit).map(|i| i.json()).collect();
     Ok(json!({ "state": wanted, "incidents": incidents }))
 }
 

@@ -145,7 +145,7 @@ impl Notifier {
                 continue;
             }
             let plan = match batch {
-                // An incident's messages all follow the routes of the alert that opened it.
+                // An incident's messages keep to the routes of the alert that opened it.
                 Some(b) => match part {
                     Part::Tells(t) => incident_plan(b, &t.incident, notice, &msg),
                     _ => route::plan(&b.spec, notice.kind(), &msg.tags),
@@ -334,9 +334,8 @@ impl Notifier {
         log: &mut Vec<String>,
     ) -> Option<FeedbackLinks> {
         let settings = self.channels.links.as_ref()?;
-        let now = Utc::now();
         let key = self.link_key(store, key, log).await?;
-        let expires = now.timestamp() + i64::from(settings.valid_days) * 86_400;
+        let expires = link_expiry(settings);
         let link = |verdict| {
             let claim = Claim {
                 batch: batch.to_owned(),
@@ -392,7 +391,7 @@ impl Notifier {
             && let Some(settings) = public
             && let Some(key) = self.link_key(store, key, log).await
         {
-            let expires = Utc::now().timestamp() + i64::from(settings.valid_days) * 86_400;
+            let expires = link_expiry(settings);
             let link = |to| {
                 let claim = IncidentClaim {
                     incident: incident.id,
@@ -559,4 +558,9 @@ fn incident_plan(
         _ => notice.kind(),
     };
     route::plan(&batch.spec, kind, &tags)
+}
+
+/// When a link made now stops working (unix seconds).
+fn link_expiry(settings: &crate::config::LinkSettings) -> i64 {
+    Utc::now().timestamp() + i64::from(settings.valid_days) * 86_400
 }

@@ -271,6 +271,17 @@ impl Client {
     }
 }
 
+/// A JSON API request carrying `token`.
+pub fn bearer(token: &str, method: &str, path: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
 /// The value of the first hidden input named `name`.
 pub fn hidden(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
@@ -1042,15 +1053,8 @@ async fn api_tokens_authorize_writes_until_revoked() {
         "shown once only"
     );
 
-    let api = |method: &str, path: &str, body: serde_json::Value| {
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap()
-    };
+    let api =
+        |method: &str, path: &str, body: serde_json::Value| bearer(&token, method, path, &body);
     let mut anon = Client::new(&site.state);
     // Push rows: good ones stored, bad ones rejected by row number.
     let r = anon
@@ -1316,15 +1320,8 @@ async fn a_read_token_is_refused_on_write_endpoints_but_may_read() {
     assert!(page.body.contains("(read) created"), "{}", page.body);
     let listed = c.get("/admin/tokens").await.body;
     assert!(listed.contains("<td>read</td>"), "{listed}");
-    let api = |method: &str, path: &str, body: serde_json::Value| {
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap()
-    };
+    let api =
+        |method: &str, path: &str, body: serde_json::Value| bearer(&token, method, path, &body);
     let mut anon = Client::new(&site.state);
     for (method, path, body) in [
         (
@@ -2030,12 +2027,7 @@ async fn an_incident_is_shown_first_and_moved_by_an_admin_or_a_token_with_who_an
     let (_, viewer) = admin.create_api_token(&csrf, "viewer", "read").await;
     let (_, token) = admin.create_api_token(&csrf, "pager", "write").await;
     let call_as = |token: &str, method: &str, path: String| {
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap()
+        bearer(token, method, &path, &serde_json::json!({}))
     };
     let read_only = visitor
         .send(call_as(

@@ -91,6 +91,19 @@ impl SmtpSink {
     }
 }
 
+/// The text of a received message's part of this MIME type.
+fn mail_part(mail: &Value, kind: &str) -> String {
+    mail["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} part in {mail}"))["text"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -642,15 +655,7 @@ async fn a_job_that_fails_for_good_mails_the_failure_address() {
     let mail = &sink.messages()[0];
     assert_eq!(mail["rcpt_tos"], serde_json::json!(["oncall@example.com"]));
     assert_eq!(mail["subject"], "❌ anomstack: ingest of f failed");
-    let text = mail["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["type"] == "text/plain")
-        .unwrap()["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = mail_part(mail, "text/plain");
     assert!(
         text.contains("no_such_table"),
         "the error is in the mail: {text}"
@@ -1320,18 +1325,7 @@ async fn alert_links_record_one_verdict_without_a_login_and_refuse_forged_expire
         .iter()
         .find(|m| m["subject"].as_str().unwrap().contains("[m2]"))
         .unwrap();
-    let part = |kind: &str| {
-        m2["parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["type"] == kind)
-            .unwrap()["text"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let (text, html) = (part("text/plain"), part("text/html"));
+    let (text, html) = (mail_part(m2, "text/plain"), mail_part(m2, "text/html"));
     // The path of the link after `label` in the text body.
     let link = |label: &str| {
         let line = text
@@ -1797,15 +1791,7 @@ async fn related_alerts_make_one_incident_told_once_then_on_its_thread_and_resol
     assert!(subject.starts_with("[incident #1] 🔥 [m1]"), "{subject}");
     let root_id = first["message_id"].as_str().unwrap().to_owned();
     assert!(root_id.starts_with("<incident.") && root_id.ends_with("@anomstack>"));
-    let text = first["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["type"] == "text/plain")
-        .unwrap()["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = mail_part(&first, "text/plain");
     assert!(text.contains("Also in this message: m2, m3."), "{text}");
     assert!(text.contains("Incident #1: m1, m2, m3."), "{text}");
     assert!(
